@@ -1,0 +1,124 @@
+# homeport - one Makefile for the daemon, the control tool, tests and fuzzers.
+#   make            build build/homeportd and build/homeportctl
+#   make check      unit tests (plain and ASan+UBSan), golden config tests,
+#                   fuzz smoke runs, integration tests on the namespace test bed
+#   make install    PREFIX=/usr/local DESTDIR=
+#   WERROR=1        warnings are errors (CI)
+
+PREFIX     ?= /usr/local
+SBINDIR    ?= $(PREFIX)/sbin
+BINDIR     ?= $(PREFIX)/bin
+MANDIR     ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+CC      ?= cc
+CLANG   ?= clang
+PKG_CONFIG ?= pkg-config
+PYTHON  ?= /usr/bin/python3
+BUILD   ?= build
+
+PKGS := libcurl inih miniupnpc jansson openssl libsystemd
+
+WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
+	-Wmissing-prototypes -Wwrite-strings -Wundef -Wvla -Wimplicit-fallthrough \
+	-Wcast-align -Wno-unused-parameter
+ifeq ($(WERROR),1)
+WARN += -Werror
+endif
+
+CFLAGS   ?= -O2 -g
+HP_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS))
+HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnatpmp
+
+ifeq ($(SAN),1)
+BUILD := $(BUILD)/san
+HP_CFLAGS += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+HP_LDFLAGS += -fsanitize=address,undefined
+else
+HP_CFLAGS += -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fstack-clash-protection -fPIE
+HP_LDFLAGS += -pie -Wl,-z,relro,-z,now
+endif
+
+CTL_SRCS    := src/homeportctl.c
+DAEMON_SRCS := $(filter-out $(CTL_SRCS),$(wildcard src/*.c))
+DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
+LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
+UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
+UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
+
+.PHONY: all clean check check-unit check-san check-config check-fuzz \
+	check-integration fuzz install deps
+all: $(BUILD)/homeportd $(BUILD)/homeportctl
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/homeportd: $(DAEMON_OBJS)
+	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HP_LIBS)
+
+$(BUILD)/homeportctl: $(BUILD)/obj/homeportctl.o
+	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(shell $(PKG_CONFIG) --libs jansson)
+
+$(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
+		$(LIB_OBJS) $(HP_LIBS) -lcmocka
+
+$(BUILD)/obj $(BUILD)/tests build/fuzz/obj:
+	mkdir -p $@
+
+# Unit tests run from the tree root so they find tests/ data files.
+check-unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+check-san:
+	$(MAKE) SAN=1 check-unit all
+
+check-config: all
+	tests/config/run.sh $(BUILD)/homeportd
+
+# libFuzzer targets: built with clang, run briefly as a smoke test.
+build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj
+	$(CLANG) -std=gnu11 -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
+		-fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
+build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
+	$(CLANG) -std=gnu11 -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
+		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) $(HP_LIBS)
+fuzz: $(FUZZ_BINS)
+FUZZ_SECONDS ?= 10
+check-fuzz: $(FUZZ_BINS)
+	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
+		mkdir -p build/fuzz/corpus-$$n; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			build/fuzz/corpus-$$n $$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n) \
+			2>build/fuzz/$$n.log || { tail -40 build/fuzz/$$n.log; exit 1; }; \
+		grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; done
+
+# Integration tests start real peers in network namespaces (root only; they
+# skip with a message otherwise). HOMEPORT_BUILD picks the binaries.
+check-integration: all
+	HOMEPORT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v tests/integration
+
+check: all check-unit check-config check-san check-fuzz check-integration
+
+# Debian 12 packages needed to build and to run every test.
+deps:
+	contrib/install-deps.sh
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d
+	install -m 0755 $(BUILD)/homeportd $(DESTDIR)$(SBINDIR)/homeportd
+	install -m 0755 $(BUILD)/homeportctl $(DESTDIR)$(BINDIR)/homeportctl
+	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
+	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
+	[ -e $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf ] || \
+		install -m 0644 etc/homeport.conf $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf
+
+clean:
+	rm -rf build
+
+-include $(wildcard $(BUILD)/obj/*.d)

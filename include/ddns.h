@@ -1,0 +1,28 @@
+/* ddns.h - the DDNS side: one state machine per [ddns:NAME] entry. */
+#ifndef HP_DDNS_H
+#define HP_DDNS_H
+
+#include <stdbool.h>
+#include <jansson.h>
+#include "config.h"
+
+int  ddns_init(const struct hp_config *cfg);          /* loads state; 0 / -1 */
+void ddns_apply_config(const struct hp_config *cfg);  /* after a reload */
+
+/* From the gateway side: the current external IPv4 (NULL: unknown), and
+ * whether it is public (SPEC "Status"). Cheap; debounced inside. */
+void ddns_set_external_ip(const char *ip, bool is_public);
+
+/* homeportctl update [NAME]: publish now even if unchanged. NULL = all.
+ * -1 if no entry has that name. */
+int  ddns_force_update(const char *name);
+
+void ddns_shutdown(void);            /* cancel in-flight requests, save state */
+void ddns_fini(void);
+
+json_t *ddns_status_json(void);      /* the "ddns" array of SPEC "Status" */
+
+/* --once: true when every entry has reached a final state for this pass. */
+bool ddns_once_done(bool *all_ok);
+
+#endif

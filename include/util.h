@@ -1,0 +1,29 @@
+/* util.h - small parsers and helpers shared by several modules. */
+#ifndef HP_UTIL_H
+#define HP_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+
+/* "90", "90s", "5m", "2h", "30d" -> seconds. -1 on error (also overflow past UINT32_MAX). */
+int parse_duration(const char *s, uint32_t *out);
+/* yes/no/true/false/on/off/1/0, case-insensitive. -1 on error. */
+int parse_bool(const char *s, bool *out);
+/* 1..65535. -1 on error. */
+int parse_port(const char *s, uint16_t *out);
+
+/* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16. */
+bool ipv4_is_public(struct in_addr a);
+bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
+
+/* strdup that aborts on allocation failure (our own bug class, like xmalloc). */
+char *xstrdup(const char *s);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n, size_t size);
+
+/* Overwrite then free a secret. */
+void free_secret(char *s);
+
+#endif
