@@ -28,7 +28,7 @@ WARN += -Werror
 endif
 
 CFLAGS   ?= -O2 -g
-HP_CFLAGS := -std=gnu11 $(WARN) -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS))
+HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS))
 HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnatpmp
 
 ifeq ($(SAN),1)
@@ -82,10 +82,10 @@ check-config: all
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.
 build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj
-	$(CLANG) -std=gnu11 -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
+	$(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
 		-fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
-	$(CLANG) -std=gnu11 -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
+	$(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
 		-fsanitize=fuzzer,address,undefined -o $@ $< $(FUZZ_OBJS) $(HP_LIBS)
 fuzz: $(FUZZ_BINS)
 FUZZ_SECONDS ?= 10

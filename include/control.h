@@ -1,0 +1,28 @@
+/* control.h - the control socket homeportctl talks to.
+ *
+ * Protocol: the client sends one line (at most CONTROL_MAX_REQUEST bytes):
+ * "status", "refresh", "update [NAME]", "reload" or "log-level LEVEL"; the
+ * daemon answers with one JSON object and closes. Commands other than status
+ * answer {"ok": true, "message": ...} or {"ok": false, "error": ...}. */
+#ifndef HP_CONTROL_H
+#define HP_CONTROL_H
+
+#include <jansson.h>
+
+#define CONTROL_MAX_REQUEST 512
+#define CONTROL_MAX_CLIENTS 32
+
+struct control_ops {
+	/* Re-read the config. 0 on success; -1 with *errors (malloc'd, one
+	 * "FILE:LINE: message" per line) when the new config was rejected. */
+	int (*reload)(char **errors);
+};
+
+/* Refuses (-1) when another daemon answers on path; removes a stale socket. */
+int  control_init(const char *path, const struct control_ops *ops);
+void control_fini(void);
+
+/* The whole SPEC "Status" object. */
+json_t *control_status_json(void);
+
+#endif

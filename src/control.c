@@ -1,0 +1,310 @@
+/* control.c - the control socket server: a Unix stream socket, one short
+ * request line per connection, one JSON reply. Every client is bounded in
+ * size and time, so a stuck or hostile client cannot hold the daemon. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "ddns.h"
+#include "ev.h"
+#include "gateway.h"
+#include "homeport.h"
+#include "log.h"
+#include "util.h"
+
+#define CLIENT_TIMEOUT_MS 2000
+
+struct client {
+	int fd;
+	char in[CONTROL_MAX_REQUEST + 1];
+	size_t in_len;
+	char *out;
+	size_t out_len, out_off;
+	struct ev_timer *timeout;
+};
+
+static int listen_fd = -1;
+static char *sock_path;
+static const struct control_ops *ops;
+static struct client *clients[CONTROL_MAX_CLIENTS];
+static int64_t started_ms;
+
+json_t *control_status_json(void)
+{
+	return json_pack("{s:s, s:i, s:I, s:o, s:o, s:o}",
+			 "version", HP_VERSION,
+			 "pid", (int)getpid(),
+			 "uptime", (json_int_t)((ev_now_ms() - started_ms) / 1000),
+			 "gateway", gateway_status_json(),
+			 "services", mapping_status_json(),
+			 "ddns", ddns_status_json());
+}
+
+static void client_close(struct client *c)
+{
+	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (clients[i] == c)
+			clients[i] = NULL;
+	ev_fd_del(c->fd);
+	close(c->fd);
+	ev_timer_free(c->timeout);
+	free(c->out);
+	free(c);
+}
+
+static json_t *reply_ok(const char *message)
+{
+	return json_pack("{s:b, s:s}", "ok", 1, "message", message);
+}
+
+static json_t *reply_error(const char *error)
+{
+	return json_pack("{s:b, s:s}", "ok", 0, "error", error);
+}
+
+static json_t *do_reload(void)
+{
+	char *errors = NULL;
+	json_t *reply;
+
+	if (!ops || !ops->reload)
+		return reply_error("reload is not available");
+	if (ops->reload(&errors) == 0)
+		return reply_ok("configuration reloaded");
+	reply = json_pack("{s:b, s:s}", "ok", 0, "error",
+			  errors ? errors : "configuration rejected");
+	free(errors);
+	return reply;
+}
+
+static json_t *do_update(const char *name)
+{
+	char msg[160];
+
+	if (ddns_force_update(name && *name ? name : NULL) < 0) {
+		snprintf(msg, sizeof(msg), "no DDNS entry named \"%s\"", name);
+		return reply_error(msg);
+	}
+	return reply_ok(name && *name ? "update queued" : "update queued for every entry");
+}
+
+static json_t *do_log_level(const char *arg)
+{
+	int level = arg ? log_level_parse(arg) : -1;
+
+	if (level < 0)
+		return reply_error("log-level takes error, warning, notice, info or debug");
+	log_set_level(level);
+	log_notice("log level set to %s", log_level_name(level));
+	return reply_ok("log level changed");
+}
+
+/* One request line -> one reply object. */
+static json_t *control_dispatch(char *line)
+{
+	char *arg = strchr(line, ' ');
+
+	if (arg) {
+		*arg++ = '\0';
+		while (*arg == ' ')
+			arg++;
+	}
+	if (strcmp(line, "status") == 0)
+		return control_status_json();
+	if (strcmp(line, "refresh") == 0) {
+		gateway_refresh();
+		return reply_ok("refresh started");
+	}
+	if (strcmp(line, "update") == 0)
+		return do_update(arg);
+	if (strcmp(line, "reload") == 0)
+		return do_reload();
+	if (strcmp(line, "log-level") == 0)
+		return do_log_level(arg);
+	return reply_error("unknown command");
+}
+
+static void client_reply(struct client *c, json_t *reply)
+{
+	char *text = reply ? json_dumps(reply, JSON_COMPACT) : NULL;
+
+	json_decref(reply);
+	if (!text)
+		text = xstrdup("{\"ok\":false,\"error\":\"internal error\"}");
+	c->out_len = strlen(text) + 1;
+	c->out = xrealloc(text, c->out_len + 1, 1);
+	c->out[c->out_len - 1] = '\n';
+	c->out_off = 0;
+	ev_fd_set_events(c->fd, POLLOUT);
+}
+
+static void client_write(struct client *c)
+{
+	ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		client_close(c);
+		return;
+	}
+	c->out_off += (size_t)n;
+	if (c->out_off == c->out_len)
+		client_close(c);
+}
+
+static void client_read(struct client *c)
+{
+	ssize_t n = recv(c->fd, c->in + c->in_len, CONTROL_MAX_REQUEST - c->in_len, 0);
+	char *nl;
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0 && c->in_len == 0) {
+		client_close(c);
+		return;
+	}
+	if (n > 0)
+		c->in_len += (size_t)n;
+	c->in[c->in_len] = '\0';
+	nl = memchr(c->in, '\n', c->in_len);
+	if (!nl && n > 0 && c->in_len < CONTROL_MAX_REQUEST)
+		return;   /* wait for the rest of the line */
+	if (!nl && c->in_len >= CONTROL_MAX_REQUEST) {
+		client_reply(c, reply_error("request too long"));
+		return;
+	}
+	if (nl)
+		*nl = '\0';
+	if (strlen(c->in) != (nl ? (size_t)(nl - c->in) : c->in_len)) {
+		client_reply(c, reply_error("request contains a NUL byte"));
+		return;
+	}
+	client_reply(c, control_dispatch(c->in));
+}
+
+static void client_event(int fd, short revents, void *arg)
+{
+	struct client *c = arg;
+
+	if (c->out)
+		client_write(c);
+	else if (revents & (POLLIN | POLLHUP | POLLERR))
+		client_read(c);
+}
+
+static void client_timeout(void *arg)
+{
+	client_close(arg);
+}
+
+static void control_accept(int fd, short revents, void *arg)
+{
+	size_t slot = CONTROL_MAX_CLIENTS;
+	int cfd = accept4(fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (cfd < 0)
+		return;
+	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (!clients[i]) {
+			slot = i;
+			break;
+		}
+	if (slot == CONTROL_MAX_CLIENTS) {
+		log_debug("control: too many clients, dropping one");
+		close(cfd);
+		return;
+	}
+	struct client *c = xcalloc(1, sizeof(*c));
+	c->fd = cfd;
+	c->timeout = ev_timer_new(client_timeout, c);
+	ev_timer_arm(c->timeout, CLIENT_TIMEOUT_MS);
+	if (ev_fd_add(cfd, POLLIN, client_event, c) < 0) {
+		ev_timer_free(c->timeout);
+		close(cfd);
+		free(c);
+		return;
+	}
+	clients[slot] = c;
+}
+
+/* Is another daemon answering on path? A refused connect means a stale
+ * socket left by a crash, which we may remove. */
+static int socket_in_use(const struct sockaddr_un *sun)
+{
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int rc;
+
+	if (fd < 0)
+		return 0;
+	rc = connect(fd, (const struct sockaddr *)sun, sizeof(*sun));
+	close(fd);
+	return rc == 0;
+}
+
+int control_init(const char *path, const struct control_ops *control_ops)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	mode_t old_umask;
+	int fd;
+
+	started_ms = ev_now_ms();
+	ops = control_ops;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		log_errx("control socket path too long: %s", path);
+		return -1;
+	}
+	strcpy(sun.sun_path, path);
+	if (socket_in_use(&sun)) {
+		log_errx("another homeportd answers on %s", path);
+		return -1;
+	}
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		log_err("control socket");
+		return -1;
+	}
+	old_umask = umask(0117);   /* never world-accessible, not even briefly */
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+		umask(old_umask);
+		log_err("cannot bind control socket %s", path);
+		close(fd);
+		return -1;
+	}
+	umask(old_umask);
+	if (chmod(path, 0660) < 0 || listen(fd, 16) < 0 ||
+	    ev_fd_add(fd, POLLIN, control_accept, NULL) < 0) {
+		log_err("cannot listen on %s", path);
+		close(fd);
+		unlink(path);
+		return -1;
+	}
+	listen_fd = fd;
+	sock_path = xstrdup(path);
+	return 0;
+}
+
+void control_fini(void)
+{
+	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+		if (clients[i])
+			client_close(clients[i]);
+	if (listen_fd >= 0) {
+		ev_fd_del(listen_fd);
+		close(listen_fd);
+		listen_fd = -1;
+	}
+	if (sock_path) {
+		unlink(sock_path);
+		free(sock_path);
+		sock_path = NULL;
+	}
+}
