@@ -46,13 +46,15 @@ DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
 UNIT_SRCS   := $(wildcard tests/unit/test_*.c)
 UNIT_BINS   := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TOOL_SRCS   := $(wildcard tests/tools/*.c)
+TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
 
 .PHONY: all clean check check-unit check-san check-config check-fuzz \
 	check-integration fuzz install deps
-all: $(BUILD)/homeportd $(BUILD)/homeportctl
+all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
@@ -67,7 +69,13 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
 		$(LIB_OBJS) $(HP_LIBS) -lcmocka
 
-$(BUILD)/obj $(BUILD)/tests build/fuzz/obj:
+# Test tools (tests/tools/): small drivers of single modules, for the
+# integration tests and the benchmarks.
+$(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tools
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
+		$(LIB_OBJS) $(HP_LIBS)
+
+$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
 	mkdir -p $@
 
 # Unit tests run from the tree root so they find tests/ data files.
