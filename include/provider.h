@@ -50,4 +50,11 @@ struct provider_ops {
 
 const struct provider_ops *provider_ops_for(enum ddns_family family);
 
+/* One per family, each defined in its provider_*.c. */
+extern const struct provider_ops provider_dyndns2_ops;     /* provider_dyndns2.c */
+extern const struct provider_ops provider_cloudflare_ops;  /* provider_cloudflare.c */
+extern const struct provider_ops provider_duckdns_ops;     /* provider_duckdns.c */
+extern const struct provider_ops provider_rfc2136_ops;     /* provider_rfc2136.c */
+extern const struct provider_ops provider_webhook_ops;     /* provider_webhook.c */
+
 #endif

@@ -13,6 +13,8 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include <stdbool.h>
+
 #include "homeport.h"
 
 #define REPLY_MAX (1024 * 1024)

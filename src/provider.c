@@ -60,3 +60,15 @@ const struct provider_preset *provider_preset_at(size_t i)
 {
 	return i < sizeof(presets) / sizeof(presets[0]) ? &presets[i] : NULL;
 }
+
+const struct provider_ops *provider_ops_for(enum ddns_family family)
+{
+	switch (family) {
+	case DDNS_DYNDNS2:    return &provider_dyndns2_ops;
+	case DDNS_CLOUDFLARE: return &provider_cloudflare_ops;
+	case DDNS_DUCKDNS:    return &provider_duckdns_ops;
+	case DDNS_RFC2136:    return &provider_rfc2136_ops;
+	case DDNS_WEBHOOK:    return &provider_webhook_ops;
+	}
+	return NULL;
+}

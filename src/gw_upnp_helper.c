@@ -1,0 +1,465 @@
+/* gw_upnp_helper.c - the process that runs miniupnpc. miniupnpc blocks
+ * (3 s connect, 5 s per read, no overall bound), reads whole bodies into
+ * memory and parses XML from any LAN host, so it runs here: forked from
+ * the daemon, every other fd closed, tied to the parent's life, memory
+ * capped, unprivileged. It answers one request at a time and keeps the
+ * IGD it found (urls, data) between requests. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <miniupnpc/miniupnpc.h>
+#include <miniupnpc/upnpcommands.h>
+#include <miniupnpc/upnperrors.h>
+
+#include "upnp_wire.h"
+
+#if MINIUPNPC_API_VERSION < 17
+#error "miniupnpc API 17 or later needed"
+#endif
+
+#if defined(__SANITIZE_ADDRESS__)
+#define HP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HP_ASAN 1
+#endif
+#endif
+
+#define HELPER_FD 3
+#define DISCOVER_MS 2000
+#define MEM_MARGIN (128UL << 20)   /* beyond what the forked image already maps */
+
+static struct {
+	bool have_igd;
+	struct UPNPUrls urls;
+	struct IGDdatas data;
+	char lanaddr[64];
+	char root[256];
+} igd;
+
+static const struct { int code; const char *name; } upnp_errors[] = {
+	{ 402, "InvalidArgs" }, { 501, "ActionFailed" }, { 606, "ActionNotAuthorized" },
+	{ 714, "NoSuchEntryInArray" }, { 715, "WildCardNotPermittedInSrcIP" },
+	{ 716, "WildCardNotPermittedInExtPort" }, { 718, "ConflictInMappingEntry" },
+	{ 724, "SamePortValuesRequired" }, { 725, "OnlyPermanentLeasesSupported" },
+	{ 726, "RemoteHostOnlySupportsWildcard" }, { 727, "ExternalPortOnlySupportsWildcard" },
+	{ 728, "NoPortMapsAvailable" }, { 729, "ConflictWithOtherMechanisms" },
+};
+
+const char *upnp_error_name(int code)
+{
+	const char *s;
+
+	for (size_t i = 0; i < sizeof(upnp_errors) / sizeof(upnp_errors[0]); i++)
+		if (upnp_errors[i].code == code)
+			return upnp_errors[i].name;
+	s = strupnperror(code);
+	return s ? s : "Error";
+}
+
+/* Bounded copy of a string that came out of miniupnpc (NULL allowed). */
+static void copy(char *dst, size_t size, const char *src)
+{
+	size_t n = src ? strnlen(src, size - 1) : 0;
+
+	if (n)
+		memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static void copy_ipv4(char *dst, size_t size, const char *src)
+{
+	struct in_addr a;
+	char tmp[64];
+
+	copy(tmp, sizeof(tmp), src);
+	if (inet_pton(AF_INET, tmp, &a) == 1)
+		inet_ntop(AF_INET, &a, dst, size);
+	else
+		dst[0] = '\0';
+}
+
+static void fail(struct upnp_result *r, enum upnp_status s, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void fail(struct upnp_result *r, enum upnp_status s, const char *fmt, ...)
+{
+	va_list ap;
+
+	r->status = s;
+	va_start(ap, fmt);
+	vsnprintf(r->error, sizeof(r->error), fmt, ap);
+	va_end(ap);
+}
+
+/* A miniupnpc command's return value: > 0 is the router's UPnP error. */
+static void command_failed(struct upnp_result *r, const char *what, int rc)
+{
+	static const char *const lib[] = {
+		"", "no usable answer", "invalid arguments", "no valid HTTP response",
+		"invalid response", "out of memory",
+	};
+
+	if (rc > 0) {
+		r->upnp_code = rc;
+		fail(r, UPNP_ST_ERROR, "UPnP %d %s", rc, upnp_error_name(rc));
+	} else {
+		fail(r, UPNP_ST_ERROR, "%s failed: %s", what,
+		     rc < 0 && rc >= -5 ? lib[-rc] : "unknown error");
+	}
+}
+
+static void drop_igd(void)
+{
+	if (igd.have_igd)
+		FreeUPNPUrls(&igd.urls);
+	memset(&igd, 0, sizeof(igd));
+}
+
+/* "http://192.168.1.1:5000/ctl" -> "192.168.1.1" (IPv4 literals only). */
+static void url_host(char *dst, size_t size, const char *url)
+{
+	char host[64];
+	size_t n;
+
+	dst[0] = '\0';
+	if (!url || strncmp(url, "http://", 7) != 0)
+		return;
+	url += 7;
+	n = strcspn(url, ":/");
+	if (n >= sizeof(host))
+		return;
+	memcpy(host, url, n);
+	host[n] = '\0';
+	copy_ipv4(dst, size, host);
+}
+
+static void fill_igd(struct upnp_igd *g, bool connected)
+{
+	const char *svc = igd.data.first.servicetype;
+	size_t n;
+
+	copy(g->root_url, sizeof(g->root_url), igd.root);
+	copy(g->control_url, sizeof(g->control_url), igd.urls.controlURL);
+	copy(g->service_type, sizeof(g->service_type), svc);
+	n = strlen(g->service_type);
+	g->igd_version = n >= 2 && strcmp(g->service_type + n - 2, ":2") == 0 ? 2 : 1;
+	copy_ipv4(g->lan_addr, sizeof(g->lan_addr), igd.lanaddr);
+	url_host(g->gateway_addr, sizeof(g->gateway_addr), igd.urls.controlURL);
+	g->connected = connected;
+}
+
+static int load_from_url(const char *root)
+{
+	drop_igd();
+	if (UPNP_GetIGDFromUrl(root, &igd.urls, &igd.data, igd.lanaddr,
+			       sizeof(igd.lanaddr) - 1) != 1) {
+		FreeUPNPUrls(&igd.urls);
+		memset(&igd, 0, sizeof(igd));
+		return -1;
+	}
+	igd.have_igd = true;
+	copy(igd.root, sizeof(igd.root), root);
+	/* A description without a WAN*Connection service is no IGD for us. */
+	if (!igd.data.first.servicetype[0] || !igd.urls.controlURL || !igd.urls.controlURL[0]) {
+		drop_igd();
+		return -1;
+	}
+	return 0;
+}
+
+/* The IGD of the request, loading it again if this helper is new. */
+static int need_igd(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	if (!q->root_url[0]) {
+		fail(r, UPNP_ST_NO_IGD, "no IGD discovered yet");
+		return -1;
+	}
+	if (igd.have_igd && strcmp(igd.root, q->root_url) == 0)
+		return 0;
+	if (load_from_url(q->root_url) < 0) {
+		fail(r, UPNP_ST_NO_IGD, "no usable IGD description at %s", q->root_url);
+		return -1;
+	}
+	return 0;
+}
+
+static int valid_igd(struct UPNPDev *devs, bool *connected)
+{
+	int rc;
+
+#if MINIUPNPC_API_VERSION >= 18
+	char wan[64];
+	rc = UPNP_GetValidIGD(devs, &igd.urls, &igd.data, igd.lanaddr,
+			      sizeof(igd.lanaddr) - 1, wan, sizeof(wan) - 1);
+	/* 1 connected, 2 connected with a reserved WAN address, 3 disconnected. */
+	*connected = rc == 1 || rc == 2;
+	return rc >= 1 && rc <= 3 ? 0 : rc;
+#else
+	rc = UPNP_GetValidIGD(devs, &igd.urls, &igd.data, igd.lanaddr,
+			      sizeof(igd.lanaddr) - 1);
+	/* 2 is also "connected with a reserved WAN address": ask again. */
+	*connected = rc == 1 || (rc == 2 && UPNPIGD_IsConnected(&igd.urls, &igd.data) == 1);
+	return rc == 1 || rc == 2 ? 0 : rc;
+#endif
+}
+
+static void do_ssdp(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	struct UPNPDev *devs;
+	bool connected = false;
+	int err = 0, rc;
+
+	drop_igd();
+	devs = upnpDiscover(DISCOVER_MS, q->ifname[0] ? q->ifname : NULL, "",
+			    UPNP_LOCAL_PORT_ANY, 0, 2, &err);
+	if (!devs) {
+		if (err)
+			fail(r, UPNP_ST_NO_IGD, "SSDP discovery failed (error %d)", err);
+		else
+			fail(r, UPNP_ST_NO_IGD, "no UPnP device answered");
+		return;
+	}
+	rc = valid_igd(devs, &connected);
+	freeUPNPDevlist(devs);
+	if (rc != 0) {
+		/* > 0: a device that is not a usable IGD; urls were filled. */
+		if (rc > 0)
+			FreeUPNPUrls(&igd.urls);
+		memset(&igd, 0, sizeof(igd));
+		if (rc == -1)
+			fail(r, UPNP_ST_ERROR, "out of memory while selecting the IGD");
+		else
+			fail(r, UPNP_ST_NO_IGD, "no Internet Gateway Device found");
+		return;
+	}
+	igd.have_igd = true;
+	copy(igd.root, sizeof(igd.root), igd.urls.rootdescURL);
+	fill_igd(&r->u.igd, connected);
+}
+
+static void do_discover(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	if (!q->root_url[0]) {
+		do_ssdp(q, r);
+		return;
+	}
+	if (load_from_url(q->root_url) < 0) {
+		fail(r, UPNP_ST_NO_IGD, "no usable IGD description at %s", q->root_url);
+		return;
+	}
+	fill_igd(&r->u.igd, UPNPIGD_IsConnected(&igd.urls, &igd.data) == 1);
+}
+
+static void do_ext_ip(struct upnp_result *r)
+{
+	char ip[64] = "";
+	int rc = UPNP_GetExternalIPAddress(igd.urls.controlURL, igd.data.first.servicetype, ip);
+
+	if (rc != 0) {
+		command_failed(r, "GetExternalIPAddress", rc);
+		return;
+	}
+	ip[sizeof(ip) - 1] = '\0';
+	/* Empty is what miniupnpd says with a reserved WAN address: pass it on. */
+	copy_ipv4(r->u.ext_ip, sizeof(r->u.ext_ip), ip);
+	if (ip[0] && !r->u.ext_ip[0])
+		fail(r, UPNP_ST_ERROR, "GetExternalIPAddress returned no IPv4 address");
+}
+
+static void do_add(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	char ext[8], in[8], lease[12], client[INET_ADDRSTRLEN];
+	int rc;
+
+	snprintf(ext, sizeof(ext), "%u", q->ext_port);
+	snprintf(in, sizeof(in), "%u", q->int_port);
+	snprintf(lease, sizeof(lease), "%u", q->lease);
+	if (q->int_host[0])
+		copy(client, sizeof(client), q->int_host);
+	else
+		copy_ipv4(client, sizeof(client), igd.lanaddr);
+	rc = UPNP_AddPortMapping(igd.urls.controlURL, igd.data.first.servicetype, ext, in,
+				 client, q->desc, q->proto, "", lease);
+	if (rc != 0)
+		command_failed(r, "AddPortMapping", rc);
+}
+
+static void do_get(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	char ext[8], client[64] = "", port[16] = "", desc[128] = "", en[16] = "", lease[32] = "";
+	struct upnp_entry *e = &r->u.entry;
+	unsigned long v;
+	char *end;
+	int rc;
+
+	snprintf(ext, sizeof(ext), "%u", q->ext_port);
+	rc = UPNP_GetSpecificPortMappingEntry(igd.urls.controlURL, igd.data.first.servicetype,
+					      ext, q->proto, "", client, port, desc, en, lease);
+	if (rc != 0) {
+		command_failed(r, "GetSpecificPortMappingEntry", rc);
+		return;
+	}
+	copy_ipv4(e->int_client, sizeof(e->int_client), client);
+	port[sizeof(port) - 1] = '\0';
+	v = strtoul(port, &end, 10);
+	e->int_port = end != port && *end == '\0' && v <= 65535 ? (uint16_t)v : 0;
+	copy(e->desc, sizeof(e->desc), desc);
+	e->enabled = en[0] == '1';
+	lease[sizeof(lease) - 1] = '\0';
+	v = strtoul(lease, &end, 10);
+	e->lease = end != lease && v <= UINT32_MAX ? (uint32_t)v : 0;
+	if (!e->int_client[0] || !e->int_port)
+		fail(r, UPNP_ST_ERROR, "GetSpecificPortMappingEntry returned an invalid entry");
+}
+
+static void do_delete(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	char ext[8];
+	int rc;
+
+	snprintf(ext, sizeof(ext), "%u", q->ext_port);
+	rc = UPNP_DeletePortMapping(igd.urls.controlURL, igd.data.first.servicetype,
+				    ext, q->proto, "");
+	if (rc != 0)
+		command_failed(r, "DeletePortMapping", rc);
+}
+
+static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
+{
+	struct upnp_result *r = &p->res;
+
+	/* Never trust a string to be terminated, not even from the daemon. */
+	q->root_url[sizeof(q->root_url) - 1] = '\0';
+	q->ifname[sizeof(q->ifname) - 1] = '\0';
+	q->proto[sizeof(q->proto) - 1] = '\0';
+	q->int_host[sizeof(q->int_host) - 1] = '\0';
+	q->desc[sizeof(q->desc) - 1] = '\0';
+	if (q->op == UPNP_OP_DISCOVER) {
+		do_discover(q, r);
+		return;
+	}
+	if (need_igd(q, r) < 0)
+		return;
+	switch (q->op) {
+	case UPNP_OP_EXT_IP: do_ext_ip(r); break;
+	case UPNP_OP_ADD: do_add(q, r); break;
+	case UPNP_OP_GET: do_get(q, r); break;
+	case UPNP_OP_DELETE: do_delete(q, r); break;
+	default: fail(r, UPNP_ST_ERROR, "unknown request %u", q->op); break;
+	}
+}
+
+static void close_others(int fd)
+{
+	if (fd != HELPER_FD) {
+		if (dup2(fd, HELPER_FD) < 0)
+			_exit(1);
+	}
+	if (close_range(HELPER_FD + 1, ~0U, 0) < 0) {
+		long max = sysconf(_SC_OPEN_MAX);
+		for (long i = HELPER_FD + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
+			close((int)i);
+	}
+}
+
+static void limit_memory(void)
+{
+#ifndef HP_ASAN
+	unsigned long pages = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	struct rlimit rl;
+
+	if (f) {
+		if (fscanf(f, "%lu", &pages) != 1)
+			pages = 0;
+		fclose(f);
+	}
+	rl.rlim_cur = rl.rlim_max = pages * (unsigned long)sysconf(_SC_PAGESIZE) + MEM_MARGIN;
+	setrlimit(RLIMIT_AS, &rl);
+#endif
+}
+
+static struct {
+	bool known;
+	uid_t uid;
+	gid_t gid;
+} nobody;
+
+void upnp_helper_prepare(void)
+{
+	struct passwd *pw;
+
+	if (nobody.known || geteuid() != 0)
+		return;
+	pw = getpwnam("nobody");
+	if (pw && pw->pw_uid != 0) {
+		nobody.uid = pw->pw_uid;
+		nobody.gid = pw->pw_gid;
+		nobody.known = true;
+	}
+}
+
+static void drop_root(void)
+{
+	if (geteuid() != 0 || !nobody.known)
+		return;
+	if (setgroups(0, NULL) < 0 || setgid(nobody.gid) < 0 || setuid(nobody.uid) < 0)
+		_exit(1);
+	if (setuid(0) == 0)
+		_exit(1);      /* root could be regained: refuse to run */
+}
+
+static void setup(int fd, pid_t parent)
+{
+	sigset_t none;
+	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2 };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	if (getppid() != parent)
+		_exit(0);
+	prctl(PR_SET_NAME, "homeport-upnp");
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	close_others(fd);
+	limit_memory();
+	drop_root();
+}
+
+void upnp_helper_run(int fd, pid_t parent)
+{
+	union {
+		struct upnp_wire_req q;
+		char raw[sizeof(struct upnp_wire_req) + 16];
+	} in;
+	struct upnp_wire_rep out;
+
+	setup(fd, parent);
+	for (;;) {
+		ssize_t n = recv(HELPER_FD, &in, sizeof(in), 0);
+
+		if (n == 0 || (n < 0 && errno != EINTR))
+			_exit(0);
+		if (n != (ssize_t)sizeof(in.q) || in.q.magic != UPNP_WIRE_MAGIC)
+			_exit(2);
+		memset(&out, 0, sizeof(out));
+		out.magic = UPNP_WIRE_MAGIC;
+		out.id = in.q.id;
+		serve(&in.q, &out);
+		if (send(HELPER_FD, &out, sizeof(out), MSG_NOSIGNAL) != (ssize_t)sizeof(out))
+			_exit(0);
+	}
+}

@@ -1,0 +1,142 @@
+/* util.c - small parsers and helpers shared by several modules. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util.h"
+
+int parse_duration(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long long v, mult = 1;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -1;
+	if (*end != '\0') {
+		switch (*end) {
+		case 's': mult = 1; break;
+		case 'm': mult = 60; break;
+		case 'h': mult = 3600; break;
+		case 'd': mult = 86400; break;
+		default: return -1;
+		}
+		if (end[1] != '\0')
+			return -1;
+	}
+	if (v > UINT32_MAX / mult)
+		return -1;
+	*out = (uint32_t)(v * mult);
+	return 0;
+}
+
+int parse_bool(const char *s, bool *out)
+{
+	static const char *const yes[] = { "yes", "true", "on", "1" };
+	static const char *const no[] = { "no", "false", "off", "0" };
+
+	if (s == NULL)
+		return -1;
+	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(s, yes[i]) == 0) {
+			*out = true;
+			return 0;
+		}
+		if (strcasecmp(s, no[i]) == 0) {
+			*out = false;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+int parse_port(const char *s, uint16_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	if (s == NULL || !isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < 1 || v > 65535)
+		return -1;
+	*out = (uint16_t)v;
+	return 0;
+}
+
+bool ipv4_is_public(struct in_addr a)
+{
+	static const struct { uint32_t net; int bits; } private_nets[] = {
+		{ 0x00000000, 8 },   /* 0.0.0.0/8 */
+		{ 0x0a000000, 8 },   /* 10.0.0.0/8 */
+		{ 0x64400000, 10 },  /* 100.64.0.0/10, CGNAT */
+		{ 0x7f000000, 8 },   /* 127.0.0.0/8 */
+		{ 0xa9fe0000, 16 },  /* 169.254.0.0/16 */
+		{ 0xac100000, 12 },  /* 172.16.0.0/12 */
+		{ 0xc0a80000, 16 },  /* 192.168.0.0/16 */
+	};
+	uint32_t h = ntohl(a.s_addr);
+
+	for (size_t i = 0; i < sizeof(private_nets) / sizeof(private_nets[0]); i++) {
+		uint32_t mask = 0xffffffffu << (32 - private_nets[i].bits);
+		if ((h & mask) == private_nets[i].net)
+			return false;
+	}
+	return true;
+}
+
+bool ipv4_str_is_public(const char *s)
+{
+	struct in_addr a;
+
+	if (s == NULL || inet_pton(AF_INET, s, &a) != 1)
+		return false;
+	return ipv4_is_public(a);
+}
+
+static void oom(void)
+{
+	/* Out of memory in a small daemon is not recoverable in any useful way. */
+	fputs("homeportd: out of memory\n", stderr);
+	abort();
+}
+
+char *xstrdup(const char *s)
+{
+	char *p = strdup(s);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size ? size : 1);
+	if (p == NULL)
+		oom();
+	return p;
+}
+
+void *xrealloc(void *p, size_t n, size_t size)
+{
+	void *q = reallocarray(p, n ? n : 1, size ? size : 1);
+	if (q == NULL)
+		oom();
+	return q;
+}
+
+void free_secret(char *s)
+{
+	if (s == NULL)
+		return;
+	explicit_bzero(s, strlen(s));
+	free(s);
+}

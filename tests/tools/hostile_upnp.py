@@ -1,0 +1,178 @@
+#!/usr/bin/python3
+"""A hostile UPnP IGD for the gateway-backend tests.
+
+    hostile_upnp.py MODE [HOST]     prints "PORT <n>" once listening.
+
+MODE picks the misbehaviour; the description is at /rootDesc.xml, the
+control URL at /ctl:
+  ok            a plausible IGD:1 whose GetExternalIPAddress answers 198.51.100.7
+  desc-garbage  the description is random bytes
+  desc-huge     the description is a 100 MB body (Content-Length given)
+  desc-trickle  the description comes one byte every 0.5 s, forever
+  desc-hang     the request is read, nothing is ever sent
+  soap-garbage  description fine; SOAP answers are not XML
+  soap-huge     description fine; SOAP answers are 100 MB
+  soap-trickle  description fine; SOAP answers trickle forever
+  soap-hang     description fine; SOAP requests never answered
+  soap-500      description fine; SOAP answers HTTP 500 without a body
+  soap-fault    description fine; SOAP answers a UPnP fault 718
+  extip-hang    like ok, but GetExternalIPAddress is never answered
+Every request is logged to stderr as "REQ <path>"."""
+import os
+import socket
+import sys
+import threading
+import time
+
+DESC = """<?xml version="1.0"?>
+<root xmlns="urn:schemas-upnp-org:device-1-0"><specVersion><major>1</major><minor>0</minor></specVersion>
+<device><deviceType>urn:schemas-upnp-org:device:InternetGatewayDevice:1</deviceType>
+<friendlyName>hostile</friendlyName><deviceList><device>
+<deviceType>urn:schemas-upnp-org:device:WANDevice:1</deviceType>
+<serviceList><service><serviceType>urn:schemas-upnp-org:service:WANCommonInterfaceConfig:1</serviceType>
+<serviceId>urn:upnp-org:serviceId:WANCommonIFC1</serviceId><controlURL>/ctl</controlURL>
+<eventSubURL>/evt</eventSubURL><SCPDURL>/cif.xml</SCPDURL></service></serviceList>
+<deviceList><device><deviceType>urn:schemas-upnp-org:device:WANConnectionDevice:1</deviceType>
+<serviceList><service><serviceType>urn:schemas-upnp-org:service:WANIPConnection:1</serviceType>
+<serviceId>urn:upnp-org:serviceId:WANIPConn1</serviceId><controlURL>/ctl</controlURL>
+<eventSubURL>/evt</eventSubURL><SCPDURL>/ipc.xml</SCPDURL></service></serviceList>
+</device></deviceList></device></deviceList></device></root>
+"""
+
+SOAP_OK = """<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>
+<u:{action}Response xmlns:u="urn:schemas-upnp-org:service:WANIPConnection:1">{body}</u:{action}Response>
+</s:Body></s:Envelope>
+"""
+
+SOAP_FAULT = """<?xml version="1.0"?>
+<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/" s:encodingStyle="http://schemas.xmlsoap.org/soap/encoding/"><s:Body>
+<s:Fault><faultcode>s:Client</faultcode><faultstring>UPnPError</faultstring><detail>
+<UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>718</errorCode>
+<errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault>
+</s:Body></s:Envelope>
+"""
+
+HUGE = 100 * 1024 * 1024
+
+
+def read_request(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(4096)
+        if not chunk:
+            return None, b""
+        data += chunk
+        if len(data) > 1 << 20:
+            return None, b""
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    length = 0
+    for line in lines[1:]:
+        k, _, v = line.partition(":")
+        if k.strip().lower() == "content-length":
+            length = int(v.strip() or 0)
+    while len(body) < length:
+        chunk = conn.recv(4096)
+        if not chunk:
+            break
+        body += chunk
+    parts = lines[0].split()
+    return (parts[1] if len(parts) > 1 else "/"), body
+
+
+def send(conn, body, status="200 OK", ctype="text/xml"):
+    if isinstance(body, str):
+        body = body.encode()
+    conn.sendall(("HTTP/1.1 %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+                  "Connection: close\r\n\r\n" % (status, ctype, len(body))).encode() + body)
+
+
+def send_huge(conn):
+    conn.sendall(("HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: %d\r\n"
+                  "Connection: close\r\n\r\n" % HUGE).encode())
+    block = b"<a>" + b"x" * 65530 + b"</a>"
+    sent = 0
+    while sent < HUGE:
+        n = min(len(block), HUGE - sent)
+        conn.sendall(block[:n])
+        sent += n
+
+
+def trickle(conn):
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\n")
+    while True:
+        conn.sendall(b"X")
+        time.sleep(0.5)
+
+
+def soap(conn, mode, body):
+    if mode == "soap-garbage":
+        send(conn, os.urandom(3000))
+    elif mode == "soap-huge":
+        send_huge(conn)
+    elif mode == "soap-trickle":
+        trickle(conn)
+    elif mode == "soap-hang":
+        time.sleep(3600)
+    elif mode == "soap-500":
+        send(conn, b"", status="500 Internal Server Error")
+    elif mode == "soap-fault":
+        send(conn, SOAP_FAULT, status="500 Internal Server Error")
+    else:
+        text = body.decode("latin-1")
+        if mode == "extip-hang" and "GetExternalIPAddress" in text:
+            time.sleep(3600)
+        for action in ("GetExternalIPAddress", "GetStatusInfo", "AddPortMapping",
+                       "DeletePortMapping", "GetSpecificPortMappingEntry"):
+            if action in text:
+                break
+        inner = {
+            "GetExternalIPAddress": "<NewExternalIPAddress>198.51.100.7</NewExternalIPAddress>",
+            "GetStatusInfo": "<NewConnectionStatus>Connected</NewConnectionStatus>"
+                             "<NewLastConnectionError>ERROR_NONE</NewLastConnectionError>"
+                             "<NewUptime>100</NewUptime>",
+        }.get(action, "")
+        send(conn, SOAP_OK.format(action=action, body=inner))
+
+
+def serve(conn, mode):
+    try:
+        path, body = read_request(conn)
+        if path is None:
+            return
+        sys.stderr.write("REQ %s\n" % path)
+        sys.stderr.flush()
+        if path.startswith("/ctl"):
+            soap(conn, mode, body)
+        elif mode == "desc-garbage":
+            send(conn, os.urandom(5000))
+        elif mode == "desc-huge":
+            send_huge(conn)
+        elif mode == "desc-trickle":
+            trickle(conn)
+        elif mode == "desc-hang":
+            time.sleep(3600)
+        else:
+            send(conn, DESC)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def main():
+    mode = sys.argv[1]
+    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    srv.bind((host, 0))
+    srv.listen(16)
+    print("PORT %d" % srv.getsockname()[1], flush=True)
+    while True:
+        conn, _ = srv.accept()
+        threading.Thread(target=serve, args=(conn, mode), daemon=True).start()
+
+
+if __name__ == "__main__":
+    main()
