@@ -53,7 +53,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
 
 .PHONY: all clean check check-unit check-san check-config check-fuzz \
-	check-integration fuzz install deps
+	check-integration fuzz install deps deb
 all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
@@ -125,6 +125,14 @@ install: all
 	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
 	[ -e $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf ] || \
 		install -m 0644 etc/homeport.conf $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf
+
+# A Debian package from this tree (needs debhelper): build/deb/homeport_*.deb
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar --exclude=./build --exclude=./.git -cf - . | tar -C build/deb/src -xf -
+	cp -r contrib/debian build/deb/src/debian
+	cd build/deb/src && dpkg-buildpackage -b -uc -us
+	ls build/deb/*.deb
 
 clean:
 	rm -rf build

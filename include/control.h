@@ -18,6 +18,18 @@ struct control_ops {
 	int (*reload)(char **errors);
 };
 
+enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL };
+
+struct control_request {
+	enum control_cmd cmd;
+	char arg[CONTROL_MAX_REQUEST + 1];   /* "" when none */
+};
+
+/* Parse one request as received (len bytes, up to and without the '\n').
+ * 0 on success; -1 with *error set to a reply sentence otherwise. Pure, so
+ * that it can be fuzzed on its own. */
+int control_parse(const char *buf, size_t len, struct control_request *req, const char **error);
+
 /* Refuses (-1) when another daemon answers on path; removes a stale socket. */
 int  control_init(const char *path, const struct control_ops *ops);
 void control_fini(void);

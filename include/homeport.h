@@ -8,7 +8,6 @@
 #define HP_DEFAULT_CONFIG "/etc/homeport/homeport.conf"
 #define HP_DEFAULT_STATE_DIR "/var/lib/homeport"
 #define HP_DEFAULT_SOCKET "/run/homeport/homeportd.sock"
-#define HP_DEFAULT_INCLUDE_DIR "/etc/homeport/conf.d"
 
 /* sysexits(3) */
 #define HP_EXIT_OK 0

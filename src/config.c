@@ -1134,7 +1134,7 @@ static void apply_defaults(struct hp_config *cfg)
 	if (cfg->daemon.socket == NULL)
 		cfg->daemon.socket = xstrdup(HP_DEFAULT_SOCKET);
 	if (cfg->daemon.include_dir == NULL)
-		cfg->daemon.include_dir = xstrdup(HP_DEFAULT_INCLUDE_DIR);
+		cfg->daemon.include_dir = xstrdup("conf.d");   /* beside the main file */
 }
 
 /* Errors come from two passes; users read them best in file and line order. */

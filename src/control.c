@@ -2,6 +2,7 @@
  * request line per connection, one JSON reply. Every client is bounded in
  * size and time, so a stuck or hostile client cannot hold the daemon. */
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,7 +90,7 @@ static json_t *do_update(const char *name)
 	char msg[160];
 
 	if (ddns_force_update(name && *name ? name : NULL) < 0) {
-		snprintf(msg, sizeof(msg), "no DDNS entry named \"%s\"", name);
+		snprintf(msg, sizeof(msg), "no DDNS entry named \"%.64s\"", name);
 		return reply_error(msg);
 	}
 	return reply_ok(name && *name ? "update queued" : "update queued for every entry");
@@ -106,28 +107,74 @@ static json_t *do_log_level(const char *arg)
 	return reply_ok("log level changed");
 }
 
-/* One request line -> one reply object. */
-static json_t *control_dispatch(char *line)
+int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
-	char *arg = strchr(line, ' ');
+	static const struct { const char *name; enum control_cmd cmd; bool has_arg; } cmds[] = {
+		{ "status", CTL_STATUS, false }, { "refresh", CTL_REFRESH, false },
+		{ "update", CTL_UPDATE, true }, { "reload", CTL_RELOAD, false },
+		{ "log-level", CTL_LOG_LEVEL, true },
+	};
+	const char *end, *arg;
+	size_t word;
 
-	if (arg) {
-		*arg++ = '\0';
-		while (*arg == ' ')
-			arg++;
+	if (len > CONTROL_MAX_REQUEST) {
+		*error = "request too long";
+		return -1;
 	}
-	if (strcmp(line, "status") == 0)
+	if (memchr(buf, '\0', len) != NULL) {
+		*error = "request contains a NUL byte";
+		return -1;
+	}
+	end = buf + len;
+	if (end > buf && end[-1] == '\r')        /* clients like socat send CRLF */
+		end--;
+	while (buf < end && *buf == ' ')
+		buf++;
+	while (end > buf && end[-1] == ' ')
+		end--;
+	word = strcspn(buf, " ");
+	if (word > (size_t)(end - buf))
+		word = (size_t)(end - buf);
+	arg = buf + word;
+	while (arg < end && *arg == ' ')
+		arg++;
+	for (size_t i = 0; i < HP_ARRAY_LEN(cmds); i++) {
+		if (strlen(cmds[i].name) != word || memcmp(buf, cmds[i].name, word) != 0)
+			continue;
+		if (!cmds[i].has_arg && arg < end) {
+			*error = "this command takes no argument";
+			return -1;
+		}
+		req->cmd = cmds[i].cmd;
+		memcpy(req->arg, arg, (size_t)(end - arg));
+		req->arg[end - arg] = '\0';
+		return 0;
+	}
+	*error = "unknown command";
+	return -1;
+}
+
+/* One request line -> one reply object. */
+static json_t *control_dispatch(const char *buf, size_t len)
+{
+	struct control_request req;
+	const char *error;
+
+	if (control_parse(buf, len, &req, &error) < 0)
+		return reply_error(error);
+	switch (req.cmd) {
+	case CTL_STATUS:
 		return control_status_json();
-	if (strcmp(line, "refresh") == 0) {
+	case CTL_REFRESH:
 		gateway_refresh();
 		return reply_ok("refresh started");
-	}
-	if (strcmp(line, "update") == 0)
-		return do_update(arg);
-	if (strcmp(line, "reload") == 0)
+	case CTL_UPDATE:
+		return do_update(req.arg);
+	case CTL_RELOAD:
 		return do_reload();
-	if (strcmp(line, "log-level") == 0)
-		return do_log_level(arg);
+	case CTL_LOG_LEVEL:
+		return do_log_level(req.arg[0] ? req.arg : NULL);
+	}
 	return reply_error("unknown command");
 }
 
@@ -181,13 +228,7 @@ static void client_read(struct client *c)
 		client_reply(c, reply_error("request too long"));
 		return;
 	}
-	if (nl)
-		*nl = '\0';
-	if (strlen(c->in) != (nl ? (size_t)(nl - c->in) : c->in_len)) {
-		client_reply(c, reply_error("request contains a NUL byte"));
-		return;
-	}
-	client_reply(c, control_dispatch(c->in));
+	client_reply(c, control_dispatch(c->in, nl ? (size_t)(nl - c->in) : c->in_len));
 }
 
 static void client_event(int fd, short revents, void *arg)
