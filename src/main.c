@@ -1,6 +1,7 @@
 /* main.c - homeportd: options, start-up and shut-down order, reload,
  * systemd notification, and the one event loop. */
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
@@ -272,6 +273,15 @@ static int write_pidfile(void)
 /* SysV style: detach from the terminal, parent exits once the child runs. */
 static int daemonize(void)
 {
+	/* daemon() moves to "/": keep relative paths meaning what the user meant. */
+	char *abs_config = opt.config[0] != '/' ? realpath(opt.config, NULL) : NULL;
+	if (abs_config)
+		opt.config = abs_config;      /* lives as long as the process */
+	if (opt.pidfile && opt.pidfile[0] != '/') {
+		char cwd[PATH_MAX], *abs_pid;
+		if (getcwd(cwd, sizeof(cwd)) && asprintf(&abs_pid, "%s/%s", cwd, opt.pidfile) > 0)
+			opt.pidfile = abs_pid;
+	}
 	if (daemon(0, 0) < 0) {
 		log_err("cannot detach");
 		return -1;

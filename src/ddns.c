@@ -1,0 +1,794 @@
+/* ddns.c - one state machine per [ddns:NAME] entry.
+ *
+ * States (SPEC "Status"): pending (an update is due, waiting or in flight),
+ * ok (the provider holds the current IP), retrying (temporary failure,
+ * backing off), failed (permanent failure: sticky until the entry's config
+ * changes or the user forces an update), blocked (the external IP is not
+ * public). reconcile() compares what an entry published with the current
+ * IP, asks ddns_policy_decide() what to do, and moves the entry through
+ * transition(), the one place that logs "old -> new" and arms its timer.
+ *
+ * What was published and when is kept in <state_dir>/ddns-NAME.json, so a
+ * restart with an unchanged IP sends nothing and a failed entry stays failed.
+ * The file carries a salted fingerprint of the entry's config (secrets
+ * included, see ddns_policy.h): when it no longer matches, the state is
+ * dropped and the entry starts afresh. */
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ddns.h"
+#include "ddns_policy.h"
+#include "ev.h"
+#include "homeport.h"
+#include "log.h"
+#include "provider.h"
+#include "state.h"
+#include "util.h"
+
+#define DEBOUNCE_MS 1000       /* the router announces twice, the old IP first */
+#define STATE_VERSION 1
+#define SALT_HEX 32
+#define ATTEMPTS_MAX 1000      /* sanity bound for a loaded state file */
+
+enum ddns_state { ST_PENDING, ST_OK, ST_RETRYING, ST_FAILED, ST_BLOCKED };
+
+static const char *const state_names[] = {
+	[ST_PENDING] = "pending", [ST_OK] = "ok", [ST_RETRYING] = "retrying",
+	[ST_FAILED] = "failed", [ST_BLOCKED] = "blocked",
+};
+
+struct entry {
+	struct entry *next;
+	char *name;
+	const struct cfg_ddns *cfg;          /* into the snapshot last applied */
+	enum ddns_state state;
+	struct ev_timer *timer;
+	bool send_scheduled;                 /* the timer is for a request, not a keep-alive check */
+
+	void *req;                           /* in-flight provider handle */
+	const struct provider_ops *req_ops;
+	char req_ip[INET6_ADDRSTRLEN];
+	bool req_forced;
+
+	/* persisted */
+	char published_ip[INET6_ADDRSTRLEN]; /* "": nothing yet */
+	int64_t last_update, last_attempt;   /* wall clock, 0: never */
+	int64_t retry_at;                    /* wall clock end of the backoff, 0: none */
+	unsigned attempts;                   /* consecutive temporary failures */
+	bool failed;
+	char error[256];
+	char last_result[256];
+	char salt[SALT_HEX + 1];
+
+	bool forced;                         /* homeportctl update, not yet sent */
+	bool attempted;                      /* an attempt finished since start (--once) */
+};
+
+static struct {
+	bool inited, down;
+	char *state_dir;
+	struct entry *entries;
+	struct ev_timer *debounce;
+	/* the stable IP every entry works with, and the one being debounced */
+	char ip[INET6_ADDRSTRLEN];
+	bool ip_known, ip_public;
+	char next_ip[INET6_ADDRSTRLEN];
+	bool next_known, next_public;
+	bool ip_gone;                        /* the gateway said "unknown" before any IP */
+	const struct provider_ops *(*lookup)(enum ddns_family);
+	int debounce_ms;
+} dd;
+
+static void reconcile(struct entry *e);
+
+static uint32_t rnd32(void)
+{
+	uint32_t r;
+
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)time(NULL) ^ (uint32_t)getpid() ^ (uint32_t)ev_now_ms();
+	return r;
+}
+
+static void new_salt(char *out)
+{
+	for (size_t i = 0; i < SALT_HEX / 8; i++)
+		snprintf(out + 8 * i, 9, "%08x", rnd32());
+}
+
+static void copy_str(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
+/* ------------------------------------------------------------------ */
+/* state machine */
+
+static int state_prio(enum ddns_state s)
+{
+	return s == ST_FAILED || s == ST_BLOCKED || s == ST_RETRYING ? LOG_WARNING : LOG_INFO;
+}
+
+/* The one way an entry changes state: log it, then arm its timer for
+ * delay_s seconds (-1: disarm). A timer marked for_send is a scheduled
+ * request, which status shows as next_try_in. */
+static void transition(struct entry *e, enum ddns_state to, const char *reason,
+		       int64_t delay_s, bool for_send)
+{
+	if (e->state != to)
+		log_msg(state_prio(to), "ddns %s: %s -> %s (%s)", e->name,
+			state_names[e->state], state_names[to], reason);
+	else
+		log_debug("ddns %s: stays %s (%s)", e->name, state_names[to], reason);
+	e->state = to;
+	e->send_scheduled = for_send && delay_s >= 0;
+	if (delay_s < 0)
+		ev_timer_disarm(e->timer);
+	else
+		ev_timer_arm(e->timer, delay_s * 1000);
+}
+
+static void blocked_error(char *buf, size_t size)
+{
+	snprintf(buf, size, "external IP %s is not public (double NAT or CGNAT): not publishing",
+		 dd.ip);
+}
+
+static uint32_t min_interval(const struct entry *e)
+{
+	return e->cfg->preset ? e->cfg->preset->min_interval : 0;
+}
+
+static void fill_facts(const struct entry *e, struct ddns_facts *f)
+{
+	memset(f, 0, sizeof(*f));
+	f->ip = dd.ip_known ? dd.ip : NULL;
+	f->is_public = dd.ip_public;
+	f->published_ip = e->published_ip[0] ? e->published_ip : NULL;
+	f->now = time(NULL);
+	f->last_update = e->last_update;
+	f->last_attempt = e->last_attempt;
+	f->retry_at = e->retry_at;
+	f->force_interval = e->cfg->force_interval;
+	f->min_interval = min_interval(e);
+	f->forced = e->forced;
+	f->failed = e->failed;
+}
+
+/* ------------------------------------------------------------------ */
+/* persistence */
+
+static void state_name(const struct entry *e, char *buf, size_t size)
+{
+	snprintf(buf, size, "ddns-%s", e->name);
+}
+
+static json_t *json_str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static void save_state(struct entry *e)
+{
+	char fp[DDNS_FP_LEN + 1], name[300];
+	json_t *o;
+
+	if (!dd.state_dir || ddns_policy_fingerprint(e->cfg, e->salt, fp) < 0)
+		return;
+	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:b, s:s, s:s}",
+		      "version", STATE_VERSION, "name", e->name, "salt", e->salt,
+		      "fingerprint", fp, "published_ip", json_str_or_null(e->published_ip),
+		      "last_update", (json_int_t)e->last_update,
+		      "last_attempt", (json_int_t)e->last_attempt,
+		      "next_try", (json_int_t)e->retry_at, "attempts", (int)e->attempts,
+		      "failed", e->failed, "error", e->error, "last_result", e->last_result);
+	if (!o)
+		return;
+	state_name(e, name, sizeof(name));
+	if (state_save_json(dd.state_dir, name, o) < 0)
+		log_warnx("ddns %s: cannot save state in %s", e->name, dd.state_dir);
+	json_decref(o);
+}
+
+/* An optional non-negative integer member; -1 when present but wrong. */
+static int get_time(json_t *o, const char *key, int64_t *out)
+{
+	json_t *v = json_object_get(o, key);
+
+	*out = 0;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_integer(v) || json_integer_value(v) < 0)
+		return -1;
+	*out = json_integer_value(v);
+	return 0;
+}
+
+static int get_text(json_t *o, const char *key, char *out, size_t size)
+{
+	json_t *v = json_object_get(o, key);
+
+	out[0] = '\0';
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v))
+		return -1;
+	copy_str(out, size, json_string_value(v));
+	return 0;
+}
+
+static bool valid_ipv4(const char *s)
+{
+	struct in_addr a;
+
+	return inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* Fill tmp from o; -1 when the file is not state this version wrote. */
+static int parse_state(struct entry *tmp, json_t *o)
+{
+	json_t *attempts = json_object_get(o, "attempts"), *failed = json_object_get(o, "failed");
+	int64_t retry_at;
+
+	if (!json_is_integer(json_object_get(o, "version")) ||
+	    json_integer_value(json_object_get(o, "version")) != STATE_VERSION)
+		return -1;
+	if (get_text(o, "salt", tmp->salt, sizeof(tmp->salt)) < 0 ||
+	    strlen(tmp->salt) != SALT_HEX ||
+	    get_text(o, "published_ip", tmp->published_ip, sizeof(tmp->published_ip)) < 0 ||
+	    (tmp->published_ip[0] && !valid_ipv4(tmp->published_ip)) ||
+	    get_time(o, "last_update", &tmp->last_update) < 0 ||
+	    get_time(o, "last_attempt", &tmp->last_attempt) < 0 ||
+	    get_time(o, "next_try", &retry_at) < 0 ||
+	    get_text(o, "error", tmp->error, sizeof(tmp->error)) < 0 ||
+	    get_text(o, "last_result", tmp->last_result, sizeof(tmp->last_result)) < 0)
+		return -1;
+	if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 0 ||
+			 json_integer_value(attempts) > ATTEMPTS_MAX))
+		return -1;
+	if (failed && !json_is_boolean(failed))
+		return -1;
+	tmp->retry_at = retry_at;
+	tmp->attempts = attempts ? (unsigned)json_integer_value(attempts) : 0;
+	tmp->failed = failed && json_is_true(failed);
+	return 0;
+}
+
+static void adopt_state(struct entry *e, const struct entry *tmp)
+{
+	memcpy(e->salt, tmp->salt, sizeof(e->salt));
+	memcpy(e->published_ip, tmp->published_ip, sizeof(e->published_ip));
+	e->last_update = tmp->last_update;
+	e->last_attempt = tmp->last_attempt;
+	e->retry_at = tmp->retry_at;
+	e->attempts = tmp->attempts;
+	e->failed = tmp->failed;
+	memcpy(e->error, tmp->error, sizeof(e->error));
+	memcpy(e->last_result, tmp->last_result, sizeof(e->last_result));
+	if (e->failed)
+		e->state = ST_FAILED;
+}
+
+/* State is a cache: anything odd is logged and the entry starts afresh. */
+static void load_state(struct entry *e)
+{
+	char name[300], fp[DDNS_FP_LEN + 1];
+	struct entry *tmp = xcalloc(1, sizeof(*tmp));
+	json_t *o;
+
+	state_name(e, name, sizeof(name));
+	o = state_load_json(dd.state_dir, name);
+	if (!o)
+		goto out;
+	if (parse_state(tmp, o) < 0) {
+		log_warnx("ddns %s: %s/%s.json is not usable state, ignored", e->name,
+			  dd.state_dir, name);
+		goto out;
+	}
+	if (ddns_policy_fingerprint(e->cfg, tmp->salt, fp) < 0 ||
+	    strcmp(fp, json_string_value(json_object_get(o, "fingerprint")) ?: "") != 0) {
+		log_info("ddns %s: configuration changed since the last run: starting afresh",
+			 e->name);
+		goto out;
+	}
+	adopt_state(e, tmp);
+	log_info("ddns %s: last published %s%s", e->name,
+		 e->published_ip[0] ? e->published_ip : "nothing",
+		 e->failed ? " (failed: waiting for a config change)" : "");
+out:
+	json_decref(o);
+	free(tmp);
+}
+
+static void remove_state(const struct entry *e)
+{
+	char path[4096];
+
+	if (!dd.state_dir)
+		return;
+	snprintf(path, sizeof(path), "%s/ddns-%s.json", dd.state_dir, e->name);
+	unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
+/* requests */
+
+static void hostnames_text(const struct cfg_ddns *c, char *buf, size_t size)
+{
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < c->n_hostnames && off < size; i++) {
+		int n = snprintf(buf + off, size - off, "%s%s", i ? ", " : "", c->hostnames[i]);
+		if (n < 0)
+			break;
+		off += (size_t)n;
+	}
+}
+
+static void record_success(struct entry *e, int64_t now)
+{
+	char hosts[256];
+
+	copy_str(e->published_ip, sizeof(e->published_ip), e->req_ip);
+	e->last_update = now;
+	e->retry_at = 0;
+	e->attempts = 0;
+	e->error[0] = '\0';
+	snprintf(e->last_result, sizeof(e->last_result), "published %s", e->req_ip);
+	hostnames_text(e->cfg, hosts, sizeof(hosts));
+	log_notice("ddns %s: published %s for %s", e->name, e->req_ip, hosts);
+}
+
+static void record_tempfail(struct entry *e, const struct ddns_result *res, int64_t now)
+{
+	uint32_t delay;
+
+	e->attempts++;
+	delay = ddns_policy_backoff(e->attempts, res->retry_after, rnd32());
+	e->retry_at = now + delay;
+	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "temporary failure");
+	copy_str(e->last_result, sizeof(e->last_result), e->error);
+	log_warnx("ddns %s: %s; next try in %u s", e->name, e->error, delay);
+}
+
+static void record_permfail(struct entry *e, const struct ddns_result *res)
+{
+	e->failed = true;
+	e->retry_at = 0;
+	e->attempts = 0;
+	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "permanent failure");
+	copy_str(e->last_result, sizeof(e->last_result), e->error);
+	log_warnx("ddns %s: %s; no more tries until its configuration changes", e->name, e->error);
+}
+
+static void finish(struct entry *e, const struct ddns_result *res)
+{
+	int64_t now = time(NULL);
+
+	e->attempted = true;
+	switch (res->outcome) {
+	case DDNS_OK:       record_success(e, now); break;
+	case DDNS_TEMPFAIL: record_tempfail(e, res, now); break;
+	case DDNS_PERMFAIL: record_permfail(e, res); break;
+	}
+	save_state(e);
+	reconcile(e);
+}
+
+static void on_done(void *ctx, const struct ddns_result *res)
+{
+	struct entry *e = ctx;
+
+	e->req = NULL;
+	e->req_ops = NULL;
+	finish(e, res);
+}
+
+static const struct provider_ops *ops_for(enum ddns_family family)
+{
+	return dd.lookup ? dd.lookup(family) : provider_ops_for(family);
+}
+
+static void start_update(struct entry *e)
+{
+	struct ddns_result res = { .outcome = DDNS_PERMFAIL };
+	const struct provider_ops *ops = ops_for(e->cfg->family);
+	char reason[96];
+
+	copy_str(e->req_ip, sizeof(e->req_ip), dd.ip);
+	e->req_forced = e->forced;
+	e->forced = false;
+	e->failed = false;     /* a forced try on a failed entry: the outcome decides anew */
+	e->last_attempt = time(NULL);
+	snprintf(reason, sizeof(reason), "%s %s", e->req_forced ? "forced update to" : "publishing",
+		 e->req_ip);
+	if (e->state == ST_PENDING || e->state == ST_RETRYING)
+		log_info("ddns %s: %s", e->name, reason);   /* no state change to log it */
+	transition(e, e->state == ST_RETRYING ? ST_RETRYING : ST_PENDING, reason, -1, false);
+	save_state(e);
+	if (!ops) {
+		snprintf(res.error, sizeof(res.error), "no implementation for provider %s",
+			 e->cfg->provider);
+		finish(e, &res);
+		return;
+	}
+	e->req = ops->start(e->cfg, e->req_ip, on_done, e, &res);
+	if (!e->req) {
+		finish(e, &res);
+		return;
+	}
+	e->req_ops = ops;
+}
+
+static void cancel_request(struct entry *e)
+{
+	if (!e->req)
+		return;
+	e->req_ops->cancel(e->req);
+	e->req = NULL;
+	e->req_ops = NULL;
+	if (e->req_forced)
+		e->forced = true;      /* still owed to the user */
+}
+
+/* ------------------------------------------------------------------ */
+/* reconcile: compare, decide, act */
+
+static void reconcile_idle(struct entry *e, int64_t wait_s)
+{
+	if (e->failed) {
+		transition(e, ST_FAILED, e->error[0] ? e->error : "permanent failure", -1, false);
+		return;
+	}
+	if (dd.ip_known && strcmp(e->published_ip, dd.ip) == 0) {
+		transition(e, ST_OK, "published IP is current", wait_s, false);
+		return;
+	}
+	ev_timer_disarm(e->timer);     /* IP unknown: wait for the gateway */
+	e->send_scheduled = false;
+}
+
+static void reconcile(struct entry *e)
+{
+	struct ddns_facts f;
+	int64_t wait_s;
+	char reason[320];
+
+	if (dd.down || e->req)
+		return;
+	fill_facts(e, &f);
+	switch (ddns_policy_decide(&f, &wait_s)) {
+	case DDNS_IDLE:
+		reconcile_idle(e, wait_s);
+		break;
+	case DDNS_BLOCK:
+		blocked_error(reason, sizeof(reason));
+		transition(e, ST_BLOCKED, reason, -1, false);
+		break;
+	case DDNS_WAIT:
+		snprintf(reason, sizeof(reason), "%s%snext try in %lld s", e->error,
+			 e->error[0] ? "; " : "", (long long)wait_s);
+		transition(e, e->attempts > 0 ? ST_RETRYING : ST_PENDING, reason, wait_s, true);
+		break;
+	case DDNS_SEND:
+		start_update(e);
+		break;
+	}
+}
+
+static void on_timer(void *arg)
+{
+	struct entry *e = arg;
+
+	e->send_scheduled = false;
+	reconcile(e);
+}
+
+static void reconcile_all(void)
+{
+	for (struct entry *e = dd.entries; e; e = e->next)
+		reconcile(e);
+}
+
+/* ------------------------------------------------------------------ */
+/* external IP, debounced */
+
+static void on_debounce(void *arg)
+{
+	if (dd.ip_known && strcmp(dd.ip, dd.next_ip) == 0 && dd.ip_public == dd.next_public)
+		return;        /* flipped back within the debounce */
+	log_info("ddns: external IP %s -> %s%s", dd.ip_known ? dd.ip : "unknown", dd.next_ip,
+		 dd.next_public ? "" : " (not public)");
+	memcpy(dd.ip, dd.next_ip, sizeof(dd.ip));
+	dd.ip_public = dd.next_public;
+	dd.ip_known = true;
+	reconcile_all();
+}
+
+void ddns_set_external_ip(const char *ip, bool is_public)
+{
+	if (!dd.inited || dd.down)
+		return;
+	if (!ip) {
+		/* Unknown now: keep publishing nothing new, keep what we had. */
+		if (!dd.ip_known)
+			dd.ip_gone = true;
+		return;
+	}
+	if (!valid_ipv4(ip)) {
+		log_warnx("ddns: ignoring external IP \"%.64s\": not an IPv4 address", ip);
+		return;
+	}
+	/* Never trust a caller's verdict more than the SPEC's ranges. */
+	is_public = is_public && ipv4_str_is_public(ip);
+	if (dd.next_known && strcmp(dd.next_ip, ip) == 0 && dd.next_public == is_public)
+		return;        /* same as the IP being debounced or already stable */
+	copy_str(dd.next_ip, sizeof(dd.next_ip), ip);
+	dd.next_public = is_public;
+	dd.next_known = true;
+	ev_timer_arm(dd.debounce, dd.debounce_ms > 0 ? dd.debounce_ms : DEBOUNCE_MS);
+}
+
+/* ------------------------------------------------------------------ */
+/* entries and their life cycle */
+
+static struct entry *entry_new(const struct cfg_ddns *c)
+{
+	struct entry *e = xcalloc(1, sizeof(*e));
+
+	e->name = xstrdup(c->name);
+	e->cfg = c;
+	e->state = ST_PENDING;
+	e->timer = ev_timer_new(on_timer, e);
+	new_salt(e->salt);
+	return e;
+}
+
+static void entry_free(struct entry *e)
+{
+	cancel_request(e);
+	ev_timer_free(e->timer);
+	free(e->name);
+	free(e);
+}
+
+static struct entry *take_entry(struct entry **list, const char *name)
+{
+	for (struct entry **p = list; *p; p = &(*p)->next) {
+		struct entry *e = *p;
+		if (strcmp(e->name, name) == 0) {
+			*p = e->next;
+			e->next = NULL;
+			return e;
+		}
+	}
+	return NULL;
+}
+
+int ddns_init(const struct hp_config *cfg)
+{
+	struct entry **tail = &dd.entries;
+
+	if (dd.inited) {
+		log_warnx("ddns: initialised twice");
+		return -1;
+	}
+	dd.state_dir = xstrdup(cfg->daemon.state_dir);
+	dd.debounce = ev_timer_new(on_debounce, NULL);
+	for (size_t i = 0; i < cfg->n_ddns; i++) {
+		struct entry *e = entry_new(&cfg->ddns[i]);
+		load_state(e);
+		*tail = e;
+		tail = &e->next;
+	}
+	dd.inited = true;
+	return 0;
+}
+
+/* An unchanged entry keeps its state, but an in-flight request may point
+ * into the old snapshot, which is freed after this: restart it. */
+static void keep_entry(struct entry *e, const struct cfg_ddns *c)
+{
+	if (e->req) {
+		log_info("ddns %s: restarting the update in flight under the new configuration",
+			 e->name);
+		cancel_request(e);
+	}
+	e->cfg = c;
+}
+
+static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c)
+{
+	struct entry *e = entry_new(c);
+
+	if (old) {
+		log_info("ddns %s: configuration changed: starting afresh", c->name);
+		e->last_attempt = old->last_attempt;   /* min_interval survives reloads */
+		entry_free(old);
+	} else {
+		log_info("ddns %s: new entry", c->name);
+	}
+	save_state(e);
+	return e;
+}
+
+void ddns_apply_config(const struct hp_config *cfg)
+{
+	struct entry *head = NULL, **tail = &head, *old;
+
+	if (!dd.inited || dd.down)
+		return;
+	for (size_t i = 0; i < cfg->n_ddns; i++) {
+		const struct cfg_ddns *c = &cfg->ddns[i];
+		struct entry *e;
+
+		old = take_entry(&dd.entries, c->name);
+		if (old && config_ddns_equal(old->cfg, c)) {
+			e = old;
+			keep_entry(e, c);
+		} else {
+			e = renew_entry(old, c);
+		}
+		*tail = e;
+		tail = &e->next;
+	}
+	while ((old = dd.entries)) {
+		dd.entries = old->next;
+		log_info("ddns %s: removed from the configuration", old->name);
+		remove_state(old);
+		entry_free(old);
+	}
+	dd.entries = head;
+	reconcile_all();
+}
+
+static void force_one(struct entry *e)
+{
+	if (e->req && dd.ip_known && strcmp(e->req_ip, dd.ip) == 0) {
+		log_info("ddns %s: update requested: one is already in flight", e->name);
+		return;
+	}
+	if (dd.ip_known && !dd.ip_public) {
+		log_warnx("ddns %s: update requested, but external IP %s is not public: not publishing",
+			  e->name, dd.ip);
+		return;
+	}
+	log_info("ddns %s: update requested%s", e->name,
+		 dd.ip_known ? "" : "; sent once the external IP is known");
+	e->forced = true;
+	reconcile(e);
+}
+
+int ddns_force_update(const char *name)
+{
+	int found = 0;
+
+	for (struct entry *e = dd.entries; e; e = e->next) {
+		if (name && strcmp(e->name, name) != 0)
+			continue;
+		found++;
+		if (!dd.down)
+			force_one(e);
+	}
+	return name && !found ? -1 : 0;
+}
+
+void ddns_shutdown(void)
+{
+	if (!dd.inited || dd.down)
+		return;
+	dd.down = true;
+	ev_timer_disarm(dd.debounce);
+	for (struct entry *e = dd.entries; e; e = e->next) {
+		if (e->req) {
+			log_info("ddns %s: update to %s cancelled by shutdown", e->name, e->req_ip);
+			cancel_request(e);
+		}
+		ev_timer_disarm(e->timer);
+		save_state(e);
+	}
+}
+
+void ddns_fini(void)
+{
+	struct entry *e;
+
+	ddns_shutdown();
+	while ((e = dd.entries)) {
+		dd.entries = e->next;
+		entry_free(e);
+	}
+	ev_timer_free(dd.debounce);
+	free(dd.state_dir);
+	memset(&dd, 0, sizeof(dd));
+}
+
+void ddns_test_hooks(const struct provider_ops *(*lookup)(enum ddns_family), int debounce_ms)
+{
+	dd.lookup = lookup;
+	dd.debounce_ms = debounce_ms;
+}
+
+/* ------------------------------------------------------------------ */
+/* status */
+
+static json_t *json_ago(int64_t t, int64_t now)
+{
+	return t > 0 ? json_integer(now > t ? now - t : 0) : json_null();
+}
+
+static json_t *entry_error(const struct entry *e)
+{
+	char buf[320];
+
+	if (e->state == ST_BLOCKED) {
+		blocked_error(buf, sizeof(buf));
+		return json_string(buf);
+	}
+	if (e->state == ST_OK)
+		return json_null();
+	return json_str_or_null(e->error);
+}
+
+static json_t *entry_next_try(const struct entry *e)
+{
+	int64_t ms = ev_timer_remaining_ms(e->timer);
+
+	if (!e->send_scheduled || ms < 0)
+		return json_null();
+	return json_integer((ms + 999) / 1000);
+}
+
+static json_t *entry_json(const struct entry *e, int64_t now)
+{
+	json_t *hosts = json_array();
+
+	for (size_t i = 0; i < e->cfg->n_hostnames; i++)
+		json_array_append_new(hosts, json_string(e->cfg->hostnames[i]));
+	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+			 "name", e->name, "provider", e->cfg->provider ? e->cfg->provider : "",
+			 "hostnames", hosts, "state", state_names[e->state],
+			 "published_ip", json_str_or_null(e->published_ip),
+			 "last_update_ago", json_ago(e->last_update, now),
+			 "next_try_in", entry_next_try(e), "error", entry_error(e),
+			 "last_attempt_ago", json_ago(e->last_attempt, now),
+			 "last_result", json_str_or_null(e->last_result),
+			 "updating", e->req != NULL);
+}
+
+json_t *ddns_status_json(void)
+{
+	json_t *arr = json_array();
+	int64_t now = time(NULL);
+
+	for (struct entry *e = dd.entries; e; e = e->next) {
+		json_t *o = entry_json(e, now);
+		if (o)
+			json_array_append_new(arr, o);
+	}
+	return arr;
+}
+
+/* --once: ok, failed and blocked are final; retrying is final too (it only
+ * exists after an attempt, and --once must not hammer a provider that asked
+ * to wait); pending is final only when the gateway found no IP at all. */
+bool ddns_once_done(bool *all_ok)
+{
+	bool done = true, ok = true;
+
+	for (const struct entry *e = dd.entries; e; e = e->next) {
+		if (e->state != ST_OK || e->req)
+			ok = false;
+		if (e->req || (e->state == ST_PENDING && (dd.ip_known || !dd.ip_gone)))
+			done = false;
+	}
+	if (all_ok)
+		*all_ok = ok;
+	return done;
+}

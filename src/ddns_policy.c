@@ -1,0 +1,158 @@
+/* ddns_policy.c - when a DDNS entry sends, how it backs off, and the config
+ * fingerprint kept in its state file. Pure functions (see ddns_policy.h). */
+#include <stdio.h>
+#include <string.h>
+#include <openssl/evp.h>
+
+#include "ddns_policy.h"
+
+uint32_t ddns_policy_backoff(unsigned attempts, uint32_t retry_after, uint32_t rnd)
+{
+	uint32_t delay = DDNS_BACKOFF_MIN, spread;
+
+	for (unsigned i = 1; i < attempts && delay < DDNS_BACKOFF_MAX; i++)
+		delay *= 2;
+	if (delay > DDNS_BACKOFF_MAX)
+		delay = DDNS_BACKOFF_MAX;
+	/* +-10 %: many daemons behind one provider outage must not return in step. */
+	spread = delay / 5;
+	delay = delay - delay / 10 + rnd % (spread + 1);
+	if (retry_after > DDNS_RETRY_AFTER_MAX)
+		retry_after = DDNS_RETRY_AFTER_MAX;
+	return retry_after > delay ? retry_after : delay;
+}
+
+/* A time in the future means the wall clock went back: count it as now, so a
+ * clock step never turns a short wait into a long one. */
+static int64_t not_after_now(int64_t t, int64_t now)
+{
+	return t > now ? now : t;
+}
+
+/* Does the provider need a request? Repeated "nochg" gets hosts banned, so
+ * only a change, a user's request or the keep-alive interval justify one. */
+static bool needs_send(const struct ddns_facts *f, int64_t *wait_s)
+{
+	int64_t due;
+
+	if (f->forced || !f->published_ip || strcmp(f->published_ip, f->ip) != 0)
+		return true;
+	if (f->force_interval == 0)
+		return false;
+	if (f->last_update <= 0)
+		return true;
+	due = not_after_now(f->last_update, f->now) + f->force_interval;
+	if (due <= f->now)
+		return true;
+	*wait_s = due - f->now;
+	return false;
+}
+
+/* Earliest moment a request may go out: after the backoff (a forced update
+ * skips it) and never closer than the preset's min_interval to the last one
+ * (that one even a user cannot skip: 3322 answers "abuse" to rapid repeats). */
+static int64_t not_before(const struct ddns_facts *f)
+{
+	int64_t t = 0;
+
+	if (!f->forced && f->retry_at > 0) {
+		t = f->retry_at;
+		if (t > f->now + DDNS_RETRY_AFTER_MAX)
+			t = f->now + DDNS_RETRY_AFTER_MAX;
+	}
+	if (f->min_interval > 0 && f->last_attempt > 0) {
+		int64_t spaced = not_after_now(f->last_attempt, f->now) + f->min_interval;
+		if (spaced > t)
+			t = spaced;
+	}
+	return t;
+}
+
+enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s)
+{
+	int64_t earliest;
+
+	*wait_s = -1;
+	if (!f->ip)
+		return DDNS_IDLE;
+	/* failed stays failed behind CGNAT too: it needs the user either way. */
+	if (f->failed && !f->forced)
+		return DDNS_IDLE;
+	if (!f->is_public)
+		return DDNS_BLOCK;
+	if (!needs_send(f, wait_s))
+		return DDNS_IDLE;
+	*wait_s = -1;
+	earliest = not_before(f);
+	if (earliest > f->now) {
+		*wait_s = earliest - f->now;
+		return DDNS_WAIT;
+	}
+	return DDNS_SEND;
+}
+
+/* Length-prefixed, so "ab"+"c" and "a"+"bc" hash differently; NULL differs from "". */
+static int fp_str(EVP_MD_CTX *md, const char *s)
+{
+	uint32_t len = s ? (uint32_t)strlen(s) : UINT32_MAX;
+
+	if (EVP_DigestUpdate(md, &len, sizeof(len)) != 1)
+		return -1;
+	return s && len ? (EVP_DigestUpdate(md, s, len) == 1 ? 0 : -1) : 0;
+}
+
+static int fp_num(EVP_MD_CTX *md, uint64_t v)
+{
+	return EVP_DigestUpdate(md, &v, sizeof(v)) == 1 ? 0 : -1;
+}
+
+static int fp_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
+{
+	int rc = 0;
+
+	rc |= fp_str(md, c->provider);
+	rc |= fp_num(md, (uint64_t)c->family);
+	rc |= fp_num(md, c->n_hostnames);
+	for (size_t i = 0; i < c->n_hostnames; i++)
+		rc |= fp_str(md, c->hostnames[i]);
+	rc |= fp_str(md, c->server);
+	rc |= fp_str(md, c->username);
+	rc |= fp_str(md, c->password);
+	rc |= fp_str(md, c->token);
+	rc |= fp_str(md, c->zone);
+	rc |= fp_num(md, c->ttl);
+	rc |= fp_num(md, c->proxied);
+	rc |= fp_str(md, c->key_name);
+	rc |= fp_str(md, c->key_algorithm);
+	rc |= fp_str(md, c->key_secret);
+	rc |= fp_str(md, c->url);
+	rc |= fp_str(md, c->method);
+	rc |= fp_num(md, c->n_headers);
+	for (size_t i = 0; i < c->n_headers; i++)
+		rc |= fp_str(md, c->headers[i].value);
+	rc |= fp_str(md, c->body);
+	rc |= fp_str(md, c->success_regex);
+	rc |= fp_num(md, c->allow_http);
+	return rc ? -1 : 0;
+}
+
+int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *out)
+{
+	unsigned char digest[EVP_MAX_MD_SIZE];
+	unsigned int dlen = 0;
+	EVP_MD_CTX *md = EVP_MD_CTX_new();
+	int rc = -1;
+
+	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
+		goto out;
+	if (fp_str(md, salt) < 0 || fp_fields(md, c) < 0)
+		goto out;
+	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen * 2 < DDNS_FP_LEN)
+		goto out;
+	for (size_t i = 0; i < DDNS_FP_LEN / 2; i++)
+		snprintf(out + 2 * i, 3, "%02x", digest[i]);
+	rc = 0;
+out:
+	EVP_MD_CTX_free(md);
+	return rc;
+}

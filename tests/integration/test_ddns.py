@@ -1,0 +1,217 @@
+"""DDNS end to end: homeportd in the bed's LAN learns the router's external IP
+(real miniupnpd) and publishes it to the HTTPS stand-in (dyndns2) and to BIND
+(rfc2136). Covers: an IP change reaching both, no request after a restart with
+the same IP, sticky permanent failures, backoff after temporary failures,
+CGNAT blocking, `homeportctl update`, reloads, --once.
+
+Run as root:  HOMEPORT_BUILD=/work/main/build python3 -m pytest -v tests/integration/test_ddns.py
+"""
+import json
+import os
+import signal
+import time
+
+import pytest
+
+DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
+             "next_try_in", "error"}
+DYN_HOST = "www.dyn.example"
+HOME_HOST = "www.home.example"
+QUIET = 3.0          # seconds we watch for requests that must not come
+
+
+def entry(st, name):
+    return next(e for e in st["ddns"] if e["name"] == name)
+
+
+def conf(bed, *sections):
+    return bed.gateway_conf("natpmp", check_interval="10s") + "".join(sections)
+
+
+def dyn(bed, name="dyn", hosts=DYN_HOST, **keys):
+    return bed.ddns_section(name, "dyndns2", hosts, **keys)
+
+
+def dyn_requests(bed, since):
+    return bed.standin.log(since, api="dyndns2")
+
+
+def wait_state(d, name, state, timeout=15, pred=None):
+    return d.wait_for(lambda st: entry(st, name)["state"] == state and
+                      (pred is None or pred(entry(st, name))), timeout=timeout)
+
+
+def assert_quiet(bed, since, seconds=QUIET):
+    time.sleep(seconds)
+    got = dyn_requests(bed, since)
+    assert got == [], "unexpected dyndns2 requests: %r" % [r["query_raw"] for r in got]
+
+
+def test_ip_change_reaches_standin_and_bind(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed), bed.ddns_section("home", "rfc2136", HOME_HOST,
+                                                              ttl=60)))
+    ip1 = bed.gw_wan_ip
+    st = d.wait_for(lambda s: all(e["state"] == "ok" and e["published_ip"] == ip1
+                                  for e in s["ddns"]), timeout=15)
+    for e in st["ddns"]:
+        assert DDNS_KEYS <= set(e), e
+        assert e["error"] is None and e["next_try_in"] is None
+        assert isinstance(e["last_update_ago"], int)
+    assert entry(st, "dyn")["hostnames"] == [DYN_HOST]
+    assert entry(st, "home")["provider"] == "rfc2136"
+    assert bed.standin.ip_of(DYN_HOST) == ip1
+    assert bed.dig(HOME_HOST) == [ip1]
+
+    mark = bed.standin.mark()
+    t0 = time.monotonic()
+    bed.set_wan_ip("203.0.113.3")
+    d.wait_for(lambda s: all(e["state"] == "ok" and e["published_ip"] == "203.0.113.3"
+                             for e in s["ddns"]), timeout=20)
+    took = time.monotonic() - t0
+    print("IP change -> both providers ok in %.2f s" % took)
+    assert bed.standin.ip_of(DYN_HOST) == "203.0.113.3"
+    assert bed.dig(HOME_HOST) == ["203.0.113.3"]
+    # debounced: one request, with the new IP only (never the announced old one)
+    reqs = dyn_requests(bed, mark)
+    assert len(reqs) == 1, [r["query_raw"] for r in reqs]
+    assert "203.0.113.3" in reqs[0]["query_raw"]
+    assert_quiet(bed, bed.standin.mark(), 2)
+
+
+def test_restart_with_same_ip_sends_nothing(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    ip = bed.gw_wan_ip
+    wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == ip)
+    assert len(dyn_requests(bed, 0)) == 1
+    path = os.path.join(d.state_dir, "ddns-dyn.json")
+    with open(path) as f:
+        text = f.read()
+    saved = json.loads(text)
+    assert saved["published_ip"] == ip
+    assert "dynpass" not in text                 # the password never lands in state
+
+    mark = bed.standin.mark()
+    d.restart()
+    st = wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == ip)
+    assert st["gateway"]["external_ip"] == ip
+    assert_quiet(bed, mark)
+    assert "dynpass" not in d.logtext()
+
+
+def test_corrupt_state_file_is_ignored(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    wait_state(d, "dyn", "ok")
+    d.stop()
+    with open(os.path.join(d.state_dir, "ddns-dyn.json"), "w") as f:
+        f.write('{"version": 1, "published_ip": [')
+    mark = bed.standin.mark()
+    d.start()
+    wait_state(d, "dyn", "ok")
+    assert len(dyn_requests(bed, mark)) == 1     # starts afresh: publishes once
+    d.wait_log("ddns-dyn.json")
+
+
+def test_badauth_fails_and_stays_failed(bed):
+    bed.standin.fail("badauth", api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "failed"), "dyn")
+    assert "badauth" in e["error"]
+    assert e["next_try_in"] is None and e["published_ip"] is None
+    assert len(dyn_requests(bed, 0)) == 1
+    d.wait_log("dyn: pending -> failed")
+    # a new IP does not tempt it, nor does a restart with the same config
+    mark = bed.standin.mark()
+    bed.set_wan_ip("203.0.113.5")
+    d.wait_for(lambda s: s["gateway"]["external_ip"] == "203.0.113.5")
+    d.restart()
+    wait_state(d, "dyn", "failed")
+    assert_quiet(bed, mark)
+    # the user asks explicitly: one try, and it works now
+    bed.standin.reset()
+    rc, out, err = d.ctl("update", "dyn")
+    assert rc == 0, out + err
+    wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == "203.0.113.5")
+    assert len(dyn_requests(bed, mark)) == 1
+
+
+@pytest.mark.parametrize("mode,lo,hi", [("911", 1000, 2100), ("500", 1, 40)])
+def test_tempfail_retries_later(make_bed, mode, lo, hi):
+    bed = make_bed()
+    bed.standin.fail(mode, api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert lo <= e["next_try_in"] <= hi, e
+    assert e["error"] and (mode in e["error"] or "outage" in e["error"]), e
+    assert e["published_ip"] is None
+    n = len(dyn_requests(bed, 0))
+    assert n == 1
+    assert_quiet(bed, n)                         # backing off, not looping
+
+
+def test_cgnat_blocks_publishing(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    ip = bed.gw_wan_ip
+    wait_state(d, "dyn", "ok")
+    mark = bed.standin.mark()
+    bed.set_wan_ip("100.64.0.2")
+    e = entry(wait_state(d, "dyn", "blocked", timeout=20), "dyn")
+    assert "100.64.0.2" in e["error"] and "not public" in e["error"], e
+    assert e["published_ip"] == ip
+    rc, out, err = d.ctl("update", "dyn")        # not even on request
+    assert_quiet(bed, mark)
+    assert bed.standin.ip_of(DYN_HOST) == ip
+    bed.set_wan_ip("203.0.113.6")                # public again: resumes
+    wait_state(d, "dyn", "ok", timeout=20, pred=lambda e: e["published_ip"] == "203.0.113.6")
+    assert bed.standin.ip_of(DYN_HOST) == "203.0.113.6"
+
+
+def test_update_command_forces_a_request(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed), dyn(bed, "other", "cam.dyn.example")))
+    d.wait_for(lambda s: all(e["state"] == "ok" for e in s["ddns"]))
+    mark = bed.standin.mark()
+    rc, out, err = d.ctl("update", "dyn")
+    assert rc == 0, out + err
+    reqs = bed.standin.wait_log(1, since=mark, api="dyndns2")
+    assert DYN_HOST in reqs[0]["query_raw"]
+    wait_state(d, "dyn", "ok")
+    time.sleep(1)
+    assert len(dyn_requests(bed, mark)) == 1     # only the entry asked for
+    rc, out, err = d.ctl("update")
+    assert rc == 0
+    bed.standin.wait_log(3, since=mark, api="dyndns2")
+    rc, out, err = d.ctl("update", "nosuch")
+    assert rc == 1
+
+
+def test_reload_resets_a_changed_failed_entry(bed):
+    wrong = bed.secret_file("wrong.pass", "not-the-password\n")
+    text = conf(bed, dyn(bed, password_file=wrong))
+    d = bed.start_daemon(text)
+    e = entry(wait_state(d, "dyn", "failed"), "dyn")
+    assert "badauth" in e["error"]
+    mark = bed.standin.mark()
+    rc, out, err = d.ctl("reload")               # unchanged: stays failed, no request
+    assert rc == 0, out + err
+    wait_state(d, "dyn", "failed")
+    assert_quiet(bed, mark, 1.5)
+    d.write_conf(conf(bed, dyn(bed)))            # the right password file
+    d.signal(signal.SIGHUP)
+    wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip)
+    assert len(dyn_requests(bed, mark)) == 1
+    # a removed entry is dropped from status and from the state directory
+    d.write_conf(conf(bed))
+    rc, out, err = d.ctl("reload")
+    assert rc == 0, out + err
+    assert d.status()["ddns"] == []
+    assert not os.path.exists(os.path.join(d.state_dir, "ddns-dyn.json"))
+
+
+def test_once_publishes_and_exits(bed):
+    d = bed.start_daemon(conf(bed, dyn(bed)), args=["--once"], wait=False)
+    assert d.wait_exit(30) == 0, d.logtext()
+    assert "ddns dyn: ok" in d.logtext()
+    assert len(dyn_requests(bed, 0)) == 1
+    mark = bed.standin.mark()
+    d.start(args=["--once"], wait=False)         # same IP: done without a request
+    assert d.wait_exit(30) == 0, d.logtext()
+    assert dyn_requests(bed, mark) == []
