@@ -1,0 +1,71 @@
+/* mapping.h - per-service port mappings (mapping.c), as gateway.c drives
+ * them. One entry per service and protocol (a "both" service is two
+ * entries), each an explicit state machine:
+ *
+ *   pending -> mapped | conflict | refused | failed
+ *
+ * gateway.c finds the gateway and tells mapping.c which protocol to map
+ * with; mapping.c reports back what it learns on the way (NAT-PMP epochs,
+ * a gateway that stopped answering, a mapping that vanished). The entries
+ * copy everything they need from the config: nothing points into it. */
+#ifndef HP_MAPPING_H
+#define HP_MAPPING_H
+
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "config.h"
+
+enum map_state { MAP_PENDING, MAP_MAPPED, MAP_CONFLICT, MAP_REFUSED, MAP_FAILED };
+enum map_via { MAP_VIA_NONE, MAP_VIA_UPNP, MAP_VIA_NATPMP };
+
+/* What mapping.c needs to know of the gateway gateway.c found. */
+struct mapping_gw {
+	enum map_via via;                    /* protocol used for every mapping */
+	char address[INET_ADDRSTRLEN];       /* the gateway: a new one forgets "lease 0 only" */
+	char lan_addr[INET_ADDRSTRLEN];      /* this host's address towards it */
+	uint32_t check_interval;             /* seconds between verifications */
+};
+
+/* Calls back into gateway.c. Each may run from inside a mapping callback,
+ * so gateway.c must defer anything that re-enters mapping.c. */
+struct mapping_hooks {
+	void (*natpmp_epoch)(uint32_t epoch);      /* every NAT-PMP answer */
+	void (*gateway_lost)(const char *why);     /* timeout, no IGD: find it again */
+	void (*gateway_trouble)(const char *why);  /* any failure to reach it */
+	void (*state_lost)(const char *why);       /* one of our mappings vanished */
+};
+
+void mapping_init(const struct mapping_hooks *hooks);
+void mapping_fini(void);             /* frees every entry; deletes nothing */
+
+/* Keep entries whose service is config_service_equal, delete the mappings
+ * of removed or changed ones, add the new ones (mapped at once if the
+ * gateway is up). Also the first call, from gateway_init. */
+void mapping_apply_config(const struct hp_config *cfg);
+
+void mapping_gateway_up(const struct mapping_gw *gw);  /* (re)map everything */
+void mapping_gateway_down(const char *why);            /* stop; entries pending */
+void mapping_remap_all(const char *why);   /* the router lost its table: add again */
+void mapping_verify_all(void);             /* check_interval / refresh */
+
+/* Delete this daemon's mappings (unless keep), then call done; done may
+ * be called before this returns. The caller bounds the time. */
+void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg);
+
+/* --once: every entry reached a first result (or the gateway is down). */
+bool mapping_once_done(bool *all_ok);
+
+/* Pure policy helpers (unit-tested). */
+const char *mapping_state_name(enum map_state s);
+/* Retry delay after the n-th consecutive failure (n >= 1), jitter in
+ * [0, 1) spreading it by up to +20 %. */
+int64_t mapping_backoff_ms(unsigned failures, double jitter);
+/* NAT-PMP lifetime to ask for a configured lease (0 = permanent). */
+uint32_t mapping_natpmp_lifetime(uint32_t lease);
+/* When to look at a mapping again: half the granted lease, but no later
+ * than check_interval (granted 0 = permanent). */
+int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval);
+
+#endif

@@ -1,0 +1,815 @@
+/* mapping.c - one state machine per service and protocol: map, confirm,
+ * renew, verify, report conflicts and refusals, delete.
+ *
+ * UPnP: AddPortMapping, then GetSpecificPortMappingEntry to confirm (the
+ * 2.2.4 library calls a garbage reply a success), 725 -> lease 0 for the
+ * rest of this gateway's life, 718 -> ask who holds the port: another host
+ * is a conflict, nobody while we map for another host is secure mode
+ * (refused). Verified every check_interval, renewed at half the lease.
+ *
+ * NAT-PMP: map with lifetime = lease (0: a week, renewed), renew at half
+ * of what was granted. It can only map to the asking host. A granted
+ * external port other than the configured one is a conflict: the port a
+ * user configured is what DNS names and firewall rules promise, so we
+ * hand the other port back and try again later rather than silently
+ * publish a service on a port nobody expects. */
+#include <arpa/inet.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "ev.h"
+#include "gateway.h"
+#include "gw_natpmp.h"
+#include "gw_upnp.h"
+#include "homeport.h"
+#include "log.h"
+#include "mapping.h"
+#include "util.h"
+
+#define NATPMP_PERMANENT (7 * 24 * 3600)   /* lifetime asked for lease 0 */
+#define MIN_RECHECK_MS 1000
+
+enum map_op { OP_NONE, OP_ADD, OP_CONFIRM, OP_WHO, OP_VERIFY, OP_RELEASE, OP_DELETE };
+
+struct map_entry {
+	struct map_entry *next;
+	struct cfg_service svc;      /* deep copy */
+	unsigned proto;              /* SVC_TCP or SVC_UDP */
+	char host[INET_ADDRSTRLEN];  /* internal host we map to ("" until known) */
+	enum map_state state;
+	enum map_via via;
+	enum map_op op;
+	uint64_t req;
+	char error[256];
+	uint32_t asked;              /* lease asked in the add in flight */
+	uint32_t granted;            /* as the gateway says, 0 = permanent */
+	int64_t expires_ms;          /* monotonic, 0 = never / unknown */
+	int64_t renew_ms;            /* monotonic: re-add from then on, 0 = only verify */
+	unsigned failures;
+	bool owned;                  /* the gateway may hold a mapping of ours */
+	bool settled;                /* reached a first result (--once) */
+	struct ev_timer *timer;
+};
+
+static struct {
+	struct map_entry *head;      /* config order */
+	struct map_entry *dying;     /* removed, delete in flight */
+	struct mapping_hooks hooks;
+	struct mapping_gw gw;
+	bool up;
+	bool upnp_lease0;            /* 725 seen on this gateway */
+	bool shutting_down;
+	void (*done)(void *arg);
+	void *done_arg;
+} M;
+
+static const char *const state_names[] = {
+	[MAP_PENDING] = "pending", [MAP_MAPPED] = "mapped", [MAP_CONFLICT] = "conflict",
+	[MAP_REFUSED] = "refused", [MAP_FAILED] = "failed",
+};
+
+const char *mapping_state_name(enum map_state s)
+{
+	return (unsigned)s < HP_ARRAY_LEN(state_names) ? state_names[s] : "?";
+}
+
+int64_t mapping_backoff_ms(unsigned failures, double jitter)
+{
+	static const int64_t steps_s[] = { 5, 15, 30, 60, 120, 300, 600 };
+	unsigned i = failures ? failures - 1 : 0;
+	int64_t base;
+
+	if (i >= HP_ARRAY_LEN(steps_s))
+		i = HP_ARRAY_LEN(steps_s) - 1;
+	base = steps_s[i] * 1000;
+	if (jitter < 0 || jitter >= 1)
+		jitter = 0;
+	return base + (int64_t)((double)base * 0.2 * jitter);
+}
+
+uint32_t mapping_natpmp_lifetime(uint32_t lease)
+{
+	return lease ? lease : NATPMP_PERMANENT;
+}
+
+int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval)
+{
+	int64_t check = (int64_t)(check_interval ? check_interval : 300) * 1000;
+	int64_t half = (int64_t)granted * 1000 / 2;
+	int64_t t = granted && half < check ? half : check;
+
+	return t < MIN_RECHECK_MS ? MIN_RECHECK_MS : t;
+}
+
+static const char *proto_str(unsigned proto)
+{
+	return proto == SVC_UDP ? "udp" : "tcp";
+}
+
+static const char *proto_upper(unsigned proto)
+{
+	return proto == SVC_UDP ? "UDP" : "TCP";
+}
+
+static const char *via_str(enum map_via v)
+{
+	return v == MAP_VIA_UPNP ? "upnp" : v == MAP_VIA_NATPMP ? "natpmp" : NULL;
+}
+
+/* ---- entries ---------------------------------------------------------- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void copy_service(struct cfg_service *dst, const struct cfg_service *src)
+{
+	*dst = *src;
+	dst->name = xstrdup(src->name);
+	dst->internal_host = src->internal_host && *src->internal_host ?
+		xstrdup(src->internal_host) : NULL;
+	dst->description = dup_or_null(src->description);
+	dst->file = dup_or_null(src->file);
+	if (!dst->external_port)
+		dst->external_port = dst->internal_port;
+}
+
+static void free_service(struct cfg_service *s)
+{
+	free(s->name);
+	free(s->internal_host);
+	free(s->description);
+	free(s->file);
+}
+
+static void on_timer(void *arg);
+
+static struct map_entry *entry_new(const struct cfg_service *svc, unsigned proto)
+{
+	struct map_entry *e = xcalloc(1, sizeof(*e));
+
+	copy_service(&e->svc, svc);
+	e->proto = proto;
+	e->state = MAP_PENDING;
+	e->timer = ev_timer_new(on_timer, e);
+	if (e->svc.internal_host)
+		snprintf(e->host, sizeof(e->host), "%s", e->svc.internal_host);
+	return e;
+}
+
+static void cancel_req(struct map_entry *e)
+{
+	if (e->req && e->via == MAP_VIA_UPNP)
+		upnp_cancel(e->req);
+	else if (e->req && e->via == MAP_VIA_NATPMP)
+		natpmp_cancel(e->req);
+	e->req = 0;
+	e->op = OP_NONE;
+}
+
+static void entry_free(struct map_entry *e)
+{
+	cancel_req(e);
+	ev_timer_free(e->timer);
+	free_service(&e->svc);
+	free(e);
+}
+
+/* The one transition function: logs old -> new, keeps the error. */
+static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...) HP_PRINTF(3, 4);
+static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...)
+{
+	va_list ap;
+	char err[sizeof(e->error)] = "";
+
+	if (fmt) {
+		va_start(ap, fmt);
+		vsnprintf(err, sizeof(err), fmt, ap);
+		va_end(ap);
+	}
+	if (e->state != s)
+		log_msg(s == MAP_MAPPED ? LOG_NOTICE : s == MAP_PENDING ? LOG_INFO : LOG_WARNING,
+			"mapping %s/%s: %s -> %s%s%s", e->svc.name, proto_str(e->proto),
+			mapping_state_name(e->state), mapping_state_name(s), *err ? ": " : "", err);
+	else if (*err && strcmp(err, e->error) != 0)
+		log_info("mapping %s/%s: %s: %s", e->svc.name, proto_str(e->proto),
+			 mapping_state_name(s), err);
+	e->state = s;
+	memcpy(e->error, err, sizeof(err));
+	if (s != MAP_PENDING)
+		e->settled = true;
+	if (s != MAP_MAPPED)
+		e->expires_ms = 0;
+}
+
+static bool for_this_host(const struct map_entry *e)
+{
+	return !e->svc.internal_host || strcmp(e->svc.internal_host, M.gw.lan_addr) == 0;
+}
+
+/* Conflicts and refusals are the router's (or another host's) decision:
+ * look again at check_interval, not sooner. */
+static int64_t slow_retry_ms(void)
+{
+	return mapping_recheck_ms(0, M.gw.check_interval);
+}
+
+static void settle(struct map_entry *e, enum map_state s, const char *fmt, ...) HP_PRINTF(3, 4);
+static void settle(struct map_entry *e, enum map_state s, const char *fmt, ...)
+{
+	char err[sizeof(e->error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, sizeof(err), fmt, ap);
+	va_end(ap);
+	set_state(e, s, "%s", err);
+	ev_timer_arm(e->timer, slow_retry_ms());
+}
+
+static void fail_backoff(struct map_entry *e, const char *fmt, ...) HP_PRINTF(2, 3);
+static void fail_backoff(struct map_entry *e, const char *fmt, ...)
+{
+	char err[sizeof(e->error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, sizeof(err), fmt, ap);
+	va_end(ap);
+	e->failures++;
+	set_state(e, MAP_FAILED, "%s", err);
+	ev_timer_arm(e->timer, mapping_backoff_ms(e->failures, drand48()));
+}
+
+/* Next look: at renewal time, and at least every check_interval. */
+static void arm_recheck(struct map_entry *e)
+{
+	int64_t delay = mapping_recheck_ms(0, M.gw.check_interval);
+
+	if (e->renew_ms && e->renew_ms - ev_now_ms() < delay)
+		delay = e->renew_ms - ev_now_ms();
+	ev_timer_arm(e->timer, delay > 0 ? delay : 0);
+}
+
+static void mapped(struct map_entry *e, uint32_t granted, uint32_t asked)
+{
+	int64_t now = ev_now_ms();
+
+	e->failures = 0;
+	e->owned = true;
+	e->granted = granted;
+	e->expires_ms = granted ? now + (int64_t)granted * 1000 : 0;
+	/* Renew leases we asked for at half of what we got; a "permanent"
+	 * mapping is only verified (and re-added if it vanished). */
+	e->renew_ms = granted && (asked || e->via == MAP_VIA_NATPMP) ?
+		now + (int64_t)granted * 500 : 0;
+	set_state(e, MAP_MAPPED, NULL);
+	arm_recheck(e);
+}
+
+/* ---- UPnP ------------------------------------------------------------- */
+
+static void upnp_add(struct map_entry *e);
+static void start(struct map_entry *e);
+
+static bool upnp_gateway_gone(const struct upnp_result *r)
+{
+	return r->status == UPNP_ST_TIMEOUT || r->status == UPNP_ST_NO_IGD ||
+	       (r->status == UPNP_ST_ERROR && r->upnp_code == 0);
+}
+
+static void upnp_transport_failure(struct map_entry *e, const struct upnp_result *r)
+{
+	char why[200];
+
+	snprintf(why, sizeof(why), "UPnP: %s", r->error[0] ? r->error : "no answer");
+	fail_backoff(e, "%s", why);
+	if (M.hooks.gateway_trouble)
+		M.hooks.gateway_trouble(why);
+	if (r->status != UPNP_ST_ERROR && M.hooks.gateway_lost)
+		M.hooks.gateway_lost(why);
+}
+
+static bool entry_matches(const struct map_entry *e, const struct upnp_entry *u)
+{
+	return strcmp(u->int_client, e->host) == 0 && u->int_port == e->svc.internal_port;
+}
+
+static void on_upnp_who(void *arg, const struct upnp_result *r)
+{
+	struct map_entry *e = arg;
+	const struct upnp_entry *u = &r->u.entry;
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status == UPNP_ST_OK && entry_matches(e, u)) {
+		/* Ours after all (a race with our own earlier add): confirmed. */
+		mapped(e, u->lease, e->asked);
+	} else if (r->status == UPNP_ST_OK && strcmp(u->int_client, e->host) != 0) {
+		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is mapped to %s",
+		       e->svc.external_port, proto_upper(e->proto), u->int_client);
+	} else if (r->status == UPNP_ST_OK) {
+		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is mapped to "
+		       "%s port %u", e->svc.external_port, proto_upper(e->proto), u->int_client,
+		       u->int_port);
+	} else if (!for_this_host(e)) {
+		/* Nobody holds the port: miniupnpd's secure mode says 718 when
+		 * asked to map for another host. */
+		settle(e, MAP_REFUSED, "UPnP 718 ConflictInMappingEntry: the gateway refuses "
+		       "mappings for another host (%s); is it in secure mode?", e->host);
+	} else {
+		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is in use on "
+		       "the gateway", e->svc.external_port, proto_upper(e->proto));
+	}
+}
+
+static void on_upnp_confirm(void *arg, const struct upnp_result *r)
+{
+	struct map_entry *e = arg;
+	bool verify = e->op == OP_VERIFY;
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status == UPNP_ST_OK && entry_matches(e, &r->u.entry)) {
+		if (verify && e->state == MAP_MAPPED) {
+			/* Still there: keep the renewal plan, refresh the expiry. */
+			e->granted = r->u.entry.lease;
+			e->expires_ms = e->granted ? ev_now_ms() + (int64_t)e->granted * 1000 : 0;
+			arm_recheck(e);
+			return;
+		}
+		mapped(e, r->u.entry.lease, e->asked);
+		return;
+	}
+	if (r->status == UPNP_ST_OK) {
+		e->owned = false;
+		settle(e, MAP_CONFLICT, "port %u/%s is mapped to %s port %u, not to us",
+		       e->svc.external_port, proto_upper(e->proto), r->u.entry.int_client,
+		       r->u.entry.int_port);
+		return;
+	}
+	if (r->upnp_code == 714 && verify) {
+		log_notice("mapping %s/%s: port %u/%s vanished from the gateway", e->svc.name,
+			   proto_str(e->proto), e->svc.external_port, proto_upper(e->proto));
+		if (M.hooks.state_lost)
+			M.hooks.state_lost("a mapping vanished from the gateway");
+		upnp_add(e);
+		return;
+	}
+	if (r->upnp_code == 714) {
+		fail_backoff(e, "the gateway said AddPortMapping succeeded but has no mapping for "
+			     "port %u/%s (UPnP 714 NoSuchEntryInArray)", e->svc.external_port,
+			     proto_upper(e->proto));
+		return;
+	}
+	if (upnp_gateway_gone(r)) {
+		upnp_transport_failure(e, r);
+		return;
+	}
+	fail_backoff(e, "%s (checking port %u/%s)", r->error, e->svc.external_port,
+		     proto_upper(e->proto));
+}
+
+static void upnp_get(struct map_entry *e, enum map_op op, upnp_cb cb)
+{
+	e->op = op;
+	e->req = upnp_get_mapping(e->proto, e->svc.external_port, cb, e);
+	if (!e->req) {
+		e->op = OP_NONE;
+		fail_backoff(e, "cannot queue a UPnP request");
+	}
+}
+
+static void on_upnp_add(void *arg, const struct upnp_result *r)
+{
+	struct map_entry *e = arg;
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status == UPNP_ST_OK) {
+		e->owned = true;
+		upnp_get(e, OP_CONFIRM, on_upnp_confirm);
+		return;
+	}
+	if ((r->upnp_code == 725 || r->upnp_code == 402) && e->asked != 0) {
+		log_notice("gateway %s: only permanent leases (%s), mapping with lease 0 from now on",
+			   M.gw.address, r->error);
+		M.upnp_lease0 = true;
+		upnp_add(e);
+		return;
+	}
+	if (r->upnp_code == 718) {
+		upnp_get(e, OP_WHO, on_upnp_who);
+		return;
+	}
+	if (r->upnp_code == 606) {
+		settle(e, MAP_REFUSED, "UPnP 606 ActionNotAuthorized: the gateway does not allow "
+		       "mapping port %u/%s to %s:%u", e->svc.external_port, proto_upper(e->proto),
+		       e->host, e->svc.internal_port);
+		return;
+	}
+	if (upnp_gateway_gone(r)) {
+		upnp_transport_failure(e, r);
+		return;
+	}
+	fail_backoff(e, "%s (mapping port %u/%s)", r->error, e->svc.external_port,
+		     proto_upper(e->proto));
+}
+
+static void upnp_add(struct map_entry *e)
+{
+	const char *desc = e->svc.description;
+	char def[96];
+
+	if (!desc || !*desc) {
+		snprintf(def, sizeof(def), "homeport:%s", e->svc.name);
+		desc = def;
+	}
+	e->asked = M.upnp_lease0 ? 0 : e->svc.lease;
+	e->op = OP_ADD;
+	e->req = upnp_add_mapping(e->proto, e->svc.external_port, e->host, e->svc.internal_port,
+				  desc, e->asked, on_upnp_add, e);
+	if (!e->req) {
+		e->op = OP_NONE;
+		fail_backoff(e, "cannot queue a UPnP request");
+	}
+}
+
+/* ---- NAT-PMP ---------------------------------------------------------- */
+
+static void natpmp_add(struct map_entry *e);
+
+static void on_natpmp_release(void *arg, const struct natpmp_result *r)
+{
+	struct map_entry *e = arg;
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
+		M.hooks.natpmp_epoch(r->epoch);
+}
+
+static void natpmp_conflict(struct map_entry *e, uint16_t got)
+{
+	e->owned = false;
+	settle(e, MAP_CONFLICT, "NAT-PMP: port %u/%s is taken; the gateway offered port %u "
+	       "instead (handed back)", e->svc.external_port, proto_upper(e->proto), got);
+	e->op = OP_RELEASE;
+	e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_natpmp_release, e);
+	if (!e->req)
+		e->op = OP_NONE;
+}
+
+static void on_natpmp_map(void *arg, const struct natpmp_result *r)
+{
+	struct map_entry *e = arg;
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
+		M.hooks.natpmp_epoch(r->epoch);
+	if (r->status == NATPMP_ST_OK) {
+		if (r->ext_port != e->svc.external_port) {
+			natpmp_conflict(e, r->ext_port);
+			return;
+		}
+		mapped(e, r->lifetime, e->asked);
+		return;
+	}
+	if (r->status == NATPMP_ST_ERROR && r->result_code == 2) {
+		settle(e, MAP_REFUSED, "%s: the gateway does not allow NAT-PMP mappings",
+		       r->error);
+		return;
+	}
+	if (r->status == NATPMP_ST_TIMEOUT) {
+		char why[200];
+
+		snprintf(why, sizeof(why), "NAT-PMP: %s", r->error);
+		fail_backoff(e, "%s", why);
+		if (M.hooks.gateway_trouble)
+			M.hooks.gateway_trouble(why);
+		if (M.hooks.gateway_lost)
+			M.hooks.gateway_lost(why);
+		return;
+	}
+	if (r->result_code == 0 && M.hooks.gateway_trouble)
+		M.hooks.gateway_trouble(r->error);
+	fail_backoff(e, "%s (mapping port %u/%s)", r->error, e->svc.external_port,
+		     proto_upper(e->proto));
+}
+
+static void natpmp_add(struct map_entry *e)
+{
+	e->asked = mapping_natpmp_lifetime(e->svc.lease);
+	e->op = OP_ADD;
+	e->req = natpmp_map(e->proto, e->svc.internal_port, e->svc.external_port, e->asked,
+			    on_natpmp_map, e);
+	if (!e->req) {
+		e->op = OP_NONE;
+		fail_backoff(e, "cannot queue a NAT-PMP request");
+	}
+}
+
+/* ---- driving ---------------------------------------------------------- */
+
+/* (Re)map now with the gateway's protocol. */
+static void start(struct map_entry *e)
+{
+	cancel_req(e);
+	ev_timer_disarm(e->timer);
+	if (!M.up || M.shutting_down)
+		return;
+	snprintf(e->host, sizeof(e->host), "%s",
+		 e->svc.internal_host ? e->svc.internal_host : M.gw.lan_addr);
+	e->via = M.gw.via;
+	if (e->via == MAP_VIA_NATPMP && !for_this_host(e)) {
+		set_state(e, MAP_REFUSED, "NAT-PMP can only map ports to the host that asks (%s); "
+			  "internal_host %s needs a UPnP gateway", M.gw.lan_addr, e->host);
+		return;
+	}
+	if (e->via == MAP_VIA_UPNP)
+		upnp_add(e);
+	else if (e->via == MAP_VIA_NATPMP)
+		natpmp_add(e);
+}
+
+/* Renewal time: add again; otherwise a cheap existence check (UPnP) or a
+ * renewal anyway (NAT-PMP has no "get"; its answer carries the epoch). */
+static void recheck(struct map_entry *e)
+{
+	if (e->op != OP_NONE || !M.up)
+		return;
+	if (e->state != MAP_MAPPED || e->via != M.gw.via) {
+		start(e);
+		return;
+	}
+	if (e->via == MAP_VIA_UPNP && !(e->renew_ms && ev_now_ms() >= e->renew_ms))
+		upnp_get(e, OP_VERIFY, on_upnp_confirm);
+	else
+		start(e);
+}
+
+static void on_timer(void *arg)
+{
+	recheck(arg);
+}
+
+static void add_entries(struct map_entry ***tail, const struct cfg_service *svc,
+			struct map_entry **old)
+{
+	static const unsigned protos[] = { SVC_TCP, SVC_UDP };
+
+	for (size_t i = 0; i < HP_ARRAY_LEN(protos); i++) {
+		struct map_entry **pp, *e = NULL;
+
+		if (!(svc->protocols & protos[i]))
+			continue;
+		for (pp = old; *pp; pp = &(*pp)->next)
+			if ((*pp)->proto == protos[i] && config_service_equal(&(*pp)->svc, svc)) {
+				e = *pp;
+				*pp = e->next;
+				break;
+			}
+		if (!e) {
+			e = entry_new(svc, protos[i]);
+			if (M.up)
+				ev_timer_arm(e->timer, 0);   /* after the deletes below */
+		}
+		e->next = NULL;
+		**tail = e;
+		*tail = &e->next;
+	}
+}
+
+static void on_deleted_upnp(void *arg, const struct upnp_result *r);
+static void on_deleted_natpmp(void *arg, const struct natpmp_result *r);
+
+static void deleted(struct map_entry *e)
+{
+	struct map_entry **pp;
+
+	for (pp = &M.dying; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	entry_free(e);
+	if (M.shutting_down && !M.dying && !M.head && M.done) {
+		void (*done)(void *) = M.done;
+
+		M.done = NULL;
+		done(M.done_arg);
+	}
+}
+
+static void on_deleted_upnp(void *arg, const struct upnp_result *r)
+{
+	struct map_entry *e = arg;
+
+	e->req = 0;
+	if (r->status == UPNP_ST_OK || r->upnp_code == 714)
+		log_info("mapping %s/%s: port %u/%s deleted", e->svc.name, proto_str(e->proto),
+			 e->svc.external_port, proto_upper(e->proto));
+	else
+		log_warnx("mapping %s/%s: cannot delete port %u/%s: %s", e->svc.name,
+			  proto_str(e->proto), e->svc.external_port, proto_upper(e->proto), r->error);
+	deleted(e);
+}
+
+static void on_deleted_natpmp(void *arg, const struct natpmp_result *r)
+{
+	struct map_entry *e = arg;
+
+	e->req = 0;
+	if (r->status == NATPMP_ST_OK)
+		log_info("mapping %s/%s: port %u/%s deleted", e->svc.name, proto_str(e->proto),
+			 e->svc.external_port, proto_upper(e->proto));
+	else
+		log_warnx("mapping %s/%s: cannot delete port %u/%s: %s", e->svc.name,
+			  proto_str(e->proto), e->svc.external_port, proto_upper(e->proto), r->error);
+	deleted(e);
+}
+
+/* Move e to the dying list and delete its mapping if it may be ours. A
+ * conflict is someone else's mapping: never touch it. */
+static void retire(struct map_entry *e)
+{
+	bool ours = e->owned || e->op == OP_ADD || e->op == OP_CONFIRM;
+	enum map_via via = e->via;
+
+	cancel_req(e);
+	ev_timer_disarm(e->timer);
+	e->next = M.dying;
+	M.dying = e;
+	if (!ours || !M.up || e->state == MAP_CONFLICT) {
+		e->req = 0;
+	} else if (via == MAP_VIA_UPNP) {
+		e->req = upnp_delete_mapping(e->proto, e->svc.external_port, on_deleted_upnp, e);
+	} else if (via == MAP_VIA_NATPMP) {
+		e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_deleted_natpmp, e);
+	}
+	e->via = via;
+	e->op = e->req ? OP_DELETE : OP_NONE;
+	if (!e->req)
+		deleted(e);
+}
+
+void mapping_apply_config(const struct hp_config *cfg)
+{
+	struct map_entry *old = M.head, **tail = &M.head;
+
+	M.head = NULL;
+	for (size_t i = 0; i < cfg->n_services; i++)
+		add_entries(&tail, &cfg->services[i], &old);
+	while (old) {
+		struct map_entry *e = old;
+
+		old = e->next;
+		log_info("mapping %s/%s: removed from the configuration", e->svc.name,
+			 proto_str(e->proto));
+		retire(e);
+	}
+}
+
+void mapping_init(const struct mapping_hooks *hooks)
+{
+	memset(&M, 0, sizeof(M));
+	if (hooks)
+		M.hooks = *hooks;
+	srand48((long)ev_now_ms());
+}
+
+void mapping_fini(void)
+{
+	while (M.head) {
+		struct map_entry *e = M.head;
+		M.head = e->next;
+		entry_free(e);
+	}
+	while (M.dying) {
+		struct map_entry *e = M.dying;
+		M.dying = e->next;
+		entry_free(e);
+	}
+	memset(&M, 0, sizeof(M));
+}
+
+void mapping_gateway_up(const struct mapping_gw *gw)
+{
+	if (strcmp(gw->address, M.gw.address) != 0)
+		M.upnp_lease0 = false;
+	M.gw = *gw;
+	M.up = true;
+	for (struct map_entry *e = M.head; e; e = e->next) {
+		e->failures = 0;
+		start(e);
+	}
+}
+
+void mapping_gateway_down(const char *why)
+{
+	M.up = false;
+	for (struct map_entry *e = M.head; e; e = e->next) {
+		cancel_req(e);
+		ev_timer_disarm(e->timer);
+		set_state(e, MAP_PENDING, "gateway unreachable: %s", why ? why : "unknown");
+		e->settled = true;
+	}
+}
+
+void mapping_remap_all(const char *why)
+{
+	if (!M.up)
+		return;
+	log_notice("re-creating every mapping: %s", why ? why : "gateway lost its state");
+	for (struct map_entry *e = M.head; e; e = e->next)
+		start(e);
+}
+
+void mapping_verify_all(void)
+{
+	for (struct map_entry *e = M.head; e; e = e->next)
+		if (e->op == OP_NONE) {
+			if (e->state != MAP_MAPPED)
+				e->failures = 0;
+			recheck(e);
+		}
+}
+
+void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg)
+{
+	M.shutting_down = true;
+	M.done = done;
+	M.done_arg = arg;
+	while (M.head) {
+		struct map_entry *e = M.head;
+
+		M.head = e->next;
+		if (keep) {
+			entry_free(e);
+			continue;
+		}
+		retire(e);
+	}
+	if (!M.dying && M.done) {
+		M.done = NULL;
+		done(arg);
+	}
+}
+
+bool mapping_once_done(bool *all_ok)
+{
+	bool done = true, ok = true;
+
+	for (struct map_entry *e = M.head; e; e = e->next) {
+		if (!e->settled)
+			done = false;
+		if (e->state != MAP_MAPPED)
+			ok = false;
+	}
+	if (all_ok)
+		*all_ok = ok;
+	return done;
+}
+
+/* ---- status ----------------------------------------------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+static json_t *entry_json(const struct map_entry *e)
+{
+	int64_t now = ev_now_ms();
+	json_t *o = json_object();
+	uint32_t lease = e->state == MAP_MAPPED ? e->granted : e->svc.lease;
+
+	json_object_set_new(o, "name", json_string(e->svc.name));
+	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
+	json_object_set_new(o, "internal_host", str_or_null(e->host));
+	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
+	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));
+	json_object_set_new(o, "state", json_string(mapping_state_name(e->state)));
+	json_object_set_new(o, "via", e->state == MAP_MAPPED || e->op != OP_NONE ||
+			    e->state != MAP_PENDING ? str_or_null(via_str(e->via)) : json_null());
+	json_object_set_new(o, "lease", json_integer(lease));
+	json_object_set_new(o, "expires_in", e->expires_ms ?
+			    json_integer(e->expires_ms > now ? (e->expires_ms - now) / 1000 : 0) :
+			    json_null());
+	json_object_set_new(o, "error", str_or_null(e->error));
+	return o;
+}
+
+json_t *mapping_status_json(void)
+{
+	json_t *a = json_array();
+
+	for (const struct map_entry *e = M.head; e; e = e->next)
+		json_array_append_new(a, entry_json(e));
+	return a;
+}

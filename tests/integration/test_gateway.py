@@ -1,0 +1,327 @@
+"""The gateway side of homeportd, end to end on the test bed: discovery over
+UPnP and NAT-PMP, mappings that real traffic from the internet namespace
+goes through, refusals, conflicts, a router reboot, WAN IP changes (public
+and CGNAT), shutdown with a live and with a frozen router, keep_mappings,
+reload, --once and --probe."""
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from bed import build_dir
+
+HOMEPORTD = os.path.join(build_dir(), "homeportd")
+
+pytestmark = pytest.mark.skipif(not os.path.exists(HOMEPORTD),
+                                reason="%s missing: run make" % HOMEPORTD)
+
+
+def svc(st, name, proto="tcp"):
+    for s in st["services"]:
+        if s["name"] == name and s["protocol"] == proto:
+            return s
+    return None
+
+
+def wait_svc(d, name, state, proto="tcp", timeout=10):
+    st = d.wait_for(lambda st: (svc(st, name, proto) or {}).get("state") == state,
+                    timeout=timeout)
+    return svc(st, name, proto)
+
+
+def wait_until(pred, timeout=10, step=0.05):
+    end = time.time() + timeout
+    while time.time() < end:
+        if pred():
+            return True
+        time.sleep(step)
+    return pred()
+
+
+def router_has(bed, ext_port, proto="tcp"):
+    return any(m["ext_port"] == ext_port and m["proto"] == proto for m in bed.mappings())
+
+
+def web(bed, **keys):
+    return bed.service_section("web", 8080, 18080, **keys)
+
+
+def test_upnp_maps_and_traffic_reaches(bed):
+    assert not bed.reaches(18080, "tcp")
+    d = bed.start_daemon(bed.gateway_conf("upnp", lease="1h"), dropins={"web.conf": web(bed)})
+    st = d.wait_for(lambda st: st["gateway"]["state"] == "ok", timeout=10)
+    gw = st["gateway"]
+    assert gw["protocol"] == "upnp" and gw["address"] == bed.gw_lan_ip
+    assert gw["lan_address"] == bed.lan_ip and gw["error"] is None
+    s = wait_svc(d, "web", "mapped")
+    assert s["via"] == "upnp" and s["internal_host"] == bed.lan_ip
+    assert s["internal_port"] == 8080 and s["external_port"] == 18080
+    assert 3500 <= s["lease"] <= 3600 and 0 < s["expires_in"] <= 3600 and s["error"] is None
+    st = d.wait_for(lambda st: st["gateway"]["external_ip"] == bed.gw_wan_ip)
+    assert st["gateway"]["external_ip_public"] is True
+    assert isinstance(st["gateway"]["last_check_ago"], int)
+    m = [m for m in bed.mappings() if m["ext_port"] == 18080]
+    assert m and m[0]["int_ip"] == bed.lan_ip and m[0]["int_port"] == 8080
+    assert m[0]["desc"] == "homeport:web"
+    assert bed.reaches(18080, "tcp")
+    assert d.stop() == 0
+
+
+def test_both_protocols_are_two_entries(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"dns.conf": bed.service_section("dns", 8081, 18081,
+                                                                  protocol="both")})
+    wait_svc(d, "dns", "mapped", "tcp")
+    wait_svc(d, "dns", "mapped", "udp")
+    assert len(d.status()["services"]) == 2
+    assert bed.reaches(18081, "tcp") and bed.reaches(18081, "udp")
+
+
+def test_natpmp_only_gateway_maps_this_host(make_bed):
+    b = make_bed(upnp=False, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("auto", upnp_url=None, lease="10m"),
+                       dropins={"web.conf": web(b)})
+    st = d.wait_for(lambda st: st["gateway"]["state"] == "ok", timeout=10)
+    assert st["gateway"]["protocol"] == "natpmp"
+    assert st["gateway"]["address"] == b.gw_lan_ip and st["gateway"]["lan_address"] == b.lan_ip
+    s = wait_svc(d, "web", "mapped")
+    assert s["via"] == "natpmp" and s["lease"] == 600
+    d.wait_for(lambda st: st["gateway"]["external_ip"] == b.gw_wan_ip)
+    assert b.reaches(18080, "tcp")
+    assert d.stop() == 0
+    assert not router_has(b, 18080)
+
+
+def test_natpmp_refuses_another_host(make_bed):
+    b = make_bed(upnp=False, bind=False, standin=False)
+    b.start_echo("lan2", tcp=[8554])
+    d = b.start_daemon(b.gateway_conf("natpmp"),
+                       dropins={"cam.conf": b.service_section("cam", 8554, 18554,
+                                                              internal_host=b.lan2_ip)})
+    s = wait_svc(d, "cam", "refused")
+    assert "NAT-PMP" in s["error"] and b.lan2_ip in s["error"]
+    assert b.mappings() == []
+
+
+def test_camera_on_lan2_mapped_when_not_secure(make_bed):
+    b = make_bed(secure_mode=False, bind=False, standin=False)
+    b.start_echo("lan2", tcp=[8554])
+    d = b.start_daemon(b.gateway_conf("upnp"),
+                       dropins={"cam.conf": b.service_section("cam", 8554, 18554,
+                                                              internal_host=b.lan2_ip)})
+    s = wait_svc(d, "cam", "mapped")
+    assert s["internal_host"] == b.lan2_ip and s["via"] == "upnp"
+    assert b.reaches(18554, "tcp", host="lan2")
+
+
+def test_camera_refused_in_secure_mode(bed):
+    bed.start_echo("lan2", tcp=[8554])
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"cam.conf": bed.service_section("cam", 8554, 18554,
+                                                                  internal_host=bed.lan2_ip)})
+    s = wait_svc(d, "cam", "refused")
+    assert s["error"].startswith("UPnP 718 ConflictInMappingEntry")
+    assert bed.lan2_ip in s["error"]
+    assert not router_has(bed, 18554)
+
+
+def test_conflict_with_another_hosts_mapping(make_bed):
+    b = make_bed(secure_mode=False, bind=False, standin=False)
+    b.start_echo("lan2", tcp=[8080])
+    r = b.upnpc("-a", b.lan2_ip, 8080, 18080, "tcp")
+    assert r.returncode == 0 and router_has(b, 18080), r.stdout + r.stderr
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b)})
+    s = wait_svc(d, "web", "conflict")
+    assert s["error"] == ("UPnP 718 ConflictInMappingEntry: port 18080/TCP is mapped to %s"
+                          % b.lan2_ip)
+    # the other host's mapping is left alone, also at exit
+    assert d.stop() == 0
+    m = [m for m in b.mappings() if m["ext_port"] == 18080]
+    assert m and m[0]["int_ip"] == b.lan2_ip
+
+
+def test_refused_port_below_1024(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"low.conf": bed.service_section("low", 8080, 80)})
+    s = wait_svc(d, "low", "refused")
+    assert s["error"].startswith("UPnP 606 ActionNotAuthorized")
+
+
+def test_router_reboot_remapped_quickly(bed):
+    d = bed.start_daemon(bed.gateway_conf("auto"), dropins={"web.conf": web(bed)})
+    wait_svc(d, "web", "mapped")
+    assert bed.reaches(18080, "tcp")
+    bed.reboot_router()
+    t = time.time()
+    assert wait_until(lambda: router_has(bed, 18080), timeout=5), d.logtext()[-3000:]
+    assert wait_until(lambda: bed.reaches(18080, "tcp"), timeout=3)
+    took = time.time() - t
+    print("re-mapped and reachable %.2f s after the reboot" % took)
+    assert took < 5
+    assert svc(d.status(), "web")["state"] == "mapped"
+    # found actively: a verification saw the mapping gone, or the gateway
+    # failed a request and was looked for again
+    log = d.logtext()
+    assert "vanished from the gateway" in log or "looking for it again" in log
+
+
+def test_natpmp_router_reboot_seen_by_epoch(make_bed):
+    """A NAT-PMP-only router sends nothing when it reboots: the next answer's
+    epoch (here after `homeportctl refresh`) shows it lost its table."""
+    b = make_bed(upnp=False, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("natpmp", check_interval="1h"),
+                       dropins={"web.conf": web(b)})
+    wait_svc(d, "web", "mapped")
+    time.sleep(2.5)        # long enough for an epoch near 0 to count as a reset
+    b.reboot_router()
+    assert not router_has(b, 18080)
+    assert d.ctl("refresh")[0] == 0
+    assert wait_until(lambda: router_has(b, 18080), timeout=5), d.logtext()[-3000:]
+    d.wait_log("NAT-PMP epoch went back")
+    assert b.reaches(18080, "tcp")
+
+
+def test_wan_ip_change_is_announced(bed):
+    d = bed.start_daemon(bed.gateway_conf("auto", check_interval="1h"),
+                         dropins={"web.conf": web(bed)})
+    d.wait_for(lambda st: st["gateway"]["external_ip"] == bed.gw_wan_ip, timeout=10)
+    wait_svc(d, "web", "mapped")
+    new_ip = "203.0.113.3" if bed.gw_wan_ip != "203.0.113.3" else "203.0.113.4"
+    t = time.time()
+    bed.set_wan_ip(new_ip)
+    st = d.wait_for(lambda st: st["gateway"]["external_ip"] == new_ip, timeout=3)
+    print("external IP updated %.2f s after the change" % (time.time() - t))
+    assert time.time() - t < 2.5
+    assert st["gateway"]["external_ip_public"] is True
+    assert bed.reaches(18080, "tcp", ip=new_ip)
+
+
+def test_cgnat_wan_is_not_public(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp", check_interval="1h"),
+                         dropins={"web.conf": web(bed)})
+    d.wait_for(lambda st: st["gateway"]["external_ip_public"] is True, timeout=10)
+    bed.set_wan_ip("100.64.0.2")
+    d.ctl("refresh")
+    st = d.wait_for(lambda st: st["gateway"]["external_ip"] == "100.64.0.2", timeout=10)
+    assert st["gateway"]["external_ip_public"] is False
+
+
+def test_sigterm_removes_mappings(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"web.conf": web(bed),
+                                  "dns.conf": bed.service_section("dns", 8081, 18081,
+                                                                  protocol="both")})
+    d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"])
+               and len(st["services"]) == 3)
+    assert len(bed.mappings()) == 3
+    t = time.time()
+    assert d.stop() == 0
+    assert time.time() - t < 5
+    assert bed.mappings() == []
+
+
+def test_sigterm_with_frozen_router_exits_in_time(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp"), dropins={"web.conf": web(bed)})
+    wait_svc(d, "web", "mapped")
+    bed.freeze_router()
+    try:
+        t = time.time()
+        rc = d.stop()
+        took = time.time() - t
+    finally:
+        bed.thaw_router()
+    print("exit %.2f s after SIGTERM with a frozen router" % took)
+    assert rc == 0 and took < 5
+
+
+def test_keep_mappings_leaves_them(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp", keep_mappings="yes"),
+                         dropins={"web.conf": web(bed)})
+    wait_svc(d, "web", "mapped")
+    assert d.stop() == 0
+    assert router_has(bed, 18080)
+    assert bed.reaches(18080, "tcp")
+
+
+def test_reload_adds_and_removes(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp"), dropins={"web.conf": web(bed)})
+    wait_svc(d, "web", "mapped")
+    d.dropin("dns.conf", bed.service_section("dns", 8081, 18081, protocol="udp"))
+    d.signal(signal.SIGHUP)
+    wait_svc(d, "dns", "mapped", "udp")
+    assert router_has(bed, 18081, "udp") and router_has(bed, 18080)
+    d.remove_dropin("web.conf")
+    d.signal(signal.SIGHUP)
+    d.wait_for(lambda st: svc(st, "web") is None)
+    assert wait_until(lambda: not router_has(bed, 18080), timeout=5)
+    assert router_has(bed, 18081, "udp")
+    # a changed service: old mapping gone, new one there
+    d.dropin("dns.conf", bed.service_section("dns", 8081, 18082, protocol="udp"))
+    d.signal(signal.SIGHUP)
+    d.wait_for(lambda st: (svc(st, "dns", "udp") or {}).get("external_port") == 18082
+               and svc(st, "dns", "udp")["state"] == "mapped")
+    assert wait_until(lambda: not router_has(bed, 18081, "udp"), timeout=5)
+    assert router_has(bed, 18082, "udp")
+    assert d.stop() == 0
+
+
+def run_once(b, conf, dropins, timeout=30):
+    d = b.start_daemon(conf, dropins=dropins, args=["--once"], wait=False)
+    rc = d.wait_exit(timeout=timeout)
+    return rc, d.logtext()
+
+
+def test_once_exit_codes(make_bed):
+    b = make_bed(bind=False, standin=False)
+    rc, out = run_once(b, b.gateway_conf("upnp"), {"web.conf": web(b)})
+    assert rc == 0, out
+    assert "service web/tcp: mapped" in out
+    assert router_has(b, 18080)          # --once leaves the mapping for the next run
+    rc, out = run_once(b, b.gateway_conf("upnp"),
+                       {"low.conf": b.service_section("low", 8080, 80)})
+    assert rc == 1, out
+    b.stop_router()
+    rc, out = run_once(b, b.gateway_conf("upnp"), {"web.conf": web(b)})
+    assert rc == 1, out
+
+
+def probe(b, *args):
+    conf = os.path.join(b.tmp, "probe.conf")
+    with open(conf, "w") as f:
+        f.write("[daemon]\nstate_dir = %s/probe-state\nsocket = %s/probe.sock\n"
+                "include_dir = %s/probe.d\n" % (b.tmp, b.tmp, b.tmp))
+        f.write(b.gateway_conf("auto"))
+    return b.run("lan", [HOMEPORTD, "-c", conf, "--probe"] + list(args), timeout=30)
+
+
+def test_probe_text_and_json(bed):
+    r = probe(bed)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "IGD v2 at %s" % bed.upnp_url in r.stdout
+    assert "NAT-PMP:     answers at %s" % bed.gw_lan_ip in r.stdout
+    assert "LAN address: %s" % bed.lan_ip in r.stdout
+    assert "external IP: %s (public)" % bed.gw_wan_ip in r.stdout
+    r = probe(bed, "--json")
+    assert r.returncode == 0
+    j = json.loads(r.stdout)
+    assert j["upnp"]["ok"] and j["upnp"]["igd_version"] == 2 and j["upnp"]["url"] == bed.upnp_url
+    assert j["natpmp"]["ok"] and j["gateway"] == bed.gw_lan_ip
+    assert j["lan_address"] == bed.lan_ip and j["external_ip"] == bed.gw_wan_ip
+    assert j["external_ip_public"] is True and j["verdict"] == "public"
+    assert bed.mappings() == []          # changes nothing
+
+
+def test_probe_double_nat_and_no_gateway(bed):
+    bed.set_wan_ip("100.64.0.2")
+    time.sleep(0.3)
+    r = probe(bed, "--json")
+    j = json.loads(r.stdout)
+    assert r.returncode == 0 and j["external_ip"] == "100.64.0.2", r.stdout
+    assert j["external_ip_public"] is False and j["verdict"] == "double_nat"
+    bed.stop_router()
+    r = probe(bed)
+    assert r.returncode == 69, r.stdout + r.stderr
+    assert "UPnP:        no answer" in r.stdout and "NAT-PMP:     no answer" in r.stdout
