@@ -29,6 +29,7 @@ struct client {
 	char *out;
 	size_t out_len, out_off;
 	struct ev_timer *timeout;
+	int64_t accepted_ms;
 };
 
 static int listen_fd = -1;
@@ -54,6 +55,13 @@ static void client_close(struct client *c)
 		if (clients[i] == c)
 			clients[i] = NULL;
 	ev_fd_del(c->fd);
+	/* Unread input at close() makes the kernel reset the peer, which would
+	 * then lose our reply (e.g. "request too long"): drain what is there. */
+	for (int i = 0; i < 64; i++) {
+		char sink[1024];
+		if (recv(c->fd, sink, sizeof(sink), MSG_DONTWAIT) <= 0)
+			break;
+	}
 	close(c->fd);
 	ev_timer_free(c->timeout);
 	free(c->out);
@@ -259,12 +267,26 @@ static void control_accept(int fd, short revents, void *arg)
 			break;
 		}
 	if (slot == CONTROL_MAX_CLIENTS) {
-		log_debug("control: too many clients, dropping one");
-		close(cfd);
-		return;
+		/* Full of clients that say nothing: drop the oldest silent one, so
+		 * that idle or hostile connections can never lock out homeportctl. */
+		struct client *oldest = NULL;
+		for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
+			if (clients[i] && !clients[i]->out &&
+			    (!oldest || clients[i]->accepted_ms < oldest->accepted_ms)) {
+				oldest = clients[i];
+				slot = i;
+			}
+		if (!oldest) {
+			log_debug("control: too many clients, refusing one");
+			close(cfd);
+			return;
+		}
+		log_debug("control: too many clients, dropping the oldest idle one");
+		client_close(oldest);
 	}
 	struct client *c = xcalloc(1, sizeof(*c));
 	c->fd = cfd;
+	c->accepted_ms = ev_now_ms();
 	c->timeout = ev_timer_new(client_timeout, c);
 	ev_timer_arm(c->timeout, CLIENT_TIMEOUT_MS);
 	if (ev_fd_add(cfd, POLLIN, client_event, c) < 0) {
