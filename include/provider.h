@@ -57,4 +57,24 @@ extern const struct provider_ops provider_duckdns_ops;     /* provider_duckdns.c
 extern const struct provider_ops provider_rfc2136_ops;     /* provider_rfc2136.c */
 extern const struct provider_ops provider_webhook_ops;     /* provider_webhook.c */
 
+/* Reply parsers of the HTTP providers, exposed for unit tests and fuzzers
+ * (added by the HTTP-provider helper). */
+
+/* dyndns2: the reply body for hosts[0..n_hosts) -> *res, worst host wins. */
+void provider_dyndns2_parse(const char *body, size_t len,
+			    const char *const *hosts, size_t n_hosts,
+			    struct ddns_result *res);
+
+struct provider_cf_item {
+	bool found;                      /* false: the result list was empty */
+	char id[65];                     /* zone or record id, [A-Za-z0-9_-] only */
+	char content[64];                /* record content, when there is one */
+};
+
+/* One Cloudflare API v4 reply. 0 when it succeeded: *item from result[0]
+ * (lists) or result (objects). -1 with *res set otherwise. */
+int provider_cloudflare_parse(const char *body, size_t len, long http_status,
+			      uint32_t retry_after, struct provider_cf_item *item,
+			      struct ddns_result *res);
+
 #endif

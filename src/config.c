@@ -167,7 +167,7 @@ static bool valid_url(const char *s, bool *is_http)
 	return true;
 }
 
-/* "host", "host:port", "[v6]:port", "v6" */
+/* "a.b.c.d", "a.b.c.d:port", "[v6]:port", "v6" */
 static bool valid_host_port(const char *s)
 {
 	char host[256];
@@ -204,7 +204,9 @@ static bool valid_host_port(const char *s)
 			return false;
 		strcpy(host, s);
 	}
-	return valid_hostname(host);
+	/* An address, not a name: resolving would block the event loop. */
+	struct in_addr a4;
+	return inet_pton(AF_INET, host, &a4) == 1;
 }
 
 /* ---- sections -------------------------------------------------------- */
@@ -985,7 +987,8 @@ static void validate_rfc2136(struct config_errors *errs, struct hp_config *cfg,
 	require(errs, s, "ddns", "zone", d->zone != NULL);
 	at = require(errs, s, "ddns", "key_secret_file", d->key_secret_file != NULL);
 	if (d->server && (at = key_where(s, "server")) && !valid_host_port(d->server))
-		add_error(errs, at->file, at->line, "server: \"%s\" is not host[:port]", d->server);
+		add_error(errs, at->file, at->line,
+				  "server: \"%s\" is not ADDRESS[:PORT] with an IP address (names are not resolved)", d->server);
 	if (d->zone) {
 		for (size_t i = 0; i < d->n_hostnames; i++) {
 			size_t hl = strlen(d->hostnames[i]), zl = strlen(d->zone);

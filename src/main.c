@@ -17,6 +17,7 @@
 #include "ddns.h"
 #include "ev.h"
 #include "gateway.h"
+#include "http.h"
 #include "homeport.h"
 #include "log.h"
 #include "util.h"
@@ -368,6 +369,7 @@ static int run_daemon(void)
 	ddns_shutdown();
 	gateway_fini();
 	ddns_fini();
+	http_fini();           /* curl's timers live in the loop: before ev_fini */
 out_control:
 	if (!opt.once)
 		control_fini();

@@ -362,6 +362,8 @@ class Handler(BaseHTTPRequestHandler):
             return "duckdns"
         if path in DYNDNS2_PATHS or path == "/update":
             return "dyndns2"
+        if path == "/" and "hostname" in params:    # deSEC: https://update.dedyn.io/?hostname=
+            return "dyndns2"
         if path == "/webhook" or path.startswith("/webhook/"):
             return "webhook"
         return "none"

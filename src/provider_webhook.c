@@ -1,0 +1,236 @@
+/* provider_webhook.c - any HTTP API through a template: url, method,
+ * header lines and an optional body with %ip% and %hostname% replaced.
+ *
+ * In the URL the values are percent-encoded; in headers and the body they
+ * go in as they are (a JSON body wants the plain name). When %hostname%
+ * appears anywhere, one request goes per host name, in order, and the first
+ * failure ends the update; otherwise one request serves them all. Success
+ * is a 2xx whose body matches success_regex (POSIX ERE) when one is set.
+ * Header lines may carry credentials: they are never logged. */
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http.h"
+#include "log.h"
+#include "provider.h"
+#include "util.h"
+
+struct hook {
+	const struct cfg_ddns *cfg;
+	char ip[64];
+	ddns_done_cb done;
+	void *ctx;
+	regex_t re;
+	bool have_re;
+	bool per_host;
+	size_t host;
+	struct http_call *call;
+};
+
+/* tmpl with %ip% and %hostname% replaced (host may be NULL: left as is). */
+static char *subst(const char *tmpl, const char *ip, const char *host, bool escape)
+{
+	char *eip = escape ? http_escape(ip) : xstrdup(ip);
+	char *eh = host ? (escape ? http_escape(host) : xstrdup(host)) : NULL;
+	size_t cap = strlen(tmpl) + 1, len = 0;
+	char *out;
+
+	/* Each marker is longer than nothing: size for the worst case. */
+	cap += (strlen(tmpl) / 4 + 1) * (strlen(eip) + (eh ? strlen(eh) : 0));
+	out = xcalloc(cap, 1);
+	for (const char *p = tmpl; *p;) {
+		const char *val = NULL;
+		size_t skip = 0;
+
+		if (strncmp(p, "%ip%", 4) == 0) {
+			val = eip;
+			skip = 4;
+		} else if (eh && strncmp(p, "%hostname%", 10) == 0) {
+			val = eh;
+			skip = 10;
+		}
+		if (val) {
+			memcpy(out + len, val, strlen(val));
+			len += strlen(val);
+			p += skip;
+		} else {
+			out[len++] = *p++;
+		}
+	}
+	out[len] = '\0';
+	free(eip);
+	free(eh);
+	return out;
+}
+
+static bool uses_hostname(const struct cfg_ddns *cfg)
+{
+	if (strstr(cfg->url, "%hostname%") || (cfg->body && strstr(cfg->body, "%hostname%")))
+		return true;
+	for (size_t i = 0; i < cfg->n_headers; i++)
+		if (strstr(cfg->headers[i].value, "%hostname%"))
+			return true;
+	return false;
+}
+
+/* A line break in anything that lands in a header would let it forge
+ * more headers (config and the gateway's IP should never carry one). */
+static bool has_line_break(const struct cfg_ddns *cfg, const char *ip)
+{
+	if (strpbrk(ip, "\r\n"))
+		return true;
+	for (size_t i = 0; i < cfg->n_hostnames; i++)
+		if (strpbrk(cfg->hostnames[i], "\r\n"))
+			return true;
+	for (size_t i = 0; i < cfg->n_headers; i++)
+		if (strpbrk(cfg->headers[i].value, "\r\n"))
+			return true;
+	return false;
+}
+
+static void hook_free(struct hook *h)
+{
+	if (!h)
+		return;
+	http_cancel(h->call);
+	if (h->have_re)
+		regfree(&h->re);
+	free(h);
+}
+
+static void on_reply(void *arg, const struct http_response *resp);
+
+static int send_one(struct hook *h)
+{
+	const struct cfg_ddns *c = h->cfg;
+	const char *host = h->per_host ? c->hostnames[h->host] : NULL;
+	char **hdrs = xcalloc(c->n_headers + 1, sizeof(*hdrs));
+	struct http_request req = {
+		.method = c->method ? c->method : "GET", .n_headers = c->n_headers,
+		.ca_file = c->ca_file, .timeout = c->timeout, .allow_http = c->allow_http,
+	};
+	char *url = subst(c->url, h->ip, host, true);
+	char *body = c->body ? subst(c->body, h->ip, host, false) : NULL;
+	char where[256];
+
+	for (size_t i = 0; i < c->n_headers; i++)
+		hdrs[i] = subst(c->headers[i].value, h->ip, host, false);
+	req.url = url;
+	req.body = body;
+	req.headers = (const char *const *)hdrs;
+	http_url_host(url, where, sizeof(where));
+	log_debug("webhook %s: %s to %s%s%s", c->name ? c->name : "-", req.method,
+		  where, host ? " for " : "", host ? host : "");
+	h->call = http_start(&req, on_reply, h);
+	for (size_t i = 0; i < c->n_headers; i++)
+		free_secret(hdrs[i]);
+	free(hdrs);
+	free_secret(url);
+	free_secret(body);
+	return h->call ? 0 : -1;
+}
+
+static void judge(const struct hook *h, const struct http_response *r, struct ddns_result *res)
+{
+	char what[200];
+	long s = r->status;
+
+	memset(res, 0, sizeof(*res));
+	http_failure_text(r, what, sizeof(what));
+	if (r->curl_code != 0 || s == 0) {
+		res->outcome = DDNS_TEMPFAIL;
+		snprintf(res->error, sizeof(res->error), "webhook: %s", what);
+	} else if (s >= 200 && s <= 299) {
+		if (!h->have_re || regexec(&h->re, r->body, 0, NULL, 0) == 0)
+			return;              /* DDNS_OK */
+		res->outcome = DDNS_TEMPFAIL;
+		snprintf(res->error, sizeof(res->error),
+			 "webhook: reply from %s (HTTP %ld) does not match success_regex",
+			 r->host, s);
+	} else {
+		res->outcome = (s >= 400 && s <= 499 && s != 408 && s != 429) ?
+			       DDNS_PERMFAIL : DDNS_TEMPFAIL;
+		res->retry_after = r->retry_after;
+		snprintf(res->error, sizeof(res->error), "webhook: %s", what);
+	}
+}
+
+static void on_reply(void *arg, const struct http_response *resp)
+{
+	struct hook *h = arg;
+	struct ddns_result res;
+
+	h->call = NULL;
+	judge(h, resp, &res);
+	if (res.outcome == DDNS_OK && h->per_host && ++h->host < h->cfg->n_hostnames) {
+		if (send_one(h) == 0)
+			return;
+		res.outcome = DDNS_TEMPFAIL;
+		snprintf(res.error, sizeof(res.error), "webhook: cannot start a request");
+	}
+	h->done(h->ctx, &res);
+	hook_free(h);
+}
+
+static void *hook_start(const struct cfg_ddns *cfg, const char *ip,
+			ddns_done_cb done, void *ctx, struct ddns_result *res)
+{
+	struct hook *h = NULL;
+
+	memset(res, 0, sizeof(*res));
+	res->outcome = DDNS_PERMFAIL;
+	if (!cfg->url) {
+		snprintf(res->error, sizeof(res->error), "webhook: no url configured");
+		goto fail;
+	}
+	if (!http_url_allowed(cfg->url, cfg->allow_http)) {
+		snprintf(res->error, sizeof(res->error),
+			 "webhook: url is not an https:// URL (allow_http is off)");
+		goto fail;
+	}
+	if (cfg->method && strcmp(cfg->method, "GET") && strcmp(cfg->method, "POST") &&
+	    strcmp(cfg->method, "PUT") && strcmp(cfg->method, "PATCH")) {
+		snprintf(res->error, sizeof(res->error),
+			 "webhook: method must be GET, POST, PUT or PATCH");
+		goto fail;
+	}
+	if (has_line_break(cfg, ip)) {
+		snprintf(res->error, sizeof(res->error), "webhook: line break in a header or host name");
+		goto fail;
+	}
+	h = xcalloc(1, sizeof(*h));
+	h->cfg = cfg;
+	h->done = done;
+	h->ctx = ctx;
+	snprintf(h->ip, sizeof(h->ip), "%s", ip);
+	h->per_host = uses_hostname(cfg) && cfg->n_hostnames > 0;
+	if (cfg->success_regex) {
+		if (regcomp(&h->re, cfg->success_regex, REG_EXTENDED | REG_NOSUB) != 0) {
+			snprintf(res->error, sizeof(res->error), "webhook: bad success_regex");
+			goto fail;
+		}
+		h->have_re = true;
+	}
+	if (send_one(h) < 0) {
+		res->outcome = DDNS_TEMPFAIL;
+		snprintf(res->error, sizeof(res->error), "webhook: cannot start a request");
+		goto fail;
+	}
+	return h;
+fail:
+	hook_free(h);
+	return NULL;
+}
+
+static void hook_cancel(void *handle)
+{
+	hook_free(handle);
+}
+
+const struct provider_ops provider_webhook_ops = {
+	.family = DDNS_WEBHOOK,
+	.start = hook_start,
+	.cancel = hook_cancel,
+};
