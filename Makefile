@@ -100,7 +100,7 @@ FUZZ_SECONDS ?= 10
 check-fuzz: $(FUZZ_BINS)
 	@set -e; for f in $(FUZZ_BINS); do n=$$(basename $$f); echo "== $$n"; \
 		mkdir -p build/fuzz/corpus-$$n; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 -artifact_prefix=build/fuzz/$$n- \
 			build/fuzz/corpus-$$n $$(test -d tests/fuzz/corpus/$$n && echo tests/fuzz/corpus/$$n) \
 			2>build/fuzz/$$n.log || { tail -40 build/fuzz/$$n.log; exit 1; }; \
 		grep -E 'stat::number_of_executed_units' build/fuzz/$$n.log; done

@@ -140,9 +140,8 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 		buf++;
 	while (end > buf && end[-1] == ' ')
 		end--;
-	word = strcspn(buf, " ");
-	if (word > (size_t)(end - buf))
-		word = (size_t)(end - buf);
+	for (word = 0; buf + word < end && buf[word] != ' '; word++)
+		;                      /* buf is not NUL-terminated */
 	arg = buf + word;
 	while (arg < end && *arg == ' ')
 		arg++;
