@@ -103,11 +103,12 @@ int provider_cloudflare_parse(const char *body, size_t len, long status,
 		snprintf(msg, sizeof(msg), "Cloudflare: unreadable reply (HTTP %ld)", status);
 	if (status == 429) {
 		fail(res, DDNS_TEMPFAIL, retry_after ? retry_after : RATE_LIMIT_WAIT, msg);
+	} else if (status >= 500 || status == 408 || status == 404) {
+		/* A server fault is temporary whatever error code it carries.
+		 * 404: a zone or record id went stale; the next update looks again. */
+		fail(res, DDNS_TEMPFAIL, retry_after, msg);
 	} else if (status == 401 || status == 403 || is_auth_code(code)) {
 		fail(res, DDNS_PERMFAIL, 0, msg);
-	} else if (status >= 500 || status == 408 || status == 404) {
-		/* 404: a zone or record id went stale; the next update looks again. */
-		fail(res, DDNS_TEMPFAIL, retry_after, msg);
 	} else if (!json_is_object(root)) {
 		fail(res, DDNS_TEMPFAIL, 0, msg);
 	} else if (status >= 400 || !json_is_true(ok)) {
