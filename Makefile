@@ -53,7 +53,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
 
 .PHONY: all clean check check-unit check-san check-config check-fuzz \
-	check-integration fuzz install deps deb
+	check-integration check-integration-san fuzz install deps deb
 all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
@@ -110,7 +110,16 @@ check-fuzz: $(FUZZ_BINS)
 check-integration: all
 	HOMEPORT_BUILD=$(abspath $(BUILD)) $(PYTHON) -m pytest -v tests/integration
 
-check: all check-unit check-config check-san check-fuzz check-integration
+# The daemon-level tests again on the ASan+UBSan build: any memory error or
+# undefined behaviour aborts the daemon, which the tests then see.
+SAN_INTEGRATION := test_daemon.py test_gateway.py test_ddns.py test_hostile.py \
+	test_rfc2136.py test_providers.py
+check-integration-san:
+	$(MAKE) SAN=1 all
+	HOMEPORT_BUILD=$(abspath $(BUILD))/san $(PYTHON) -m pytest -q \
+		$(addprefix tests/integration/,$(SAN_INTEGRATION))
+
+check: all check-unit check-config check-san check-fuzz check-integration check-integration-san
 
 # Debian 12 packages needed to build and to run every test.
 deps:

@@ -7,7 +7,16 @@
  * gateway.c finds the gateway and tells mapping.c which protocol to map
  * with; mapping.c reports back what it learns on the way (NAT-PMP epochs,
  * a gateway that stopped answering, a mapping that vanished). The entries
- * copy everything they need from the config: nothing points into it. */
+ * copy everything they need from the config: nothing points into it.
+ *
+ * Ownership: mapping.c only ever deletes mappings it created, and
+ * remembers them in <state_dir>/mappings.json (rewritten atomically each
+ * time that set changes). When the gateway comes up, a remembered mapping
+ * that a configured service still wants is adopted; one nobody wants any
+ * more (service removed while the daemon was down, or it was killed) is
+ * deleted if the router's entry still points at the same internal host,
+ * port (and, over UPnP, description), then forgotten. A mapping held by
+ * another host is never deleted. */
 #ifndef HP_MAPPING_H
 #define HP_MAPPING_H
 
@@ -25,6 +34,7 @@ struct mapping_gw {
 	enum map_via via;                    /* protocol used for every mapping */
 	char address[INET_ADDRSTRLEN];       /* the gateway: a new one forgets "lease 0 only" */
 	char lan_addr[INET_ADDRSTRLEN];      /* this host's address towards it */
+	char root_url[256];                  /* UPnP IGD root URL ("" without UPnP) */
 	uint32_t check_interval;             /* seconds between verifications */
 };
 
@@ -42,7 +52,8 @@ void mapping_fini(void);             /* frees every entry; deletes nothing */
 
 /* Keep entries whose service is config_service_equal, delete the mappings
  * of removed or changed ones, add the new ones (mapped at once if the
- * gateway is up). Also the first call, from gateway_init. */
+ * gateway is up). Also the first call, from gateway_init, which loads the
+ * remembered mappings from cfg->daemon.state_dir. */
 void mapping_apply_config(const struct hp_config *cfg);
 
 void mapping_gateway_up(const struct mapping_gw *gw);  /* (re)map everything */
@@ -54,7 +65,8 @@ void mapping_verify_all(void);             /* check_interval / refresh */
  * be called before this returns. The caller bounds the time. */
 void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg);
 
-/* --once: every entry reached a first result (or the gateway is down). */
+/* --once: every entry reached a first result (or the gateway is down),
+ * and no deletion of a remembered mapping is in flight. */
 bool mapping_once_done(bool *all_ok);
 
 /* Pure policy helpers (unit-tested). */
@@ -67,5 +79,8 @@ uint32_t mapping_natpmp_lifetime(uint32_t lease);
 /* When to look at a mapping again: half the granted lease, but no later
  * than check_interval (granted 0 = permanent). */
 int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval);
+/* Is the description a router reports (got) the one we set (want)? Equal,
+ * or a non-empty prefix of it (routers may cut long descriptions). */
+bool mapping_desc_matches(const char *want, const char *got);
 
 #endif

@@ -63,6 +63,8 @@ static struct {
 	char error[256];
 	enum map_via via;
 	unsigned failures;             /* discoveries failed in a row */
+	unsigned flaps;                /* found, then lost before anything worked */
+	bool proved;                   /* an answer was usable since it was found */
 
 	/* discovery in flight */
 	uint64_t upnp_req, np_req;
@@ -188,6 +190,8 @@ static void learn_ip(const char *ip)
 
 	G.last_check_ms = ev_now_ms();
 	G.ip_checked = true;
+	G.proved = true;
+	G.flaps = 0;
 	if (known != G.ext_known || pub != G.ext_public || (known && strcmp(ip, G.ext_ip) != 0)) {
 		if (!known)
 			log_warnx("gateway: external IP unknown (the gateway reports none)");
@@ -337,12 +341,30 @@ static void ssdp_close(void);
 /* Deferred: hooks run inside mapping.c's callbacks. */
 static void on_lost(void *arg)
 {
+	int64_t delay;
+
 	if (G.state != GW_OK || G.pending || G.stopping)
 		return;
-	log_warnx("gateway %s stopped answering (%s): looking for it again", G.address,
-		  G.lost_why);
+	if (G.proved) {
+		log_warnx("gateway %s stopped answering (%s): looking for it again", G.address,
+			  G.lost_why);
+		mapping_gateway_down(G.lost_why);
+		discover();
+		return;
+	}
+	/* Found, then failing before a single usable answer: a broken router
+	 * would have us find and lose it in a tight loop. Back off. */
+	G.flaps++;
+	delay = mapping_backoff_ms(G.flaps, drand48());
+	log_warnx("gateway %s fails right after it was found (%s): looking again in %lld s",
+		  G.address, G.lost_why, (long long)(delay / 1000));
 	mapping_gateway_down(G.lost_why);
-	discover();
+	cancel_ip();
+	ev_timer_disarm(G.check_timer);
+	ssdp_close();
+	ddns_set_external_ip(NULL, false);
+	set_state(GW_UNREACHABLE, "%s", G.lost_why);
+	ev_timer_arm(G.retry_timer, delay);
 }
 
 static void gateway_lost(const char *why)
@@ -525,6 +547,7 @@ static void gateway_found(void)
 		natpmp_fini();
 	}
 	G.failures = 0;
+	G.proved = false;
 	set_state(GW_OK, NULL);
 	log_notice("gateway %s: mapping over %s%s%s, LAN address %s", G.address, via_name(G.via),
 		   G.upnp_ok ? " (IGD " : "", G.upnp_ok ? G.igd.root_url : "",
@@ -540,6 +563,7 @@ static void gateway_found(void)
 		check_ip();
 	snprintf(mg.address, sizeof(mg.address), "%s", G.address);
 	snprintf(mg.lan_addr, sizeof(mg.lan_addr), "%s", G.lan_address);
+	snprintf(mg.root_url, sizeof(mg.root_url), "%s", G.upnp_ok ? G.igd.root_url : "");
 	mg.via = G.via;
 	mapping_gateway_up(&mg);
 	arm_check();
@@ -558,6 +582,10 @@ static void discovery_done(void)
 	natpmp_fini();
 	G.failures++;
 	delay = mapping_backoff_ms(G.failures, drand48());
+	/* No gateway, no external IP coming: the DDNS side stops waiting for
+	 * one (--once ends now). Only once per outage: it keeps what it had. */
+	if (G.state != GW_UNREACHABLE)
+		ddns_set_external_ip(NULL, false);
 	if (G.conf.protocol == GW_PREF_UPNP)
 		set_state(GW_UNREACHABLE, "no UPnP gateway answered: %s", G.upnp_err);
 	else if (G.conf.protocol == GW_PREF_NATPMP)

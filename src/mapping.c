@@ -12,7 +12,20 @@
  * external port other than the configured one is a conflict: the port a
  * user configured is what DNS names and firewall rules promise, so we
  * hand the other port back and try again later rather than silently
- * publish a service on a port nobody expects. */
+ * publish a service on a port nobody expects.
+ *
+ * Ownership: every mapping we create (or are about to: the record is
+ * written before the request goes out) is remembered in
+ * <state_dir>/mappings.json, rewritten atomically whenever that set
+ * changes, so that a daemon killed with SIGKILL, or whose service was
+ * removed while it was down, cleans up after itself at the next start.
+ * Remembered mappings that nobody wants any more live on the "dying"
+ * list until they are released: over UPnP we first read the router's
+ * entry and delete it only if it still points at the same internal host
+ * and port with our description; NAT-PMP can only delete the asking
+ * host's own mappings. A mapping held by another host is never deleted.
+ * A new mapping for a port whose release is in flight waits for it (the
+ * release must not delete the new mapping). */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -27,12 +40,14 @@
 #include "homeport.h"
 #include "log.h"
 #include "mapping.h"
+#include "state.h"
 #include "util.h"
 
 #define NATPMP_PERMANENT (7 * 24 * 3600)   /* lifetime asked for lease 0 */
 #define MIN_RECHECK_MS 1000
+#define STATE_NAME "mappings"              /* <state_dir>/mappings.json */
 
-enum map_op { OP_NONE, OP_ADD, OP_CONFIRM, OP_WHO, OP_VERIFY, OP_RELEASE, OP_DELETE };
+enum map_op { OP_NONE, OP_ADD, OP_CONFIRM, OP_WHO, OP_VERIFY, OP_RELEASE, OP_CHECK, OP_DELETE };
 
 struct map_entry {
 	struct map_entry *next;
@@ -51,6 +66,10 @@ struct map_entry {
 	unsigned failures;
 	bool owned;                  /* the gateway may hold a mapping of ours */
 	bool settled;                /* reached a first result (--once) */
+	bool waiting;                /* start() waits for a release of the same port */
+	enum map_via made_via;       /* protocol the mapping was (last) made with */
+	char gw_addr[INET_ADDRSTRLEN];   /* gateway it was made on, "" if none yet */
+	char root_url[256];          /* that gateway's IGD root URL, if UPnP */
 	struct ev_timer *timer;
 };
 
@@ -62,9 +81,15 @@ static struct {
 	bool up;
 	bool upnp_lease0;            /* 725 seen on this gateway */
 	bool shutting_down;
+	bool keep;                   /* shutting down, leaving the mappings */
+	bool loaded;                 /* mappings.json read (first apply_config) */
+	char *state_dir;
+	char *saved;                 /* what mappings.json holds (compact JSON) */
 	void (*done)(void *arg);
 	void *done_arg;
 } M;
+
+static void persist(void);
 
 static const char *const state_names[] = {
 	[MAP_PENDING] = "pending", [MAP_MAPPED] = "mapped", [MAP_CONFLICT] = "conflict",
@@ -102,6 +127,16 @@ int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval)
 	int64_t t = granted && half < check ? half : check;
 
 	return t < MIN_RECHECK_MS ? MIN_RECHECK_MS : t;
+}
+
+bool mapping_desc_matches(const char *want, const char *got)
+{
+	size_t n;
+
+	if (!want || !got)
+		return false;
+	n = strlen(got);
+	return n > 0 && n <= strlen(want) && strncmp(want, got, n) == 0;
 }
 
 static const char *proto_str(unsigned proto)
@@ -204,6 +239,7 @@ static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ..
 		e->settled = true;
 	if (s != MAP_MAPPED)
 		e->expires_ms = 0;
+	persist();
 }
 
 static bool for_this_host(const struct map_entry *e)
@@ -271,6 +307,15 @@ static void mapped(struct map_entry *e, uint32_t granted, uint32_t asked)
 	arm_recheck(e);
 }
 
+/* The mapping about to be made is made on this gateway, with its protocol. */
+static void made_here(struct map_entry *e)
+{
+	e->made_via = e->via;
+	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", M.gw.address);
+	snprintf(e->root_url, sizeof(e->root_url), "%s",
+		 e->via == MAP_VIA_UPNP ? M.gw.root_url : "");
+}
+
 /* ---- UPnP ------------------------------------------------------------- */
 
 static void upnp_add(struct map_entry *e);
@@ -309,7 +354,10 @@ static void on_upnp_who(void *arg, const struct upnp_result *r)
 	if (r->status == UPNP_ST_OK && entry_matches(e, u)) {
 		/* Ours after all (a race with our own earlier add): confirmed. */
 		mapped(e, u->lease, e->asked);
-	} else if (r->status == UPNP_ST_OK && strcmp(u->int_client, e->host) != 0) {
+		return;
+	}
+	e->owned = false;       /* whatever the port holds, it is not ours */
+	if (r->status == UPNP_ST_OK && strcmp(u->int_client, e->host) != 0) {
 		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is mapped to %s",
 		       e->svc.external_port, proto_upper(e->proto), u->int_client);
 	} else if (r->status == UPNP_ST_OK) {
@@ -392,6 +440,7 @@ static void on_upnp_add(void *arg, const struct upnp_result *r)
 	e->op = OP_NONE;
 	if (r->status == UPNP_ST_OK) {
 		e->owned = true;
+		persist();
 		upnp_get(e, OP_CONFIRM, on_upnp_confirm);
 		return;
 	}
@@ -430,13 +479,16 @@ static void upnp_add(struct map_entry *e)
 		desc = def;
 	}
 	e->asked = M.upnp_lease0 ? 0 : e->svc.lease;
+	made_here(e);
 	e->op = OP_ADD;
 	e->req = upnp_add_mapping(e->proto, e->svc.external_port, e->host, e->svc.internal_port,
 				  desc, e->asked, on_upnp_add, e);
 	if (!e->req) {
 		e->op = OP_NONE;
 		fail_backoff(e, "cannot queue a UPnP request");
+		return;
 	}
+	persist();      /* remembered before the router has it */
 }
 
 /* ---- NAT-PMP ---------------------------------------------------------- */
@@ -505,22 +557,196 @@ static void on_natpmp_map(void *arg, const struct natpmp_result *r)
 static void natpmp_add(struct map_entry *e)
 {
 	e->asked = mapping_natpmp_lifetime(e->svc.lease);
+	made_here(e);
 	e->op = OP_ADD;
 	e->req = natpmp_map(e->proto, e->svc.internal_port, e->svc.external_port, e->asked,
 			    on_natpmp_map, e);
 	if (!e->req) {
 		e->op = OP_NONE;
 		fail_backoff(e, "cannot queue a NAT-PMP request");
+		return;
 	}
+	persist();
+}
+
+/* ---- remembered mappings: <state_dir>/mappings.json ------------------- */
+
+static json_t *str_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
+
+/* Head entries: ours, or an add that is about to make it ours (not the
+ * retries of a conflict or a refusal). Dying entries: all owned ones. */
+static bool remembered(const struct map_entry *e, bool dying)
+{
+	if (!e->host[0] || !e->gw_addr[0])
+		return false;
+	if (e->owned || dying)
+		return e->owned;
+	return e->op == OP_ADD && e->state != MAP_CONFLICT && e->state != MAP_REFUSED;
+}
+
+static json_t *record_json(const struct map_entry *e)
+{
+	json_t *o = json_object(), *desc;
+
+	json_object_set_new(o, "service", json_string(e->svc.name));
+	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
+	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));
+	json_object_set_new(o, "internal_host", json_string(e->host));
+	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
+	/* Not UTF-8 (jansson refuses it): null, matched by host and port only. */
+	desc = e->svc.description ? json_string(e->svc.description) : NULL;
+	json_object_set_new(o, "description", desc ? desc : json_null());
+	json_object_set_new(o, "via", json_string(via_str(e->made_via) ? via_str(e->made_via) :
+						  "upnp"));
+	json_object_set_new(o, "gateway", json_string(e->gw_addr));
+	json_object_set_new(o, "root_url", str_or_null(e->root_url));
+	json_object_set_new(o, "lease", json_integer(e->svc.lease));
+	return o;
+}
+
+/* Write mappings.json if the set of remembered mappings changed. Cheap
+ * when it did not: called after every change that might matter. */
+static void persist(void)
+{
+	json_t *root, *arr;
+	char *text;
+
+	if (!M.state_dir || M.keep || !M.loaded)
+		return;
+	arr = json_array();
+	for (const struct map_entry *e = M.head; e; e = e->next)
+		if (remembered(e, false))
+			json_array_append_new(arr, record_json(e));
+	for (const struct map_entry *e = M.dying; e; e = e->next)
+		if (remembered(e, true))
+			json_array_append_new(arr, record_json(e));
+	root = json_object();
+	json_object_set_new(root, "version", json_integer(1));
+	json_object_set_new(root, "mappings", arr);
+	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	if (text && (!M.saved || strcmp(text, M.saved) != 0) &&
+	    state_save_json(M.state_dir, STATE_NAME, root) == 0) {
+		log_debug("mappings: %s/%s.json: %zu remembered", M.state_dir, STATE_NAME,
+			  json_array_size(arr));
+		free(M.saved);
+		M.saved = text;
+		text = NULL;
+	}
+	free(text);
+	json_decref(root);
+}
+
+static bool port_ok(json_t *v)
+{
+	return json_is_integer(v) && json_integer_value(v) >= 1 &&
+	       json_integer_value(v) <= 65535;
+}
+
+static bool ipv4_ok(const char *s)
+{
+	struct in_addr a;
+
+	return s && inet_pton(AF_INET, s, &a) == 1;
+}
+
+/* One remembered mapping, as a dying entry waiting for its gateway. */
+static struct map_entry *record_entry(json_t *o)
+{
+	const char *name = json_string_value(json_object_get(o, "service"));
+	const char *proto = json_string_value(json_object_get(o, "protocol"));
+	const char *host = json_string_value(json_object_get(o, "internal_host"));
+	const char *via = json_string_value(json_object_get(o, "via"));
+	const char *gw = json_string_value(json_object_get(o, "gateway"));
+	const char *url = json_string_value(json_object_get(o, "root_url"));
+	json_t *desc = json_object_get(o, "description"), *lease = json_object_get(o, "lease");
+	struct cfg_service svc = { 0 };
+	struct map_entry *e;
+	unsigned p;
+
+	if (!name || !proto || !via || !ipv4_ok(host) || !ipv4_ok(gw) ||
+	    !port_ok(json_object_get(o, "external_port")) ||
+	    !port_ok(json_object_get(o, "internal_port")) ||
+	    (desc && !json_is_string(desc) && !json_is_null(desc)))
+		return NULL;
+	if (strcmp(proto, "tcp") == 0)
+		p = SVC_TCP;
+	else if (strcmp(proto, "udp") == 0)
+		p = SVC_UDP;
+	else
+		return NULL;
+	if (strcmp(via, "upnp") != 0 && strcmp(via, "natpmp") != 0)
+		return NULL;
+	svc.name = (char *)name;
+	svc.protocols = p;
+	svc.external_port = (uint16_t)json_integer_value(json_object_get(o, "external_port"));
+	svc.internal_port = (uint16_t)json_integer_value(json_object_get(o, "internal_port"));
+	svc.internal_host = (char *)host;
+	svc.description = (char *)json_string_value(desc);
+	svc.lease = json_is_integer(lease) && json_integer_value(lease) >= 0 &&
+		json_integer_value(lease) <= UINT32_MAX ? (uint32_t)json_integer_value(lease) : 0;
+	e = entry_new(&svc, p);
+	e->made_via = strcmp(via, "upnp") == 0 ? MAP_VIA_UPNP : MAP_VIA_NATPMP;
+	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", gw);
+	snprintf(e->root_url, sizeof(e->root_url), "%s", url ? url : "");
+	e->owned = true;
+	return e;
+}
+
+static void load_remembered(void)
+{
+	json_t *root = state_load_json(M.state_dir, STATE_NAME), *arr, *o;
+	struct map_entry **tail = &M.dying;
+	size_t i, n = 0;
+
+	if (!root)
+		return;
+	while (*tail)
+		tail = &(*tail)->next;
+	arr = json_object_get(root, "mappings");
+	json_array_foreach(arr, i, o) {
+		struct map_entry *e = record_entry(o);
+
+		if (!e) {
+			log_warnx("mappings: %s/%s.json: entry %zu is not valid, ignored",
+				  M.state_dir, STATE_NAME, i);
+			continue;
+		}
+		*tail = e;
+		tail = &e->next;
+		n++;
+	}
+	if (n)
+		log_info("mappings: %zu remembered from an earlier run", n);
+	json_decref(root);
 }
 
 /* ---- driving ---------------------------------------------------------- */
+
+/* Is a release in flight that could delete what e is about to map? */
+static bool release_in_flight(const struct map_entry *e)
+{
+	for (const struct map_entry *d = M.dying; d; d = d->next) {
+		if (d->op == OP_NONE || d->proto != e->proto)
+			continue;
+		if (d->svc.external_port == e->svc.external_port)
+			return true;
+		/* NAT-PMP deletes by internal port */
+		if (d->via == MAP_VIA_NATPMP && d->svc.internal_port == e->svc.internal_port &&
+		    strcmp(d->host, e->host) == 0)
+			return true;
+	}
+	return false;
+}
 
 /* (Re)map now with the gateway's protocol. */
 static void start(struct map_entry *e)
 {
 	cancel_req(e);
 	ev_timer_disarm(e->timer);
+	e->waiting = false;
 	if (!M.up || M.shutting_down)
 		return;
 	snprintf(e->host, sizeof(e->host), "%s",
@@ -529,6 +755,13 @@ static void start(struct map_entry *e)
 	if (e->via == MAP_VIA_NATPMP && !for_this_host(e)) {
 		set_state(e, MAP_REFUSED, "NAT-PMP can only map ports to the host that asks (%s); "
 			  "internal_host %s needs a UPnP gateway", M.gw.lan_addr, e->host);
+		return;
+	}
+	if (release_in_flight(e)) {
+		log_debug("mapping %s/%s: waiting for an old mapping of port %u/%s to go",
+			  e->svc.name, proto_str(e->proto), e->svc.external_port,
+			  proto_upper(e->proto));
+		e->waiting = true;
 		return;
 	}
 	if (e->via == MAP_VIA_UPNP)
@@ -585,53 +818,146 @@ static void add_entries(struct map_entry ***tail, const struct cfg_service *svc,
 	}
 }
 
-static void on_deleted_upnp(void *arg, const struct upnp_result *r);
-static void on_deleted_natpmp(void *arg, const struct natpmp_result *r);
+/* ---- releasing mappings nobody wants any more ------------------------- */
 
-static void deleted(struct map_entry *e)
+static void check_shutdown_done(void)
 {
-	struct map_entry **pp;
+	void (*done)(void *);
 
-	for (pp = &M.dying; *pp; pp = &(*pp)->next)
-		if (*pp == e) {
-			*pp = e->next;
-			break;
-		}
-	entry_free(e);
-	if (M.shutting_down && !M.dying && !M.head && M.done) {
-		void (*done)(void *) = M.done;
+	if (!M.shutting_down || !M.done || M.head)
+		return;
+	for (const struct map_entry *d = M.dying; d; d = d->next)
+		if (d->op != OP_NONE)
+			return;
+	done = M.done;
+	M.done = NULL;
+	done(M.done_arg);
+}
 
-		M.done = NULL;
-		done(M.done_arg);
+/* A release ended: forget the mapping (deleted, gone, or not ours), or
+ * keep remembering it for the next time its gateway answers. */
+static void released(struct map_entry *e, bool forget)
+{
+	e->req = 0;
+	e->op = OP_NONE;
+	if (forget) {
+		for (struct map_entry **pp = &M.dying; *pp; pp = &(*pp)->next)
+			if (*pp == e) {
+				*pp = e->next;
+				break;
+			}
+		entry_free(e);
 	}
+	persist();
+	for (struct map_entry *w = M.head; w; w = w->next)
+		if (w->waiting && w->op == OP_NONE)
+			start(w);
+	check_shutdown_done();
+}
+
+static void log_release(const struct map_entry *e, int prio, const char *what)
+{
+	log_msg(prio, "mapping %s/%s: port %u/%s (to %s port %u): %s", e->svc.name,
+		proto_str(e->proto), e->svc.external_port, proto_upper(e->proto), e->host,
+		e->svc.internal_port, what);
 }
 
 static void on_deleted_upnp(void *arg, const struct upnp_result *r)
 {
 	struct map_entry *e = arg;
+	char why[256];
 
 	e->req = 0;
-	if (r->status == UPNP_ST_OK || r->upnp_code == 714)
-		log_info("mapping %s/%s: port %u/%s deleted", e->svc.name, proto_str(e->proto),
-			 e->svc.external_port, proto_upper(e->proto));
-	else
-		log_warnx("mapping %s/%s: cannot delete port %u/%s: %s", e->svc.name,
-			  proto_str(e->proto), e->svc.external_port, proto_upper(e->proto), r->error);
-	deleted(e);
+	if (r->status == UPNP_ST_OK || r->upnp_code == 714) {
+		log_release(e, LOG_INFO, "deleted");
+		released(e, true);
+		return;
+	}
+	snprintf(why, sizeof(why), "cannot delete it: %s%s", r->error,
+		 upnp_gateway_gone(r) ? "; will try again" : "");
+	log_release(e, LOG_WARNING, why);
+	if (upnp_gateway_gone(r) && M.hooks.gateway_trouble)
+		M.hooks.gateway_trouble(why);
+	released(e, !upnp_gateway_gone(r));
 }
 
 static void on_deleted_natpmp(void *arg, const struct natpmp_result *r)
 {
 	struct map_entry *e = arg;
+	char why[256];
 
 	e->req = 0;
-	if (r->status == NATPMP_ST_OK)
-		log_info("mapping %s/%s: port %u/%s deleted", e->svc.name, proto_str(e->proto),
-			 e->svc.external_port, proto_upper(e->proto));
-	else
-		log_warnx("mapping %s/%s: cannot delete port %u/%s: %s", e->svc.name,
-			  proto_str(e->proto), e->svc.external_port, proto_upper(e->proto), r->error);
-	deleted(e);
+	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
+		M.hooks.natpmp_epoch(r->epoch);
+	if (r->status == NATPMP_ST_OK) {
+		log_release(e, LOG_INFO, "deleted");
+		released(e, true);
+		return;
+	}
+	snprintf(why, sizeof(why), "cannot delete it: %s%s", r->error,
+		 r->status == NATPMP_ST_TIMEOUT ? "; will try again" : "");
+	log_release(e, LOG_WARNING, why);
+	released(e, r->status != NATPMP_ST_TIMEOUT);
+}
+
+/* UPnP: delete only what still points where we pointed it. */
+static void on_release_check(void *arg, const struct upnp_result *r)
+{
+	struct map_entry *e = arg;
+	const struct upnp_entry *u = &r->u.entry;
+	char why[300];
+
+	e->req = 0;
+	e->op = OP_NONE;
+	if (r->status == UPNP_ST_OK && entry_matches(e, u) &&
+	    (e->made_via != MAP_VIA_UPNP || !e->svc.description ||
+	     mapping_desc_matches(e->svc.description, u->desc))) {
+		e->op = OP_DELETE;
+		e->req = upnp_delete_mapping(e->proto, e->svc.external_port, on_deleted_upnp, e);
+		if (!e->req)
+			released(e, false);
+		return;
+	}
+	if (r->status == UPNP_ST_OK) {
+		snprintf(why, sizeof(why), "the router maps it to %s port %u (\"%s\"): not ours, "
+			 "left alone", u->int_client, u->int_port, u->desc);
+		log_release(e, LOG_NOTICE, why);
+		released(e, true);
+	} else if (r->upnp_code == 714) {
+		log_release(e, LOG_INFO, "already gone from the router");
+		released(e, true);
+	} else if (upnp_gateway_gone(r)) {
+		snprintf(why, sizeof(why), "cannot look it up: %s; will try again", r->error);
+		log_release(e, LOG_WARNING, why);
+		if (M.hooks.gateway_trouble)
+			M.hooks.gateway_trouble(why);
+		released(e, false);
+	} else {
+		snprintf(why, sizeof(why), "cannot look it up: %s; forgotten", r->error);
+		log_release(e, LOG_WARNING, why);
+		released(e, true);
+	}
+}
+
+/* Start deleting a dying entry's mapping from its gateway. Stays with
+ * op OP_NONE (remembered) when that gateway is not the one up now. */
+static void release(struct map_entry *e)
+{
+	e->req = 0;
+	e->op = OP_NONE;
+	if (!M.up || strcmp(e->gw_addr, M.gw.address) != 0)
+		return;
+	e->via = M.gw.via;
+	if (e->via == MAP_VIA_UPNP) {
+		e->op = OP_CHECK;
+		e->req = upnp_get_mapping(e->proto, e->svc.external_port, on_release_check, e);
+	} else if (e->via == MAP_VIA_NATPMP && strcmp(e->host, M.gw.lan_addr) == 0) {
+		/* The router lets a host delete only its own mappings. */
+		e->op = OP_DELETE;
+		e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_deleted_natpmp, e);
+	}
+	if (!e->req)
+		e->op = OP_NONE;
 }
 
 /* Move e to the dying list and delete its mapping if it may be ours. A
@@ -639,29 +965,62 @@ static void on_deleted_natpmp(void *arg, const struct natpmp_result *r)
 static void retire(struct map_entry *e)
 {
 	bool ours = e->owned || e->op == OP_ADD || e->op == OP_CONFIRM;
-	enum map_via via = e->via;
 
 	cancel_req(e);
 	ev_timer_disarm(e->timer);
+	e->waiting = false;
 	e->next = M.dying;
 	M.dying = e;
-	if (!ours || !M.up || e->state == MAP_CONFLICT) {
-		e->req = 0;
-	} else if (via == MAP_VIA_UPNP) {
-		e->req = upnp_delete_mapping(e->proto, e->svc.external_port, on_deleted_upnp, e);
-	} else if (via == MAP_VIA_NATPMP) {
-		e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_deleted_natpmp, e);
+	if (!ours || !e->host[0] || !e->gw_addr[0]) {
+		released(e, true);
+		return;
 	}
-	e->via = via;
-	e->op = e->req ? OP_DELETE : OP_NONE;
-	if (!e->req)
-		deleted(e);
+	e->owned = true;
+	release(e);
+	if (e->op == OP_NONE)
+		released(e, false);
+	else
+		persist();
+}
+
+/* A remembered mapping (gateway gw) that e wants exactly: adopt it. */
+static bool wants(const struct map_entry *e, const struct map_entry *d, const struct mapping_gw *gw)
+{
+	const char *host = e->svc.internal_host ? e->svc.internal_host : gw->lan_addr;
+
+	return e->proto == d->proto && e->svc.external_port == d->svc.external_port &&
+	       e->svc.internal_port == d->svc.internal_port && strcmp(host, d->host) == 0 &&
+	       (!d->svc.description || (e->svc.description &&
+					strcmp(e->svc.description, d->svc.description) == 0));
+}
+
+/* e holds a mapping on a gateway that is not the one found now: remember
+ * it for when that gateway answers again. */
+static void stash(struct map_entry *e)
+{
+	struct map_entry *d = entry_new(&e->svc, e->proto);
+
+	snprintf(d->host, sizeof(d->host), "%s", e->host);
+	d->made_via = e->made_via;
+	memcpy(d->gw_addr, e->gw_addr, sizeof(d->gw_addr));
+	memcpy(d->root_url, e->root_url, sizeof(d->root_url));
+	d->owned = true;
+	d->next = M.dying;
+	M.dying = d;
+	e->owned = false;
+	e->gw_addr[0] = '\0';
 }
 
 void mapping_apply_config(const struct hp_config *cfg)
 {
 	struct map_entry *old = M.head, **tail = &M.head;
+	const char *dir = cfg->daemon.state_dir;
 
+	free(M.state_dir);
+	M.state_dir = dir && *dir ? xstrdup(dir) : NULL;
+	if (!M.loaded && M.state_dir)
+		load_remembered();
+	M.loaded = true;
 	M.head = NULL;
 	for (size_t i = 0; i < cfg->n_services; i++)
 		add_entries(&tail, &cfg->services[i], &old);
@@ -673,6 +1032,7 @@ void mapping_apply_config(const struct hp_config *cfg)
 			 proto_str(e->proto));
 		retire(e);
 	}
+	persist();
 }
 
 void mapping_init(const struct mapping_hooks *hooks)
@@ -685,6 +1045,7 @@ void mapping_init(const struct mapping_hooks *hooks)
 
 void mapping_fini(void)
 {
+	persist();
 	while (M.head) {
 		struct map_entry *e = M.head;
 		M.head = e->next;
@@ -695,15 +1056,55 @@ void mapping_fini(void)
 		M.dying = e->next;
 		entry_free(e);
 	}
+	free(M.state_dir);
+	free(M.saved);
 	memset(&M, 0, sizeof(M));
 }
 
 void mapping_gateway_up(const struct mapping_gw *gw)
 {
+	struct map_entry *d, *next;
+
 	if (strcmp(gw->address, M.gw.address) != 0)
 		M.upnp_lease0 = false;
 	M.gw = *gw;
 	M.up = true;
+	for (struct map_entry *e = M.head; e; e = e->next)
+		if (e->owned && e->gw_addr[0] && strcmp(e->gw_addr, gw->address) != 0) {
+			cancel_req(e);
+			stash(e);
+		}
+	/* Remembered mappings on this gateway, from an earlier run or a
+	 * service removed while it was away: adopt or delete them first. */
+	for (d = M.dying; d; d = next) {
+		struct map_entry *e;
+
+		next = d->next;
+		if (d->op != OP_NONE || strcmp(d->gw_addr, gw->address) != 0)
+			continue;
+		for (e = M.head; e && !wants(e, d, gw); e = e->next)
+			;
+		if (e) {
+			log_info("mapping %s/%s: port %u/%s was made by an earlier run: adopted",
+				 e->svc.name, proto_str(e->proto), e->svc.external_port,
+				 proto_upper(e->proto));
+			snprintf(e->host, sizeof(e->host), "%s", d->host);
+			e->owned = true;
+			e->made_via = d->made_via;
+			memcpy(e->gw_addr, d->gw_addr, sizeof(e->gw_addr));
+			memcpy(e->root_url, d->root_url, sizeof(e->root_url));
+			for (struct map_entry **pp = &M.dying; *pp; pp = &(*pp)->next)
+				if (*pp == d) {
+					*pp = d->next;
+					break;
+				}
+			entry_free(d);
+			continue;
+		}
+		log_release(d, LOG_NOTICE, "made by an earlier run, no longer configured: deleting");
+		release(d);
+	}
+	persist();
 	for (struct map_entry *e = M.head; e; e = e->next) {
 		e->failures = 0;
 		start(e);
@@ -713,9 +1114,14 @@ void mapping_gateway_up(const struct mapping_gw *gw)
 void mapping_gateway_down(const char *why)
 {
 	M.up = false;
+	for (struct map_entry *d = M.dying; d; d = d->next)
+		cancel_req(d);        /* still remembered: tried again when it is back */
 	for (struct map_entry *e = M.head; e; e = e->next) {
+		if (remembered(e, false))
+			e->owned = true;   /* an add cut short may have reached it */
 		cancel_req(e);
 		ev_timer_disarm(e->timer);
+		e->waiting = false;
 		set_state(e, MAP_PENDING, "gateway unreachable: %s", why ? why : "unknown");
 		e->settled = true;
 	}
@@ -733,7 +1139,7 @@ void mapping_remap_all(const char *why)
 void mapping_verify_all(void)
 {
 	for (struct map_entry *e = M.head; e; e = e->next)
-		if (e->op == OP_NONE) {
+		if (e->op == OP_NONE && !e->waiting) {
 			if (e->state != MAP_MAPPED)
 				e->failures = 0;
 			recheck(e);
@@ -745,6 +1151,13 @@ void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg)
 	M.shutting_down = true;
 	M.done = done;
 	M.done_arg = arg;
+	if (keep) {
+		/* mappings.json stays as it is: the next start adopts them. */
+		persist();
+		M.keep = true;
+		for (struct map_entry *d = M.dying; d; d = d->next)
+			cancel_req(d);
+	}
 	while (M.head) {
 		struct map_entry *e = M.head;
 
@@ -755,10 +1168,7 @@ void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg)
 		}
 		retire(e);
 	}
-	if (!M.dying && M.done) {
-		M.done = NULL;
-		done(arg);
-	}
+	check_shutdown_done();
 }
 
 bool mapping_once_done(bool *all_ok)
@@ -771,17 +1181,15 @@ bool mapping_once_done(bool *all_ok)
 		if (e->state != MAP_MAPPED)
 			ok = false;
 	}
+	for (struct map_entry *d = M.dying; d; d = d->next)
+		if (d->op != OP_NONE)
+			done = false;
 	if (all_ok)
 		*all_ok = ok;
 	return done;
 }
 
 /* ---- status ----------------------------------------------------------- */
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
 
 static json_t *entry_json(const struct map_entry *e)
 {

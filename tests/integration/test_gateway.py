@@ -325,3 +325,188 @@ def test_probe_double_nat_and_no_gateway(bed):
     r = probe(bed)
     assert r.returncode == 69, r.stdout + r.stderr
     assert "UPnP:        no answer" in r.stdout and "NAT-PMP:     no answer" in r.stdout
+
+
+# ---- owned mappings: remembered in the state dir, cleaned up after a crash ----
+
+def remembered(d):
+    """The mappings the daemon remembers owning: {(proto, ext_port): record}."""
+    path = os.path.join(d.state_dir, "mappings.json")
+    if not os.path.exists(path):
+        return {}
+    with open(path) as f:
+        j = json.load(f)
+    return {(m["protocol"], m["external_port"]): m for m in j["mappings"]}
+
+
+def mapping_at(b, ext_port, proto="tcp"):
+    m = [m for m in b.mappings() if m["ext_port"] == ext_port and m["proto"] == proto]
+    return m[0] if m else None
+
+
+def test_sigkill_then_removed_service_is_cleaned_up(bed):
+    # a mapping made by hand, for this host but another port: never ours
+    r = bed.upnpc("-e", "by-hand", "-a", bed.lan_ip, 8081, 18099, "tcp")
+    assert r.returncode == 0 and router_has(bed, 18099), r.stdout + r.stderr
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"web.conf": web(bed),
+                                  "dns.conf": bed.service_section("dns", 8081, 18081)})
+    wait_svc(d, "web", "mapped")
+    wait_svc(d, "dns", "mapped")
+    rec = remembered(d)
+    assert set(rec) == {("tcp", 18080), ("tcp", 18081)}, rec
+    assert rec[("tcp", 18081)]["internal_host"] == bed.lan_ip
+    assert rec[("tcp", 18081)]["internal_port"] == 8081
+    assert rec[("tcp", 18081)]["description"] == "homeport:dns"
+    assert rec[("tcp", 18081)]["via"] == "upnp"
+    assert rec[("tcp", 18081)]["gateway"] == bed.gw_lan_ip
+    assert rec[("tcp", 18081)]["root_url"] == bed.upnp_url
+    assert (os.stat(os.path.join(d.state_dir, "mappings.json")).st_mode & 0o7) == 0
+    d.kill()
+    assert router_has(bed, 18080) and router_has(bed, 18081)
+    d.remove_dropin("dns.conf")
+    d.start()
+    assert wait_until(lambda: not router_has(bed, 18081), timeout=5), d.logtext()[-3000:]
+    s = wait_svc(d, "web", "mapped")
+    assert s["error"] is None
+    assert bed.reaches(18080, "tcp")
+    m = mapping_at(bed, 18099)
+    assert m and m["int_ip"] == bed.lan_ip and m["int_port"] == 8081
+    assert wait_until(lambda: set(remembered(d)) == {("tcp", 18080)}), remembered(d)
+    log = d.logtext(current=True)
+    assert "no longer configured: deleting" in log and "conflict" not in log
+    assert d.stop() == 0
+    assert not router_has(bed, 18080) and router_has(bed, 18099)
+    assert remembered(d) == {}
+
+
+def test_sigkill_then_port_taken_by_another_host_is_left_alone(make_bed):
+    b = make_bed(secure_mode=False, bind=False, standin=False)
+    b.start_echo("lan2", tcp=[8081])
+    d = b.start_daemon(b.gateway_conf("upnp"),
+                       dropins={"web.conf": web(b),
+                                "dns.conf": b.service_section("dns", 8081, 18081)})
+    wait_svc(d, "dns", "mapped")
+    wait_svc(d, "web", "mapped")
+    d.kill()
+    # while the daemon is down, the port changes hands: same internal port,
+    # another host
+    r = b.upnpc("-d", 18081, "tcp")
+    assert r.returncode == 0 and not router_has(b, 18081), r.stdout + r.stderr
+    r = b.upnpc("-e", "homeport:dns", "-a", b.lan2_ip, 8081, 18081, "tcp", ns="lan2")
+    assert r.returncode == 0 and router_has(b, 18081), r.stdout + r.stderr
+    d.remove_dropin("dns.conf")
+    d.start()
+    wait_svc(d, "web", "mapped")
+    assert wait_until(lambda: ("tcp", 18081) not in remembered(d)), remembered(d)
+    d.wait_log("not ours, left alone")
+    m = mapping_at(b, 18081)
+    assert m and m["int_ip"] == b.lan2_ip and m["int_port"] == 8081
+    assert b.reaches(18081, "tcp", host="lan2")
+    assert d.stop() == 0
+    m = mapping_at(b, 18081)
+    assert m and m["int_ip"] == b.lan2_ip
+
+
+def test_sigkill_then_restart_adopts_own_mappings(bed):
+    conf = bed.gateway_conf("auto")
+    dropins = {"web.conf": web(bed),
+               "dns.conf": bed.service_section("dns", 8081, 18081, protocol="both")}
+    d = bed.start_daemon(conf, dropins=dropins)
+    d.wait_for(lambda st: len(st["services"]) == 3 and
+               all(s["state"] == "mapped" for s in st["services"]))
+    before = sorted((m["proto"], m["ext_port"], m["int_ip"], m["int_port"])
+                    for m in bed.mappings())
+    assert len(before) == 3 and len(remembered(d)) == 3
+    d.kill()
+    d.start()
+    st = d.wait_for(lambda st: len(st["services"]) == 3 and
+                    all(s["state"] == "mapped" for s in st["services"]), timeout=10)
+    assert all(s["error"] is None for s in st["services"]), st["services"]
+    after = sorted((m["proto"], m["ext_port"], m["int_ip"], m["int_port"])
+                   for m in bed.mappings())
+    assert after == before
+    log = d.logtext(current=True)
+    assert log.count("made by an earlier run: adopted") == 3, log[-3000:]
+    assert "conflict" not in log and "deleting" not in log
+    assert bed.reaches(18080, "tcp") and bed.reaches(18081, "udp")
+    assert len(remembered(d)) == 3
+    # still ours: removed at exit
+    assert d.stop() == 0
+    assert bed.mappings() == [] and remembered(d) == {}
+
+
+def test_natpmp_sigkill_then_removed_service_is_cleaned_up(make_bed):
+    b = make_bed(upnp=False, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("natpmp"),
+                       dropins={"web.conf": web(b),
+                                "dns.conf": b.service_section("dns", 8081, 18081)})
+    wait_svc(d, "web", "mapped")
+    wait_svc(d, "dns", "mapped")
+    assert remembered(d)[("tcp", 18081)]["via"] == "natpmp"
+    d.kill()
+    d.remove_dropin("dns.conf")
+    d.start()
+    assert wait_until(lambda: not router_has(b, 18081), timeout=5), d.logtext()[-3000:]
+    wait_svc(d, "web", "mapped")
+    assert b.reaches(18080, "tcp")
+    assert set(remembered(d)) == {("tcp", 18080)}
+
+
+def test_removed_while_router_away_is_deleted_when_it_is_back(bed):
+    d = bed.start_daemon(bed.gateway_conf("upnp", check_interval="1h"),
+                         dropins={"web.conf": web(bed),
+                                  "dns.conf": bed.service_section("dns", 8081, 18081)})
+    wait_svc(d, "dns", "mapped")
+    wait_svc(d, "web", "mapped")
+    d.kill()
+    d.remove_dropin("dns.conf")
+    bed.freeze_router()
+    try:
+        d.start()
+        d.wait_for(lambda st: st["gateway"]["state"] == "unreachable", timeout=20)
+        # not deleted, not forgotten
+        assert ("tcp", 18081) in remembered(d)
+    finally:
+        bed.thaw_router()
+    assert d.ctl("refresh")[0] == 0
+    assert wait_until(lambda: not router_has(bed, 18081), timeout=15), d.logtext()[-3000:]
+    wait_svc(d, "web", "mapped")
+    assert set(remembered(d)) == {("tcp", 18080)}
+
+
+def test_once_without_router_and_ddns_exits_promptly(bed):
+    bed.stop_router()
+    conf = bed.gateway_conf("auto") + bed.ddns_section("home", "rfc2136",
+                                                       ["www.home.example"], ttl=60)
+    t = time.time()
+    rc, out = run_once(bed, conf, {"web.conf": web(bed)}, timeout=30)
+    took = time.time() - t
+    print("--once without a router: exit %d after %.2f s" % (rc, took))
+    assert rc == 1, out
+    assert took < 15, out
+    assert "gave up waiting" not in out
+
+
+def test_sigkill_then_changed_service_replaces_old_mapping(bed):
+    """Same external port, another internal port: the old mapping is deleted
+    first, then the new one made (the delete must not hit the new one)."""
+    d = bed.start_daemon(bed.gateway_conf("upnp"), dropins={"web.conf": web(bed)})
+    wait_svc(d, "web", "mapped")
+    d.kill()
+    d.dropin("web.conf", bed.service_section("web", 8081, 18080))
+    d.start()
+    s = wait_svc(d, "web", "mapped")
+    assert s["internal_port"] == 8081 and s["error"] is None
+    time.sleep(0.5)
+    m = mapping_at(bed, 18080)
+    assert m and m["int_ip"] == bed.lan_ip and m["int_port"] == 8081, bed.mappings()
+    assert len(bed.mappings()) == 1
+    rec = remembered(d)
+    assert set(rec) == {("tcp", 18080)} and rec[("tcp", 18080)]["internal_port"] == 8081
+    d.wait_log("no longer configured: deleting")
+    log = d.logtext(current=True)
+    # straight to mapped: the new mapping was never deleted under it
+    assert "conflict" not in log and "-> failed" not in log, log[-3000:]
+    assert "mapping web/tcp: pending -> mapped" in log
+    assert bed.tcp_probe(port=18080).split()[4] == "port=8081"

@@ -1,6 +1,6 @@
 /* Unit tests for mapping.c's pure policy helpers: retry back-off (steps,
- * cap, jitter bounds), NAT-PMP lifetimes for "permanent" leases, and when
- * a mapping is looked at again. */
+ * cap, jitter bounds), NAT-PMP lifetimes for "permanent" leases, when
+ * a mapping is looked at again, and when a router's description is ours. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -63,6 +63,20 @@ static void test_state_names(void **state)
 	assert_string_equal(mapping_state_name((enum map_state)42), "?");
 }
 
+static void test_desc_matches(void **state)
+{
+	assert_true(mapping_desc_matches("homeport:web", "homeport:web"));
+	/* a router that cut a long description */
+	assert_true(mapping_desc_matches("homeport:web camera", "homeport:web"));
+	assert_false(mapping_desc_matches("homeport:web", "homeport:web2"));
+	assert_false(mapping_desc_matches("homeport:web", "by-hand"));
+	assert_false(mapping_desc_matches("homeport:web", "Homeport:web"));
+	/* an empty description proves nothing */
+	assert_false(mapping_desc_matches("homeport:web", ""));
+	assert_false(mapping_desc_matches(NULL, "homeport:web"));
+	assert_false(mapping_desc_matches("homeport:web", NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -71,6 +85,7 @@ int main(void)
 		cmocka_unit_test(test_natpmp_lifetime),
 		cmocka_unit_test(test_recheck),
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_desc_matches),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

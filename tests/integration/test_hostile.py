@@ -1,0 +1,144 @@
+"""A hostile or broken router never crashes or stalls the daemon.
+
+homeportd runs on the bed's LAN host with upnp_url pointing at
+tests/tools/hostile_upnp.py (garbage XML, 100 MB bodies, endless trickle,
+hanging requests, SOAP faults), and with a NAT-PMP responder that answers
+with wrong opcodes, wrong ports and short packets. Throughout, the control
+socket answers at once, the daemon says in status what is wrong, and SIGTERM
+still ends it cleanly."""
+import os
+import re
+import signal
+import socket
+import struct
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+HOSTILE = os.path.join(REPO, "tests", "tools", "hostile_upnp.py")
+
+MODES = ["desc-garbage", "desc-huge", "desc-trickle", "desc-hang", "soap-garbage",
+         "soap-huge", "soap-trickle", "soap-hang", "soap-500", "soap-fault", "extip-hang"]
+
+
+def _wait_port(log, timeout=10):
+    t = time.monotonic()
+    while time.monotonic() - t < timeout:
+        if os.path.exists(log):
+            m = re.search(r"PORT (\d+)", open(log, errors="replace").read())
+            if m:
+                return int(m.group(1))
+        time.sleep(0.02)
+    raise AssertionError("hostile server did not start: " + open(log).read())
+
+
+def _watch(d, seconds):
+    """Query status for a while; return the slowest answer and the last status."""
+    slowest, st = 0.0, None
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        t = time.monotonic()
+        st = d.status()
+        slowest = max(slowest, time.monotonic() - t)
+        assert d.running(), d.logtext()[-3000:]
+        time.sleep(0.1)
+    return slowest, st
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_hostile_upnp_router(make_bed, mode):
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = bed.popen("lan", [sys.executable, HOSTILE, mode, "127.0.0.1"], label="hostile-" + mode)
+    port = _wait_port(p.log)
+    conf = ("[gateway]\nprotocol = upnp\nupnp_url = http://127.0.0.1:%d/rootDesc.xml\n" % port)
+    d = bed.start_daemon(conf, dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    # Hanging modes fail only at the UPnP call deadline (6 s): watch past it.
+    slow_mode = any(w in mode for w in ("trickle", "hang", "huge"))
+    slowest, st = _watch(d, 7.5 if slow_mode else 3)
+    # Never blocked behind the router: each answer is far below any UPnP deadline.
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    gw, svc = st["gateway"], st["services"][0]
+    if gw["state"] == "ok":
+        # The description was usable; the SOAP calls fail: the service says why.
+        assert svc["state"] in ("failed", "pending", "refused", "conflict"), st
+        assert svc["state"] == "pending" or svc["error"], st
+    else:
+        assert gw["state"] in ("searching", "unreachable"), st
+        assert gw["error"], st
+    assert svc["state"] != "mapped", st
+    t = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - t < 5.5
+
+
+def _natpmp_responder(bed, mode):
+    """A NAT-PMP server in the router's namespace that answers wrongly."""
+    code = r'''
+import socket, struct, sys, time
+mode = sys.argv[1]
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("0.0.0.0", 5351))
+print("PORT 5351", flush=True)
+while True:
+    data, peer = s.recvfrom(64)
+    if len(data) < 2:
+        continue
+    op = data[1]
+    epoch = int(time.monotonic()) & 0xffffffff
+    if mode == "short":
+        s.sendto(b"\x00", peer)
+    elif mode == "wrong-op":
+        s.sendto(struct.pack("!BBHI4s", 0, 128 + 77, 0, epoch, bytes([203, 0, 113, 9])), peer)
+    elif mode == "wrong-port" and op in (1, 2):
+        s.sendto(struct.pack("!BBHIHHI", 0, 128 + op, 0, epoch, 1, 1, 60), peer)
+    elif mode == "wrong-port":
+        s.sendto(struct.pack("!BBHI4s", 0, 128, 0, epoch, bytes([203, 0, 113, 9])), peer)
+    elif mode == "flood":
+        for _ in range(200):
+            s.sendto(bytes(range(16)), peer)
+'''
+    p = bed.popen("gw", [sys.executable, "-c", code, mode], label="natpmp-" + mode)
+    _wait_port(p.log)
+    return p
+
+
+@pytest.mark.parametrize("mode", ["short", "wrong-op", "wrong-port", "flood"])
+def test_hostile_natpmp_router(make_bed, mode):
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    _natpmp_responder(bed, mode)
+    conf = "[gateway]\nprotocol = natpmp\n"
+    d = bed.start_daemon(conf, dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    slowest, st = _watch(d, 4)
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    svc = st["services"][0]
+    assert svc["state"] != "mapped", st
+    if mode == "wrong-port":
+        # The external IP reply is well formed, the mapping replies are not.
+        assert st["gateway"]["external_ip"] in (None, "203.0.113.9"), st
+    else:
+        assert st["gateway"]["external_ip"] is None, st
+    assert d.stop() == 0
+
+
+def test_hostile_control_clients(bed):
+    """Huge, garbage and many connections on the control socket never stall it."""
+    d = bed.start_daemon(bed.gateway_conf("upnp"),
+                         dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    socks = []
+    for i in range(200):
+        s = bed.socket("lan", socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(d.sock)
+        s.setblocking(False)
+        try:
+            s.send(os.urandom(1000) if i % 2 else b"status")   # never a newline
+        except OSError:
+            pass
+        socks.append(s)
+    slowest, st = _watch(d, 2)
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    for s in socks:
+        s.close()
+    assert d.running()
+    assert d.stop() == 0
