@@ -87,6 +87,8 @@ check-san:
 
 check-config: all
 	tests/config/run.sh $(BUILD)/homeportd
+	tests/config/docs.sh
+	mandoc -Tlint -Wwarning man/*.5 man/*.8
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.
 build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj

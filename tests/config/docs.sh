@@ -1,0 +1,20 @@
+#!/bin/bash
+# Every configuration key the parser knows (src/config.c) is documented in
+# homeport.conf(5) and shown in the sample etc/homeport.conf, and neither
+# documents a key the parser does not know. Run from the tree root.
+set -u
+code=$(grep -o 'strcmp(key, "[a-z_]*")' src/config.c | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+man=$(grep -oE '^\.It Cm [a-z_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
+sample=$(sed -nE 's/^;? *([a-z_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
+fail=0
+report() {   # what, missing-list
+	[ -z "$2" ] && return
+	echo "FAIL $1: $(echo $2)"
+	fail=1
+}
+report "keys not in homeport.conf(5)" "$(comm -23 <(echo "$code") <(echo "$man"))"
+report "keys in homeport.conf(5) the parser does not know" "$(comm -13 <(echo "$code") <(echo "$man"))"
+report "keys not in etc/homeport.conf" "$(comm -23 <(echo "$code") <(echo "$sample"))"
+report "keys in etc/homeport.conf the parser does not know" "$(comm -13 <(echo "$code") <(echo "$sample"))"
+[ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample"
+exit $fail
