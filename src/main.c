@@ -271,10 +271,29 @@ static int write_pidfile(void)
 	return 0;
 }
 
-/* SysV style: detach from the terminal, parent exits once the child runs. */
+/* SysV style: detach from the terminal. The first process waits until the
+ * daemon is ready (or has failed) and exits with its status, so that an init
+ * script sees a daemon that could not start. */
+static int ready_fd = -1;
+
+static void daemon_ready(int status)
+{
+	unsigned char st = (unsigned char)status;
+
+	if (ready_fd < 0)
+		return;
+	if (write(ready_fd, &st, 1) != 1)
+		log_warn("cannot report readiness to the starting process");
+	close(ready_fd);
+	ready_fd = -1;
+}
+
 static int daemonize(void)
 {
-	/* daemon() moves to "/": keep relative paths meaning what the user meant. */
+	int pipefd[2], devnull;
+	pid_t pid;
+
+	/* We move to "/": keep relative paths meaning what the user meant. */
 	char *abs_config = opt.config[0] != '/' ? realpath(opt.config, NULL) : NULL;
 	if (abs_config)
 		opt.config = abs_config;      /* lives as long as the process */
@@ -283,9 +302,36 @@ static int daemonize(void)
 		if (getcwd(cwd, sizeof(cwd)) && asprintf(&abs_pid, "%s/%s", cwd, opt.pidfile) > 0)
 			opt.pidfile = abs_pid;
 	}
-	if (daemon(0, 0) < 0) {
+	if (pipe2(pipefd, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
 		log_err("cannot detach");
 		return -1;
+	}
+	if (pid > 0) {
+		unsigned char st = HP_EXIT_FAIL;
+		ssize_t n;
+		close(pipefd[1]);
+		do
+			n = read(pipefd[0], &st, 1);
+		while (n < 0 && errno == EINTR);
+		_exit(n == 1 ? st : HP_EXIT_FAIL);   /* EOF: the daemon died early */
+	}
+	close(pipefd[0]);
+	if (setsid() < 0 || (pid = fork()) < 0) {
+		log_err("cannot detach");
+		return -1;
+	}
+	if (pid > 0)
+		_exit(0);                 /* never a session leader: no controlling tty */
+	ready_fd = pipefd[1];
+	if (chdir("/") < 0)
+		log_warn("chdir /");
+	devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (devnull >= 0) {
+		dup2(devnull, STDIN_FILENO);
+		dup2(devnull, STDOUT_FILENO);
+		dup2(devnull, STDERR_FILENO);
+		if (devnull > STDERR_FILENO)
+			close(devnull);
 	}
 	return opt.pidfile ? write_pidfile() : 0;
 }
@@ -360,6 +406,7 @@ static int run_daemon(void)
 			   cfg->n_services, cfg->n_services == 1 ? "" : "s",
 			   cfg->n_ddns, cfg->n_ddns == 1 ? "y" : "ies");
 		sd_notify(0, "READY=1\nSTATUS=running");
+		daemon_ready(HP_EXIT_OK);
 	}
 	if (ev_run() < 0)
 		exit_code = HP_EXIT_FAIL;
@@ -400,10 +447,12 @@ int main(int argc, char **argv)
 		return rc;
 	}
 	if (opt.daemonize && daemonize() < 0) {
+		daemon_ready(HP_EXIT_FAIL);
 		config_free(cfg);
 		return HP_EXIT_FAIL;
 	}
 	rc = run_daemon();
+	daemon_ready(rc);          /* when it never got ready */
 	if (opt.pidfile)
 		unlink(opt.pidfile);
 	config_free(cfg);
