@@ -43,6 +43,10 @@ struct upnp_result {
 	enum upnp_status status;
 	int upnp_code;               /* UPnP error code (718, 725, ...), 0 if none */
 	char error[160];             /* e.g. "UPnP 718 ConflictInMappingEntry"; "" on OK */
+	/* upnp_add_mapping OK: the router's reply was a complete SOAP
+	 * AddPortMappingResponse, so it says it holds the mapping (false for
+	 * every other request and every failure). */
+	bool confirmed;
 	union {
 		struct upnp_igd igd;                 /* upnp_discover */
 		char ext_ip[INET_ADDRSTRLEN];        /* upnp_get_external_ip */

@@ -10,8 +10,9 @@
  * copy everything they need from the config: nothing points into it.
  *
  * Ownership: mapping.c only ever deletes mappings it created, and
- * remembers them in <state_dir>/mappings.json (rewritten atomically each
- * time that set changes). When the gateway comes up, a remembered mapping
+ * remembers them in <state_dir>/mappings.json (rewritten atomically when
+ * that set changed, at most once per event-loop pass, and always before a
+ * request for a new mapping leaves). When the gateway comes up, a remembered mapping
  * that a configured service still wants is adopted; one nobody wants any
  * more (service removed while the daemon was down, or it was killed) is
  * deleted if the router's entry still points at the same internal host,

@@ -104,6 +104,8 @@ static void sanitize(struct upnp_result *r, uint32_t op)
 		snprintf(r->error, sizeof(r->error), "invalid reply from the UPnP helper");
 		return;
 	}
+	r->confirmed = op == UPNP_OP_ADD && r->status == UPNP_ST_OK &&
+		*(volatile unsigned char *)&r->confirmed != 0;
 	if (op == UPNP_OP_DISCOVER) {
 		struct upnp_igd *g = &r->u.igd;
 		g->root_url[sizeof(g->root_url) - 1] = '\0';

@@ -21,6 +21,7 @@
 #include <miniupnpc/miniupnpc.h>
 #include <miniupnpc/upnpcommands.h>
 #include <miniupnpc/upnperrors.h>
+#include <miniupnpc/upnpreplyparse.h>
 
 #include "upnp_wire.h"
 
@@ -277,10 +278,113 @@ static void do_ext_ip(struct upnp_result *r)
 		fail(r, UPNP_ST_ERROR, "GetExternalIPAddress returned no IPv4 address");
 }
 
+/* The local name of the next start tag at or after *pos ("" at the end),
+ * skipping end tags, comments, declarations and processing instructions.
+ * Bounded by size: the buffer is the router's, not a C string. */
+static size_t next_start_tag(const char *buf, size_t size, size_t *pos, const char **name)
+{
+	size_t i = *pos;
+
+	*name = "";
+	while (i < size) {
+		size_t start, colon, n;
+
+		if (buf[i] != '<') {
+			i++;
+			continue;
+		}
+		i++;
+		if (i >= size)
+			break;
+		if (buf[i] == '/' || buf[i] == '?' || buf[i] == '!') {
+			/* End tag, <?...?>, <!-- --> or <!DOCTYPE>: not a start tag.
+			 * A '>' inside a comment only makes us stop early. */
+			while (i < size && buf[i] != '>')
+				i++;
+			continue;
+		}
+		start = colon = i;
+		while (i < size && buf[i] != '>' && buf[i] != '/' && buf[i] != ' ' &&
+		       buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
+			if (buf[i] == ':')
+				colon = i + 1;
+			i++;
+		}
+		if (i >= size)
+			break;
+		n = i - colon;
+		if (i == start || n == 0)
+			continue;
+		*name = buf + colon;
+		*pos = i;
+		return n;
+	}
+	*pos = size;
+	return 0;
+}
+
+static bool tag_is(const char *name, size_t n, const char *want)
+{
+	return n == strlen(want) && memcmp(name, want, n) == 0;
+}
+
+/* Is the reply a SOAP envelope whose body holds <ACTION>Response? The
+ * first three start tags must be Envelope, Body and that element (any
+ * namespace prefix), and the envelope must be closed (no cut-off reply). */
+static bool soap_response_ok(const char *buf, size_t size, const char *action)
+{
+	char want[64];
+	const char *name;
+	size_t pos = 0, n;
+
+	snprintf(want, sizeof(want), "%sResponse", action);
+	n = next_start_tag(buf, size, &pos, &name);
+	if (!tag_is(name, n, "Envelope"))
+		return false;
+	n = next_start_tag(buf, size, &pos, &name);
+	if (!tag_is(name, n, "Body"))
+		return false;
+	n = next_start_tag(buf, size, &pos, &name);
+	if (!tag_is(name, n, want))
+		return false;
+	/* An end tag </Envelope> or </prefix:Envelope> after it. */
+	for (size_t i = pos; i + 1 < size; i++) {
+		size_t j, local;
+
+		if (buf[i] != '<' || buf[i + 1] != '/')
+			continue;
+		for (j = local = i + 2; j < size && buf[j] != '>'; j++)
+			if (buf[j] == ':')
+				local = j + 1;
+		if (j < size && tag_is(buf + local, j - local, "Envelope"))
+			return true;
+	}
+	return false;
+}
+
+/* AddPortMapping, judged here rather than by UPNP_AddPortMapping: that
+ * calls every reply without an errorCode element a success (random bytes,
+ * an HTML page, an empty HTTP 500), so the daemon had to read every new
+ * mapping back. Here an add is OK only when the reply is a complete SOAP
+ * envelope holding an AddPortMappingResponse; an errorCode is the UPnP
+ * error as before; anything else is a garbage reply. simpleUPnPcommand
+ * drops the HTTP status (up to 2.3.3 at least): the body decides. A 200
+ * without that element and any error status without a UPnP fault fail
+ * alike; a fault carries its errorCode, whatever the status. With that,
+ * OK means "the router said it made this mapping": r->confirmed. */
 static void do_add(const struct upnp_wire_req *q, struct upnp_result *r)
 {
 	char ext[8], in[8], lease[12], client[INET_ADDRSTRLEN];
-	int rc;
+	struct UPNParg args[] = {
+		{ "NewRemoteHost", "" }, { "NewExternalPort", ext }, { "NewProtocol", q->proto },
+		{ "NewInternalPort", in }, { "NewInternalClient", client }, { "NewEnabled", "1" },
+		{ "NewPortMappingDescription", q->desc }, { "NewLeaseDuration", lease },
+		{ NULL, NULL },
+	};
+	struct NameValueParserData pdata;
+	const char *code;
+	char *buf;
+	int size = 0;
 
 	snprintf(ext, sizeof(ext), "%u", q->ext_port);
 	snprintf(in, sizeof(in), "%u", q->int_port);
@@ -289,10 +393,41 @@ static void do_add(const struct upnp_wire_req *q, struct upnp_result *r)
 		copy(client, sizeof(client), q->int_host);
 	else
 		copy_ipv4(client, sizeof(client), igd.lanaddr);
-	rc = UPNP_AddPortMapping(igd.urls.controlURL, igd.data.first.servicetype, ext, in,
-				 client, q->desc, q->proto, "", lease);
-	if (rc != 0)
-		command_failed(r, "AddPortMapping", rc);
+#if MINIUPNPC_API_VERSION >= 19
+	/* 2.3.0 dropped the unused socket argument. */
+	buf = simpleUPnPcommand(igd.urls.controlURL, igd.data.first.servicetype,
+				"AddPortMapping", args, &size);
+#else
+	buf = simpleUPnPcommand(-1, igd.urls.controlURL, igd.data.first.servicetype,
+				"AddPortMapping", args, &size);
+#endif
+	if (!buf) {
+		command_failed(r, "AddPortMapping", UPNPCOMMAND_HTTP_ERROR);
+		return;
+	}
+	if (size < 0)
+		size = 0;
+	ParseNameValue(buf, size, &pdata);
+	code = GetValueFromNameValueList(&pdata, "errorCode");
+	if (code) {
+		char *end;
+		long v = strtol(code, &end, 10);
+
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (end != code && *end == '\0' && v > 0 && v < 1000)
+			command_failed(r, "AddPortMapping", (int)v);
+		else
+			fail(r, UPNP_ST_ERROR, "AddPortMapping: garbage reply (errorCode \"%.20s\")",
+			     code);
+	} else if (soap_response_ok(buf, (size_t)size, "AddPortMapping")) {
+		r->confirmed = true;
+	} else {
+		fail(r, UPNP_ST_ERROR, "AddPortMapping: garbage reply (%d bytes, no SOAP "
+		     "AddPortMappingResponse)", size);
+	}
+	ClearNameValueList(&pdata);
+	free(buf);
 }
 
 static void do_get(const struct upnp_wire_req *q, struct upnp_result *r)

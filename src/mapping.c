@@ -1,11 +1,17 @@
 /* mapping.c - one state machine per service and protocol: map, confirm,
  * renew, verify, report conflicts and refusals, delete.
  *
- * UPnP: AddPortMapping, then GetSpecificPortMappingEntry to confirm (the
- * 2.2.4 library calls a garbage reply a success), 725 -> lease 0 for the
- * rest of this gateway's life, 718 -> ask who holds the port: another host
- * is a conflict, nobody while we map for another host is secure mode
- * (refused). Verified every check_interval, renewed at half the lease.
+ * UPnP: AddPortMapping; the helper accepts it only when the reply is a
+ * well-formed AddPortMappingResponse (miniupnpc 2.2.4 alone calls a garbage
+ * reply a success), and such an add is mapped at once with the lease we
+ * asked for. Only a lease-0 add (the router picks the real lease: a week
+ * on IGDv2) or an add the helper could not vouch for is read back with
+ * GetSpecificPortMappingEntry first. 725 -> lease 0 for the rest of this
+ * gateway's life, 718 -> ask who holds the port: another host is a
+ * conflict, nobody while we map for another host is secure mode
+ * (refused). Verified every check_interval (that read-back also corrects
+ * the lease if the router granted less than we asked), renewed at half
+ * the lease.
  *
  * NAT-PMP: map with lifetime = lease (0: a week, renewed), renew at half
  * of what was granted. It can only map to the asking host. A granted
@@ -17,7 +23,8 @@
  * Ownership: every mapping we create (or are about to: the record is
  * written before the request goes out) is remembered in
  * <state_dir>/mappings.json, rewritten atomically whenever that set
- * changes, so that a daemon killed with SIGKILL, or whose service was
+ * changes, at most once per event-loop pass (see persist()), so that a
+ * daemon killed with SIGKILL, or whose service was
  * removed while it was down, cleans up after itself at the next start.
  * Remembered mappings that nobody wants any more live on the "dying"
  * list until they are released: over UPnP we first read the router's
@@ -85,11 +92,13 @@ static struct {
 	bool loaded;                 /* mappings.json read (first apply_config) */
 	char *state_dir;
 	char *saved;                 /* what mappings.json holds (compact JSON) */
+	struct ev_timer *flush;      /* 0 ms: write mappings.json, then send the adds */
 	void (*done)(void *arg);
 	void *done_arg;
 } M;
 
 static void persist(void);
+static void save(void);
 
 static const char *const state_names[] = {
 	[MAP_PENDING] = "pending", [MAP_MAPPED] = "mapped", [MAP_CONFLICT] = "conflict",
@@ -384,9 +393,17 @@ static void on_upnp_confirm(void *arg, const struct upnp_result *r)
 	e->op = OP_NONE;
 	if (r->status == UPNP_ST_OK && entry_matches(e, &r->u.entry)) {
 		if (verify && e->state == MAP_MAPPED) {
-			/* Still there: keep the renewal plan, refresh the expiry. */
+			/* Still there: keep the renewal plan, refresh the expiry. An
+			 * add is no longer read back, so this is where a router that
+			 * granted less than we asked shows: renew at half of what is
+			 * left if that comes before the plan. */
+			int64_t now = ev_now_ms();
+
 			e->granted = r->u.entry.lease;
-			e->expires_ms = e->granted ? ev_now_ms() + (int64_t)e->granted * 1000 : 0;
+			e->expires_ms = e->granted ? now + (int64_t)e->granted * 1000 : 0;
+			if (e->renew_ms && e->granted &&
+			    now + (int64_t)e->granted * 500 < e->renew_ms)
+				e->renew_ms = now + (int64_t)e->granted * 500;
 			arm_recheck(e);
 			return;
 		}
@@ -440,6 +457,14 @@ static void on_upnp_add(void *arg, const struct upnp_result *r)
 	e->op = OP_NONE;
 	if (r->status == UPNP_ST_OK) {
 		e->owned = true;
+		/* The reply itself said "added" (a well-formed response, checked
+		 * by the helper): no read-back, the lease is the one we asked for
+		 * (a router that grants less shows at the next verification).
+		 * Lease 0 is read back: the router decides what it becomes. */
+		if (r->confirmed && e->asked) {
+			mapped(e, e->asked, e->asked);
+			return;
+		}
 		persist();
 		upnp_get(e, OP_CONFIRM, on_upnp_confirm);
 		return;
@@ -469,7 +494,18 @@ static void on_upnp_add(void *arg, const struct upnp_result *r)
 		     proto_upper(e->proto));
 }
 
+/* An add is only marked here (op OP_ADD, no request yet): it goes out
+ * from the flush, right after mappings.json recorded it (send_adds). */
 static void upnp_add(struct map_entry *e)
+{
+	e->asked = M.upnp_lease0 ? 0 : e->svc.lease;
+	made_here(e);
+	e->op = OP_ADD;
+	e->req = 0;
+	persist();      /* remembered before the router has it */
+}
+
+static void upnp_send_add(struct map_entry *e)
 {
 	const char *desc = e->svc.description;
 	char def[96];
@@ -478,17 +514,12 @@ static void upnp_add(struct map_entry *e)
 		snprintf(def, sizeof(def), "homeport:%s", e->svc.name);
 		desc = def;
 	}
-	e->asked = M.upnp_lease0 ? 0 : e->svc.lease;
-	made_here(e);
-	e->op = OP_ADD;
 	e->req = upnp_add_mapping(e->proto, e->svc.external_port, e->host, e->svc.internal_port,
 				  desc, e->asked, on_upnp_add, e);
 	if (!e->req) {
 		e->op = OP_NONE;
 		fail_backoff(e, "cannot queue a UPnP request");
-		return;
 	}
-	persist();      /* remembered before the router has it */
 }
 
 /* ---- NAT-PMP ---------------------------------------------------------- */
@@ -554,19 +585,24 @@ static void on_natpmp_map(void *arg, const struct natpmp_result *r)
 		     proto_upper(e->proto));
 }
 
+/* Marked like upnp_add; natpmp_send_add sends it after the record. */
 static void natpmp_add(struct map_entry *e)
 {
 	e->asked = mapping_natpmp_lifetime(e->svc.lease);
 	made_here(e);
 	e->op = OP_ADD;
+	e->req = 0;
+	persist();
+}
+
+static void natpmp_send_add(struct map_entry *e)
+{
 	e->req = natpmp_map(e->proto, e->svc.internal_port, e->svc.external_port, e->asked,
 			    on_natpmp_map, e);
 	if (!e->req) {
 		e->op = OP_NONE;
 		fail_backoff(e, "cannot queue a NAT-PMP request");
-		return;
 	}
-	persist();
 }
 
 /* ---- remembered mappings: <state_dir>/mappings.json ------------------- */
@@ -608,8 +644,9 @@ static json_t *record_json(const struct map_entry *e)
 }
 
 /* Write mappings.json if the set of remembered mappings changed. Cheap
- * when it did not: called after every change that might matter. */
-static void persist(void)
+ * when it did not. Called from the flush, and directly where the record
+ * must be on disk before the function returns (shutdown, fini). */
+static void save(void)
 {
 	json_t *root, *arr;
 	char *text;
@@ -637,6 +674,50 @@ static void persist(void)
 	}
 	free(text);
 	json_decref(root);
+}
+
+/* An add marked by upnp_add/natpmp_add that has not gone out yet. */
+static bool add_unsent(const struct map_entry *e)
+{
+	return e->op == OP_ADD && !e->req;
+}
+
+/* Send every marked add, in config order. */
+static void send_adds(void)
+{
+	for (struct map_entry *e = M.head; e; e = e->next) {
+		if (!add_unsent(e))
+			continue;
+		if (e->via == MAP_VIA_UPNP)
+			upnp_send_add(e);
+		else if (e->via == MAP_VIA_NATPMP)
+			natpmp_send_add(e);
+		else
+			e->op = OP_NONE;
+	}
+}
+
+static void on_flush(void *arg)
+{
+	save();
+	send_adds();
+}
+
+/* Called after every change that might matter to mappings.json. It only
+ * arms a 0 ms timer: the file is written once per event-loop pass (with
+ * fsync: 50 adds started together used to cost 50 writes in a row), and
+ * the adds marked in the meantime are handed to the UPnP/NAT-PMP queues
+ * only after that write (send_adds). So the record is still on disk
+ * before any request for a new mapping leaves, as when each add wrote the
+ * file itself. What this gives up is small: a change that only forgets a
+ * mapping (deleted, released) reaches the disk one pass later; a SIGKILL
+ * in that window leaves a record of a mapping that is gone, which the
+ * next start looks up (714) and forgets. Without a state_dir the adds
+ * still wait for the pass, nothing is written. */
+static void persist(void)
+{
+	if (M.flush && !ev_timer_armed(M.flush))
+		ev_timer_arm(M.flush, 0);
 }
 
 static bool port_ok(json_t *v)
@@ -964,7 +1045,7 @@ static void release(struct map_entry *e)
  * conflict is someone else's mapping: never touch it. */
 static void retire(struct map_entry *e)
 {
-	bool ours = e->owned || e->op == OP_ADD || e->op == OP_CONFIRM;
+	bool ours = e->owned || (e->op == OP_ADD && !add_unsent(e)) || e->op == OP_CONFIRM;
 
 	cancel_req(e);
 	ev_timer_disarm(e->timer);
@@ -1040,12 +1121,19 @@ void mapping_init(const struct mapping_hooks *hooks)
 	memset(&M, 0, sizeof(M));
 	if (hooks)
 		M.hooks = *hooks;
+	M.flush = ev_timer_new(on_flush, NULL);
 	srand48((long)ev_now_ms());
 }
 
 void mapping_fini(void)
 {
-	persist();
+	/* Adds that never went out are no mappings of ours: not recorded. */
+	for (struct map_entry *e = M.head; e; e = e->next)
+		if (add_unsent(e))
+			cancel_req(e);
+	save();
+	ev_timer_free(M.flush);
+	M.flush = NULL;
 	while (M.head) {
 		struct map_entry *e = M.head;
 		M.head = e->next;
@@ -1117,7 +1205,7 @@ void mapping_gateway_down(const char *why)
 	for (struct map_entry *d = M.dying; d; d = d->next)
 		cancel_req(d);        /* still remembered: tried again when it is back */
 	for (struct map_entry *e = M.head; e; e = e->next) {
-		if (remembered(e, false))
+		if (remembered(e, false) && !add_unsent(e))
 			e->owned = true;   /* an add cut short may have reached it */
 		cancel_req(e);
 		ev_timer_disarm(e->timer);
@@ -1153,7 +1241,10 @@ void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg)
 	M.done_arg = arg;
 	if (keep) {
 		/* mappings.json stays as it is: the next start adopts them. */
-		persist();
+		for (struct map_entry *e = M.head; e; e = e->next)
+			if (add_unsent(e))
+				cancel_req(e);
+		save();
 		M.keep = true;
 		for (struct map_entry *d = M.dying; d; d = d->next)
 			cancel_req(d);

@@ -69,6 +69,7 @@ def test_upnp_add_get_delete(bed, proto, int_port):
     assert disc["lan"] == bed.lan_ip and disc["gateway"] == bed.gw_lan_ip
     assert disc["version"] == "2" and disc["root"] == bed.upnp_url
     assert res[1][2]["ip"] == bed.gw_wan_ip
+    assert res[2][2]["confirmed"] == "1"     # miniupnpd's reply is a real AddPortMappingResponse
     entry = res[3][2]
     assert entry["client"] == bed.lan_ip and entry["port"] == str(int_port)
     assert 0 < int(entry["lease"]) <= 600
@@ -276,3 +277,32 @@ def test_upnp_timeout_respawns_helper_each_time(hostile):
     for x in res[1:3]:
         assert 780 <= int(x[2]["ms"]) <= 1200
     assert 1.5 < took < 5
+
+
+# mode -> (status, code, message) of one AddPortMapping. miniupnpc's own
+# UPNP_AddPortMapping calls every reply without an errorCode a success; the
+# helper accepts only a complete SOAP AddPortMappingResponse.
+ADD_CASES = {
+    "ok": ("OK", None, None),
+    "add-garbage": ("ERROR", "0", "AddPortMapping: garbage reply ("),   # HTTP 200, HTML
+    "add-wrong": ("ERROR", "0", "AddPortMapping: garbage reply ("),     # another response
+    "soap-garbage": ("ERROR", "0", "AddPortMapping: garbage reply ("),  # random bytes
+    "soap-fault": ("ERROR", "718", "UPnP 718 ConflictInMappingEntry"),
+}
+
+
+@pytest.mark.parametrize("mode", sorted(ADD_CASES))
+def test_upnp_add_reply_is_judged(hostile, mode):
+    url = hostile(mode)
+    res, took, r = run_local("-d", 1500, "upnp", url, "add", "tcp", 18080, "-", 8080, 600,
+                             ",", "add", "udp", 18081, "-", 8081, 0)
+    status, code, msg = ADD_CASES[mode]
+    assert [x[:2] for x in res] == [("discover", "OK"), ("add", status), ("add", status)], \
+        r.stdout + r.stderr
+    for step, st, kv, m in res[1:]:
+        if status == "OK":
+            assert kv["confirmed"] == "1", r.stdout
+        else:
+            assert "confirmed" not in kv
+            assert kv["code"] == code and m.startswith(msg), r.stdout
+    assert r.returncode == (0 if status == "OK" else 1)

@@ -5,8 +5,10 @@ and CGNAT), shutdown with a live and with a frozen router, keep_mappings,
 reload, --once and --probe."""
 import json
 import os
+import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -14,6 +16,8 @@ import pytest
 from bed import build_dir
 
 HOMEPORTD = os.path.join(build_dir(), "homeportd")
+HOSTILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                       "tools", "hostile_upnp.py")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(HOMEPORTD),
                                 reason="%s missing: run make" % HOMEPORTD)
@@ -510,3 +514,88 @@ def test_sigkill_then_changed_service_replaces_old_mapping(bed):
     assert "conflict" not in log and "-> failed" not in log, log[-3000:]
     assert "mapping web/tcp: pending -> mapped" in log
     assert bed.tcp_probe(port=18080).split()[4] == "port=8081"
+
+
+# -- AddPortMapping judged by its reply; mappings.json written once per pass --------
+
+def hostile_router(b, mode):
+    """tests/tools/hostile_upnp.py MODE on the LAN host's loopback: its root URL."""
+    p = b.popen("lan", [sys.executable, HOSTILE, mode, "127.0.0.1"], label="hostile-" + mode)
+    end = time.time() + 10
+    while time.time() < end:
+        m = re.search(r"PORT (\d+)", open(p.log, errors="replace").read())
+        if m:
+            return "http://127.0.0.1:%d/rootDesc.xml" % int(m.group(1))
+        time.sleep(0.02)
+    raise AssertionError("hostile server did not start: " + open(p.log).read())
+
+
+@pytest.mark.parametrize("mode", ["add-garbage", "add-wrong"])
+def test_upnp_garbage_add_reply_is_not_mapped(make_bed, mode):
+    # The router answers AddPortMapping with HTTP 200 and an HTML page (or a
+    # SOAP envelope for another action): no errorCode, so miniupnpc's own
+    # UPNP_AddPortMapping says "success". The daemon must not believe it.
+    b = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    url = hostile_router(b, mode)
+    d = b.start_daemon(b.gateway_conf("upnp", upnp_url=url), dropins={"web.conf": web(b)})
+    s = wait_svc(d, "web", "failed")
+    assert s["error"].startswith("UPnP: AddPortMapping: garbage reply ("), s
+    # ... and never shows it mapped, across the first retry (5-6 s backoff)
+    end = time.time() + 6.5
+    while time.time() < end:
+        s = svc(d.status(), "web")
+        assert s["state"] != "mapped", s
+        time.sleep(0.1)
+    assert s["state"] == "failed" and "garbage reply" in s["error"], s
+    # the record written before the add went out is dropped again
+    assert wait_until(lambda: remembered(d) == {}), remembered(d)
+    assert d.stop() == 0
+
+
+def test_upnp_add_confirmed_by_its_reply_is_mapped_without_readback(make_bed):
+    # hostile_upnp.py "ok" answers AddPortMapping with a well-formed
+    # AddPortMappingResponse, and GetSpecificPortMappingEntry with an empty
+    # response (not a usable entry): a read-back would fail the mapping.
+    b = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    url = hostile_router(b, "ok")
+    d = b.start_daemon(b.gateway_conf("upnp", upnp_url=url, lease="1h"),
+                       dropins={"web.conf": web(b)})
+    s = wait_svc(d, "web", "mapped")
+    assert s["via"] == "upnp" and s["error"] is None
+    assert s["lease"] == 3600 and 3500 <= s["expires_in"] <= 3600, s
+    assert set(remembered(d)) == {("tcp", 18080)}
+    assert d.stop() == 0
+
+
+def test_upnp_lease0_is_read_back(bed):
+    # Lease 0: the router decides what it becomes (a week on this IGDv2), so
+    # that add is still confirmed with GetSpecificPortMappingEntry.
+    d = bed.start_daemon(bed.gateway_conf("upnp", lease="0"), dropins={"web.conf": web(bed)})
+    s = wait_svc(d, "web", "mapped")
+    assert 600000 <= s["lease"] <= 604800, s
+    assert 0 < s["expires_in"] <= 604800, s
+    assert bed.reaches(18080, "tcp")
+    assert d.stop() == 0
+
+
+def test_many_adds_write_mappings_json_once(make_bed):
+    # 20 services mapped together: one rewrite of mappings.json holding all
+    # 20 (before any AddPortMapping went out), not one per add.
+    b = make_bed(secure_mode=False, natpmp=False, bind=False, standin=False)
+    n = 20
+    dropins = {"s%02d.conf" % i: b.service_section("s%02d" % i, 10000 + i, 21000 + i)
+               for i in range(n)}
+    d = b.start_daemon(b.gateway_conf("upnp", lease="1h"), dropins=dropins, args=["-v"])
+    d.wait_for(lambda st: len(st["services"]) == n and
+               all(s["state"] == "mapped" for s in st["services"]), timeout=20)
+    assert len(remembered(d)) == n
+    log = d.logtext(current=True)
+    writes = [int(x) for x in re.findall(r"mappings\.json: (\d+) remembered", log)]
+    assert writes.count(n) == 1, writes
+    assert all(w in (0, n) for w in writes), writes
+    # every add left after the record was written: the write's log line comes
+    # before the first mapping's "pending -> mapped"
+    assert log.index("mappings.json: %d remembered" % n) < log.index("-> mapped"), log[-3000:]
+    assert len([m for m in b.mappings() if 21000 <= m["ext_port"] < 21000 + n]) == n
+    assert d.stop() == 0
+    assert remembered(d) == {}

@@ -10,7 +10,8 @@
  * NAT-PMP steps:
  *   extip | map tcp|udp INT EXT LIFETIME | unmap tcp|udp INT |
  *   listen SECONDS [IFNAME] | sleep MS | bench N [BASEPORT]
- * One line per step result on stdout: "STEP OK k=v ..." or
+ * One line per step result on stdout: "STEP OK k=v ..." (add: confirmed=1
+ * when the reply was a well-formed AddPortMappingResponse) or
  * "STEP ERROR|TIMEOUT|NO_IGD code=N msg=...". Exit 0 if every step
  * succeeded, 1 otherwise, 64 on usage errors. */
 #include <stdio.h>
@@ -119,6 +120,9 @@ static void upnp_done(void *arg, const struct upnp_result *r)
 		printf("get OK ms=%lld client=%s port=%u enabled=%d lease=%u desc=%s\n",
 		       (long long)(ev_now_ms() - t0), e->int_client, e->int_port, e->enabled,
 		       e->lease, e->desc);
+	} else if (!strcmp(what, "add")) {
+		printf("add OK ms=%lld confirmed=%d\n", (long long)(ev_now_ms() - t0),
+		       r->confirmed);
 	} else {
 		printf("%s OK ms=%lld\n", what, (long long)(ev_now_ms() - t0));
 	}

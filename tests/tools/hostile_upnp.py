@@ -17,6 +17,10 @@ control URL at /ctl:
   soap-500      description fine; SOAP answers HTTP 500 without a body
   soap-fault    description fine; SOAP answers a UPnP fault 718
   extip-hang    like ok, but GetExternalIPAddress is never answered
+  add-garbage   like ok, but AddPortMapping answers HTTP 200 with an HTML page
+                (no SOAP, no errorCode) and GetSpecificPortMappingEntry a 714
+  add-wrong     like add-garbage, but the AddPortMapping answer is a well-formed
+                SOAP envelope holding another action's response
 Every request is logged to stderr as "REQ <path>"."""
 import os
 import socket
@@ -51,6 +55,13 @@ SOAP_FAULT = """<?xml version="1.0"?>
 <UPnPError xmlns="urn:schemas-upnp-org:control-1-0"><errorCode>718</errorCode>
 <errorDescription>ConflictInMappingEntry</errorDescription></UPnPError></detail></s:Fault>
 </s:Body></s:Envelope>
+"""
+
+SOAP_714 = SOAP_FAULT.replace("718", "714").replace("ConflictInMappingEntry",
+                                                    "NoSuchEntryInArray")
+
+HTML_OK = """<html><head><title>Router</title></head>
+<body><h1>Settings saved</h1><p>Your changes were applied.</p></body></html>
 """
 
 HUGE = 100 * 1024 * 1024
@@ -123,6 +134,15 @@ def soap(conn, mode, body):
         text = body.decode("latin-1")
         if mode == "extip-hang" and "GetExternalIPAddress" in text:
             time.sleep(3600)
+        if mode in ("add-garbage", "add-wrong") and "GetSpecificPortMappingEntry" in text:
+            send(conn, SOAP_714, status="500 Internal Server Error")
+            return
+        if mode == "add-garbage" and "AddPortMapping" in text:
+            send(conn, HTML_OK, ctype="text/html")
+            return
+        if mode == "add-wrong" and "AddPortMapping" in text:
+            send(conn, SOAP_OK.format(action="DeletePortMapping", body=""))
+            return
         for action in ("GetExternalIPAddress", "GetStatusInfo", "AddPortMapping",
                        "DeletePortMapping", "GetSpecificPortMappingEntry"):
             if action in text:
