@@ -14,7 +14,8 @@ void ddns_apply_config(const struct hp_config *cfg);  /* after a reload */
 void ddns_set_external_ip(const char *ip, bool is_public);
 
 /* homeportctl update [NAME]: publish now even if unchanged. NULL = all.
- * -1 if no entry has that name. */
+ * -1 if no entry has that name; -2 if the external IP is not public, so
+ * nothing can be published. */
 int  ddns_force_update(const char *name);
 
 void ddns_shutdown(void);            /* cancel in-flight requests, save state */

@@ -97,9 +97,15 @@ static json_t *do_update(const char *name)
 {
 	char msg[160];
 
-	if (ddns_force_update(name && *name ? name : NULL) < 0) {
+	switch (ddns_force_update(name && *name ? name : NULL)) {
+	case -1:
 		snprintf(msg, sizeof(msg), "no DDNS entry named \"%.64s\"", name);
 		return reply_error(msg);
+	case -2:
+		return reply_error("the external IP is not public (double NAT or CGNAT): "
+				   "nothing is published");
+	default:
+		break;
 	}
 	return reply_ok(name && *name ? "update queued" : "update queued for every entry");
 }

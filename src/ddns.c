@@ -676,7 +676,9 @@ int ddns_force_update(const char *name)
 		if (!dd.down)
 			force_one(e);
 	}
-	return name && !found ? -1 : 0;
+	if (name && !found)
+		return -1;
+	return dd.ip_known && !dd.ip_public ? -2 : 0;
 }
 
 void ddns_shutdown(void)

@@ -157,7 +157,8 @@ def test_cgnat_blocks_publishing(bed):
     e = entry(wait_state(d, "dyn", "blocked", timeout=20), "dyn")
     assert "100.64.0.2" in e["error"] and "not public" in e["error"], e
     assert e["published_ip"] == ip
-    rc, out, err = d.ctl("update", "dyn")        # not even on request
+    rc, out, err = d.ctl("update", "dyn")        # not even on request, and it says so
+    assert rc == 1 and "not public" in err, (rc, out, err)
     assert_quiet(bed, mark)
     assert bed.standin.ip_of(DYN_HOST) == ip
     bed.set_wan_ip("203.0.113.6")                # public again: resumes

@@ -647,7 +647,7 @@ static void test_cgnat_blocks_then_resumes(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err, "100.64.1.2 is not public"));
 	json_decref(st);
-	assert_int_equal(ddns_force_update("home"), 0);  /* never a private IP */
+	assert_int_equal(ddns_force_update("home"), -2); /* never a private IP, and it says so */
 	settle();
 	assert_int_equal(fk.starts, 0);
 	set_ip_and_settle("203.0.113.7", false);         /* gateway: double NAT */
