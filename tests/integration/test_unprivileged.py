@@ -45,5 +45,6 @@ def test_runs_as_ordinary_user(bed):
     assert bed.reaches(18080, "tcp")
     assert bed.dig(name, "A") == [bed.gw_wan_ip]
     assert os.stat(d.sock).st_uid == NOBODY
+    assert os.stat(d.sock).st_mode & 0o777 == 0o660        # SPEC: mode 0660
     assert d.stop() == 0
     assert not [m for m in bed.mappings() if m["ext_port"] == 18080]
