@@ -610,6 +610,41 @@ static void header_key(struct parser *p, struct cfg_ddns *d, const char *value)
 	d->headers[d->n_headers++].value = xstrdup(value);
 }
 
+/* glibc's regcomp copies a subexpression once per count of an interval
+ * "{n,m}" and once more for "+" (x+ is xx*), so nesting multiplies:
+ * "((a{99}){99}){99}" or "a++++++++++++++++++++++" take gigabytes. Bound the
+ * product of every interval's largest count and of 2 per "+", as if all
+ * were nested. */
+#define MAX_REGEX_REPEAT 4096
+
+static unsigned long regex_repeat_product(const char *re)
+{
+	unsigned long product = 1;
+
+	for (const char *c = re; *c; c++) {
+		unsigned long n = 0, m;
+		if (*c == '\\' && c[1]) {
+			c++;                      /* an escaped character is literal */
+			continue;
+		}
+		if (*c == '+' && product <= MAX_REGEX_REPEAT)
+			product *= 2;
+		if (*c != '{' || !isdigit((unsigned char)c[1]))
+			continue;
+		for (c++; isdigit((unsigned char)*c) && n <= MAX_REGEX_REPEAT; c++)
+			n = n * 10 + (unsigned long)(*c - '0');
+		m = n;
+		if (*c == ',' && isdigit((unsigned char)c[1]))
+			for (m = 0, c++; isdigit((unsigned char)*c) && m <= MAX_REGEX_REPEAT; c++)
+				m = m * 10 + (unsigned long)(*c - '0');
+		if (m > 1)
+			product = product > MAX_REGEX_REPEAT ? product : product * (m < n ? n : m);
+		if (*c == '\0')
+			break;
+	}
+	return product;
+}
+
 static void ddns_key(struct parser *p, struct cfg_ddns *d, const char *key, const char *value)
 {
 	if (strcmp(key, "provider") == 0) {
@@ -688,7 +723,13 @@ static void ddns_key(struct parser *p, struct cfg_ddns *d, const char *key, cons
 		set_str(&d->body, value);
 	} else if (strcmp(key, "success_regex") == 0) {
 		regex_t re;
-		int rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
+		int rc;
+		if (regex_repeat_product(value) > MAX_REGEX_REPEAT) {
+			PERR(p, "success_regex: repetition counts too large (their product must be at most %d)",
+			     MAX_REGEX_REPEAT);
+			return;
+		}
+		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
 		if (rc != 0) {
 			char why[128];
 			regerror(rc, &re, why, sizeof(why));
