@@ -1,4 +1,4 @@
-"""The SysV init script (contrib/sysvinit/homeportd) on the bed: start runs
+"""The SysV init script (contrib/sysvinit/homeportd.init) on the bed: start runs
 the daemon detached (--daemon --pidfile) as an ordinary user, status,
 reload and stop work, and stop removes the mappings."""
 import os
@@ -9,7 +9,7 @@ import time
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-SCRIPT = os.path.join(REPO, "contrib", "sysvinit", "homeportd")
+SCRIPT = os.path.join(REPO, "contrib", "sysvinit", "homeportd.init")
 NOBODY = pwd.getpwnam("nobody")
 
 
