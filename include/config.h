@@ -21,6 +21,8 @@ struct cfg_daemon {
 	char *socket;
 	char *include_dir;
 	int log_level;                 /* syslog priority */
+	char *user;                    /* NULL: stay who we were started as */
+	char *control_group;           /* NULL: the daemon's group */
 };
 
 struct cfg_gateway {

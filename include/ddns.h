@@ -15,8 +15,10 @@ void ddns_set_external_ip(const char *ip, bool is_public);
 
 /* homeportctl update [NAME]: publish now even if unchanged. NULL = all.
  * -1 if no entry has that name; -2 if the external IP is not public, so
- * nothing can be published. */
-int  ddns_force_update(const char *name);
+ * nothing can be published; -3 if an entry had too many forced updates
+ * lately (ddns_policy_force_take): why (may be NULL) gets a sentence naming
+ * each refused entry and when it may be forced again. */
+int  ddns_force_update(const char *name, char *why, size_t size);
 
 void ddns_shutdown(void);            /* cancel in-flight requests, save state */
 void ddns_fini(void);

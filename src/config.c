@@ -15,9 +15,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <net/if.h>
+#include <pwd.h>
 #include <arpa/inet.h>
 #include <regex.h>
 #include <stdarg.h>
@@ -481,6 +483,16 @@ static void daemon_key(struct parser *p, const char *key, const char *value)
 			PERR(p, "log_level: unknown level \"%s\" (error, warning, notice, info, debug)", value);
 		else
 			d->log_level = level;
+	} else if (strcmp(key, "user") == 0) {
+		if (getpwnam(value) == NULL)
+			PERR(p, "user: no such user \"%s\"", value);
+		else
+			set_str(&d->user, value);
+	} else if (strcmp(key, "control_group") == 0) {
+		if (getgrnam(value) == NULL)
+			PERR(p, "control_group: no such group \"%s\"", value);
+		else
+			set_str(&d->control_group, value);
 	} else {
 		PERR(p, "unknown key '%s' in [daemon]", key);
 	}
@@ -1312,6 +1324,8 @@ void config_free(struct hp_config *cfg)
 	free(cfg->daemon.state_dir);
 	free(cfg->daemon.socket);
 	free(cfg->daemon.include_dir);
+	free(cfg->daemon.user);
+	free(cfg->daemon.control_group);
 	free(cfg->gateway.upnp_url);
 	free(cfg->gateway.interface);
 	for (size_t i = 0; i < cfg->n_services; i++) {
@@ -1465,6 +1479,8 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 	dump_str(out, "socket", cfg->daemon.socket);
 	dump_str(out, "include_dir", cfg->daemon.include_dir);
 	dump_str(out, "log_level", log_level_name(cfg->daemon.log_level));
+	dump_str(out, "user", cfg->daemon.user);
+	dump_str(out, "control_group", cfg->daemon.control_group);
 
 	fprintf(out, "\n[gateway]\n");
 	dump_str(out, "protocol", gw_proto[cfg->gateway.protocol]);

@@ -91,6 +91,19 @@ enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s
 	return DDNS_SEND;
 }
 
+int64_t ddns_policy_force_take(int64_t *tat, int64_t now)
+{
+	const int64_t slack = (int64_t)(DDNS_FORCE_BURST - 1) * DDNS_FORCE_INTERVAL;
+	int64_t t = *tat > now ? *tat : now;
+
+	if (t > now + slack + DDNS_FORCE_INTERVAL)
+		t = now + slack + DDNS_FORCE_INTERVAL;    /* the clock went back */
+	if (t - now > slack)
+		return t - now - slack;
+	*tat = t + DDNS_FORCE_INTERVAL;
+	return 0;
+}
+
 /* Length-prefixed, so "ab"+"c" and "a"+"bc" hash differently; NULL differs from "". */
 static int fp_str(EVP_MD_CTX *md, const char *s)
 {

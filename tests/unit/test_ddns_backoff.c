@@ -137,6 +137,34 @@ static void test_decide_waits_for_backoff_and_min_interval(void **state)
 	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
 }
 
+static void test_forced_updates_are_paced(void **state)
+{
+	int64_t tat = 0, now = 1000000;
+
+	for (int i = 0; i < DDNS_FORCE_BURST; i++)
+		assert_int_equal(ddns_policy_force_take(&tat, now + i), 0);
+	/* tat is now + 3 intervals: refused, 2 s past the start -> 598 s to wait */
+	assert_int_equal(ddns_policy_force_take(&tat, now + 2), DDNS_FORCE_INTERVAL - 2);
+	assert_int_equal(ddns_policy_force_take(&tat, now + 100), DDNS_FORCE_INTERVAL - 100);
+	assert_int_equal(ddns_policy_force_take(&tat, now + DDNS_FORCE_INTERVAL), 0);
+	assert_true(ddns_policy_force_take(&tat, now + DDNS_FORCE_INTERVAL) > 0);
+	/* a loop can get no more than one per interval */
+	for (int64_t t = now + DDNS_FORCE_INTERVAL, sent = 0; t < now + 86400; t++) {
+		if (ddns_policy_force_take(&tat, t) == 0)
+			sent++;
+		if (t == now + 86400 - 1)
+			assert_true(sent <= 86400 / DDNS_FORCE_INTERVAL);
+	}
+	/* the wall clock stepped back a day: at most one interval to wait */
+	tat = now + 2 * 86400;
+	assert_int_equal(ddns_policy_force_take(&tat, now), DDNS_FORCE_INTERVAL);
+	/* a quiet hour refills the whole burst, no more */
+	tat = 0;
+	for (int i = 0; i < DDNS_FORCE_BURST; i++)
+		assert_int_equal(ddns_policy_force_take(&tat, now + 3600), 0);
+	assert_true(ddns_policy_force_take(&tat, now + 3600) > 0);
+}
+
 static void test_decide_survives_clock_steps(void **state)
 {
 	struct ddns_facts f = facts();
@@ -267,6 +295,7 @@ struct fake_req {
 static struct {
 	int starts, cancels, inflight, max_inflight;
 	char last_ip[64];
+	char last_name[64];              /* the entry's name */
 	bool hold;                       /* answer only on fake_complete() */
 	struct ddns_result next;
 	struct fake_req *held;
@@ -296,6 +325,7 @@ static void *fake_start(const struct cfg_ddns *cfg, const char *ip, ddns_done_cb
 	if (++fk.inflight > fk.max_inflight)
 		fk.max_inflight = fk.inflight;
 	snprintf(fk.last_ip, sizeof(fk.last_ip), "%s", ip);
+	snprintf(fk.last_name, sizeof(fk.last_name), "%s", cfg->name);
 	r->done = done;
 	r->ctx = ctx;
 	r->t = ev_timer_new(fake_fire, r);
@@ -495,12 +525,12 @@ static void test_tempfail_backs_off(void **state)
 	assert_state("home", "retrying");
 	/* a user's request does */
 	fake_answer(DDNS_OK, 0, "");
-	assert_int_equal(ddns_force_update("home"), 0);
+	assert_int_equal(ddns_force_update("home", NULL, 0), 0);
 	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_string_equal(fk.last_ip, "203.0.113.3");
 	assert_state("home", "ok");
-	assert_int_equal(ddns_force_update("nosuch"), -1);
+	assert_int_equal(ddns_force_update("nosuch", NULL, 0), -1);
 	ddns_fini();
 	free_cfg(c);
 }
@@ -534,7 +564,7 @@ static void test_permfail_is_sticky_until_forced(void **state)
 	assert_int_equal(fk.starts, 1);
 	/* ... and a forced update gets one try */
 	fake_answer(DDNS_OK, 0, "");
-	assert_int_equal(ddns_force_update(NULL), 0);
+	assert_int_equal(ddns_force_update(NULL, NULL, 0), 0);
 	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_state("home", "ok");
@@ -647,7 +677,7 @@ static void test_cgnat_blocks_then_resumes(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err, "100.64.1.2 is not public"));
 	json_decref(st);
-	assert_int_equal(ddns_force_update("home"), -2); /* never a private IP, and it says so */
+	assert_int_equal(ddns_force_update("home", NULL, 0), -2); /* never a private IP, and it says so */
 	settle();
 	assert_int_equal(fk.starts, 0);
 	set_ip_and_settle("203.0.113.7", false);         /* gateway: double NAT */
@@ -725,7 +755,7 @@ static void test_reload_keeps_resets_and_drops(void **state)
 	/* "home" changed, "cam" removed while in flight */
 	fake_answer(DDNS_OK, 0, "");
 	fk.hold = true;
-	assert_int_equal(ddns_force_update("cam"), 0);
+	assert_int_equal(ddns_force_update("cam", NULL, 0), 0);
 	run_ms(10);
 	assert_int_equal(fk.starts, 3);
 	changed = make_cfg(1, "pw");
@@ -753,6 +783,47 @@ static void test_reload_keeps_resets_and_drops(void **state)
 	free_cfg(changed);
 }
 
+static void test_forced_updates_refused_after_a_burst(void **state)
+{
+	struct cfg_set *c = make_cfg(2, "pw");
+	char why[400] = "";
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	fake_answer(DDNS_OK, 0, "");
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(fk.starts, 2);
+	for (int i = 0; i < DDNS_FORCE_BURST; i++) {
+		assert_int_equal(ddns_force_update("home", why, sizeof(why)), 0);
+		settle();
+	}
+	assert_int_equal(fk.starts, 2 + DDNS_FORCE_BURST);
+	/* one too many: refused, said so, nothing sent; "cam" still may */
+	assert_int_equal(ddns_force_update("home", why, sizeof(why)), -3);
+	{
+		const char *at = strstr(why, "home (next allowed in ");
+		assert_non_null(at);
+		long wait_s = strtol(at + strlen("home (next allowed in "), NULL, 10);
+		assert_true(wait_s > DDNS_FORCE_INTERVAL - 5 && wait_s <= DDNS_FORCE_INTERVAL);
+	}
+	assert_non_null(strstr(why, "one every 10 min"));
+	assert_int_equal(ddns_force_update(NULL, why, sizeof(why)), -3);
+	assert_non_null(strstr(why, "queued for the others"));
+	settle();
+	assert_int_equal(fk.starts, 3 + DDNS_FORCE_BURST);
+	assert_string_equal(fk.last_name, "cam");
+	/* a restart does not refill it */
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(ddns_force_update("home", NULL, 0), -3);
+	settle();
+	assert_int_equal(fk.starts, 3 + DDNS_FORCE_BURST);
+	ddns_fini();
+	free_cfg(c);
+}
+
 static void test_shutdown_cancels_in_flight(void **state)
 {
 	struct cfg_set *c = make_cfg(1, "pw");
@@ -767,7 +838,7 @@ static void test_shutdown_cancels_in_flight(void **state)
 	ddns_shutdown();
 	assert_int_equal(fk.cancels, 1);
 	ddns_set_external_ip("203.0.113.3", true);       /* ignored after shutdown */
-	assert_int_equal(ddns_force_update(NULL), 0);
+	assert_int_equal(ddns_force_update(NULL, NULL, 0), 0);
 	run_ms(DEBOUNCE_TEST_MS + 20);
 	assert_int_equal(fk.starts, 1);
 	ddns_fini();
@@ -789,7 +860,7 @@ static void test_once_done(void **state)
 	assert_true(ddns_once_done(&ok));                /* retrying after one attempt */
 	assert_false(ok);
 	fake_answer(DDNS_OK, 0, "");
-	ddns_force_update(NULL);
+	ddns_force_update(NULL, NULL, 0);
 	settle();
 	assert_true(ddns_once_done(&ok));
 	assert_true(ok);
@@ -806,6 +877,7 @@ int main(void)
 		cmocka_unit_test(test_decide_blocked_and_failed),
 		cmocka_unit_test(test_decide_waits_for_backoff_and_min_interval),
 		cmocka_unit_test(test_decide_survives_clock_steps),
+		cmocka_unit_test(test_forced_updates_are_paced),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test_setup_teardown(test_publish_once_per_change, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_tempfail_backs_off, sm_setup, sm_teardown),
@@ -818,6 +890,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_request_at_a_time, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_min_interval_spaces_requests, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_resets_and_drops, sm_setup, sm_teardown),
+		cmocka_unit_test_setup_teardown(test_forced_updates_refused_after_a_burst, sm_setup,
+						sm_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_cancels_in_flight, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_once_done, sm_setup, sm_teardown),
 	};
