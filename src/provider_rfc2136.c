@@ -8,9 +8,12 @@
  *
  * Spoofing: on UDP a reply that does not verify (wrong ID, bad MAC, no
  * TSIG) is ignored and we keep waiting, as resolvers do; its reason is
- * reported if nothing better arrives before the deadline. The exception are
- * BADSIG/BADKEY answers, which servers send unsigned by design (RFC 8945
- * 5.2): they are taken when they name our key and algorithm. */
+ * reported if nothing better arrives before the deadline. Error replies
+ * that carry no signature (BADSIG/BADKEY, which servers send unsigned by
+ * design, RFC 8945 5.2, and the REFUSED that PowerDNS sends for a key it
+ * does not accept) could come from anyone on the path, so they never end
+ * an entry for good: after one, we wait a short grace for a signed answer,
+ * then end the attempt as a temporary failure that says what was seen. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -35,6 +38,7 @@
 #define RETRY_FIRST_MS       2000      /* UDP retransmit gaps: 2 s, 4 s, 8 s at most */
 #define UDP_MAX_SENDS        4
 #define UDP_RBUF             4096
+#define UNSIGNED_GRACE_MS    1000      /* after an unsigned error: time for a signed answer */
 #define TCP_RBUF             (2 + DNS_MSG_MAX)
 
 enum phase { PH_IDLE, PH_UDP, PH_TCP_CONNECT, PH_TCP_SEND, PH_TCP_RECV };
@@ -60,6 +64,7 @@ struct rfc2136 {
 	uint8_t *rbuf;
 	size_t rcap, rlen, rwant, sent;
 	char note[160];                     /* why the last reply was ignored */
+	char unsigned_err[24];              /* "REFUSED", "BADSIG": an unsigned error seen */
 	struct ddns_result res;
 	bool in_done;
 };
@@ -320,6 +325,31 @@ static void rcode_verdict(struct rfc2136 *r, unsigned rcode)
 	}
 }
 
+static void finish_unsigned(struct rfc2136 *r)
+{
+	finish(r, DDNS_TEMPFAIL, "DNS UPDATE to %s: server answered %s without a TSIG signature: "
+	       "wrong key, or the server does not allow this key/address", r->where,
+	       r->unsigned_err);
+}
+
+/* An error reply without a signature (what: its rcode or TSIG error name).
+ * Over TCP it is the answer; over UDP it may be forged: stop retransmitting
+ * and give a signed answer a short grace (on_step ends it). */
+static bool unsigned_error(struct rfc2136 *r, bool tcp, const char *what)
+{
+	bool first = r->unsigned_err[0] == '\0';
+
+	snprintf(r->unsigned_err, sizeof(r->unsigned_err), "%s", what);
+	if (tcp) {
+		finish_unsigned(r);
+		return true;
+	}
+	log_debug("rfc2136: %s: unsigned %s, waiting for a signed answer", r->where, what);
+	if (first)
+		ev_timer_arm(r->step, UNSIGNED_GRACE_MS);
+	return false;
+}
+
 /* A reply we cannot trust: over UDP note it and wait on; over TCP (no
  * spoofing there) it is the answer. Returns true when finished. */
 static bool reject(struct rfc2136 *r, bool tcp, const char *fmt, ...) HP_PRINTF(3, 4);
@@ -363,8 +393,12 @@ static bool handle_reply(struct rfc2136 *r, const uint8_t *msg, size_t len, bool
 			 (uint64_t)time(NULL), &rr);
 	if (st == TSIG_VERIFIED && rr.error == 0)
 		rcode_verdict(r, rep.rcode);
-	else if (st == TSIG_VERIFIED || st == TSIG_UNSIGNED_ERROR)
+	else if (st == TSIG_VERIFIED)
 		tsig_error_verdict(r, &rr);
+	else if (st == TSIG_UNSIGNED_ERROR)
+		return unsigned_error(r, tcp, tsig_error_name(rr.error));
+	else if (st == TSIG_NOT_SIGNED && rep.rcode != DNS_RCODE_NOERROR)
+		return unsigned_error(r, tcp, dns_rcode_name(rep.rcode));
 	else if (st == TSIG_BAD_TIME)
 		finish(r, DDNS_TEMPFAIL, "reply from %s was signed at a time more than %u s off "
 		       "our clock: is the clock set?", r->where, rr.fudge);
@@ -559,7 +593,9 @@ static void on_step(void *arg)
 {
 	struct rfc2136 *r = arg;
 
-	if (r->phase == PH_IDLE && r->msg_len > DNS_UDP_MAX)
+	if (r->unsigned_err[0])
+		finish_unsigned(r);          /* the grace is over */
+	else if (r->phase == PH_IDLE && r->msg_len > DNS_UDP_MAX)
 		tcp_start(r);
 	else if (r->phase == PH_IDLE)
 		udp_start(r);
@@ -571,7 +607,9 @@ static void on_deadline(void *arg)
 {
 	struct rfc2136 *r = arg;
 
-	if (r->note[0])
+	if (r->unsigned_err[0])
+		finish_unsigned(r);
+	else if (r->note[0])
 		finish(r, DDNS_TEMPFAIL, "no valid reply from %s within %u s; last reply ignored: %s",
 		       r->where, r->timeout_s, r->note);
 	else if (r->phase == PH_UDP)
