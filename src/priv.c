@@ -6,6 +6,7 @@
 #include <pwd.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -113,6 +114,12 @@ int priv_drop(const struct priv_ids *ids)
 	}
 	if (setresuid(ids->uid, ids->uid, ids->uid) < 0) {
 		log_err("cannot switch to user %s", ids->user);
+		return -1;
+	}
+	/* As NoNewPrivileges= does in the systemd unit: no set-uid program
+	 * run from here (a hook) can hand root back either. */
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) {
+		log_err("cannot set no_new_privs");
 		return -1;
 	}
 	if (check_dropped(ids) < 0)
