@@ -27,7 +27,8 @@
 
 #define NAME_LEN 128
 #define ERROR_LEN 200
-#define TEXT_LEN 600
+#define PART_LEN 400            /* votes or failures, in a sentence */
+#define TEXT_LEN (2 * PART_LEN + 100)
 
 const struct ipweb_default ipweb_defaults[] = {
 	{ "https://checkip.amazonaws.com/", "Amazon Web Services" },
@@ -150,7 +151,7 @@ static void failures_text(char *buf, size_t len)
 /* Why a round decided nothing, into W.error. */
 static void undecided_text(void)
 {
-	char v[TEXT_LEN], f[TEXT_LEN];
+	char v[PART_LEN], f[PART_LEN];
 
 	votes_text(v, sizeof(v));
 	failures_text(f, sizeof(f));
@@ -233,7 +234,11 @@ static void on_reply(void *arg, const struct http_response *r)
 
 	s->call = NULL;
 	if (r->curl_code != 0 || r->status != 200) {
-		http_failure_text(r, why, sizeof(why));
+		/* the source's name goes in front: no host in the sentence */
+		if (r->curl_code != 0 || r->status == 0)
+			snprintf(why, sizeof(why), "%s", r->error[0] ? r->error : "no reply");
+		else
+			snprintf(why, sizeof(why), "HTTP %ld", r->status);
 		source_failed(s, why, r->retry_after);
 	} else if (ipweb_policy_parse(r->body, r->body_len, &a, why, sizeof(why)) != IPWEB_REPLY_OK) {
 		source_failed(s, why, 0);
@@ -306,19 +311,22 @@ static uint32_t rnd32(void)
 	return r;
 }
 
-/* Sources are named by host; by the URL when two share a host. */
+/* Sources are named by host; by the URL (minus the scheme) when two share
+ * a host. */
 static void name_sources(struct source *s, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		http_url_host(s[i].url, s[i].name, sizeof(s[i].name));
 	for (size_t i = 0; i < n; i++) {
+		char host[NAME_LEN];
 		bool shared = false;
-		for (size_t j = 0; j < n; j++)
-			shared |= j != i && strcmp(s[i].name, s[j].name) == 0;
-		if (shared) {
-			const char *u = strstr(s[i].url, "://");
-			snprintf(s[i].name, sizeof(s[i].name), "%s", u ? u + 3 : s[i].url);
+		http_url_host(s[i].url, host, sizeof(host));
+		for (size_t j = 0; j < n && !shared; j++) {
+			char other[NAME_LEN];
+			http_url_host(s[j].url, other, sizeof(other));
+			shared = j != i && strcmp(host, other) == 0;
 		}
+		const char *u = strstr(s[i].url, "://");
+		snprintf(s[i].name, sizeof(s[i].name), "%s",
+			 !shared ? host : u ? u + 3 : s[i].url);
 	}
 }
 
