@@ -272,15 +272,16 @@ srv.serve_forever()
 CHECKIP_PORT = 8245
 
 
-def start_checkip(bed):
+def start_checkip(bed, port=CHECKIP_PORT):
     """A tiny HTTP checkip service in the wan namespace (like checkip.dyndns.org): it
-    answers with the client's source address, i.e. the router's WAN IP after NAT."""
+    answers with the client's source address, i.e. the router's WAN IP after NAT.
+    Each request is a line "checkip ADDR PATH" in its log (the Popen's .log)."""
     path = bed.path("checkip.py")
     with open(path, "w") as f:
         f.write(CHECKIP_PY)
-    ready = bed.path("checkip.ready")
-    p = bed.popen("wan", [sys.executable, path, bed.wan_ip, str(CHECKIP_PORT), ready],
-                  label="checkip")
+    ready = bed.path("checkip-%d.ready" % port)
+    p = bed.popen("wan", [sys.executable, path, bed.wan_ip, str(port), ready],
+                  label="checkip-%d" % port)
     deadline = time.monotonic() + 10
     while not os.path.exists(ready):
         if p.poll() is not None or time.monotonic() > deadline:
@@ -294,10 +295,11 @@ def dyndns2_account(bed):
     return user, info["password"]
 
 
-def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
+def start_inadyn(bed, hostname, period, ns="lan", label="inadyn", checkip_port=CHECKIP_PORT):
     """Debian's inadyn in a LAN namespace, updating `hostname` on the stand-in's dyndns2
     API (custom provider over HTTPS with the bed's CA), checking the IP at the bed's
-    checkip server every `period` seconds. Returns the Popen (its pid is inadyn's)."""
+    checkip server every `period` seconds (None: inadyn's own default). Returns the
+    Popen (its pid is inadyn's)."""
     binary, libdir = inadyn_binary()
     if not binary:
         raise RuntimeError(libdir)
@@ -306,7 +308,7 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
     os.makedirs(os.path.join(d, "cache"), exist_ok=True)
     conf = os.path.join(d, "inadyn.conf")
     with open(conf, "w") as f:
-        f.write('period = %d\n'
+        f.write(('period = %d\n' % period if period else '') +
                 'ca-trust-file = "%s"\n'
                 'custom bench {\n'
                 '    username       = "%s"\n'
@@ -318,7 +320,7 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
                 '    ddns-server    = "%s"\n'
                 '    ddns-path      = "/nic/update?hostname=%%h&myip=%%i"\n'
                 '    hostname       = "%s"\n'
-                '}\n' % (period, bed.ca_file, user, pw, bed.wan_ip, CHECKIP_PORT,
+                '}\n' % (bed.ca_file, user, pw, bed.wan_ip, checkip_port,
                          bed.standin_host, hostname))
     os.chmod(conf, 0o600)
     env = dict(os.environ)
@@ -329,7 +331,8 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
                           "-P", os.path.join(d, "inadyn.pid")], env=env, label=label)
 
 
-def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient"):
+def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient",
+                   checkip_port=CHECKIP_PORT):
     """Debian's ddclient (perl) in a LAN namespace, daemon mode, dyndns2 on the stand-in,
     IP from the bed's checkip server."""
     binary, err = ddclient_binary()
@@ -356,7 +359,7 @@ def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient"):
                 "min-interval=0\n"
                 "%s\n" % (interval, os.path.join(d, "ddclient.pid"),
                           os.path.join(d, "ddclient.cache"), bed.ca_file, bed.wan_ip,
-                          CHECKIP_PORT, bed.standin_host, user, pw, hostname))
+                          checkip_port, bed.standin_host, user, pw, hostname))
     os.chmod(conf, 0o600)
     return bed.popen(ns, [binary, "-file", conf, "-foreground", "-daemon", str(interval)],
                      label=label)

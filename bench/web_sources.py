@@ -1,0 +1,193 @@
+#!/usr/bin/env python3
+"""Benchmark (issue 15): homeportd with web IP sources (a router without UPnP,
+NAT-PMP or PCP): how many requests it sends to "what is my IP" services per
+day, against Debian's inadyn and ddclient at their defaults, and how long a
+WAN address change takes to reach DNS.
+
+Run as root from the tree root:
+    python3 bench/web_sources.py [--minutes 60] [--rounds 10] [--interval 60]
+                                 [--no-baselines] [--only rate|delay]
+
+1. Request rate (--minutes of real time): one bed whose router runs no
+   miniupnpd. Side by side in the lan namespace:
+     homeportd   protocol = none, check_interval at its default (5m), three
+                 HTTPS checkip stand-ins (the built-in list's six services
+                 cannot be asked from the bed; the count does not depend on
+                 how many sources there are: one request per round once two
+                 agreed)
+     inadyn      its own default period, one custom provider checking the IP
+                 at a checkip server of its own (203.0.113.1:8246)
+     ddclient    daemon=300 (Debian's /etc/default/ddclient), use=web at a
+                 checkip server of its own (203.0.113.1:8247)
+   Requests are counted at the servers. Per day = the requests after the
+   first round, over the time since the first round, times 86400.
+2. Delay (--rounds changes): homeportd, protocol = none, check_interval
+   --interval (60 s: the shortest the web sources are asked at), two checkip
+   stand-ins, rfc2136 to BIND. Before each WAN change the script waits a
+   random time (uniform, 0 .. interval) so that the change falls at a random
+   phase of the schedule; the delay is taken until BIND answers the new
+   address (polled every 20 ms from the wan namespace).
+No timing is asserted: figures only.
+"""
+import argparse
+import os
+import random
+import socket
+import sys
+import time
+
+sys.dont_write_bytecode = True   # keep bench/ free of __pycache__
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import common  # noqa: E402
+from common import Bed, fmt, log  # noqa: E402
+
+POLL = 0.020
+INADYN_PORT, DDCLIENT_PORT = 8246, 8247
+
+
+def count_lines(path, word="checkip "):
+    try:
+        with open(path, errors="replace") as f:
+            return sum(1 for line in f if line.startswith(word))
+    except FileNotFoundError:
+        return 0
+
+
+def homeport_conf(bed, n_sources, interval=None):
+    keys = {"check_url": ", ".join(bed.checkip_urls(n_sources)), "ca_file": bed.ca_file}
+    if interval:
+        keys["check_interval"] = "%ds" % interval
+    return (bed.gateway_conf("none", **keys) +
+            bed.ddns_section("home", "rfc2136", "www.%s" % bed.zone, ttl=60))
+
+
+def rate(args):
+    """Requests per day at the default settings, measured over args.minutes."""
+    problems, counters = [], {}
+    with Bed(upnp=False, natpmp=False, bind=True, standin=True, echo=False) as bed:
+        log("bed up in %.2f s (%s)" % (bed.startup_time, bed.tmp))
+        d = bed.start_daemon(homeport_conf(bed, 3))
+        counters["homeportd (check_interval 5m, default)"] = \
+            lambda: len(bed.standin.checkip_log())
+        if not args.no_baselines:
+            for name, port, start in (
+                    ("inadyn (its default period)", INADYN_PORT,
+                     lambda p: common.start_inadyn(bed, "c.dyn.example", None,
+                                                   checkip_port=p)),
+                    ("ddclient (daemon=300)", DDCLIENT_PORT,
+                     lambda p: common.start_ddclient(bed, "d.dyn.example", 300,
+                                                     checkip_port=p))):
+                try:
+                    srv = common.start_checkip(bed, port)
+                    start(port)
+                    counters[name] = (lambda path: lambda: count_lines(path))(srv.log)
+                except RuntimeError as e:
+                    problems.append("%s not run: %s" % (name, e))
+        first = {}
+        t_end = time.monotonic() + args.minutes * 60
+        while time.monotonic() < t_end:
+            now = time.monotonic()
+            for k, c in counters.items():
+                if k not in first and c() > 0:
+                    first[k] = (now, c())
+            time.sleep(1)
+        elapsed = {k: time.monotonic() - t for k, (t, _) in first.items()}
+        totals = {k: c() for k, c in counters.items()}
+        if not d.running():
+            problems.append("homeportd exited")
+    print()
+    print("Requests to web IP services over %d minutes; per day = after the first round" %
+          args.minutes)
+    print()
+    rows = []
+    for k in counters:
+        if k not in first:
+            rows.append([k, totals[k], "n/a", "n/a"])
+            continue
+        after = totals[k] - first[k][1]
+        per_day = after / elapsed[k] * 86400 if elapsed[k] > 0 else None
+        rows.append([k, totals[k], after, fmt(per_day, "", 0)])
+    common.table(["client", "requests", "after first round", "per day"], rows)
+    return problems
+
+
+def delay(args):
+    """Change-to-DNS delay in web mode, args.rounds samples."""
+    problems, samples = [], []
+    rnd = random.Random(args.seed)
+    with Bed(upnp=False, natpmp=False, bind=True, standin=True, echo=False) as bed:
+        log("bed up in %.2f s (%s)" % (bed.startup_time, bed.tmp))
+        d = bed.start_daemon(homeport_conf(bed, 2, args.interval))
+        name = "www.%s" % bed.zone
+        sock = bed.socket("wan", socket.AF_INET, socket.SOCK_DGRAM)
+
+        def served():
+            ans = common.dns_query_a(sock, (bed.wan_ip, bed.dns_port), name, timeout=0.2)
+            return ans[0] if ans else None
+        deadline = time.monotonic() + 60
+        while served() != bed.gw_wan_ip and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for i in range(args.rounds):
+            pre = rnd.uniform(0, args.interval)
+            new_ip = "203.0.113.%d" % (10 + i % 200)
+            log("round %d/%d: waiting %.1f s, then WAN %s -> %s" % (
+                i + 1, args.rounds, pre, bed.gw_wan_ip, new_ip))
+            time.sleep(pre)
+            t0 = time.monotonic()
+            bed.set_wan_ip(new_ip)
+            took = None
+            while time.monotonic() - t0 < args.interval + 60:
+                if served() == new_ip:
+                    took = time.monotonic() - t0
+                    break
+                time.sleep(POLL)
+            if took is None:
+                problems.append("round %d: %s not in DNS within %d s" % (
+                    i + 1, new_ip, args.interval + 60))
+            samples.append(took)
+            log("  %s" % fmt(took, " s", 2))
+        n_req = len(bed.standin.checkip_log())
+        if not d.running():
+            problems.append("homeportd exited")
+        sock.close()
+    got = sorted(s for s in samples if s is not None)
+    print()
+    print("WAN change -> BIND answers the new address, web sources, check_interval %d s, "
+          "%d rounds" % (args.interval, args.rounds))
+    print()
+    if got:
+        def pct(p):
+            return got[min(len(got) - 1, int(p * len(got)))]
+        common.table(["min", "p25", "median", "p75", "p90", "max", "ok"],
+                     [[fmt(got[0], " s", 1), fmt(pct(0.25), " s", 1),
+                       fmt(common.median(got), " s", 1), fmt(pct(0.75), " s", 1),
+                       fmt(pct(0.9), " s", 1), fmt(got[-1], " s", 1),
+                       "%d/%d" % (len(got), len(samples))]])
+        print()
+        print("samples: " + ", ".join("%.1f" % s for s in got))
+    print("checkip requests during the run (start included): %d" % n_req)
+    return problems
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--minutes", type=float, default=60)
+    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--interval", type=int, default=60)
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--no-baselines", action="store_true")
+    ap.add_argument("--only", choices=("rate", "delay"))
+    args = ap.parse_args()
+    common.require_root()
+    problems = []
+    if args.only != "rate":
+        problems += delay(args)
+    if args.only != "delay":
+        problems += rate(args)
+    for p in problems:
+        print("problem: " + p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
