@@ -31,6 +31,7 @@ enum cfgkey_type {
 	CK_CHOICE,        /* one of choices, any case; stored as the table spells it */
 	CK_REGEX,         /* a POSIX extended regular expression of bounded size */
 	CK_HEADER,        /* an HTTP header line "Name: value"; -nv hides the value */
+	CK_HEADER_FILE,   /* a secret file of header lines "Name: value" (credentials) */
 };
 
 /* struct cfgkey.flags */
@@ -68,6 +69,16 @@ struct cfg_value {
 #define CFGKEY_TIMEOUT    { .name = "timeout", .type = CK_DURATION, .def = "30", \
 			    .min = 1, .max = 300 }
 
+/* CK_SECRET_FILE or CK_HEADER_FILE: the value is a path, the content a secret. */
+bool cfgkey_is_secret_file(const struct cfgkey *k);
+
+/* The lines of a header file's content, each "Name: value" (empty lines
+ * skipped), in a NULL-terminated array; NULL when a line is not a header,
+ * with why naming the line but never its content. Free with
+ * cfgkey_header_lines_free(), which wipes them. */
+char **cfgkey_header_lines(const char *text, size_t *n, char *why, size_t len);
+void cfgkey_header_lines_free(char **lines);
+
 /* Index of name in keys[0..n), or -1. */
 ssize_t cfgkey_find(const struct cfgkey *keys, size_t n, const char *name);
 
@@ -84,8 +95,10 @@ void cfgkey_free(const struct cfgkey *k, struct cfg_value *v);
  * a secret file's path does not count. */
 bool cfgkey_equal(const struct cfgkey *k, const struct cfg_value *a, const struct cfg_value *b);
 
-/* One "key = value" line per value for -nv, secrets as <redacted>.
- * preset_url: what a CK_PRESET key is when unset (NULL: none). */
+/* One "key = value" line per value for -nv. Secrets never show: a secret
+ * file shows its path and <redacted>, a header its name and <redacted>, a
+ * URL <redacted> for its user info and query. preset_url: what a
+ * CK_PRESET key is when unset (NULL: none). */
 void cfgkey_dump(const struct cfgkey *k, const struct cfg_value *v, const char *preset_url,
 		 FILE *out);
 /* "key            = value" as -nv writes every line. */

@@ -2,8 +2,12 @@
  *
  * A secret file holds the secret alone; white space around it is dropped.
  * It must be a regular file that others cannot access at all (as ssh
- * treats keys), at most SECRET_MAX bytes. Buffers that held a secret are
- * wiped whole before they are freed. */
+ * treats keys), at most SECRET_MAX bytes. It is opened non-blocking, so a
+ * FIFO or a device is refused instead of hanging the daemon. A symbolic
+ * link is followed (secret stores and admins use them; O_NOFOLLOW would
+ * refuse them) and the checks apply to the file it leads to, on the open
+ * descriptor. Buffers that held a secret are wiped whole before they are
+ * freed. */
 #ifndef HP_SECRET_H
 #define HP_SECRET_H
 

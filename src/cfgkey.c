@@ -19,12 +19,17 @@ static const char *const type_names[] = {
 	[CK_UINT] = "uint", [CK_DURATION] = "duration", [CK_SECONDS] = "seconds",
 	[CK_BOOL] = "bool", [CK_URL] = "url", [CK_ADDRESS] = "address", [CK_ZONE] = "zone",
 	[CK_DNSNAME] = "dnsname", [CK_CHOICE] = "choice", [CK_REGEX] = "regex",
-	[CK_HEADER] = "header",
+	[CK_HEADER] = "header", [CK_HEADER_FILE] = "header-file",
 };
 
 const char *cfgkey_type_name(enum cfgkey_type t)
 {
 	return (size_t)t < HP_ARRAY_LEN(type_names) ? type_names[t] : "?";
+}
+
+bool cfgkey_is_secret_file(const struct cfgkey *k)
+{
+	return k->type == CK_SECRET_FILE || k->type == CK_HEADER_FILE;
 }
 
 ssize_t cfgkey_find(const struct cfgkey *keys, size_t n, const char *name)
@@ -99,6 +104,49 @@ static int check_header(const char *value, char *why, size_t len)
 	if (strpbrk(value, "\r\n"))
 		return say(why, len, "contains a line break");
 	return 0;
+}
+
+void cfgkey_header_lines_free(char **lines)
+{
+	for (size_t i = 0; lines && lines[i]; i++)
+		free_secret(lines[i]);
+	free(lines);
+}
+
+char **cfgkey_header_lines(const char *text, size_t *n, char *why, size_t len)
+{
+	char **lines = xcalloc(1, sizeof(*lines)), reason[80];
+	const char *p = text;
+	int lineno = 0;
+
+	*n = 0;
+	while (*p) {
+		size_t l = strcspn(p, "\n"), skip = l + (p[l] == '\n');
+		char *line = xcalloc(l + 1, 1), *s = line, *e;
+
+		memcpy(line, p, l);
+		p += skip;
+		lineno++;
+		while (isspace((unsigned char)*s))
+			s++;
+		e = s + strlen(s);
+		while (e > s && isspace((unsigned char)e[-1]))
+			*--e = '\0';
+		if (*s && check_header(s, reason, sizeof(reason)) < 0) {
+			snprintf(why, len, "line %d: %s", lineno, reason);
+			free_secret(line);
+			cfgkey_header_lines_free(lines);
+			return NULL;
+		}
+		if (*s) {
+			lines = xrealloc(lines, *n + 2, sizeof(*lines));
+			lines[(*n)++] = xstrdup(s);
+			lines[*n] = NULL;
+		}
+		explicit_bzero(line, l + 1);
+		free(line);
+	}
+	return lines;
 }
 
 /* glibc's regcomp copies a subexpression once per count of an interval
@@ -337,7 +385,7 @@ bool cfgkey_equal(const struct cfgkey *k, const struct cfg_value *a, const struc
 				return false;
 		return true;
 	}
-	if (k->type == CK_SECRET_FILE)
+	if (cfgkey_is_secret_file(k))
 		return str_eq(a->secret, b->secret);
 	return is_text(k->type) ? str_eq(a->str, b->str) : a->num == b->num;
 }
@@ -358,6 +406,32 @@ void cfgkey_print_duration(FILE *out, const char *key, uint32_t seconds)
 	cfgkey_print(out, key, text);
 }
 
+/* A header's value and a URL's user info and query may carry credentials
+ * ("X-Api-Key: ...", "?token=..."), so -nv shows neither. */
+static void print_redacted(FILE *out, const struct cfgkey *k, const char *value)
+{
+	const char *colon = strchr(value, ':'), *rest = strstr(value, "://"), *at, *query;
+
+	if (k->type == CK_HEADER && colon) {
+		fprintf(out, "%-15s = %.*s: <redacted>\n", k->name, (int)(colon - value), value);
+		return;
+	}
+	if (k->type != CK_URL || rest == NULL) {
+		cfgkey_print(out, k->name, value);
+		return;
+	}
+	rest += 3;                                      /* scheme://[user@]host/path?query */
+	at = memrchr(rest, '@', strcspn(rest, "/?#"));
+	query = strchr(rest, '?');
+	fprintf(out, "%-15s = %.*s", k->name, (int)(rest - value), value);
+	if (at) {
+		fputs("<redacted>@", out);
+		rest = at + 1;
+	}
+	fprintf(out, "%.*s%s\n", (int)(query ? (size_t)(query - rest) : strlen(rest)), rest,
+		query ? "?<redacted>" : "");
+}
+
 void cfgkey_dump(const struct cfgkey *k, const struct cfg_value *v, const char *preset_url,
 		 FILE *out)
 {
@@ -376,6 +450,7 @@ void cfgkey_dump(const struct cfgkey *k, const struct cfg_value *v, const char *
 		cfgkey_print(out, k->name, num);
 		return;
 	case CK_SECRET_FILE:
+	case CK_HEADER_FILE:
 		if (v->str)
 			fprintf(out, "%-15s = %s ; %s\n", k->name, v->str,
 				v->secret ? "<redacted>" : "not loaded");
@@ -384,9 +459,9 @@ void cfgkey_dump(const struct cfgkey *k, const struct cfg_value *v, const char *
 		break;
 	}
 	for (size_t i = 0; i < v->n_list; i++)
-		cfgkey_print(out, k->name, v->list[i]);
+		print_redacted(out, k, v->list[i]);
 	if (v->str)
-		cfgkey_print(out, k->name, v->str);
+		print_redacted(out, k, v->str);
 	else if ((k->flags & CK_PRESET) && preset_url)
 		fprintf(out, "%-15s = %s ; preset\n", k->name, preset_url);
 }

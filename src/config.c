@@ -724,13 +724,23 @@ static void parse_provider_keys(struct config_check *chk, struct cfg_ddns *d, bo
 	}
 }
 
+/* A header file must hold header lines: say which line is not one (never
+ * what it holds). */
 static void load_secret_key(struct config_check *chk, const struct cfgkey *k, struct cfg_value *v)
 {
 	char why[PATH_MAX + 200], *dir = base_dir(chk->cfg), *full = secret_path(v->str, dir);
+	char **lines;
+	size_t n;
 
 	v->secret = secret_load(full, why, sizeof(why));
-	if (v->secret == NULL)
+	if (v->secret == NULL) {
 		config_check_error(chk, k->name, "%s: %s", k->name, why);
+	} else if (k->type == CK_HEADER_FILE) {
+		lines = cfgkey_header_lines(v->secret, &n, why, sizeof(why));
+		if (lines == NULL)
+			config_check_error(chk, k->name, "%s: %s %s", k->name, full, why);
+		cfgkey_header_lines_free(lines);
+	}
 	free(full);
 	free(dir);
 }
@@ -745,7 +755,7 @@ static void check_value(struct config_check *chk, const struct cfg_ddns *d,
 
 	if (v->str == NULL)
 		return;
-	if (k->type == CK_SECRET_FILE) {
+	if (cfgkey_is_secret_file(k)) {
 		load_secret_key(chk, k, v);
 	} else if (k->type == CK_PATH) {
 		full = resolve_path(chk->cfg, v->str);
@@ -1046,7 +1056,7 @@ const char *cfg_ddns_str(const struct cfg_ddns *d, size_t key)
 
 const char *cfg_ddns_secret(const struct cfg_ddns *d, size_t key)
 {
-	return value_at(d, key, T(CK_SECRET_FILE), false)->secret;
+	return value_at(d, key, T(CK_SECRET_FILE) | T(CK_HEADER_FILE), false)->secret;
 }
 
 uint32_t cfg_ddns_num(const struct cfg_ddns *d, size_t key)
@@ -1097,7 +1107,7 @@ int config_ddns_set_secret(struct cfg_ddns *d, const char *key, const char *secr
 {
 	ssize_t k = cfgkey_find(d->ops->keys, d->ops->n_keys, key);
 
-	if (k < 0 || d->ops->keys[k].type != CK_SECRET_FILE)
+	if (k < 0 || !cfgkey_is_secret_file(&d->ops->keys[k]))
 		return -1;
 	free_secret(d->values[k].secret);
 	d->values[k].secret = xstrdup(secret);

@@ -121,6 +121,7 @@ static int fp_value(EVP_MD_CTX *md, const struct cfgkey *k, const struct cfg_val
 	}
 	switch (k->type) {
 	case CK_SECRET_FILE:
+	case CK_HEADER_FILE:
 		return fp_str(md, v->secret);          /* the content: a new password counts */
 	case CK_UINT:
 	case CK_DURATION:

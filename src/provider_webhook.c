@@ -6,7 +6,9 @@
  * appears anywhere, one request goes per host name, in order, and the first
  * failure ends the update; otherwise one request serves them all. Success
  * is a 2xx whose body matches success_regex (POSIX ERE) when one is set.
- * Header lines may carry credentials: they are never logged. */
+ * Credentials belong in header_file (a secret file of "Name: value"
+ * lines, sent as they are, after the header lines); no header is ever
+ * logged. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +20,10 @@
 #include "provider.h"
 #include "util.h"
 
-enum { K_URL, K_METHOD, K_HEADER, K_BODY, K_SUCCESS_REGEX, K_CA_FILE, K_ALLOW_HTTP, K_TIMEOUT };
+enum {
+	K_URL, K_METHOD, K_HEADER, K_HEADER_FILE, K_BODY, K_SUCCESS_REGEX, K_CA_FILE,
+	K_ALLOW_HTTP, K_TIMEOUT
+};
 
 static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", NULL };
 
@@ -27,6 +32,7 @@ static const struct cfgkey keys[] = {
 	[K_METHOD]        = { .name = "method", .type = CK_CHOICE, .flags = CK_FP, .def = "GET",
 			      .choices = methods },
 	[K_HEADER]        = { .name = "header", .type = CK_HEADER, .flags = CK_FP | CK_REPEAT },
+	[K_HEADER_FILE]   = { .name = "header_file", .type = CK_HEADER_FILE, .flags = CK_FP },
 	[K_BODY]          = { .name = "body", .type = CK_STRING, .flags = CK_FP },
 	[K_SUCCESS_REGEX] = { .name = "success_regex", .type = CK_REGEX, .flags = CK_FP },
 	[K_CA_FILE]       = CFGKEY_CA_FILE,
@@ -114,6 +120,24 @@ static bool has_line_break(const struct cfg_ddns *cfg, const char *ip)
 	return false;
 }
 
+/* The config check read header_file already; a hand-made entry may not. */
+static bool header_file_ok(const struct cfg_ddns *cfg, struct ddns_result *res)
+{
+	const char *file = cfg_ddns_secret(cfg, K_HEADER_FILE);
+	char why[120], **lines;
+	size_t n;
+
+	if (file == NULL)
+		return true;
+	lines = cfgkey_header_lines(file, &n, why, sizeof(why));
+	if (lines == NULL) {
+		snprintf(res->error, sizeof(res->error), "webhook: header_file %s", why);
+		return false;
+	}
+	cfgkey_header_lines_free(lines);
+	return true;
+}
+
 static void hook_free(struct hook *h)
 {
 	if (!h)
@@ -131,11 +155,13 @@ static int send_one(struct hook *h)
 	const struct cfg_ddns *c = h->cfg;
 	const char *host = h->per_host ? c->hostnames[h->host] : NULL;
 	const char *method = cfg_ddns_str(c, K_METHOD), *tbody = cfg_ddns_str(c, K_BODY);
-	size_t n_headers;
+	const char *file = cfg_ddns_secret(c, K_HEADER_FILE);
+	size_t n_headers, n_file = 0;
 	const char *const *theaders = cfg_ddns_list(c, K_HEADER, &n_headers);
-	char **hdrs = xcalloc(n_headers + 1, sizeof(*hdrs));
+	char **secret = file ? cfgkey_header_lines(file, &n_file, NULL, 0) : NULL;
+	char **hdrs = xcalloc(n_headers + n_file + 1, sizeof(*hdrs));
 	struct http_request req = {
-		.method = method ? method : "GET", .n_headers = n_headers,
+		.method = method ? method : "GET", .n_headers = n_headers + n_file,
 		.ca_file = cfg_ddns_str(c, K_CA_FILE), .timeout = cfg_ddns_num(c, K_TIMEOUT),
 		.allow_http = cfg_ddns_bool(c, K_ALLOW_HTTP),
 	};
@@ -145,6 +171,8 @@ static int send_one(struct hook *h)
 
 	for (size_t i = 0; i < n_headers; i++)
 		hdrs[i] = subst(theaders[i], h->ip, host, false);
+	for (size_t i = 0; i < n_file; i++)
+		hdrs[n_headers + i] = secret[i];
 	req.url = url;
 	req.body = body;
 	req.headers = (const char *const *)hdrs;
@@ -155,6 +183,7 @@ static int send_one(struct hook *h)
 	for (size_t i = 0; i < n_headers; i++)
 		free_secret(hdrs[i]);
 	free(hdrs);
+	cfgkey_header_lines_free(secret);
 	free_secret(url);
 	free_secret(body);
 	return h->call ? 0 : -1;
@@ -230,6 +259,8 @@ static void *hook_start(const struct cfg_ddns *cfg, enum ddns_record rec, const 
 		snprintf(res->error, sizeof(res->error), "webhook: line break in a header or host name");
 		goto fail;
 	}
+	if (!header_file_ok(cfg, res))
+		goto fail;
 	h = xcalloc(1, sizeof(*h));
 	h->cfg = cfg;
 	h->done = done;

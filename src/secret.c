@@ -40,7 +40,8 @@ static char *fail(char *why, size_t len, const char *fmt, ...)
 	return NULL;
 }
 
-/* The file's mode and size allow it to hold a secret. */
+/* The file's type, mode and size allow it to hold a secret. fstat() on the
+ * descriptor: what is checked is what is read. */
 static char *check_file(int fd, const char *path, struct stat *st, char *why, size_t len)
 {
 	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode))
@@ -97,7 +98,9 @@ char *secret_load(const char *path, char *why, size_t len)
 	ssize_t n;
 	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	/* O_NONBLOCK: a FIFO without a writer (or a device) must not hang the
+	 * daemon in open(); it is refused below as not a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
 	if (fd < 0)
 		return fail(why, len, "cannot open %s: %s", path, strerror(errno));
 	if (check_file(fd, path, &st, why, len) == NULL)

@@ -91,7 +91,7 @@ static void set_key(struct cfg_ddns *c, const char *k, const char *v, long *canc
 		add_host(c, v);
 	else if (strcmp(k, "cancel_after") == 0)
 		*cancel_ms = atol(v);
-	else if (i >= 0 && c->ops->keys[i].type == CK_SECRET_FILE)
+	else if (i >= 0 && cfgkey_is_secret_file(&c->ops->keys[i]))
 		set_secret_file(c, k, v);
 	else if (i < 0 && config_ddns_set_secret(c, file_key, v) == 0)
 		return;
@@ -122,7 +122,7 @@ static void print_keys(void)
 			       key->flags & CK_REQUIRED ? " required" : "",
 			       key->flags & CK_REPEAT ? " repeat" : "",
 			       key->flags & CK_FP ? " fingerprint" : "",
-			       key->type == CK_SECRET_FILE ? " secret" : "");
+			       cfgkey_is_secret_file(key) ? " secret" : "");
 		}
 	}
 }

@@ -170,8 +170,47 @@ static void test_dump(void **state)
 	assert_string_equal(dump(URL, &v, NULL), "");
 	assert_int_equal(cfgkey_parse(&keys[HEADER], "A: 1", &v, why, sizeof(why)), 0);
 	assert_int_equal(cfgkey_parse(&keys[HEADER], "B: 2", &v, why, sizeof(why)), 0);
-	assert_string_equal(dump(HEADER, &v, NULL), "header          = A: 1\nheader          = B: 2\n");
+	/* header values and URL user info and queries may hold credentials */
+	assert_string_equal(dump(HEADER, &v, NULL),
+			    "header          = A: <redacted>\nheader          = B: <redacted>\n");
 	cfgkey_free(&keys[HEADER], &v);
+	static const struct { const char *in, *out; } urls[] = {
+		{ "https://x.example/u", "https://x.example/u" },
+		{ "https://x.example/u?token=t0k", "https://x.example/u?<redacted>" },
+		{ "https://me:pw@x.example/u", "https://<redacted>@x.example/u" },
+		{ "https://me:p@w@x.example:8443?k=1", "https://<redacted>@x.example:8443?<redacted>" },
+		{ "http://x.example/a@b", "http://x.example/a@b" },
+	};
+	for (size_t i = 0; i < HP_ARRAY_LEN(urls); i++) {
+		char want[200];
+		assert_int_equal(parse(URL, urls[i].in, why, sizeof(why), &v), 0);
+		snprintf(want, sizeof(want), "url             = %s\n", urls[i].out);
+		assert_string_equal(dump(URL, &v, NULL), want);
+		cfgkey_free(&keys[URL], &v);
+	}
+}
+
+static void test_header_lines(void **state)
+{
+	char why[100], **lines;
+	size_t n;
+
+	lines = cfgkey_header_lines("X-Key: k1\r\n\n  Authorization: Bearer t \n", &n, why, sizeof(why));
+	assert_non_null(lines);
+	assert_int_equal(n, 2);
+	assert_string_equal(lines[0], "X-Key: k1");
+	assert_string_equal(lines[1], "Authorization: Bearer t");
+	assert_null(lines[2]);
+	cfgkey_header_lines_free(lines);
+	lines = cfgkey_header_lines("X-Key: k1\nsecret-token-alone\n", &n, why, sizeof(why));
+	assert_null(lines);
+	assert_string_equal(why, "line 2: expected \"Name: value\"");   /* never the content */
+	assert_null(cfgkey_header_lines("X Y: z", &n, why, sizeof(why)));
+	assert_string_equal(why, "line 1: invalid header name");
+	lines = cfgkey_header_lines("", &n, why, sizeof(why));
+	assert_non_null(lines);
+	assert_int_equal(n, 0);
+	cfgkey_header_lines_free(lines);
 }
 
 /* Every provider's table: unique names, defaults its own parser takes,
@@ -240,6 +279,7 @@ int main(void)
 		cmocka_unit_test(test_parse_refuses),
 		cmocka_unit_test(test_repeat_defaults_equal),
 		cmocka_unit_test(test_dump),
+		cmocka_unit_test(test_header_lines),
 		cmocka_unit_test(test_provider_tables),
 		cmocka_unit_test(test_fingerprint_defaults),
 	};
