@@ -81,7 +81,7 @@ static struct {
 	char next_ip[INET6_ADDRSTRLEN];
 	bool next_known, next_public;
 	bool ip_gone;                        /* the gateway said "unknown" before any IP */
-	const struct provider_ops *(*lookup)(enum ddns_family);
+	const struct provider_ops *(*lookup)(const struct provider_ops *);
 	int debounce_ms;
 } dd;
 
@@ -394,15 +394,15 @@ static void on_done(void *ctx, const struct ddns_result *res)
 	finish(e, res);
 }
 
-static const struct provider_ops *ops_for(enum ddns_family family)
+static const struct provider_ops *ops_for(const struct provider_ops *ops)
 {
-	return dd.lookup ? dd.lookup(family) : provider_ops_for(family);
+	return dd.lookup ? dd.lookup(ops) : ops;
 }
 
 static void start_update(struct entry *e)
 {
 	struct ddns_result res = { .outcome = DDNS_PERMFAIL };
-	const struct provider_ops *ops = ops_for(e->cfg->family);
+	const struct provider_ops *ops = ops_for(e->cfg->ops);
 	char reason[96];
 
 	copy_str(e->req_ip, sizeof(e->req_ip), dd.ip);
@@ -422,7 +422,7 @@ static void start_update(struct entry *e)
 		finish(e, &res);
 		return;
 	}
-	e->req = ops->start(e->cfg, e->req_ip, on_done, e, &res);
+	e->req = provider_start(ops, e->cfg, DDNS_REC_A, e->req_ip, on_done, e, &res);
 	if (!e->req) {
 		finish(e, &res);
 		return;
@@ -751,7 +751,8 @@ void ddns_fini(void)
 	memset(&dd, 0, sizeof(dd));
 }
 
-void ddns_test_hooks(const struct provider_ops *(*lookup)(enum ddns_family), int debounce_ms)
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
+		     int debounce_ms)
 {
 	dd.lookup = lookup;
 	dd.debounce_ms = debounce_ms;
