@@ -15,9 +15,11 @@
 #include "control.h"
 #include "ddns.h"
 #include "ev.h"
+#include "event_follow.h"
 #include "gateway.h"
 #include "homeport.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define CLIENT_TIMEOUT_MS 2000
@@ -121,12 +123,22 @@ static json_t *do_log_level(const char *arg)
 	return reply_ok("log level changed");
 }
 
+static json_t *do_metrics(void)
+{
+	char *text = metrics_text();
+	json_t *reply = json_pack("{s:b, s:s}", "ok", 1, "metrics", text);
+
+	free(text);
+	return reply;
+}
+
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
 	static const struct { const char *name; enum control_cmd cmd; bool has_arg; } cmds[] = {
 		{ "status", CTL_STATUS, false }, { "refresh", CTL_REFRESH, false },
 		{ "update", CTL_UPDATE, true }, { "reload", CTL_RELOAD, false },
-		{ "log-level", CTL_LOG_LEVEL, true },
+		{ "log-level", CTL_LOG_LEVEL, true }, { "metrics", CTL_METRICS, false },
+		{ "events", CTL_EVENTS, false },
 	};
 	const char *end, *arg;
 	size_t word;
@@ -187,6 +199,10 @@ static json_t *control_dispatch(const char *buf, size_t len)
 		return do_reload();
 	case CTL_LOG_LEVEL:
 		return do_log_level(req.arg[0] ? req.arg : NULL);
+	case CTL_METRICS:
+		return do_metrics();
+	case CTL_EVENTS:
+		break;                 /* a stream, not a reply: client_follow() */
 	}
 	return reply_error("unknown command");
 }
@@ -220,6 +236,24 @@ static void client_write(struct client *c)
 		client_close(c);
 }
 
+static bool is_events(const char *buf, size_t len)
+{
+	struct control_request req;
+	const char *error;
+
+	return control_parse(buf, len, &req, &error) == 0 && req.cmd == CTL_EVENTS;
+}
+
+/* "events": the connection leaves us for the event stream. */
+static void client_follow(struct client *c)
+{
+	int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+
+	client_close(c);
+	if (fd < 0 || event_follow_add(fd) < 0)
+		log_info("control: cannot follow events for one more client");
+}
+
 static void client_read(struct client *c)
 {
 	ssize_t n = recv(c->fd, c->in + c->in_len, CONTROL_MAX_REQUEST - c->in_len, 0);
@@ -239,6 +273,10 @@ static void client_read(struct client *c)
 		return;   /* wait for the rest of the line */
 	if (!nl && c->in_len >= CONTROL_MAX_REQUEST) {
 		client_reply(c, reply_error("request too long"));
+		return;
+	}
+	if (is_events(c->in, nl ? (size_t)(nl - c->in) : c->in_len)) {
+		client_follow(c);
 		return;
 	}
 	client_reply(c, control_dispatch(c->in, nl ? (size_t)(nl - c->in) : c->in_len));
@@ -362,6 +400,7 @@ int control_init(const char *path, const struct control_ops *control_ops)
 
 void control_fini(void)
 {
+	event_follow_fini();
 	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (clients[i])
 			client_close(clients[i]);
