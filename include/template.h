@@ -22,7 +22,7 @@ typedef const char *(*tmpl_lookup_fn)(void *arg, const char *name, size_t len,
 char *tmpl_expand(const char *tmpl, enum tmpl_enc enc, tmpl_lookup_fn lookup, void *arg);
 
 /* Config check: the first "%word%" in tmpl that reads like a variable
- * (two or more of a-z and '_', not just hex digits: "%ab%" may be a
+ * (two or more letters and '_', not just hex digits: "%ab%" may be a
  * percent-encoding) but that known() does not know, into bad ("%word%").
  * False when there is none. */
 bool tmpl_find_unknown(const char *tmpl, bool (*known)(const char *name, size_t len),

@@ -203,14 +203,20 @@ static bool header_ok(const char *v)
 	return true;
 }
 
-static void template_key(struct config_errors *errs, const char *file, int line,
-			 const char *key, const char *value, char **dst)
+static void check_template(struct config_errors *errs, const char *file, int line,
+			   const char *key, const char *value)
 {
 	char bad[40];
 
 	if (tmpl_find_unknown(value, event_var_known, bad, sizeof(bad)))
 		config_error(errs, file, line, "%s: unknown variable %s (%s)", key, bad,
 			     event_var_list());
+}
+
+static void template_key(struct config_errors *errs, const char *file, int line,
+			 const char *key, const char *value, char **dst)
+{
+	check_template(errs, file, line, key, value);
 	free(*dst);
 	*dst = xstrdup(value);
 }
@@ -283,6 +289,8 @@ void config_hook_key(struct config_errors *errs, struct cfg_hook *h, const char 
 		h->at.exec = line;
 		if (config_split_args(value, &h->argv, why, sizeof(why)) < 0)
 			config_error(errs, file, line, "exec: %s", why);
+		for (size_t i = 0; h->argv && h->argv[i]; i++)
+			check_template(errs, file, line, key, h->argv[i]);
 	} else if (strcmp(key, "url") == 0) {
 		h->at.url = line;
 		template_key(errs, file, line, key, value, &h->url);

@@ -165,28 +165,36 @@ static void on_http_reply(void *arg, const struct http_response *r)
 
 /* ---- starting a run --------------------------------------------------- */
 
+static const char *lookup(void *arg, const char *name, size_t len, char *buf, size_t buflen)
+{
+	return event_var(arg, name, len, buf, buflen);
+}
+
+/* Arguments with their %name% filled in (each stays one argument), and
+ * PATH plus the HOMEPORT_* variables as the whole environment. */
 static bool run_exec(struct hook *h)
 {
-	char **vars = event_env(&h->cur), **envp;
-	size_t n = 0;
+	char **vars = event_env(&h->cur), **envp, **argv;
+	size_t n = 0, argc = 0;
 
 	while (vars[n])
 		n++;
 	envp = xcalloc(n + 2, sizeof(*envp));
 	envp[0] = (char *)"PATH=" HOOK_PATH;
 	memcpy(envp + 1, vars, n * sizeof(*envp));
-	h->child = child_start(h->cfg->argv, envp, h->cfg->timeout, on_exit_status, h);
+	while (h->cfg->argv[argc])
+		argc++;
+	argv = xcalloc(argc + 1, sizeof(*argv));
+	for (size_t i = 0; i < argc; i++)
+		argv[i] = tmpl_expand(h->cfg->argv[i], TMPL_RAW, lookup, &h->cur);
+	h->child = child_start(argv, envp, h->cfg->timeout, on_exit_status, h);
 	if (!h->child)
 		log_warn("hook %s (%s): cannot run %s", h->name, event_type_name(h->cur.type),
-			 h->cfg->argv[0]);
+			 argv[0]);
 	free(envp);
 	event_env_free(vars);
+	event_env_free(argv);
 	return h->child != NULL;
-}
-
-static const char *lookup(void *arg, const char *name, size_t len, char *buf, size_t buflen)
-{
-	return event_var(arg, name, len, buf, buflen);
 }
 
 /* The value of a Content-Type header the hook sets, or NULL. */

@@ -1,6 +1,7 @@
 /* template.c - "%name%" templates, each value encoded for where it stands.
  *
- * A variable is '%', one to 32 of a-z, 0-9 and '_', '%'. Anything else,
+ * A variable is '%', one to 32 of a-z, A-Z, 0-9 and '_', '%' (the names
+ * are lower case: "%IP%" is left, and reported at config check). Anything else,
  * and a variable the lookup does not know, stays as written: a URL's own
  * percent-encodings ("%20") pass through untouched. */
 #include <stdio.h>
@@ -80,7 +81,7 @@ static size_t var_len(const char *p)
 {
 	size_t n = 0;
 
-	while (n <= NAME_MAX_LEN && ((p[n] >= 'a' && p[n] <= 'z') ||
+	while (n <= NAME_MAX_LEN && ((p[n] >= 'a' && p[n] <= 'z') || (p[n] >= 'A' && p[n] <= 'Z') ||
 				     (p[n] >= '0' && p[n] <= '9') || p[n] == '_'))
 		n++;
 	return n >= 1 && n <= NAME_MAX_LEN && p[n] == '%' ? n : 0;
@@ -114,9 +115,10 @@ static bool reads_like_name(const char *name, size_t len)
 	if (len < 2)
 		return false;
 	for (size_t i = 0; i < len; i++) {
-		if (!(name[i] >= 'a' && name[i] <= 'z') && name[i] != '_')
+		char c = name[i] >= 'A' && name[i] <= 'Z' ? (char)(name[i] + 32) : name[i];
+		if (!(c >= 'a' && c <= 'z') && c != '_')
 			return false;
-		if (name[i] > 'f' || name[i] == '_')
+		if (c > 'f' || c == '_')
 			non_hex = true;
 	}
 	return non_hex;

@@ -1,9 +1,9 @@
 #!/bin/bash
-# Every configuration key the parser knows (src/config.c) is documented in
+# Every configuration key the parser knows (src/config*.c) is documented in
 # homeport.conf(5) and shown in the sample etc/homeport.conf, and neither
 # documents a key the parser does not know. Run from the tree root.
 set -u
-code=$(grep -o 'strcmp(key, "[a-z_]*")' src/config.c | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+code=$(cat src/config*.c | grep -o 'strcmp(key, "[a-z_]*")' | sed 's/.*"\(.*\)".*/\1/' | sort -u)
 man=$(grep -oE '^\.It Cm [a-z_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
 sample=$(sed -nE 's/^;? *([a-z_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
 fail=0
