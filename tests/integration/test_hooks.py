@@ -176,6 +176,8 @@ def test_http_notification_reaches_the_standin(bed):
     assert json.loads(by_event["ip-change"]["body"])["text"] == "ip-change  %s" % ip1
 
     # a failing endpoint is a failed run, logged with the HTTP status; the secret is not
+    # (first the replies must be home: the new WAN address cuts NATed connections)
+    d.wait_log("hook push (ddns-ok): HTTP 200")
     mark = bed.standin.mark()
     bed.standin.webhook_reply(status=503, body="down")
     bed.set_wan_ip("203.0.113.3")
