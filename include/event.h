@@ -80,7 +80,7 @@ json_t *event_counts_json(void);
 
 /* A bounded FIFO of events (each hook's queue). Full: the oldest goes. */
 struct event_queue {
-	struct event *items;           /* ring of cap, allocated on first push */
+	struct event *items;           /* ring of cap (> 0, set by the owner), allocated on first push */
 	size_t cap, head, len;
 };
 /* Returns true when the oldest event was dropped to make room. */

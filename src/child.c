@@ -166,17 +166,16 @@ static int spawn(struct child *c, char *const argv[], char *const envp[], int ou
 	return rc;
 }
 
-static int watch(struct child *c)
+static void watch(struct child *c)
 {
 	c->pidfd = pidfd_open(c->pid, 0);
 	if (c->pidfd >= 0 && ev_fd_add(c->pidfd, POLLIN, on_pidfd, c) == 0)
-		return 0;
+		return;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	c->pidfd = -1;
 	c->poll = ev_timer_new(on_poll, c);
 	ev_timer_arm(c->poll, POLL_FALLBACK_MS);
-	return 0;
 }
 
 struct child *child_start(char *const argv[], char *const envp[], uint32_t timeout_s,

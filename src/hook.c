@@ -212,8 +212,8 @@ static const char *content_type(const struct cfg_hook *c)
 static enum tmpl_enc body_encoding(const char *body, const char *ctype)
 {
 	if (ctype)
-		return strstr(ctype, "json") ? TMPL_JSON :
-		       strstr(ctype, "x-www-form-urlencoded") ? TMPL_URL : TMPL_RAW;
+		return strcasestr(ctype, "json") ? TMPL_JSON :
+		       strcasestr(ctype, "x-www-form-urlencoded") ? TMPL_URL : TMPL_RAW;
 	body += strspn(body, " \t");
 	return *body == '{' || *body == '[' ? TMPL_JSON : TMPL_RAW;
 }

@@ -143,6 +143,29 @@ static const char *service_labels(json_t *s, char *lbl, size_t len)
 		      "family", fam ? fam : "ipv4", NULL);
 }
 
+static const char *entry_labels(json_t *d, char *lbl, size_t len)
+{
+	return labels(lbl, len, "entry", str(d, "name"), NULL);
+}
+
+/* A gauge of the entries whose integer member key is not null: base +
+ * sign * that value (seconds left as they are, "seconds ago" made a time). */
+static void per_entry(FILE *f, const char *name, const char *help, json_t *list,
+		      const char *key, double base, double sign,
+		      const char *(*lbls)(json_t *o, char *lbl, size_t len))
+{
+	char lbl[1024];
+	json_t *o;
+	size_t i;
+
+	family(f, name, "gauge", help);
+	json_array_foreach(list, i, o) {
+		double v;
+		if (integer(o, key, &v))
+			sample(f, name, lbls(o, lbl, sizeof(lbl)), base + sign * v);
+	}
+}
+
 static void services(FILE *f, json_t *svcs)
 {
 	const char *list[MAP_FAILED + 1];
@@ -157,14 +180,9 @@ static void services(FILE *f, json_t *svcs)
 	json_array_foreach(svcs, i, s)
 		states(f, "homeport_service_state", list, HP_ARRAY_LEN(list), str(s, "state"),
 		       service_labels(s, lbl, sizeof(lbl)));
-	family(f, "homeport_service_lease_expiry_seconds", "gauge",
-	       "Seconds until a mapping's lease expires (none: permanent or not mapped).");
-	json_array_foreach(svcs, i, s) {
-		double left;
-		if (integer(s, "expires_in", &left))
-			sample(f, "homeport_service_lease_expiry_seconds",
-			       service_labels(s, lbl, sizeof(lbl)), left);
-	}
+	per_entry(f, "homeport_service_lease_expiry_seconds",
+		  "Seconds until a mapping's lease expires (none: permanent or not mapped).",
+		  svcs, "expires_in", 0, 1, service_labels);
 }
 
 static void ddns_counter(FILE *f, json_t *entries, json_t *counts, const char *name,
@@ -177,7 +195,7 @@ static void ddns_counter(FILE *f, json_t *entries, json_t *counts, const char *n
 	family(f, name, "counter", help);
 	json_array_foreach(entries, i, d) {
 		json_t *c = json_object_get(counts, str(d, "name"));
-		sample(f, name, L("entry", str(d, "name")),
+		sample(f, name, entry_labels(d, lbl, sizeof(lbl)),
 		       (double)json_integer_value(json_object_get(c, key)));
 	}
 }
@@ -196,14 +214,9 @@ static void ddns(FILE *f, json_t *entries, json_t *counts, int64_t now)
 		     "DDNS updates sent since the daemon started.");
 	ddns_counter(f, entries, counts, "homeport_ddns_update_failures_total", "failed",
 		     "DDNS updates that failed (temporarily or for good) since the daemon started.");
-	family(f, "homeport_ddns_last_update_timestamp_seconds", "gauge",
-	       "When each DDNS entry last published successfully.");
-	json_array_foreach(entries, i, d) {
-		double ago;
-		if (integer(d, "last_update_ago", &ago))
-			sample(f, "homeport_ddns_last_update_timestamp_seconds",
-			       L("entry", str(d, "name")), (double)now - ago);
-	}
+	per_entry(f, "homeport_ddns_last_update_timestamp_seconds",
+		  "When each DDNS entry last published successfully.", entries,
+		  "last_update_ago", (double)now, -1, entry_labels);
 }
 
 static void changes(FILE *f, json_t *store, json_t *counts)

@@ -286,6 +286,27 @@ def test_restart_with_nothing_changed_announces_nothing(bed):
     d.stop()
 
 
+def test_reload_applies_hooks_and_rejects_bad_ones(bed):
+    prog_a, read_a = recorder(bed, "a")
+    prog_b, read_b = recorder(bed, "b")
+    base = conf(bed, bed.service_section("web", 8080, 18080), protocol="natpmp")
+    d = bed.start_daemon(base + "[hook:a]\nexec = %s\n" % prog_a)
+    wait_event(read_a, "mapping-ok", "web")
+    # a hook with an error: the whole reload is refused, hook a goes on
+    d.write_conf(base + "[hook:a]\nexec = %s\n[hook:b]\nexec = %s $HOME\n" % (prog_a, prog_b))
+    rc, _, err = d.ctl("reload")
+    assert rc == 1 and "exec: '$' would need a shell" in err
+    d.write_conf(base + "[hook:b]\nexec = %s\nevents = ip-change\n" % prog_b)
+    assert d.ctl("reload")[0] == 0
+    n_a = len(read_a())
+    bed.set_wan_ip("203.0.113.3")
+    wait_event(read_b, "ip-change", pred=lambda e: e["HOMEPORT_IP"] == "203.0.113.3")
+    time.sleep(1)
+    assert len(read_a()) == n_a                      # removed: told nothing more
+    assert {e["HOMEPORT_EVENT"] for e in events_of(read_b())} == {"ip-change"}
+    d.stop()
+
+
 def test_homeportctl_events_follows(bed):
     d = bed.start_daemon(conf(bed, bed.service_section("web", 8080, 18080), protocol="natpmp"))
     d.wait_for(lambda s: s["services"][0]["state"] == "mapped", timeout=15)

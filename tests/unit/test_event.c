@@ -244,6 +244,36 @@ static void test_ddns_temp_threshold(void **state)
 	assert_true(event_ddns_temp_due(t0, t0 + 86400));
 }
 
+/* A streak of temporary failures that started long ago (kept across a
+ * restart): the next failed attempt is the one that tells. */
+static void test_ddns_long_temporary_failure(void **state)
+{
+	const struct cfg_ddns *c = ddns_cfg();
+	char path[300];
+	FILE *f;
+
+	event_store_fini();
+	snprintf(path, sizeof(path), "%s/events.json", dir);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fprintf(f, "{\"version\": 1, \"subjects\": {\"ddns/home\": {\"value\": \"ok\", "
+		"\"detail\": \"203.0.113.2\", \"changed\": 1, \"trouble_since\": %lld}}}",
+		(long long)time(NULL) - EVENT_DDNS_TEMP_THRESHOLD - 5);
+	fclose(f);
+	assert_int_equal(event_store_init(dir), 0);
+	n_seen = 0;
+	event_ddns(c, DDNS_TEMPFAIL, "203.0.113.3", "203.0.113.2", "HTTP 503 from x");
+	event_ddns(c, DDNS_TEMPFAIL, "203.0.113.3", "203.0.113.2", "HTTP 503 from x");
+	assert_int_equal(n_seen, 1);
+	assert_int_equal(seen[0].type, EV_DDNS_FAILED);
+	assert_string_equal(seen[0].state, "retrying");
+	assert_string_equal(seen[0].error, "HTTP 503 from x");
+	/* and the recovery is news */
+	event_ddns(c, DDNS_OK, "203.0.113.3", "203.0.113.2", "");
+	assert_int_equal(n_seen, 2);
+	assert_int_equal(seen[1].type, EV_DDNS_OK);
+}
+
 static void test_bad_store_ignored(void **state)
 {
 	char path[300];
@@ -276,6 +306,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_restart_announces_nothing, fresh_store, close_store),
 		cmocka_unit_test_setup_teardown(test_ddns, fresh_store, close_store),
 		cmocka_unit_test(test_ddns_temp_threshold),
+		cmocka_unit_test_setup_teardown(test_ddns_long_temporary_failure, fresh_store, close_store),
 		cmocka_unit_test_setup_teardown(test_bad_store_ignored, fresh_store, close_store),
 	};
 	return cmocka_run_group_tests_name("event", tests, setup, teardown);
