@@ -62,6 +62,31 @@ def test_install_paths_follow_prefix(tmp_path, prefix, init):
     assert files(dest) == ["etc/homeport/homeport.conf"], files(dest)
 
 
+def test_installed_user_and_directories(tmp_path):
+    """What `make install` runs on a live system (contrib/postinstall.sh), into a
+    staged root: the homeport user and group, the state and runtime directories."""
+    for tool in ("systemd-sysusers", "systemd-tmpfiles"):
+        if not shutil.which(tool):
+            pytest.skip("%s missing (Debian package systemd)" % tool)
+    dest = str(tmp_path / "dest")
+    make("install", "DESTDIR=" + dest, "INIT_SCRIPT=none")
+    lib = os.path.join(dest, "usr/local/lib")
+    for cmd in (["systemd-sysusers", "--root=" + dest, lib + "/sysusers.d/homeport.conf"],
+                ["systemd-tmpfiles", "--root=" + dest, "--create",
+                 lib + "/tmpfiles.d/homeport.conf"]):
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        assert r.returncode == 0, r.stderr
+    users = {l.split(":")[0]: l.split(":") for l in open(os.path.join(dest, "etc/passwd"))}
+    assert "homeport" in users and users["homeport"][5] == "/var/lib/homeport"
+    uid, gid = int(users["homeport"][2]), int(users["homeport"][3])
+    for d in ("var/lib/homeport", "run/homeport"):
+        st = os.stat(os.path.join(dest, d))
+        assert (st.st_uid, st.st_gid, st.st_mode & 0o7777) == (uid, gid, 0o750), d
+    # the unit runs the daemon as that user
+    unit = open(os.path.join(lib, "systemd/system/homeportd.service")).read()
+    assert "\nUser=homeport\n" in unit and "\nStateDirectory=homeport\n" in unit
+
+
 def test_installed_units_pass_systemd_analyze_verify(tmp_path):
     if not shutil.which("systemd-analyze"):
         pytest.skip("systemd-analyze missing (Debian package systemd): cannot verify the unit")
