@@ -68,6 +68,30 @@ struct cfg_ddns {
 	int line;
 };
 
+/* [hook:NAME]: a program to run or a URL to call on events (config_hook.c). */
+struct cfg_hook {
+	char *name;
+	unsigned events;               /* bit mask of EVENT_BIT(enum event_type) */
+	char **argv;                   /* exec: program and arguments; NULL: a url hook */
+	char *url;                     /* template */
+	char *method;                  /* NULL: POST with a body, else GET */
+	char **headers;                /* "header" may be given several times */
+	size_t n_headers;
+	char *header_file;
+	char **secret_headers;         /* "Name: value" lines loaded from header_file */
+	size_t n_secret_headers;
+	char *body;                    /* template */
+	char *ca_file;
+	bool allow_http;
+	uint32_t timeout;              /* seconds */
+	char *file;                    /* where the section started */
+	int line;
+	struct {                       /* where keys were written, for late checks */
+		int exec, url, header_file, ca_file, http_key;
+		const char *http_key_name;
+	} at;
+};
+
 struct hp_config {
 	char *path;                    /* main file */
 	struct cfg_daemon daemon;
@@ -76,6 +100,8 @@ struct hp_config {
 	size_t n_services;
 	struct cfg_ddns *ddns;
 	size_t n_ddns;
+	struct cfg_hook *hooks;
+	size_t n_hooks;
 };
 
 /* Every problem found, each "FILE:LINE: message" (or "FILE: message" when
@@ -129,5 +155,14 @@ void config_check_error(struct config_check *chk, const char *key, const char *f
 	__attribute__((format(printf, 3, 4)));
 bool config_check_require(struct config_check *chk, const char *key, bool present);
 bool config_service_equal(const struct cfg_service *a, const struct cfg_service *b);
+
+/* For the section parsers in config_*.c: report "FILE:LINE: message";
+ * read a secret file given by key at FILE:LINE (NULL, reported, when it
+ * cannot be used); a path relative to the main file's directory. */
+void config_error(struct config_errors *errs, const char *file, int line,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+char *config_read_secret(struct config_errors *errs, const struct hp_config *cfg,
+			 const char *file, int line, const char *key, const char *path);
+char *config_path(const struct hp_config *cfg, const char *path);
 
 #endif

@@ -1,9 +1,12 @@
 /* control.h - the control socket homeportctl talks to.
  *
  * Protocol: the client sends one line (at most CONTROL_MAX_REQUEST bytes):
- * "status", "refresh", "update [NAME]", "reload" or "log-level LEVEL"; the
- * daemon answers with one JSON object and closes. Commands other than status
- * answer {"ok": true, "message": ...} or {"ok": false, "error": ...}. */
+ * "status", "refresh", "update [NAME]", "reload", "log-level LEVEL" or
+ * "metrics"; the daemon answers with one JSON object and closes. Commands
+ * other than status answer {"ok": true, "message": ...} (metrics: "metrics":
+ * the exposition text) or {"ok": false, "error": ...}. "events" keeps the
+ * connection: {"ok": true, ...}, then one JSON line per event
+ * (event_follow.h). */
 #ifndef HP_CONTROL_H
 #define HP_CONTROL_H
 
@@ -20,7 +23,8 @@ struct control_ops {
 	int (*reload)(char **errors);
 };
 
-enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL };
+enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL, CTL_METRICS,
+		   CTL_EVENTS };
 
 /* Who may run a command (SPEC "Who may do what"), judged from the peer's
  * credentials (SO_PEERCRED): commands that only read are for root, the

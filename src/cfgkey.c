@@ -132,6 +132,8 @@ char **cfgkey_header_lines(const char *text, size_t *n, char *why, size_t len)
 		e = s + strlen(s);
 		while (e > s && isspace((unsigned char)e[-1]))
 			*--e = '\0';
+		if (*s == '#')
+			*s = '\0';              /* a comment line */
 		if (*s && check_header(s, reason, sizeof(reason)) < 0) {
 			snprintf(why, len, "line %d: %s", lineno, reason);
 			free_secret(line);

@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "config_hook.h"
 #include "homeport.h"
 #include "log.h"
 #include "provider.h"
@@ -41,7 +42,7 @@
 #define MAX_LEASE (7 * 86400)          /* IGDv2 caps leases at a week */
 #define MAX_DESCRIPTION 80
 
-enum sect_kind { SECT_NONE, SECT_DAEMON, SECT_GATEWAY, SECT_SERVICE, SECT_DDNS, SECT_BAD };
+enum sect_kind { SECT_NONE, SECT_DAEMON, SECT_GATEWAY, SECT_SERVICE, SECT_DDNS, SECT_HOOK, SECT_BAD };
 
 /* Where a key was written: for duplicate keys and late checks. */
 struct key_loc {
@@ -180,6 +181,13 @@ static void open_ddns(struct parser *p, const char *name)
 	d->line = p->line;
 }
 
+static void open_hook(struct parser *p, const char *name)
+{
+	struct sect *s = new_sect(p, SECT_HOOK, name);
+
+	s->index = config_hook_open(p->cfg, name, p->file, p->line);
+}
+
 /* A "[...]" line: open (or for [daemon]/[gateway], reopen) its section. */
 static void section_line(struct parser *p, const char *name)
 {
@@ -196,8 +204,9 @@ static void section_line(struct parser *p, const char *name)
 		new_sect(p, kind, NULL);
 		return;
 	}
-	if (colon != NULL && (strncmp(name, "service:", 8) == 0 || strncmp(name, "ddns:", 5) == 0)) {
-		enum sect_kind kind = name[0] == 's' ? SECT_SERVICE : SECT_DDNS;
+	if (colon != NULL && (strncmp(name, "service:", 8) == 0 || strncmp(name, "ddns:", 5) == 0 ||
+			      strncmp(name, "hook:", 5) == 0)) {
+		enum sect_kind kind = name[0] == 's' ? SECT_SERVICE : name[0] == 'd' ? SECT_DDNS : SECT_HOOK;
 		const char *ename = colon + 1;
 		if (!valid_entry_name(ename)) {
 			PERR(p, "invalid name in [%s]: use 1-64 letters, digits, '-', '_' or '.'", name);
@@ -212,14 +221,16 @@ static void section_line(struct parser *p, const char *name)
 		}
 		if (kind == SECT_SERVICE)
 			open_service(p, ename);
-		else
+		else if (kind == SECT_DDNS)
 			open_ddns(p, ename);
+		else
+			open_hook(p, ename);
 		return;
 	}
-	if (strcmp(name, "service") == 0 || strcmp(name, "ddns") == 0)
+	if (strcmp(name, "service") == 0 || strcmp(name, "ddns") == 0 || strcmp(name, "hook") == 0)
 		PERR(p, "section [%s] needs a name: [%s:NAME]", name, name);
 	else
-		PERR(p, "unknown section [%s] (expected [daemon], [gateway], [service:NAME] or [ddns:NAME])", name);
+		PERR(p, "unknown section [%s] (expected [daemon], [gateway], [service:NAME], [ddns:NAME] or [hook:NAME])", name);
 	new_sect(p, SECT_BAD, name);
 }
 
@@ -559,6 +570,7 @@ static int handler(void *user, const char *section, const char *key, const char 
 	case SECT_GATEWAY: gateway_key(p, key, value); break;
 	case SECT_SERVICE: service_key(p, &p->cfg->services[s->index], key, value); break;
 	case SECT_DDNS:    ddns_key(p, s, key, value); break;
+	case SECT_HOOK:    config_hook_key(p->errs, &p->cfg->hooks[s->index], p->file, p->line, key, value); break;
 	default: break;
 	}
 	return 1;
@@ -925,6 +937,8 @@ int config_load(const char *path, struct hp_config **out, struct config_errors *
 			validate_service(errs, cfg, s, &cfg->services[s->index]);
 		else if (s->kind == SECT_DDNS)
 			validate_ddns(errs, cfg, s, &cfg->ddns[s->index]);
+		else if (s->kind == SECT_HOOK)
+			config_hook_validate(errs, cfg, &cfg->hooks[s->index]);
 	}
 	if (errs->n == 0)
 		rc = 0;
@@ -987,6 +1001,7 @@ void config_free(struct hp_config *cfg)
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		free_ddns(&cfg->ddns[i]);
 	free(cfg->ddns);
+	config_hooks_free(cfg);
 	free(cfg);
 }
 
@@ -1188,4 +1203,36 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 	}
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		dump_ddns(&cfg->ddns[i], out);
+	config_hooks_dump(cfg, out);
+}
+
+/* ---- for the section parsers in config_*.c ---------------------------- */
+
+void config_error(struct config_errors *errs, const char *file, int line, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_error(errs, file, line, "%s", msg);
+}
+
+char *config_read_secret(struct config_errors *errs, const struct hp_config *cfg,
+			 const char *file, int line, const char *key, const char *path)
+{
+	char why[PATH_MAX + 200], *dir = base_dir(cfg), *full = secret_path(path, dir);
+	char *secret = secret_load(full, why, sizeof(why));
+
+	if (!secret)
+		add_error(errs, file, line, "%s: %s", key, why);
+	free(full);
+	free(dir);
+	return secret;
+}
+
+char *config_path(const struct hp_config *cfg, const char *path)
+{
+	return resolve_path(cfg, path);
 }

@@ -24,6 +24,7 @@
 #include "ddns.h"
 #include "ddns_policy.h"
 #include "ev.h"
+#include "event.h"
 #include "homeport.h"
 #include "log.h"
 #include "provider.h"
@@ -376,6 +377,7 @@ static void finish(struct entry *e, const struct ddns_result *res)
 	int64_t now = time(NULL);
 
 	e->attempted = true;
+	event_ddns(e->cfg, res->outcome, e->req_ip, e->published_ip, res->error);
 	switch (res->outcome) {
 	case DDNS_OK:       record_success(e, now); break;
 	case DDNS_TEMPFAIL: record_tempfail(e, res, now); break;
@@ -512,6 +514,7 @@ static void on_debounce(void *arg)
 	memcpy(dd.ip, dd.next_ip, sizeof(dd.ip));
 	dd.ip_public = dd.next_public;
 	dd.ip_known = true;
+	event_ip(dd.ip, dd.ip_public);
 	reconcile_all();
 }
 

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "ddns.h"
 #include "ev.h"
+#include "event.h"
 #include "gateway.h"
 #include "gw_natpmp.h"
 #include "gw_upnp.h"
@@ -156,6 +157,8 @@ static void set_state(enum gw_state s, const char *fmt, ...)
 		log_msg(s == GW_OK ? LOG_NOTICE : s == GW_UNREACHABLE ? LOG_WARNING : LOG_INFO,
 			"gateway: %s -> %s%s%s", gw_state_names[G.state], gw_state_names[s],
 			*err ? ": " : "", err);
+	if (s != GW_SEARCHING)
+		event_gateway(s == GW_OK, G.address, err);
 	G.state = s;
 	memcpy(G.error, err, sizeof(err));
 }

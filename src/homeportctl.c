@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,8 @@
 #define REPLY_MAX (1024 * 1024)
 #define REPLY_TIMEOUT_MS 10000
 
-static const char *const commands[] = { "status", "refresh", "update", "reload", "log-level" };
+static const char *const commands[] = { "status", "refresh", "update", "reload", "log-level",
+					 "metrics", "events" };
 
 static void usage(FILE *out)
 {
@@ -30,7 +32,9 @@ static void usage(FILE *out)
 		"  refresh             re-check the external IP and every mapping now\n"
 		"  update [NAME]       push to DDNS now, even if the IP did not change\n"
 		"  reload              re-read the configuration (like SIGHUP)\n"
-		"  log-level LEVEL     error, warning, notice, info or debug\n");
+		"  log-level LEVEL     error, warning, notice, info or debug\n"
+		"  metrics             Prometheus text format (node_exporter's textfile collector)\n"
+		"  events              follow the daemon's events, one JSON line each, until ^C\n");
 }
 
 static const char *command_match(const char *word)
@@ -113,6 +117,57 @@ static char *transact(int fd, const char *request)
 fail:
 	free(buf);
 	return NULL;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+	interrupted = 1;
+}
+
+/* "events": print every line after the first (the daemon's "ok") until the
+ * daemon closes (69) or we are interrupted (0). */
+static int follow(int fd)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };   /* no SA_RESTART */
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char buf[65536];
+	size_t len = 0;
+	bool first = true;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (send(fd, "events\n", 7, MSG_NOSIGNAL) < 0)
+		return HP_EXIT_UNAVAILABLE;
+	while (!interrupted) {
+		char *nl;
+		ssize_t n;
+
+		if (poll(&pfd, 1, -1) < 0)
+			continue;                       /* EINTR: interrupted is set */
+		n = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+		if (n <= 0)
+			return interrupted ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			if (first && strncmp(buf, "{\"ok\":true", 10) != 0) {
+				fprintf(stderr, "homeportctl: %s\n", buf);
+				return HP_EXIT_FAIL;
+			}
+			if (!first)
+				printf("%s\n", buf);
+			first = false;
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+		fflush(stdout);
+		if (len == sizeof(buf) - 1)
+			len = 0;                        /* a line that long is not ours */
+	}
+	return HP_EXIT_OK;
 }
 
 static const char *str_or(json_t *obj, const char *key, const char *dflt)
@@ -276,6 +331,11 @@ int main(int argc, char **argv)
 	fd = connect_daemon(sock);
 	if (fd < 0)
 		return fd == -2 ? HP_EXIT_FAIL : HP_EXIT_UNAVAILABLE;
+	if (strcmp(cmd, "events") == 0) {
+		rc = follow(fd);
+		close(fd);
+		return rc;
+	}
 	text = transact(fd, request);
 	close(fd);
 	if (!text)
@@ -291,6 +351,8 @@ int main(int argc, char **argv)
 	if (json_is_false(json_object_get(reply, "ok"))) {
 		fprintf(stderr, "homeportctl: %s\n", str_or(reply, "error", "failed"));
 		rc = HP_EXIT_FAIL;
+	} else if (strcmp(cmd, "metrics") == 0) {
+		fputs(str_or(reply, "metrics", ""), stdout);
 	} else if (strcmp(cmd, "status") != 0) {
 		printf("%s\n", str_or(reply, "message", "ok"));
 	} else if (json) {

@@ -16,7 +16,9 @@
 #include "control.h"
 #include "ddns.h"
 #include "ev.h"
+#include "event.h"
 #include "gateway.h"
+#include "hook.h"
 #include "http.h"
 #include "homeport.h"
 #include "log.h"
@@ -188,6 +190,7 @@ static int reload(char **errors_out)
 	cfg = next;
 	ddns_apply_config(cfg);
 	gateway_apply_config(cfg);
+	hook_apply_config(cfg);
 	config_free(old);
 	log_notice("configuration reloaded: %zu service%s, %zu DDNS entr%s",
 		   cfg->n_services, cfg->n_services == 1 ? "" : "s",
@@ -422,8 +425,13 @@ static int run_daemon(void)
 		rc = HP_EXIT_UNAVAILABLE;
 		goto out;
 	}
-	/* Root was needed for the directories and the socket; nothing more. */
-	if (priv_drop(&ids) < 0 || ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
+	/* Root was needed for the directories and the socket; nothing more.
+	 * --once announces nothing: events are for a daemon that keeps watch. */
+	if (priv_drop(&ids) < 0)
+		goto out_control;
+	if (!opt.once && (event_store_init(cfg->daemon.state_dir) < 0 || hook_init(cfg) < 0))
+		goto out_control;
+	if (ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
 		goto out_control;
 	if (opt.once) {
 		once_deadline = ev_now_ms() + ONCE_LIMIT_MS;
@@ -444,8 +452,10 @@ static int run_daemon(void)
 	ddns_shutdown();
 	gateway_fini();
 	ddns_fini();
-	http_fini();           /* curl's timers live in the loop: before ev_fini */
 out_control:
+	hook_fini();           /* before http_fini: it cancels its requests */
+	event_store_fini();
+	http_fini();           /* curl's timers live in the loop: before ev_fini */
 	if (!opt.once)
 		control_fini();
 out:

@@ -41,6 +41,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "event.h"
 #include "gateway.h"
 #include "gw_natpmp.h"
 #include "gw_upnp.h"
@@ -242,6 +243,8 @@ static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ..
 	else if (*err && strcmp(err, e->error) != 0)
 		log_info("mapping %s/%s: %s: %s", e->svc.name, proto_str(e->proto),
 			 mapping_state_name(s), err);
+	event_mapping(e->svc.name, proto_str(e->proto), e->svc.external_port,
+		      mapping_state_name(s), err);
 	e->state = s;
 	memcpy(e->error, err, sizeof(err));
 	if (s != MAP_PENDING)
@@ -420,6 +423,8 @@ static void on_upnp_confirm(void *arg, const struct upnp_result *r)
 	if (r->upnp_code == 714 && verify) {
 		log_notice("mapping %s/%s: port %u/%s vanished from the gateway", e->svc.name,
 			   proto_str(e->proto), e->svc.external_port, proto_upper(e->proto));
+		event_mapping(e->svc.name, proto_str(e->proto), e->svc.external_port, "lost",
+			      "it vanished from the gateway (UPnP 714 NoSuchEntryInArray)");
 		if (M.hooks.state_lost)
 			M.hooks.state_lost("a mapping vanished from the gateway");
 		upnp_add(e);
