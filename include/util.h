@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <jansson.h>
 
 /* "90", "90s", "5m", "2h", "30d" -> seconds. -1 on error (also overflow past UINT32_MAX). */
 int parse_duration(const char *s, uint32_t *out);
@@ -22,6 +23,9 @@ bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
+
+/* A JSON string, or null for NULL and "". */
+json_t *json_string_or_null(const char *s);
 
 /* Overwrite then free a secret. */
 void free_secret(char *s);

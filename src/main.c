@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -17,9 +19,12 @@
 #include "ddns.h"
 #include "ev.h"
 #include "gateway.h"
+#include "gw_backend.h"
 #include "http.h"
 #include "homeport.h"
 #include "log.h"
+#include "mapping.h"
+#include "probe.h"
 #include "util.h"
 
 #define SHUTDOWN_LIMIT_MS 4800    /* SPEC: exit within 5 s, router or not */
@@ -375,6 +380,44 @@ static void once_check(void *arg)
 	ev_break();
 }
 
+/* The one seed of drand48 (retry jitter), for every module. */
+static void seed_random(void)
+{
+	long seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (long)time(NULL) ^ (long)getpid();
+	srand48(seed);
+}
+
+/* Every module in dependency order: the gateway protocols, the DDNS
+ * engine, the mappings, then the gateway that drives the mappings and
+ * tells the DDNS engine about the external IP. */
+static int init_modules(void)
+{
+	static const struct gateway_hooks gateway_hooks = { .ip_changed = ddns_set_external_ip };
+
+	if (gw_backends_init() < 0) {
+		log_errx("cannot set up the gateway protocols");
+		return -1;
+	}
+	if (ddns_init(cfg) < 0)
+		return -1;
+	if (mapping_init(cfg) < 0)
+		return -1;
+	return gateway_init(cfg, &gateway_hooks);
+}
+
+static void fini_modules(void)
+{
+	ddns_shutdown();
+	gateway_fini();
+	mapping_fini();
+	gw_backends_fini();
+	ddns_fini();
+	http_fini();           /* curl's timers live in the loop: before ev_fini */
+}
+
 static int run_daemon(void)
 {
 	static const struct control_ops control_ops = { .reload = reload };
@@ -395,8 +438,10 @@ static int run_daemon(void)
 		rc = HP_EXIT_UNAVAILABLE;
 		goto out;
 	}
-	if (ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
+	if (init_modules() < 0) {
+		fini_modules();
 		goto out_control;
+	}
 	if (opt.once) {
 		once_deadline = ev_now_ms() + ONCE_LIMIT_MS;
 		once_timer = ev_timer_new(once_check, NULL);
@@ -413,10 +458,7 @@ static int run_daemon(void)
 	rc = exit_code;
 	if (opt.once)
 		print_once_summary();
-	ddns_shutdown();
-	gateway_fini();
-	ddns_fini();
-	http_fini();           /* curl's timers live in the loop: before ev_fini */
+	fini_modules();
 out_control:
 	if (!opt.once)
 		control_fini();
@@ -441,8 +483,10 @@ int main(int argc, char **argv)
 		return HP_EXIT_OK;
 	}
 	log_init(effective_level(cfg), opt.syslog || opt.daemonize);
+	seed_random();
 	if (opt.probe) {
-		rc = gateway_probe(cfg, opt.json);
+		rc = gw_backends_init() < 0 ? HP_EXIT_FAIL : probe_run(cfg, opt.json);
+		gw_backends_fini();
 		config_free(cfg);
 		return rc;
 	}

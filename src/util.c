@@ -140,3 +140,8 @@ void free_secret(char *s)
 	explicit_bzero(s, strlen(s));
 	free(s);
 }
+
+json_t *json_string_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
+}
