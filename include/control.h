@@ -9,7 +9,8 @@
 
 #include <jansson.h>
 
-#define CONTROL_MAX_REQUEST 512
+#define CONTROL_MAX_REQUEST 512            /* bytes before the '\n' */
+#define CONTROL_MAX_REPLY (1024 * 1024)     /* homeportctl reads no more */
 #define CONTROL_MAX_CLIENTS 32
 
 struct control_ops {
@@ -19,6 +20,22 @@ struct control_ops {
 };
 
 enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL };
+
+struct control_command {
+	const char *name;
+	enum control_cmd cmd;
+	const char *arg;             /* NULL: takes none; "[NAME]": optional; "LEVEL": required */
+	const char *help;
+};
+
+/* The commands, one table for the daemon's parser and homeportctl. */
+static const struct control_command control_commands[] = {
+	{ "status", CTL_STATUS, NULL, "what the daemon sees and does now; --json: as JSON" },
+	{ "refresh", CTL_REFRESH, NULL, "re-check the external IP and every mapping now" },
+	{ "update", CTL_UPDATE, "[NAME]", "push to DDNS now, even if the IP did not change" },
+	{ "reload", CTL_RELOAD, NULL, "re-read the configuration (like SIGHUP)" },
+	{ "log-level", CTL_LOG_LEVEL, "LEVEL", "error, warning, notice, info or debug" },
+};
 
 struct control_request {
 	enum control_cmd cmd;

@@ -123,11 +123,6 @@ static json_t *do_log_level(const char *arg)
 
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
-	static const struct { const char *name; enum control_cmd cmd; bool has_arg; } cmds[] = {
-		{ "status", CTL_STATUS, false }, { "refresh", CTL_REFRESH, false },
-		{ "update", CTL_UPDATE, true }, { "reload", CTL_RELOAD, false },
-		{ "log-level", CTL_LOG_LEVEL, true },
-	};
 	const char *end, *arg;
 	size_t word;
 
@@ -151,14 +146,16 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 	arg = buf + word;
 	while (arg < end && *arg == ' ')
 		arg++;
-	for (size_t i = 0; i < HP_ARRAY_LEN(cmds); i++) {
-		if (strlen(cmds[i].name) != word || memcmp(buf, cmds[i].name, word) != 0)
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+
+		if (strlen(c->name) != word || memcmp(buf, c->name, word) != 0)
 			continue;
-		if (!cmds[i].has_arg && arg < end) {
+		if (!c->arg && arg < end) {
 			*error = "this command takes no argument";
 			return -1;
 		}
-		req->cmd = cmds[i].cmd;
+		req->cmd = c->cmd;
 		memcpy(req->arg, arg, (size_t)(end - arg));
 		req->arg[end - arg] = '\0';
 		return 0;
