@@ -432,16 +432,15 @@ uint64_t natpmp_unmap(unsigned proto, uint16_t int_port, gw_cb cb, void *arg)
 	return enqueue(op, int_port, 0, 0, cb, arg);
 }
 
+/* A stopped queue is all zeroes: nothing to cancel. */
 void natpmp_cancel(uint64_t id)
 {
-	if (st.inited)
-		gwq_cancel(&st.queue, id);
+	gwq_cancel(&st.queue, id);
 }
 
 void natpmp_cancel_all(void)
 {
-	if (st.inited)
-		gwq_cancel_all(&st.queue);
+	gwq_cancel_all(&st.queue);
 }
 
 uint32_t natpmp_lifetime(uint32_t lease)

@@ -428,16 +428,15 @@ uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *
 	return r ? enqueue(r, cb, arg) : 0;
 }
 
+/* A stopped queue is all zeroes: nothing to cancel. */
 void upnp_cancel(uint64_t id)
 {
-	if (st.inited)
-		gwq_cancel(&st.queue, id);
+	gwq_cancel(&st.queue, id);
 }
 
 void upnp_cancel_all(void)
 {
-	if (st.inited)
-		gwq_cancel_all(&st.queue);
+	gwq_cancel_all(&st.queue);
 }
 
 bool upnp_busy(void)
