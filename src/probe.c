@@ -58,7 +58,7 @@ static void on_discover(void *arg, const struct gw_result *r)
 	p->ok = true;
 	p->found = r->u.found;
 	snprintf(p->ext_ip, sizeof(p->ext_ip), "%s", p->found.ext_ip);
-	if (p->ext_ip[0] || p->be->external_ip(on_ip, p))
+	if (p->ext_ip[0] || !p->be->external_ip(on_ip, p))
 		step_done();
 }
 
