@@ -17,6 +17,7 @@ struct map_record {
 	const char *via;             /* the backend's name ("upnp") */
 	const char *gateway;         /* dotted quad */
 	const char *locator;         /* the backend's locator (the IGD root URL), "" if none */
+	const char *handle;          /* the backend's handle of the mapping, "" if none */
 	uint32_t lease;
 };
 

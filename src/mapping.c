@@ -621,7 +621,8 @@ static void record_of(const struct map_entry *e, struct map_record *r)
 		.service = e->svc.name, .proto = e->proto,
 		.ext_port = e->svc.external_port, .int_port = e->svc.internal_port,
 		.int_host = e->host, .desc = e->svc.description, .via = e->made_via->name,
-		.gateway = e->gw_addr, .locator = e->locator, .lease = e->svc.lease,
+		.gateway = e->gw_addr, .locator = e->locator, .handle = e->handle,
+		.lease = e->svc.lease,
 	};
 }
 
@@ -711,6 +712,7 @@ static void load_record(void *arg, const struct map_record *r)
 	e->made_via = be;
 	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", r->gateway);
 	snprintf(e->locator, sizeof(e->locator), "%s", r->locator);
+	snprintf(e->handle, sizeof(e->handle), "%s", r->handle);
 	e->owned = true;
 	**tail = e;
 	*tail = &e->next;

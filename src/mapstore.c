@@ -51,6 +51,8 @@ static json_t *record_json(const struct map_record *r)
 	json_object_set_new(o, "via", json_string(r->via));
 	json_object_set_new(o, "gateway", json_string(r->gateway));
 	json_object_set_new(o, "root_url", json_string_or_null(r->locator));
+	if (r->handle && *r->handle)
+		json_object_set_new(o, "handle", json_string(r->handle));
 	json_object_set_new(o, "lease", json_integer(r->lease));
 	return o;
 }
@@ -98,6 +100,7 @@ static int record_parse(json_t *o, struct map_record *r)
 	const char *proto = json_string_value(json_object_get(o, "protocol"));
 	json_t *desc = json_object_get(o, "description"), *lease = json_object_get(o, "lease");
 	const char *url = json_string_value(json_object_get(o, "root_url"));
+	const char *handle = json_string_value(json_object_get(o, "handle"));
 
 	memset(r, 0, sizeof(*r));
 	r->service = json_string_value(json_object_get(o, "service"));
@@ -119,6 +122,7 @@ static int record_parse(json_t *o, struct map_record *r)
 	r->int_port = (uint16_t)json_integer_value(json_object_get(o, "internal_port"));
 	r->desc = json_string_value(desc);
 	r->locator = url ? url : "";
+	r->handle = handle ? handle : "";
 	r->lease = json_is_integer(lease) && json_integer_value(lease) >= 0 &&
 		json_integer_value(lease) <= UINT32_MAX ? (uint32_t)json_integer_value(lease) : 0;
 	return 0;
