@@ -30,8 +30,8 @@ char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
 
-/* A JSON string, or null for NULL and "" (status and events). */
-json_t *jstr_or_null(const char *s);
+/* A JSON string, or null for NULL and "". */
+json_t *json_string_or_null(const char *s);
 
 /* Overwrite then free a secret. */
 void free_secret(char *s);

@@ -140,20 +140,6 @@ static json_t *do_metrics(void)
 
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
-	static const struct {
-		const char *name;
-		enum control_cmd cmd;
-		bool has_arg;
-		enum control_access access;
-	} cmds[] = {
-		{ "status", CTL_STATUS, false, CTL_READ },
-		{ "refresh", CTL_REFRESH, false, CTL_CHANGE },
-		{ "update", CTL_UPDATE, true, CTL_CHANGE },
-		{ "reload", CTL_RELOAD, false, CTL_CHANGE },
-		{ "log-level", CTL_LOG_LEVEL, true, CTL_CHANGE },
-		{ "metrics", CTL_METRICS, false, CTL_READ },
-		{ "events", CTL_EVENTS, false, CTL_READ },
-	};
 	const char *end, *arg;
 	size_t word;
 
@@ -177,16 +163,18 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 	arg = buf + word;
 	while (arg < end && *arg == ' ')
 		arg++;
-	for (size_t i = 0; i < HP_ARRAY_LEN(cmds); i++) {
-		if (strlen(cmds[i].name) != word || memcmp(buf, cmds[i].name, word) != 0)
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+
+		if (strlen(c->name) != word || memcmp(buf, c->name, word) != 0)
 			continue;
-		if (!cmds[i].has_arg && arg < end) {
+		if (!c->arg && arg < end) {
 			*error = "this command takes no argument";
 			return -1;
 		}
-		req->cmd = cmds[i].cmd;
-		req->name = cmds[i].name;
-		req->access = cmds[i].access;
+		req->cmd = c->cmd;
+		req->name = c->name;
+		req->access = c->access;
 		memcpy(req->arg, arg, (size_t)(end - arg));
 		req->arg[end - arg] = '\0';
 		return 0;

@@ -173,7 +173,7 @@ json_t *event_json(const struct event *ev)
 			json_object_set_new(o, v->name, json_integer(v->id == V_SEQ ?
 						(json_int_t)ev->seq : (json_int_t)ev->port));
 		else
-			json_object_set_new(o, v->name, jstr_or_null(var_value(ev, v, buf, sizeof(buf))));
+			json_object_set_new(o, v->name, json_string_or_null(var_value(ev, v, buf, sizeof(buf))));
 	}
 	memcpy(copy, ev->hostnames, sizeof(copy));
 	for (char *h = strtok_r(copy, " ", &save); h; h = strtok_r(NULL, " ", &save))

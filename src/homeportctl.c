@@ -16,38 +16,37 @@
 
 #include <stdbool.h>
 
+#include "control.h"
 #include "homeport.h"
 
-#define REPLY_MAX (1024 * 1024)
 #define REPLY_TIMEOUT_MS 10000
-
-static const char *const commands[] = { "status", "refresh", "update", "reload", "log-level",
-					 "metrics", "events" };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: homeportctl [-s SOCKET] COMMAND\n"
-		"  status [--json]     what the daemon sees and does now\n"
-		"  refresh             re-check the external IP and every mapping now\n"
-		"  update [NAME]       push to DDNS now, even if the IP did not change\n"
-		"  reload              re-read the configuration (like SIGHUP)\n"
-		"  log-level LEVEL     error, warning, notice, info or debug\n"
-		"  metrics             Prometheus text format (node_exporter's textfile collector)\n"
-		"  events              follow the daemon's events, one JSON line each, until ^C\n");
+	fprintf(out, "usage: homeportctl [-s SOCKET] COMMAND\n");
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+		char word[32];
+
+		snprintf(word, sizeof(word), "%s%s%s", c->name, c->arg ? " " : "",
+			 c->arg ? c->arg : "");
+		fprintf(out, "  %-19s %s\n", word, c->help);
+	}
 }
 
-static const char *command_match(const char *word)
+static const struct control_command *command_match(const char *word)
 {
-	const char *found = NULL;
+	const struct control_command *found = NULL;
 
-	for (size_t i = 0; i < HP_ARRAY_LEN(commands); i++) {
-		if (strcmp(commands[i], word) == 0)
-			return commands[i];
-		if (strncmp(commands[i], word, strlen(word)) == 0) {
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+
+		if (strcmp(c->name, word) == 0)
+			return c;
+		if (strncmp(c->name, word, strlen(word)) == 0) {
 			if (found)
 				return NULL;   /* ambiguous */
-			found = commands[i];
+			found = c;
 		}
 	}
 	return found;
@@ -95,7 +94,7 @@ static char *transact(int fd, const char *request)
 			goto fail;
 		}
 		if (len + 1 >= cap) {
-			if (cap >= REPLY_MAX)
+			if (cap >= CONTROL_MAX_REPLY)
 				goto fail;
 			cap *= 2;
 			char *bigger = realloc(buf, cap);
@@ -277,9 +276,10 @@ static void print_status(json_t *st)
 
 int main(int argc, char **argv)
 {
-	const char *sock = HP_DEFAULT_SOCKET, *cmd, *arg = NULL;
+	const char *sock = HP_DEFAULT_SOCKET, *arg = NULL;
+	const struct control_command *cmd;
 	bool json = false;
-	char request[512];   /* CONTROL_MAX_REQUEST in control.h */
+	char request[CONTROL_MAX_REQUEST + 2];   /* the line and its '\n' */
 	json_error_t jerr;
 	json_t *reply;
 	char *text;
@@ -310,28 +310,28 @@ int main(int argc, char **argv)
 		return HP_EXIT_USAGE;
 	}
 	for (int i = optind + 1; i < argc; i++) {
-		if (strcmp(cmd, "status") == 0 && strcmp(argv[i], "--json") == 0)
+		if (cmd->cmd == CTL_STATUS && strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (!arg && (strcmp(cmd, "update") == 0 || strcmp(cmd, "log-level") == 0))
+		else if (!arg && cmd->arg)
 			arg = argv[i];
 		else {
 			fprintf(stderr, "homeportctl: unexpected argument \"%s\"\n", argv[i]);
 			return HP_EXIT_USAGE;
 		}
 	}
-	if (strcmp(cmd, "log-level") == 0 && !arg) {
-		fprintf(stderr, "homeportctl: log-level needs a level\n");
+	if (cmd->arg && cmd->arg[0] != '[' && !arg) {
+		fprintf(stderr, "homeportctl: %s needs %s\n", cmd->name, cmd->arg);
 		return HP_EXIT_USAGE;
 	}
-	if (snprintf(request, sizeof(request), "%s%s%s\n", cmd, arg ? " " : "", arg ? arg : "") >=
-	    (int)sizeof(request)) {
+	if (snprintf(request, sizeof(request), "%s%s%s\n", cmd->name, arg ? " " : "",
+		     arg ? arg : "") >= (int)sizeof(request)) {
 		fprintf(stderr, "homeportctl: argument too long\n");
 		return HP_EXIT_USAGE;
 	}
 	fd = connect_daemon(sock);
 	if (fd < 0)
 		return fd == -2 ? HP_EXIT_FAIL : HP_EXIT_UNAVAILABLE;
-	if (strcmp(cmd, "events") == 0) {
+	if (cmd->cmd == CTL_EVENTS) {
 		rc = follow(fd);
 		close(fd);
 		return rc;
@@ -351,9 +351,9 @@ int main(int argc, char **argv)
 	if (json_is_false(json_object_get(reply, "ok"))) {
 		fprintf(stderr, "homeportctl: %s\n", str_or(reply, "error", "failed"));
 		rc = HP_EXIT_FAIL;
-	} else if (strcmp(cmd, "metrics") == 0) {
+	} else if (cmd->cmd == CTL_METRICS) {
 		fputs(str_or(reply, "metrics", ""), stdout);
-	} else if (strcmp(cmd, "status") != 0) {
+	} else if (cmd->cmd != CTL_STATUS) {
 		printf("%s\n", str_or(reply, "message", "ok"));
 	} else if (json) {
 		fputs(text, stdout);

@@ -192,7 +192,7 @@ void free_secret(char *s)
 	free(s);
 }
 
-json_t *jstr_or_null(const char *s)
+json_t *json_string_or_null(const char *s)
 {
 	return s && *s ? json_string(s) : json_null();
 }
