@@ -225,27 +225,44 @@ static void assert_taken_over(json_t *st, const struct cfg_ddns *d, const char *
 		fail_msg("%s: state file not rewritten with today's fingerprint", d->name);
 }
 
+static char updir[] = "/tmp/hp-test-upgrade-XXXXXX";
+
+/* The fixture with its state files copied to a directory of their own. */
+static int takeover_setup(void **state)
+{
+	char cmd[512];
+
+	if (load_fixture(state) < 0 || mkdtemp(updir) == NULL)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "cp -p " FIXTURE "/state/*.json %s/", updir);
+	if (system(cmd) != 0)
+		return -1;
+	free(cfg->daemon.state_dir);
+	cfg->daemon.state_dir = xstrdup(updir);
+	return ev_init();
+}
+
+static int takeover_teardown(void **state)
+{
+	char cmd[512];
+
+	ddns_fini();
+	ev_fini();
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", updir);
+	if (system(cmd) != 0)
+		return -1;
+	return free_fixture(state);
+}
+
 static void test_ddns_takes_the_state_over(void **state)
 {
-	char dir[] = "/tmp/hp-test-upgrade-XXXXXX", cmd[512];
-	char *saved = cfg->daemon.state_dir;
 	json_t *st;
 
-	assert_non_null(mkdtemp(dir));
-	snprintf(cmd, sizeof(cmd), "cp -p " FIXTURE "/state/*.json %s/", dir);
-	assert_int_equal(system(cmd), 0);
-	cfg->daemon.state_dir = dir;
-	assert_int_equal(ev_init(), 0);
 	assert_int_equal(ddns_init(cfg), 0);
 	st = ddns_status_json();
 	for (size_t i = 0; i < cfg->n_ddns; i++)
-		assert_taken_over(st, &cfg->ddns[i], dir);
+		assert_taken_over(st, &cfg->ddns[i], updir);
 	json_decref(st);
-	ddns_fini();
-	ev_fini();
-	cfg->daemon.state_dir = saved;
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	assert_int_equal(system(cmd), 0);
 }
 
 int main(void)
@@ -262,7 +279,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_what_0_1_0_lacked_never_matches,
 						load_fixture, free_fixture),
 		cmocka_unit_test_setup_teardown(test_ddns_takes_the_state_over,
-						load_fixture, free_fixture),
+						takeover_setup, takeover_teardown),
 	};
 
 	log_init(getenv("HP_TEST_VERBOSE") ? LOG_DEBUG : LOG_ERR, false);
