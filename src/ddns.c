@@ -279,11 +279,26 @@ static void adopt_state(struct entry *e, const struct entry *tmp)
 		e->state = ST_FAILED;
 }
 
+/* Was the state written for e's config? Upgrade only: a file of release
+ * 0.1.0 carries that release's fingerprint (*legacy; see ddns_policy.h). */
+static bool state_matches(const struct entry *e, const char *salt, const char *want,
+			  bool *legacy)
+{
+	char fp[DDNS_FP_LEN + 1];
+
+	*legacy = false;
+	if (ddns_policy_fingerprint(e->cfg, salt, fp) == 0 && strcmp(fp, want) == 0)
+		return true;
+	*legacy = ddns_policy_fingerprint_legacy(e->cfg, salt, fp) == 0 && strcmp(fp, want) == 0;
+	return *legacy;
+}
+
 /* State is a cache: anything odd is logged and the entry starts afresh. */
 static void load_state(struct entry *e)
 {
-	char name[300], fp[DDNS_FP_LEN + 1];
+	char name[300];
 	struct entry *tmp = xcalloc(1, sizeof(*tmp));
+	bool legacy;
 	json_t *o;
 
 	state_name(e, name, sizeof(name));
@@ -295,13 +310,17 @@ static void load_state(struct entry *e)
 			  dd.state_dir, name);
 		goto out;
 	}
-	if (ddns_policy_fingerprint(e->cfg, tmp->salt, fp) < 0 ||
-	    strcmp(fp, json_string_value(json_object_get(o, "fingerprint")) ?: "") != 0) {
+	if (!state_matches(e, tmp->salt,
+			   json_string_value(json_object_get(o, "fingerprint")) ?: "", &legacy)) {
 		log_info("ddns %s: configuration changed since the last run: starting afresh",
 			 e->name);
 		goto out;
 	}
 	adopt_state(e, tmp);
+	if (legacy) {
+		log_info("ddns %s: state of release 0.1.0 taken over", e->name);
+		save_state(e);                  /* from now on under today's fingerprint */
+	}
 	log_info("ddns %s: last published %s%s", e->name,
 		 e->published_ip[0] ? e->published_ip : "nothing",
 		 e->failed ? " (failed: waiting for a config change)" : "");
