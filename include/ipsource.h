@@ -17,8 +17,11 @@
 
 struct ipsource_hooks {
 	/* The external IPv4 of the source in use (NULL: unknown), and whether
-	 * it is public. Called when either changes. */
+	 * it is public. Called when either changes: ip_changed for the
+	 * router's word (it may announce an old address first), ip_settled
+	 * for the web's and an interface's, which need no debounce. */
 	void (*ip_changed)(const char *ip, bool is_public);
+	void (*ip_settled)(const char *ip, bool is_public);
 };
 
 int  ipsource_init(const struct hp_config *cfg, const struct ipsource_hooks *hooks);
@@ -43,5 +46,12 @@ void ipsource_status(json_t *gw);
 /* The sentence of ip_source_detail: "no mapping protocol answered;
  * external IP from web sources A and B (agree)". */
 void ipsource_describe(char *buf, size_t len);
+
+/* --probe: when the router is not the source (router_ip: it reported an
+ * address), ask the source the daemon would use, running the event loop
+ * until it reports; its address (or "") into ip and the sentence into
+ * text. false when the router is the source (nothing asked). */
+bool ipsource_probe(const struct hp_config *cfg, bool router_ip, char *ip, size_t iplen,
+		    char *text, size_t textlen);
 
 #endif

@@ -211,6 +211,9 @@ static void print_gateway(json_t *gw)
 	if (json_is_boolean(pub))
 		printf(json_is_true(pub) ? " (public)" : " (NOT public: double NAT or CGNAT)");
 	printf(", checked %s\n", ago);
+	if (json_is_string(json_object_get(gw, "ip_source")))
+		printf("source     %s: %s\n", str_or(gw, "ip_source", ""),
+		       str_or(gw, "ip_source_detail", ""));
 	if (json_is_string(json_object_get(gw, "error")))
 		printf("           error: %s\n", str_or(gw, "error", ""));
 }
@@ -235,6 +238,9 @@ static void print_services(json_t *services)
 		       str_or(s, "state", "?"), str_or(s, "via", "-"), expires);
 		if (json_is_string(json_object_get(s, "error")))
 			printf("  error: %s\n", str_or(s, "error", ""));
+		if (strcmp(str_or(s, "state", ""), "manual") == 0)
+			printf("  forwarded by hand, expected at %s\n",
+			       str_or(s, "external_address", "(external IP unknown)"));
 	}
 }
 

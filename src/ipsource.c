@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ev.h"
 #include "ipif.h"
 #include "ipsource.h"
 #include "ipweb.h"
@@ -20,6 +21,7 @@
 #include "util.h"
 
 #define TEXT_LEN 1100
+#define PROBE_LIMIT_MS 40000       /* a round of web sources, each within its timeout */
 
 enum src { SRC_NONE, SRC_GATEWAY, SRC_WEB, SRC_INTERFACE };
 
@@ -68,10 +70,13 @@ static void hand_on(const struct addr *a)
 {
 	if (S.out_sent && a->known == S.out.known && strcmp(a->ip, S.out.ip) == 0)
 		return;
+	void (*hook)(const char *, bool) = S.active == SRC_GATEWAY ? S.hooks.ip_changed :
+					   S.hooks.ip_settled;
+
 	S.out = *a;
 	S.out_sent = true;
-	if (S.hooks.ip_changed)
-		S.hooks.ip_changed(a->known ? a->ip : NULL, a->known && ipv4_str_is_public(a->ip));
+	if (hook)
+		hook(a->known ? a->ip : NULL, a->known && ipv4_str_is_public(a->ip));
 }
 
 static enum src wanted(void)
@@ -129,7 +134,10 @@ static void use(enum src to, const char *why)
 	stop(S.active);
 	S.active = to;
 	start(to);
-	hand_on(to == SRC_GATEWAY ? &S.gw : &S.src);
+	/* The web and the interface are handed on when they first report: the
+	 * DDNS side keeps what it had until then. */
+	if (to == SRC_GATEWAY)
+		hand_on(&S.gw);
 }
 
 static const char *why_wanted(void)
@@ -295,4 +303,41 @@ void ipsource_status(json_t *gw)
 		json_object_set_new(gw, "error", json_null());
 	if (S.active == SRC_WEB)
 		json_object_set_new(gw, "web_sources", ipweb_status_json());
+}
+
+/* ---- --probe ---- */
+
+static void probe_heard(const char *ip, bool is_public)
+{
+	ev_break();
+}
+
+static void probe_limit(void *arg)
+{
+	ev_break();
+}
+
+bool ipsource_probe(const struct hp_config *cfg, bool router_ip, char *ip, size_t iplen,
+		    char *text, size_t textlen)
+{
+	struct ev_timer *limit;
+
+	memset(&S, 0, sizeof(S));
+	S.hooks.ip_changed = S.hooks.ip_settled = probe_heard;
+	copy_settings(&cfg->gateway);
+	S.gw_heard = true;
+	S.gw.known = router_ip;
+	if (wanted() == SRC_GATEWAY) {
+		free_settings();
+		return false;
+	}
+	use(wanted(), why_wanted());
+	limit = ev_timer_new(probe_limit, NULL);
+	ev_timer_arm(limit, PROBE_LIMIT_MS);
+	ev_run();
+	ev_timer_free(limit);
+	snprintf(ip, iplen, "%s", S.src.known ? S.src.ip : "");
+	ipsource_describe(text, textlen);
+	ipsource_fini();
+	return true;
 }

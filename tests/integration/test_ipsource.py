@@ -68,7 +68,9 @@ def test_no_protocol_publishes_web_ip_and_shows_manual(make_bed):
     assert not bed.reaches(8081)
     rc, out, _ = d.ctl("status")
     assert rc == 0
-    assert re.search(r"office\s.*manual.*%s:8080" % re.escape(ip), out), out
+    assert re.search(r"^office\s.*\bmanual\b.*\n  forwarded by hand, expected at %s:8080$"
+                     % re.escape(ip), out, re.M), out
+    assert re.search(r"^source     web: .*\(agree\)$", out, re.M), out
     # one request to each of the two sources, each from the router's WAN address
     reqs = bed.standin.checkip_log()
     assert sorted(hosts_of(reqs)) == ["checkip-a.example.test", "checkip-b.example.test"]
@@ -191,7 +193,7 @@ def test_map_manual_beside_mapped_service(make_bed):
 
 def test_interface_address_followed_without_polling(make_bed):
     bed = make_bed(**NO_ROUTER)
-    p = bed.run("lan", ["sh", "-c", "ip link add dsl0 type dummy && "
+    p = bed.run("lan", ["sh", "-c", "ip link add dsl0 type veth peer name dsl0p && "
                         "ip addr add 198.51.100.20/32 dev dsl0 && ip link set dsl0 up"])
     assert p.returncode == 0, p.stderr
     d = bed.start_daemon(bed.gateway_conf("none", ip_source="interface:dsl0") + home(bed))
