@@ -134,9 +134,9 @@ static void use(enum src to, const char *why)
 	stop(S.active);
 	S.active = to;
 	start(to);
-	/* The web and the interface are handed on when they first report: the
-	 * DDNS side keeps what it had until then. */
-	if (to == SRC_GATEWAY)
+	/* Each source is handed on once it said something: the DDNS side keeps
+	 * what it had until then (and --once waits for it). */
+	if (to == SRC_GATEWAY && S.gw_heard)
 		hand_on(&S.gw);
 }
 
@@ -146,6 +146,8 @@ static const char *why_wanted(void)
 		return "ip_source";
 	if (S.no_protocol)
 		return "protocol = none";
+	if (!S.gw_heard)
+		return "waiting for the router";
 	return S.gw.known ? "the gateway answers" : "no mapping protocol answered";
 }
 
