@@ -23,5 +23,12 @@ report "keys not in homeport.conf(5)" "$(comm -23 <(echo "$code") <(echo "$man")
 report "keys in homeport.conf(5) the parser does not know" "$(comm -13 <(echo "$code") <(echo "$man"))"
 report "keys not in etc/homeport.conf" "$(comm -23 <(echo "$code") <(echo "$sample"))"
 report "keys in etc/homeport.conf the parser does not know" "$(comm -13 <(echo "$code") <(echo "$sample"))"
-[ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample"
+# The built-in web sources (src/ipweb.c) are each named in homeport.conf(5) with
+# their operator, and the man page lists no other: users must know whom they ask.
+websrc=$(grep -oE '^	\{ "https?://[^"]+", "' src/ipweb.c | cut -d'"' -f2 | sort -u)
+webman=$(grep -oE '^\.It Lk https?://[^ ]+ Ta ' man/homeport.conf.5 | awk '{print $3}' | sort -u)
+report "built-in web sources not in homeport.conf(5)" "$(comm -23 <(echo "$websrc") <(echo "$webman"))"
+report "web sources in homeport.conf(5) that are not built in" "$(comm -13 <(echo "$websrc") <(echo "$webman"))"
+[ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample;" \
+	"all $(echo "$websrc" | wc -l) built-in web sources in the man page"
 exit $fail

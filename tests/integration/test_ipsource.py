@@ -233,3 +233,15 @@ def test_probe_explains_the_web_source(make_bed):
                      r"checkip-[ab]\.example\.test and checkip-[ab]\.example\.test \(agree\)",
                      out), out
     assert bed.gw_wan_ip in out
+
+
+def test_once_with_web_sources(make_bed):
+    bed = make_bed(**NO_ROUTER)
+    d = bed.start_daemon(web_gateway(bed) + bed.service_section("office", 8080) + home(bed),
+                         args=["--once"], wait=False)
+    assert d.wait_exit(40) == 0, d.logtext()
+    out = d.logtext()
+    assert "gateway: ok, external IP %s" % bed.gw_wan_ip in out, out
+    assert "service office/tcp: manual" in out, out
+    assert "ddns home: ok" in out, out
+    assert bed.dig(HOME_HOST) == [bed.gw_wan_ip]

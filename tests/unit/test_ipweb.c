@@ -317,6 +317,26 @@ static void test_no_request_burst(void **state)
 	assert_int_equal(hits("/a") + hits("/b"), 2);
 }
 
+/* The built-in list, looked at, never asked: HTTPS only, run by different
+ * operators on different hosts, enough of them that two can agree while
+ * others fail. */
+static void test_default_list(void **state)
+{
+	assert_true(ipweb_n_defaults >= 4);
+	for (size_t i = 0; i < ipweb_n_defaults; i++) {
+		char host[128], other[128];
+		assert_true(strncmp(ipweb_defaults[i].url, "https://", 8) == 0);
+		assert_true(ipweb_defaults[i].operator && ipweb_defaults[i].operator[0]);
+		http_url_host(ipweb_defaults[i].url, host, sizeof(host));
+		assert_string_not_equal(host, "?");
+		for (size_t j = 0; j < i; j++) {
+			http_url_host(ipweb_defaults[j].url, other, sizeof(other));
+			assert_string_not_equal(host, other);
+			assert_string_not_equal(ipweb_defaults[i].operator, ipweb_defaults[j].operator);
+		}
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -328,6 +348,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_big_body_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_http_needs_allow_http, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_request_burst, setup, teardown),
+		cmocka_unit_test(test_default_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
