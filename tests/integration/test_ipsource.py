@@ -245,3 +245,20 @@ def test_once_with_web_sources(make_bed):
     assert "service office/tcp: manual" in out, out
     assert "ddns home: ok" in out, out
     assert bed.dig(HOME_HOST) == [bed.gw_wan_ip]
+
+
+def test_hanging_source_blocks_nothing(make_bed):
+    bed = make_bed(**NO_ROUTER)
+    bed.standin.checkip("a", delay=25)           # past the 10 s request deadline
+    d = bed.start_daemon(web_gateway(bed, n=3) + home(bed))
+    bed.standin.wait_log(1, api="checkip", timeout=10)
+    # status answers while a request hangs (homeportctl waits for nothing)
+    for _ in range(5):
+        rc, out, err = d.ctl("status", "--json", timeout=2)
+        assert rc == 0, err
+    st = d.wait_for(ddns_ok(bed.gw_wan_ip), timeout=40)
+    srcs = {s["host"]: s for s in st["gateway"]["web_sources"]}
+    if bed.standin.checkip_log(host="a"):
+        d.wait_for(lambda s: any(x["host"] == "checkip-a.example.test" and x["failures"] == 1
+                                 for x in s["gateway"]["web_sources"]), timeout=20)
+    assert srcs["checkip-b.example.test"]["last_ip"] or srcs["checkip-c.example.test"]["last_ip"]
