@@ -79,7 +79,11 @@ def rate(args):
                                                      checkip_port=p))):
                 try:
                     srv = common.start_checkip(bed, port)
-                    start(port)
+                    proc = start(port)
+                    time.sleep(3)
+                    if proc.poll() is not None:
+                        with open(proc.log, errors="replace") as f:
+                            raise RuntimeError("exited at once: %s" % f.read()[-300:].strip())
                     counters[name] = (lambda path: lambda: count_lines(path))(srv.log)
                 except RuntimeError as e:
                     problems.append("%s not run: %s" % (name, e))
