@@ -10,17 +10,18 @@ Run as root from the tree root:
 
 1. Request rate (--minutes of real time): one bed whose router runs no
    miniupnpd. Side by side in the lan namespace:
-     homeportd   protocol = none, check_interval at its default (5m), three
+     homeportd   protocol = none, check_interval at its default (5m), two
                  HTTPS checkip stand-ins (the built-in list's six services
                  cannot be asked from the bed; the count does not depend on
                  how many sources there are: one request per round once two
                  agreed)
      inadyn      its own default period, one custom provider checking the IP
-                 at a checkip server of its own (203.0.113.1:8246)
-     ddclient    daemon=300 (Debian's /etc/default/ddclient), use=web at a
-                 checkip server of its own (203.0.113.1:8247)
-   Requests are counted at the servers. Per day = the requests after the
-   first round, over the time since the first round, times 86400.
+                 over HTTPS at a third checkip stand-in
+     ddclient    daemon=300 (Debian's /etc/default/ddclient), use=web at the
+                 third checkip stand-in over HTTPS
+   Requests are counted at the stand-in, by User-Agent. Per day = the
+   requests after the first round, over the time since the first round,
+   times 86400.
 2. Delay (--rounds changes): homeportd, protocol = none, check_interval
    --interval (60 s: the shortest the web sources are asked at), two checkip
    stand-ins, rfc2136 to BIND. Before each WAN change the script waits a
@@ -42,15 +43,7 @@ import common  # noqa: E402
 from common import Bed, fmt, log  # noqa: E402
 
 POLL = 0.020
-INADYN_PORT, DDCLIENT_PORT = 8246, 8247
-
-
-def count_lines(path, word="checkip "):
-    try:
-        with open(path, errors="replace") as f:
-            return sum(1 for line in f if line.startswith(word))
-    except FileNotFoundError:
-        return 0
+CHECKIP_BASELINE = "checkip-c.example.test"     # homeportd asks a and b
 
 
 def homeport_conf(bed, n_sources, interval=None):
@@ -61,30 +54,34 @@ def homeport_conf(bed, n_sources, interval=None):
             bed.ddns_section("home", "rfc2136", "www.%s" % bed.zone, ttl=60))
 
 
+def agent_count(bed, agent):
+    """checkip requests at the stand-in whose User-Agent starts with agent."""
+    return sum(1 for e in bed.standin.checkip_log()
+               if e["headers"].get("User-Agent", "").lower().startswith(agent))
+
+
 def rate(args):
     """Requests per day at the default settings, measured over args.minutes."""
     problems, counters = [], {}
     with Bed(upnp=False, natpmp=False, bind=True, standin=True, echo=False) as bed:
         log("bed up in %.2f s (%s)" % (bed.startup_time, bed.tmp))
-        d = bed.start_daemon(homeport_conf(bed, 3))
-        counters["homeportd (check_interval 5m, default)"] = \
-            lambda: len(bed.standin.checkip_log())
+        d = bed.start_daemon(homeport_conf(bed, 2))
+        counters["homeportd (check_interval 5m, default)"] = lambda: agent_count(bed, "homeport/")
         if not args.no_baselines:
-            for name, port, start in (
-                    ("inadyn (its default period)", INADYN_PORT,
-                     lambda p: common.start_inadyn(bed, "c.dyn.example", None,
-                                                   checkip_port=p)),
-                    ("ddclient (daemon=300)", DDCLIENT_PORT,
-                     lambda p: common.start_ddclient(bed, "d.dyn.example", 300,
-                                                     checkip_port=p))):
+            for name, agent, start in (
+                    ("inadyn (its default period)", "inadyn/",
+                     lambda: common.start_inadyn(bed, "c.dyn.example", None,
+                                                 checkip_host=CHECKIP_BASELINE)),
+                    ("ddclient (daemon=300)", "ddclient/",
+                     lambda: common.start_ddclient(bed, "d.dyn.example", 300,
+                                                   checkip_host=CHECKIP_BASELINE))):
                 try:
-                    srv = common.start_checkip(bed, port)
-                    proc = start(port)
+                    proc = start()
                     time.sleep(3)
                     if proc.poll() is not None:
                         with open(proc.log, errors="replace") as f:
                             raise RuntimeError("exited at once: %s" % f.read()[-300:].strip())
-                    counters[name] = (lambda path: lambda: count_lines(path))(srv.log)
+                    counters[name] = (lambda a: lambda: agent_count(bed, a))(agent)
                 except RuntimeError as e:
                     problems.append("%s not run: %s" % (name, e))
         first = {}
@@ -100,7 +97,7 @@ def rate(args):
         if not d.running():
             problems.append("homeportd exited")
     print()
-    print("Requests to web IP services over %d minutes; per day = after the first round" %
+    print("Requests to web IP services over %g minutes; per day = after the first round" %
           args.minutes)
     print()
     rows = []
