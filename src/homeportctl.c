@@ -229,7 +229,7 @@ static void print_services(json_t *services)
 	       "INTERNAL", "STATE", "VIA", "EXPIRES");
 	json_array_foreach(services, i, s) {
 		char internal[64], expires[32];
-		snprintf(internal, sizeof(internal), "%s:%lld", str_or(s, "internal_host", "?"),
+		snprintf(internal, sizeof(internal), "%s:%lld", str_or(s, "internal_host", "this-host"),
 			 (long long)json_integer_value(json_object_get(s, "internal_port")));
 		format_ago(expires, sizeof(expires), json_object_get(s, "expires_in"), "");
 		printf("%-16s %-5s %-8lld %-22s %-9s %-7s %s\n", str_or(s, "name", "?"),

@@ -495,8 +495,11 @@ void ipweb_describe(char *buf, size_t len)
 	else if (n == 1 && W.n == 1)
 		snprintf(buf, len, "external IP from web source %s (the only one configured)",
 			 who[0]->name);
+	else if (n == 1)
+		snprintf(buf, len, "external IP from web source %s, confirming the address "
+			 "agreed on before", who[0]->name);
 	else
-		snprintf(buf, len, "external IP from web source %s", n ? who[0]->name : "?");
+		snprintf(buf, len, "external IP agreed on before; no web source gives it now");
 }
 
 json_t *ipweb_status_json(void)

@@ -766,6 +766,8 @@ static void start(struct map_entry *e)
 	ev_timer_disarm(e->timer);
 	e->waiting = false;
 	if (manual(e)) {
+		if (!e->svc.internal_host && M.gw.lan_addr[0])
+			snprintf(e->host, sizeof(e->host), "%s", M.gw.lan_addr);
 		if (e->state != MAP_MANUAL)
 			set_state(e, MAP_MANUAL, NULL);
 		return;

@@ -123,6 +123,24 @@ def test_disagreement_publishes_nothing_and_says_why(make_bed):
     assert bed.dig(HOME_HOST) == [bed.gw_wan_ip]
     first = bed.standin.checkip_log()[0]["time"]
     assert all(r["time"] - first >= 9.5 for r in bed.standin.checkip_log(mark))
+    # b lies again: one honest answer confirms the address agreed on before,
+    # and b, if it was asked first, is outvoted and backed off
+    bed.standin.checkip("b", mode="lie", ip="198.51.100.66")
+    mark = bed.standin.mark()
+    time.sleep(10)
+    assert d.ctl("refresh")[0] == 0
+    bed.standin.wait_log(1, mark, api="checkip", timeout=30,
+                         pred=lambda e: e["headers"]["Host"].startswith("checkip-a."))
+    if bed.standin.checkip_log(mark, host="b"):
+        st = d.wait_for(lambda s: s["gateway"]["ip_source_detail"].endswith(
+            "external IP from web source checkip-a.example.test, confirming the address "
+            "agreed on before"), timeout=10)
+        b = st["gateway"]["web_sources"][1]
+        assert b["failures"] == 1 and b["last_ip"] == "198.51.100.66", b
+    st = d.status()
+    assert st["gateway"]["error"] is None
+    assert st["ddns"][0]["published_ip"] == bed.gw_wan_ip
+    assert bed.dig(HOME_HOST) == [bed.gw_wan_ip]
 
 
 def test_liar_and_failing_source_are_outvoted(make_bed):
