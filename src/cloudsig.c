@@ -78,8 +78,10 @@ char *cloudsig_acs3_query(const struct cloudsig_param *p, size_t n)
 	struct cloudsig_param *s = xcalloc(n ? n : 1, sizeof(*s));
 	char *out = xstrdup("");
 
-	memcpy(s, p, n * sizeof(*s));
-	qsort(s, n, sizeof(*s), param_cmp);
+	if (n) {
+		memcpy(s, p, n * sizeof(*s));
+		qsort(s, n, sizeof(*s), param_cmp);
+	}
 	for (size_t i = 0; i < n; i++) {
 		char *k = http_escape(s[i].name), *v = http_escape(s[i].value ? s[i].value : "");
 		char *next;
