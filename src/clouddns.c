@@ -246,8 +246,12 @@ int clouddns_error(const struct clouddns_rule *rules, size_t n_rules, enum cloud
 		   uint32_t retry_after, struct clouddns_reply *out, struct ddns_result *res)
 {
 	const char *hint;
-	enum clouddns_kind k = kind_of(rules, n_rules, op, code, status, &hint);
+	enum clouddns_kind k;
 	char msg[160] = "", cd[64] = "";
+
+	if (code && !code[0])
+		code = NULL;                 /* found by fuzz_clouddns: {"Code":""} */
+	k = kind_of(rules, n_rules, op, code, status, &hint);
 
 	if (k == CLOUDDNS_HOLDS || k == CLOUDDNS_EMPTY) {
 		out->holds = k == CLOUDDNS_HOLDS;

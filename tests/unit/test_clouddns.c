@@ -283,6 +283,10 @@ static void test_alidns_http_trouble(void **state)
 		  "{\"Type\":\"A\",\"Value\":\"1.2.3.4\",\"RecordId\":\"1&RR=evil\",\"RR\":\"www\"}]}}",
 		  200, 0);
 	assert_int_equal(p.rc, -1);
+	/* an empty code is no code (found by fuzz_clouddns) */
+	p = parse(&provider_alidns_api, CLOUDDNS_LOOKUP, &t, "{\"Code\":\"\"}", 400, 0);
+	assert_int_equal(p.rc, -1);
+	assert_string_equal(p.res.error, "HTTP 400");
 	/* server text is cleaned before it reaches a status line */
 	p = parse(&provider_alidns_api, CLOUDDNS_LOOKUP, &t,
 		  "{\"Code\":\"X\\u0007\\n\",\"Message\":\"a\\nb\\u00e9\"}", 400, 0);
