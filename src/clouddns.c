@@ -247,7 +247,7 @@ int clouddns_error(const struct clouddns_rule *rules, size_t n_rules, enum cloud
 {
 	const char *hint;
 	enum clouddns_kind k;
-	char msg[160] = "", cd[64] = "";
+	char msg[120] = "", cd[64] = "";
 
 	if (code && !code[0])
 		code = NULL;                 /* found by fuzz_clouddns: {"Code":""} */
@@ -491,17 +491,23 @@ static int advance(struct cd *c, const struct clouddns_reply *rep, struct ddns_r
 static void explain(struct cd *c, const struct http_response *resp,
 		    const struct clouddns_reply *rep, struct ddns_result *res)
 {
-	char what[sizeof(res->error)], clock[160] = "";
+	char what[sizeof(res->error)], clock[160] = "", *colon;
+	int n;
 
 	snprintf(what, sizeof(what), "%s", res->error);
 	if (rep->clock_skew) {
+		/* Both clocks say more than the provider's sentence: keep its code only. */
+		colon = strstr(what, ": ");
+		if (colon)
+			*colon = '\0';
 		clouddns_clock_text(resp->date, (int64_t)time(NULL), clock, sizeof(clock));
 		log_warnx("%s: the API refused this host's time: %s", c->api->tag, clock);
 	}
 	if (rep->stale_id)
 		cache_drop(c->cache_key);
-	if (snprintf(res->error, sizeof(res->error), "%s, %s: %s%s%s", c->api->name, c->t.name,
-		     what, clock[0] ? "; " : "", clock) < 0)
+	n = snprintf(res->error, sizeof(res->error), "%s, %s: %s%s%s", c->api->name, c->t.name,
+		     what, clock[0] ? "; " : "", clock);
+	if (n < 0)
 		snprintf(res->error, sizeof(res->error), "%s", what);
 }
 
