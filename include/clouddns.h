@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <jansson.h>
 #include "provider.h"
 
 #define CLOUDDNS_ID_MAX    32        /* record ids: [A-Za-z0-9_-], shorter than this */
@@ -75,6 +76,16 @@ struct clouddns_request {
 /* Append "name: value" to r's headers. 0 / -1 when they are full. */
 int clouddns_header(struct clouddns_request *r, const char *name, const char *value);
 
+struct clouddns_rule;
+
+/* How an API spells a record's members in a lookup reply. */
+struct clouddns_fields {
+	const char *name;            /* relative name: "RR", "Name" */
+	const char *type;
+	const char *line;            /* a record without it is on the default line */
+	const char *value;
+};
+
 struct clouddns_api {
 	const char *name;            /* in messages: "Alibaba Cloud DNS", "DNSPod" */
 	const char *tag;             /* in logs and cache keys: "alidns", "dnspod" */
@@ -88,11 +99,13 @@ struct clouddns_api {
 	int (*build)(const struct clouddns_conf *c, const struct clouddns_endpoint *ep,
 		     enum clouddns_op op, const struct clouddns_target *t, int64_t now,
 		     struct clouddns_request *out);
-	/* Parse a reply (pure; fuzzed). 0 with *out on success; -1 with *res set
-	 * (a sentence with the provider's code, no API name) otherwise. */
-	int (*parse)(enum clouddns_op op, const struct clouddns_target *t, const char *body,
-		     size_t len, long status, uint32_t retry_after, struct clouddns_reply *out,
-		     struct ddns_result *res);
+	/* Its JSON replies, read by clouddns_parse(): */
+	const char *reply_member;    /* the object holding the reply; NULL: the root */
+	const char *error_member;    /* in it, the object with Code and Message; NULL: itself */
+	const char *list_path[2];    /* in it, the lookup's list of records */
+	struct clouddns_fields fields;
+	const struct clouddns_rule *rules;   /* its error codes */
+	size_t n_rules;
 };
 
 /* Publish ip (type "A" or "AAAA") for every host name of c through api; the
@@ -170,6 +183,29 @@ int clouddns_error(const struct clouddns_rule *rules, size_t n_rules, enum cloud
 		   const char *code, const char *message, size_t message_len, long status,
 		   uint32_t retry_after, struct clouddns_reply *out, struct ddns_result *res);
 
+/* ---- JSON replies ---- */
+
+/* o's member key when it is a string, else NULL. */
+const char *clouddns_json_str(json_t *o, const char *key);
+
+/* o's RecordId, a JSON integer > 0 or a string clouddns_id_ok() takes, into
+ * out (CLOUDDNS_ID_MAX bytes); false when there is none usable. */
+bool clouddns_json_id(json_t *o, char *out);
+
+
+/* One reply of api to op on t (pure; fuzzed). 0 with *out on success; -1
+ * with *res set (a sentence with the provider's code, no API name). */
+int clouddns_parse(const struct clouddns_api *api, enum clouddns_op op,
+		   const struct clouddns_target *t, const char *body, size_t len, long status,
+		   uint32_t retry_after, struct clouddns_reply *out, struct ddns_result *res);
+
+/* Count the records of list that are t's (name and type in any case, same
+ * line) into out->matches, the first one's id and value into out. 0, or -1
+ * with *res when list is not an array or the first match is unusable. */
+int clouddns_json_records(json_t *list, const struct clouddns_fields *f,
+			  const struct clouddns_target *t, struct clouddns_reply *out,
+			  struct ddns_result *res);
+
 /* A reply that makes no sense: temporary, "unreadable reply: what". -1. */
 int clouddns_garbled(struct ddns_result *res, const char *what);
 
@@ -179,8 +215,7 @@ int clouddns_garbled(struct ddns_result *res, const char *what);
  * dated server_time (0: unknown) received at now. */
 void clouddns_clock_text(int64_t server_time, int64_t now, char *buf, size_t len);
 
-/* The two APIs (provider_alidns.c, provider_dnspod.c). Their parse members
- * are the reply parsers the unit tests and fuzzers drive. */
+/* The two APIs (provider_alidns.c, provider_dnspod.c). */
 extern const struct clouddns_api provider_alidns_api;
 extern const struct clouddns_api provider_dnspod_api;
 

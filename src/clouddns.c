@@ -210,71 +210,6 @@ enum clouddns_next clouddns_decide(const struct clouddns_reply *lookup,
 	return CLOUDDNS_NEXT_CREATE;
 }
 
-static bool rule_matches(const struct clouddns_rule *r, const char *code, enum clouddns_op op)
-{
-	size_t n = strlen(r->code);
-
-	if (r->ops && !(r->ops & CLOUDDNS_OP_BIT(op)))
-		return false;
-	if (n && r->code[n - 1] == '*')
-		return strncmp(code, r->code, n - 1) == 0;
-	if (n && r->code[n - 1] == '.')
-		return strncmp(code, r->code, n) == 0 || strncmp(code, r->code, n - 1) == 0;
-	return strcmp(code, r->code) == 0;
-}
-
-static enum clouddns_kind kind_of(const struct clouddns_rule *rules, size_t n_rules,
-				  enum clouddns_op op, const char *code, long status,
-				  const char **hint)
-{
-	*hint = NULL;
-	if (status == 429)
-		return CLOUDDNS_THROTTLE;
-	for (size_t i = 0; code && i < n_rules; i++) {
-		if (rule_matches(&rules[i], code, op)) {
-			*hint = rules[i].hint;
-			return rules[i].kind;
-		}
-	}
-	if (status >= 500 || !code)       /* no code: no way to tell it is ours */
-		return CLOUDDNS_TEMP;
-	return CLOUDDNS_PERM;
-}
-
-int clouddns_error(const struct clouddns_rule *rules, size_t n_rules, enum clouddns_op op,
-		   const char *code, const char *message, size_t message_len, long status,
-		   uint32_t retry_after, struct clouddns_reply *out, struct ddns_result *res)
-{
-	const char *hint;
-	enum clouddns_kind k;
-	char msg[120] = "", cd[64] = "";
-
-	if (code && !code[0])
-		code = NULL;                 /* found by fuzz_clouddns: {"Code":""} */
-	k = kind_of(rules, n_rules, op, code, status, &hint);
-
-	if (k == CLOUDDNS_HOLDS || k == CLOUDDNS_EMPTY) {
-		out->holds = k == CLOUDDNS_HOLDS;
-		return 0;
-	}
-	if (message)
-		http_clean_text(msg, sizeof(msg), message, message_len);
-	if (code)
-		http_clean_text(cd, sizeof(cd), code, strlen(code));
-	else
-		snprintf(cd, sizeof(cd), "HTTP %ld", status);
-	res->outcome = k == CLOUDDNS_PERM ? DDNS_PERMFAIL : DDNS_TEMPFAIL;
-	res->retry_after = retry_after;
-	if (k == CLOUDDNS_THROTTLE && res->retry_after < CLOUDDNS_THROTTLE_WAIT)
-		res->retry_after = CLOUDDNS_THROTTLE_WAIT;
-	out->clock_skew = k == CLOUDDNS_CLOCK;
-	out->stale_id = k == CLOUDDNS_STALE;
-	if (snprintf(res->error, sizeof(res->error), "%s%s%s%s%s", cd, msg[0] ? ": " : "", msg,
-		     hint ? " " : "", hint ? hint : "") < 0)
-		snprintf(res->error, sizeof(res->error), "%s", cd);
-	return -1;
-}
-
 int clouddns_header(struct clouddns_request *r, const char *name, const char *value)
 {
 	if (r->n_headers >= HP_ARRAY_LEN(r->headers) ||
@@ -282,14 +217,6 @@ int clouddns_header(struct clouddns_request *r, const char *name, const char *va
 		return -1;
 	r->n_headers++;
 	return 0;
-}
-
-int clouddns_garbled(struct ddns_result *res, const char *what)
-{
-	res->outcome = DDNS_TEMPFAIL;
-	res->retry_after = 0;
-	snprintf(res->error, sizeof(res->error), "unreadable reply: %s", what);
-	return -1;
 }
 
 static void utc_text(int64_t t, char *buf, size_t len)
@@ -526,8 +453,8 @@ static void on_reply(void *arg, const struct http_response *resp)
 		set_res(&res, DDNS_TEMPFAIL, 0, "%s, %s: %s", c->api->name, c->t.name, what);
 		goto done;
 	}
-	if (c->api->parse(c->op, &c->t, resp->body, resp->body_len, resp->status,
-			  resp->retry_after, &rep, &res) < 0) {
+	if (clouddns_parse(c->api, c->op, &c->t, resp->body, resp->body_len, resp->status,
+			   resp->retry_after, &rep, &res) < 0) {
 		explain(c, resp, &rep, &res);
 		goto done;
 	}

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 
 #include "clouddns.h"
@@ -45,82 +44,6 @@ static const struct clouddns_rule rules[] = {
 	{ "IncorrectDomainUser", 0, CLOUDDNS_PERM, "(check zone)" },
 	{ "InvalidDomainName.", 0, CLOUDDNS_PERM, "(check zone)" },
 };
-
-/* ---- the reply parser (pure, fuzzed) ---- */
-
-static const char *str_member(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-static bool same_line(json_t *rec, const char *line)
-{
-	const char *l = str_member(rec, "Line");
-
-	return !l || strcmp(l, line) == 0;     /* replies without Line: the default */
-}
-
-/* A DescribeSubDomainRecords record of t's name, type and line? */
-static bool is_match(json_t *rec, const struct clouddns_target *t)
-{
-	const char *rr = str_member(rec, "RR"), *type = str_member(rec, "Type");
-
-	return rr && type && strcasecmp(rr, t->rr) == 0 && strcasecmp(type, t->type) == 0 &&
-	       same_line(rec, t->line);
-}
-
-static int read_lookup(json_t *root, const struct clouddns_target *t,
-		       struct clouddns_reply *out, struct ddns_result *res)
-{
-	json_t *list = json_object_get(json_object_get(root, "DomainRecords"), "Record"), *rec;
-	size_t i;
-
-	if (!json_is_array(list))
-		return clouddns_garbled(res, "no DomainRecords.Record list");
-	json_array_foreach(list, i, rec) {
-		const char *id = str_member(rec, "RecordId"), *value = str_member(rec, "Value");
-		if (!json_is_object(rec) || !is_match(rec, t))
-			continue;
-		if (out->matches++ > 0)
-			continue;
-		if (!id || !clouddns_id_ok(id) || !value)
-			return clouddns_garbled(res, "a record without a usable RecordId or Value");
-		snprintf(out->record_id, sizeof(out->record_id), "%s", id);
-		http_clean_text(out->value, sizeof(out->value), value, strlen(value));
-	}
-	return 0;
-}
-
-static int alidns_parse(enum clouddns_op op, const struct clouddns_target *t,
-			const char *body, size_t len, long status, uint32_t retry_after,
-			struct clouddns_reply *out, struct ddns_result *res)
-{
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	const char *code = json_is_object(root) ? str_member(root, "Code") : NULL;
-	const char *msg = code ? str_member(root, "Message") : NULL;
-	const char *id;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	memset(res, 0, sizeof(*res));
-	if (code || status < 200 || status > 299)
-		rc = clouddns_error(rules, HP_ARRAY_LEN(rules), op, code, msg,
-				    msg ? strlen(msg) : 0, status, retry_after, out, res);
-	else if (!json_is_object(root))
-		rc = clouddns_garbled(res, "not a JSON object");
-	else if (op == CLOUDDNS_LOOKUP)
-		rc = read_lookup(root, t, out, res);
-	else {
-		id = str_member(root, "RecordId");
-		if (id && clouddns_id_ok(id))
-			snprintf(out->record_id, sizeof(out->record_id), "%s", id);
-		rc = 0;
-	}
-	json_decref(root);
-	return rc;
-}
 
 /* ---- requests ---- */
 
@@ -211,5 +134,8 @@ const struct clouddns_api provider_alidns_api = {
 	.default_line = "default",
 	.index_lag = 60,
 	.build = alidns_build,
-	.parse = alidns_parse,
+	.list_path = { "DomainRecords", "Record" },
+	.fields = { "RR", "Type", "Line", "Value" },
+	.rules = rules,
+	.n_rules = HP_ARRAY_LEN(rules),
 };

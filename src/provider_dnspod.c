@@ -12,12 +12,10 @@
  * codes). DNSPod treats updates that do not change the value as abuse:
  * clouddns.c never sends one. A created record can take up to 30 s to show
  * in DescribeRecordList (its documentation says so). */
-#include <inttypes.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "clouddns.h"
 #include "cloudsig.h"
@@ -54,87 +52,6 @@ static const struct clouddns_rule rules[] = {
 	{ "FailedOperation.NotDomainOwner", 0, CLOUDDNS_PERM, "(check zone)" },
 	{ "InvalidParameter.RecordLineInvalid", 0, CLOUDDNS_PERM, "(check line)" },
 };
-
-/* ---- the reply parser (pure, fuzzed) ---- */
-
-static const char *str_member(json_t *o, const char *key)
-{
-	json_t *v = json_object_get(o, key);
-
-	return json_is_string(v) ? json_string_value(v) : NULL;
-}
-
-/* RecordId is a JSON integer; a string of digits is taken too. */
-static bool read_id(json_t *o, char *out, size_t size)
-{
-	json_t *v = json_object_get(o, "RecordId");
-	const char *s;
-
-	if (json_is_integer(v) && json_integer_value(v) > 0) {
-		snprintf(out, size, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		return true;
-	}
-	s = json_is_string(v) ? json_string_value(v) : "";
-	if (!s[0] || strlen(s) >= size || strspn(s, "0123456789") != strlen(s))
-		return false;
-	snprintf(out, size, "%s", s);
-	return true;
-}
-
-static bool is_match(json_t *rec, const struct clouddns_target *t)
-{
-	const char *name = str_member(rec, "Name"), *type = str_member(rec, "Type");
-	const char *line = str_member(rec, "Line");
-
-	return name && type && strcasecmp(name, t->rr) == 0 && strcasecmp(type, t->type) == 0 &&
-	       (!line || strcmp(line, t->line) == 0);
-}
-
-static int read_lookup(json_t *resp, const struct clouddns_target *t,
-		       struct clouddns_reply *out, struct ddns_result *res)
-{
-	json_t *list = json_object_get(resp, "RecordList"), *rec;
-	size_t i;
-
-	if (!json_is_array(list))
-		return clouddns_garbled(res, "no RecordList");
-	json_array_foreach(list, i, rec) {
-		const char *value = str_member(rec, "Value");
-		if (!json_is_object(rec) || !is_match(rec, t))
-			continue;
-		if (out->matches++ > 0)
-			continue;
-		if (!value || !read_id(rec, out->record_id, sizeof(out->record_id)))
-			return clouddns_garbled(res, "a record without a usable RecordId or Value");
-		http_clean_text(out->value, sizeof(out->value), value, strlen(value));
-	}
-	return 0;
-}
-
-static int dnspod_parse(enum clouddns_op op, const struct clouddns_target *t,
-			const char *body, size_t len, long status, uint32_t retry_after,
-			struct clouddns_reply *out, struct ddns_result *res)
-{
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
-	json_t *resp = json_object_get(root, "Response");
-	json_t *err = json_object_get(resp, "Error");
-	const char *code = str_member(err, "Code"), *msg = str_member(err, "Message");
-	int rc = 0;
-
-	memset(out, 0, sizeof(*out));
-	memset(res, 0, sizeof(*res));
-	if (code || status < 200 || status > 299)
-		rc = clouddns_error(rules, HP_ARRAY_LEN(rules), op, code, msg,
-				    msg ? strlen(msg) : 0, status, retry_after, out, res);
-	else if (!json_is_object(resp) || err)
-		rc = clouddns_garbled(res, "no Response object");
-	else if (op == CLOUDDNS_LOOKUP)
-		rc = read_lookup(resp, t, out, res);
-	else
-		read_id(resp, out->record_id, sizeof(out->record_id));
-	json_decref(root);
-	return rc;
-}
 
 /* ---- requests ---- */
 
@@ -210,5 +127,10 @@ const struct clouddns_api provider_dnspod_api = {
 	.default_line = "默认",
 	.index_lag = 60,
 	.build = dnspod_build,
-	.parse = dnspod_parse,
+	.reply_member = "Response",
+	.error_member = "Error",
+	.list_path = { "RecordList" },
+	.fields = { "Name", "Type", "Line", "Value" },
+	.rules = rules,
+	.n_rules = HP_ARRAY_LEN(rules),
 };

@@ -49,7 +49,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (!body)
 		return 0;
 	memcpy(body, data, size);
-	if (api->parse(op, &t, body, size, status, 0, &rep, &res) == 0) {
+	if (clouddns_parse(api, op, &t, body, size, status, 0, &rep, &res) == 0) {
 		if ((rep.matches || rep.record_id[0]) && rep.record_id[0] &&
 		    !clouddns_id_ok(rep.record_id))
 			abort();
