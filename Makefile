@@ -87,7 +87,7 @@ check-san:
 
 check-config: all
 	tests/config/run.sh $(BUILD)/homeportd
-	tests/config/docs.sh
+	tests/config/docs.sh $(BUILD)
 	mandoc -Tlint -Wwarning man/*.5 man/*.8
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.

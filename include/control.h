@@ -9,6 +9,8 @@
 
 #include <jansson.h>
 
+#include "priv.h"
+
 #define CONTROL_MAX_REQUEST 512
 #define CONTROL_MAX_CLIENTS 32
 
@@ -20,8 +22,16 @@ struct control_ops {
 
 enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL };
 
+/* Who may run a command (SPEC "Who may do what"), judged from the peer's
+ * credentials (SO_PEERCRED): commands that only read are for root, the
+ * daemon's user and members of control_group; commands that change
+ * something are for root and the daemon's user. */
+enum control_access { CTL_READ, CTL_CHANGE };
+
 struct control_request {
 	enum control_cmd cmd;
+	const char *name;                  /* as in the protocol: "status", ... */
+	enum control_access access;        /* what the command needs */
 	char arg[CONTROL_MAX_REQUEST + 1];   /* "" when none */
 };
 
@@ -30,8 +40,10 @@ struct control_request {
  * that it can be fuzzed on its own. */
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error);
 
-/* Refuses (-1) when another daemon answers on path; removes a stale socket. */
-int  control_init(const char *path, const struct control_ops *ops);
+/* Refuses (-1) when another daemon answers on path; removes a stale socket.
+ * The socket (mode 0660) is given to ids->uid and group ids->control_gid,
+ * and ids decides who may run what. */
+int  control_init(const char *path, const struct control_ops *ops, const struct priv_ids *ids);
 void control_fini(void);
 
 /* The whole SPEC "Status" object. */

@@ -43,6 +43,16 @@ enum ddns_verdict {
 
 enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s);
 
+/* Forced updates (homeportctl update) per entry: at most DDNS_FORCE_BURST
+ * back to back, then one per DDNS_FORCE_INTERVAL, so that a loop of
+ * "homeportctl update" sends a provider at most 144 requests a day (3322
+ * wants 60 s between updates, deSEC 2 per 2 min, dyndns2 servers block
+ * repeated "nochg"). A token bucket kept as one time, *tat (0: full): 0 when
+ * a forced update may go now (and *tat advances), else the seconds to wait. */
+#define DDNS_FORCE_BURST 3
+#define DDNS_FORCE_INTERVAL 600
+int64_t ddns_policy_force_take(int64_t *tat, int64_t now);
+
 /* Hex fingerprint of everything in c that decides where and how an entry
  * publishes, secrets included, salted so the state file does not carry a
  * plain hash of a password. out must hold DDNS_FP_LEN + 1 bytes; salt is

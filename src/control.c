@@ -24,6 +24,9 @@
 
 struct client {
 	int fd;
+	bool may_read, may_change;           /* from the peer's credentials */
+	unsigned long uid;
+	long pid;
 	char in[CONTROL_MAX_REQUEST + 1];
 	size_t in_len;
 	char *out;
@@ -36,6 +39,7 @@ static int listen_fd = -1;
 static char *sock_path;
 static const struct control_ops *ops;
 static struct client *clients[CONTROL_MAX_CLIENTS];
+static const struct priv_ids *who;          /* the daemon's user and control group */
 static int64_t started_ms;
 
 json_t *control_status_json(void)
@@ -95,15 +99,17 @@ static json_t *do_reload(void)
 
 static json_t *do_update(const char *name)
 {
-	char msg[160];
+	char msg[400];
 
-	switch (ddns_force_update(name && *name ? name : NULL)) {
+	switch (ddns_force_update(name && *name ? name : NULL, msg, sizeof(msg))) {
 	case -1:
 		snprintf(msg, sizeof(msg), "no DDNS entry named \"%.64s\"", name);
 		return reply_error(msg);
 	case -2:
 		return reply_error("the external IP is not public (double NAT or CGNAT): "
 				   "nothing is published");
+	case -3:
+		return reply_error(msg);
 	default:
 		break;
 	}
@@ -123,10 +129,17 @@ static json_t *do_log_level(const char *arg)
 
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
-	static const struct { const char *name; enum control_cmd cmd; bool has_arg; } cmds[] = {
-		{ "status", CTL_STATUS, false }, { "refresh", CTL_REFRESH, false },
-		{ "update", CTL_UPDATE, true }, { "reload", CTL_RELOAD, false },
-		{ "log-level", CTL_LOG_LEVEL, true },
+	static const struct {
+		const char *name;
+		enum control_cmd cmd;
+		bool has_arg;
+		enum control_access access;
+	} cmds[] = {
+		{ "status", CTL_STATUS, false, CTL_READ },
+		{ "refresh", CTL_REFRESH, false, CTL_CHANGE },
+		{ "update", CTL_UPDATE, true, CTL_CHANGE },
+		{ "reload", CTL_RELOAD, false, CTL_CHANGE },
+		{ "log-level", CTL_LOG_LEVEL, true, CTL_CHANGE },
 	};
 	const char *end, *arg;
 	size_t word;
@@ -159,6 +172,8 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 			return -1;
 		}
 		req->cmd = cmds[i].cmd;
+		req->name = cmds[i].name;
+		req->access = cmds[i].access;
 		memcpy(req->arg, arg, (size_t)(end - arg));
 		req->arg[end - arg] = '\0';
 		return 0;
@@ -167,14 +182,31 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 	return -1;
 }
 
+static json_t *refuse(const struct client *c, const char *cmd, enum control_access need)
+{
+	char msg[256];
+
+	log_info("control: refused \"%s\" from uid %lu (pid %ld)", cmd, c->uid, c->pid);
+	if (need == CTL_CHANGE)
+		snprintf(msg, sizeof(msg), "permission denied: \"%s\" changes what the daemon does; "
+			 "only root and the daemon's user (%s) may run it", cmd, who->user);
+	else
+		snprintf(msg, sizeof(msg), "permission denied: \"%s\" is for root, the daemon's "
+			 "user (%s) and members of group %s (control_group)", cmd, who->user,
+			 who->control_group);
+	return reply_error(msg);
+}
+
 /* One request line -> one reply object. */
-static json_t *control_dispatch(const char *buf, size_t len)
+static json_t *control_dispatch(const struct client *c, const char *buf, size_t len)
 {
 	struct control_request req;
 	const char *error;
 
 	if (control_parse(buf, len, &req, &error) < 0)
 		return reply_error(error);
+	if (!(req.access == CTL_READ ? c->may_read : c->may_change))
+		return refuse(c, req.name, req.access);
 	switch (req.cmd) {
 	case CTL_STATUS:
 		return control_status_json();
@@ -241,7 +273,7 @@ static void client_read(struct client *c)
 		client_reply(c, reply_error("request too long"));
 		return;
 	}
-	client_reply(c, control_dispatch(c->in, nl ? (size_t)(nl - c->in) : c->in_len));
+	client_reply(c, control_dispatch(c, c->in, nl ? (size_t)(nl - c->in) : c->in_len));
 }
 
 static void client_event(int fd, short revents, void *arg)
@@ -257,6 +289,45 @@ static void client_event(int fd, short revents, void *arg)
 static void client_timeout(void *arg)
 {
 	client_close(arg);
+}
+
+/* Is the peer in group gid through its supplementary groups? */
+static bool peer_in_group(int fd, gid_t gid)
+{
+	gid_t small[64], *groups = small;
+	socklen_t len = sizeof(small);
+	bool found = false;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0) {
+		if (errno != ERANGE || len == 0)
+			return false;
+		groups = xcalloc(1, len);     /* len now says how much is needed */
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) < 0)
+			len = 0;
+	}
+	for (size_t i = 0; i < len / sizeof(gid_t); i++)
+		found = found || groups[i] == gid;
+	if (groups != small)
+		free(groups);
+	return found;
+}
+
+/* The kernel's word on who connected: what they may run is decided now. */
+static int peer_access(struct client *c)
+{
+	struct ucred cred;
+	socklen_t len = sizeof(cred);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
+		log_warn("control: cannot read the peer's credentials");
+		return -1;
+	}
+	c->uid = cred.uid;
+	c->pid = cred.pid;
+	c->may_change = cred.uid == 0 || cred.uid == who->uid;
+	c->may_read = c->may_change || cred.gid == who->control_gid ||
+		      peer_in_group(c->fd, who->control_gid);
+	return 0;
 }
 
 static void control_accept(int fd, short revents, void *arg)
@@ -292,6 +363,11 @@ static void control_accept(int fd, short revents, void *arg)
 	struct client *c = xcalloc(1, sizeof(*c));
 	c->fd = cfd;
 	c->accepted_ms = ev_now_ms();
+	if (peer_access(c) < 0) {
+		close(cfd);
+		free(c);
+		return;
+	}
 	c->timeout = ev_timer_new(client_timeout, c);
 	ev_timer_arm(c->timeout, CLIENT_TIMEOUT_MS);
 	if (ev_fd_add(cfd, POLLIN, client_event, c) < 0) {
@@ -317,7 +393,8 @@ static int socket_in_use(const struct sockaddr_un *sun)
 	return rc == 0;
 }
 
-int control_init(const char *path, const struct control_ops *control_ops)
+int control_init(const char *path, const struct control_ops *control_ops,
+		 const struct priv_ids *ids)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	mode_t old_umask;
@@ -325,6 +402,7 @@ int control_init(const char *path, const struct control_ops *control_ops)
 
 	started_ms = ev_now_ms();
 	ops = control_ops;
+	who = ids;
 	if (strlen(path) >= sizeof(sun.sun_path)) {
 		log_errx("control socket path too long: %s", path);
 		return -1;
@@ -348,6 +426,11 @@ int control_init(const char *path, const struct control_ops *control_ops)
 		return -1;
 	}
 	umask(old_umask);
+	if (priv_give(ids, path, ids->control_gid) < 0) {
+		close(fd);
+		unlink(path);
+		return -1;
+	}
 	if (chmod(path, 0660) < 0 || listen(fd, 16) < 0 ||
 	    ev_fd_add(fd, POLLIN, control_accept, NULL) < 0) {
 		log_err("cannot listen on %s", path);

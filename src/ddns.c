@@ -59,6 +59,7 @@ struct entry {
 	char published_ip[INET6_ADDRSTRLEN]; /* "": nothing yet */
 	int64_t last_update, last_attempt;   /* wall clock, 0: never */
 	int64_t retry_at;                    /* wall clock end of the backoff, 0: none */
+	int64_t force_tat;                   /* pacing of forced updates, see ddns_policy.h */
 	unsigned attempts;                   /* consecutive temporary failures */
 	bool failed;
 	char error[256];
@@ -80,7 +81,7 @@ static struct {
 	char next_ip[INET6_ADDRSTRLEN];
 	bool next_known, next_public;
 	bool ip_gone;                        /* the gateway said "unknown" before any IP */
-	const struct provider_ops *(*lookup)(enum ddns_family);
+	const struct provider_ops *(*lookup)(const struct provider_ops *);
 	int debounce_ms;
 } dd;
 
@@ -180,12 +181,13 @@ static void save_state(struct entry *e)
 
 	if (!dd.state_dir || ddns_policy_fingerprint(e->cfg, e->salt, fp) < 0)
 		return;
-	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:i, s:b, s:s, s:s}",
+	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:i, s:b, s:s, s:s}",
 		      "version", STATE_VERSION, "name", e->name, "salt", e->salt,
 		      "fingerprint", fp, "published_ip", json_str_or_null(e->published_ip),
 		      "last_update", (json_int_t)e->last_update,
 		      "last_attempt", (json_int_t)e->last_attempt,
-		      "next_try", (json_int_t)e->retry_at, "attempts", (int)e->attempts,
+		      "next_try", (json_int_t)e->retry_at, "force_tat", (json_int_t)e->force_tat,
+		      "attempts", (int)e->attempts,
 		      "failed", e->failed, "error", e->error, "last_result", e->last_result);
 	if (!o)
 		return;
@@ -245,6 +247,7 @@ static int parse_state(struct entry *tmp, json_t *o)
 	    get_time(o, "last_update", &tmp->last_update) < 0 ||
 	    get_time(o, "last_attempt", &tmp->last_attempt) < 0 ||
 	    get_time(o, "next_try", &retry_at) < 0 ||
+	    get_time(o, "force_tat", &tmp->force_tat) < 0 ||
 	    get_text(o, "error", tmp->error, sizeof(tmp->error)) < 0 ||
 	    get_text(o, "last_result", tmp->last_result, sizeof(tmp->last_result)) < 0)
 		return -1;
@@ -266,6 +269,7 @@ static void adopt_state(struct entry *e, const struct entry *tmp)
 	e->last_update = tmp->last_update;
 	e->last_attempt = tmp->last_attempt;
 	e->retry_at = tmp->retry_at;
+	e->force_tat = tmp->force_tat;
 	e->attempts = tmp->attempts;
 	e->failed = tmp->failed;
 	memcpy(e->error, tmp->error, sizeof(e->error));
@@ -390,15 +394,15 @@ static void on_done(void *ctx, const struct ddns_result *res)
 	finish(e, res);
 }
 
-static const struct provider_ops *ops_for(enum ddns_family family)
+static const struct provider_ops *ops_for(const struct provider_ops *ops)
 {
-	return dd.lookup ? dd.lookup(family) : provider_ops_for(family);
+	return dd.lookup ? dd.lookup(ops) : ops;
 }
 
 static void start_update(struct entry *e)
 {
 	struct ddns_result res = { .outcome = DDNS_PERMFAIL };
-	const struct provider_ops *ops = ops_for(e->cfg->family);
+	const struct provider_ops *ops = ops_for(e->cfg->ops);
 	char reason[96];
 
 	copy_str(e->req_ip, sizeof(e->req_ip), dd.ip);
@@ -418,7 +422,7 @@ static void start_update(struct entry *e)
 		finish(e, &res);
 		return;
 	}
-	e->req = ops->start(e->cfg, e->req_ip, on_done, e, &res);
+	e->req = provider_start(ops, e->cfg, DDNS_REC_A, e->req_ip, on_done, e, &res);
 	if (!e->req) {
 		finish(e, &res);
 		return;
@@ -610,6 +614,7 @@ static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c)
 	if (old) {
 		log_info("ddns %s: configuration changed: starting afresh", c->name);
 		e->last_attempt = old->last_attempt;   /* min_interval survives reloads */
+		e->force_tat = old->force_tat;         /* and so does the pacing of forced ones */
 		entry_free(old);
 	} else {
 		log_info("ddns %s: new entry", c->name);
@@ -648,37 +653,72 @@ void ddns_apply_config(const struct hp_config *cfg)
 	reconcile_all();
 }
 
-static void force_one(struct entry *e)
+/* 0 when queued (or already in flight), else the seconds until a forced
+ * update of e is allowed again. */
+static int64_t force_one(struct entry *e)
 {
+	int64_t wait_s;
+
 	if (e->req && dd.ip_known && strcmp(e->req_ip, dd.ip) == 0) {
 		log_info("ddns %s: update requested: one is already in flight", e->name);
-		return;
+		return 0;
 	}
 	if (dd.ip_known && !dd.ip_public) {
 		log_warnx("ddns %s: update requested, but external IP %s is not public: not publishing",
 			  e->name, dd.ip);
-		return;
+		return 0;
+	}
+	wait_s = ddns_policy_force_take(&e->force_tat, time(NULL));
+	if (wait_s > 0) {
+		log_notice("ddns %s: forced update refused: too many in a row (next allowed in "
+			   "%lld s)", e->name, (long long)wait_s);
+		return wait_s;
 	}
 	log_info("ddns %s: update requested%s", e->name,
 		 dd.ip_known ? "" : "; sent once the external IP is known");
 	e->forced = true;
+	save_state(e);
 	reconcile(e);
+	return 0;
 }
 
-int ddns_force_update(const char *name)
+static void add_refusal(char *why, size_t size, const struct entry *e, int64_t wait_s)
 {
-	int found = 0;
+	size_t off = strlen(why);
+
+	snprintf(why + off, size - off, "%s%s (next allowed in %lld s)", off ? ", " : "",
+		 e->name, (long long)wait_s);
+}
+
+int ddns_force_update(const char *name, char *why, size_t size)
+{
+	char refused[256] = "";
+	int found = 0, queued = 0;
 
 	for (struct entry *e = dd.entries; e; e = e->next) {
 		if (name && strcmp(e->name, name) != 0)
 			continue;
 		found++;
-		if (!dd.down)
-			force_one(e);
+		if (!dd.down) {
+			int64_t wait_s = force_one(e);
+			if (wait_s > 0)
+				add_refusal(refused, sizeof(refused), e, wait_s);
+			else
+				queued++;
+		}
 	}
 	if (name && !found)
 		return -1;
-	return dd.ip_known && !dd.ip_public ? -2 : 0;
+	if (dd.ip_known && !dd.ip_public)
+		return -2;
+	if (!refused[0])
+		return 0;
+	if (why)
+		snprintf(why, size, "forced update refused for %s: at most %d forced updates in a "
+			 "row per entry, then one every %d min, so that providers do not block the "
+			 "account%s", refused, DDNS_FORCE_BURST, DDNS_FORCE_INTERVAL / 60,
+			 queued ? "; queued for the others" : "");
+	return -3;
 }
 
 void ddns_shutdown(void)
@@ -711,7 +751,8 @@ void ddns_fini(void)
 	memset(&dd, 0, sizeof(dd));
 }
 
-void ddns_test_hooks(const struct provider_ops *(*lookup)(enum ddns_family), int debounce_ms)
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
+		     int debounce_ms)
 {
 	dd.lookup = lookup;
 	dd.debounce_ms = debounce_ms;

@@ -1,10 +1,13 @@
 /* ddns_policy.c - when a DDNS entry sends, how it backs off, and the config
  * fingerprint kept in its state file. Pure functions (see ddns_policy.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
 #include "ddns_policy.h"
+#include "provider.h"
+#include "util.h"
 
 uint32_t ddns_policy_backoff(unsigned attempts, uint32_t retry_after, uint32_t rnd)
 {
@@ -91,6 +94,19 @@ enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s
 	return DDNS_SEND;
 }
 
+int64_t ddns_policy_force_take(int64_t *tat, int64_t now)
+{
+	const int64_t slack = (int64_t)(DDNS_FORCE_BURST - 1) * DDNS_FORCE_INTERVAL;
+	int64_t t = *tat > now ? *tat : now;
+
+	if (t > now + slack + DDNS_FORCE_INTERVAL)
+		t = now + slack + DDNS_FORCE_INTERVAL;    /* the clock went back */
+	if (t - now > slack)
+		return t - now - slack;
+	*tat = t + DDNS_FORCE_INTERVAL;
+	return 0;
+}
+
 /* Length-prefixed, so "ab"+"c" and "a"+"bc" hash differently; NULL differs from "". */
 static int fp_str(EVP_MD_CTX *md, const char *s)
 {
@@ -106,33 +122,60 @@ static int fp_num(EVP_MD_CTX *md, uint64_t v)
 	return EVP_DigestUpdate(md, &v, sizeof(v)) == 1 ? 0 : -1;
 }
 
+static int fp_value(EVP_MD_CTX *md, const struct cfgkey *k, const struct cfg_value *v)
+{
+	int rc = 0;
+
+	if (k->flags & CK_REPEAT) {
+		rc |= fp_num(md, v->n_list);
+		for (size_t i = 0; i < v->n_list; i++)
+			rc |= fp_str(md, v->list[i]);
+		return rc;
+	}
+	switch (k->type) {
+	case CK_SECRET_FILE:
+	case CK_HEADER_FILE:
+		return fp_str(md, v->secret);          /* the content: a new password counts */
+	case CK_UINT:
+	case CK_DURATION:
+	case CK_SECONDS:
+	case CK_BOOL:
+		return fp_num(md, v->num);
+	default:
+		return fp_str(md, v->str);
+	}
+}
+
+/* Every key the provider marks CK_FP, named, unless it holds its default:
+ * so a key added to a provider later, with a default, leaves the
+ * fingerprints of existing entries (and their state) as they were. */
+static int fp_keys(EVP_MD_CTX *md, const struct cfg_ddns *c)
+{
+	const struct provider_ops *ops = c->ops;
+	struct cfg_value *defs = xcalloc(ops->n_keys, sizeof(*defs));
+	int rc = 0;
+
+	cfgkey_defaults(ops->keys, ops->n_keys, defs);
+	for (size_t i = 0; i < ops->n_keys; i++) {
+		const struct cfgkey *k = &ops->keys[i];
+		if ((k->flags & CK_FP) && !cfgkey_equal(k, &c->values[i], &defs[i]))
+			rc |= fp_str(md, k->name) | fp_value(md, k, &c->values[i]);
+	}
+	for (size_t i = 0; i < ops->n_keys; i++)
+		cfgkey_free(&ops->keys[i], &defs[i]);
+	free(defs);
+	return rc;
+}
+
 static int fp_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
 {
 	int rc = 0;
 
 	rc |= fp_str(md, c->provider);
-	rc |= fp_num(md, (uint64_t)c->family);
 	rc |= fp_num(md, c->n_hostnames);
 	for (size_t i = 0; i < c->n_hostnames; i++)
 		rc |= fp_str(md, c->hostnames[i]);
-	rc |= fp_str(md, c->server);
-	rc |= fp_str(md, c->username);
-	rc |= fp_str(md, c->password);
-	rc |= fp_str(md, c->token);
-	rc |= fp_str(md, c->zone);
-	rc |= fp_num(md, c->ttl);
-	rc |= fp_num(md, c->proxied);
-	rc |= fp_str(md, c->key_name);
-	rc |= fp_str(md, c->key_algorithm);
-	rc |= fp_str(md, c->key_secret);
-	rc |= fp_str(md, c->url);
-	rc |= fp_str(md, c->method);
-	rc |= fp_num(md, c->n_headers);
-	for (size_t i = 0; i < c->n_headers; i++)
-		rc |= fp_str(md, c->headers[i].value);
-	rc |= fp_str(md, c->body);
-	rc |= fp_str(md, c->success_regex);
-	rc |= fp_num(md, c->allow_http);
+	rc |= fp_keys(md, c);
 	return rc ? -1 : 0;
 }
 

@@ -61,11 +61,11 @@ static void poll_head(void);
 static int read_default_gw(struct in_addr *gw)
 {
 	char buf[16384], ifname[IF_NAMESIZE];
-	FILE *f = fopen("/proc/net/route", "r");
+	FILE *f = fopen("/proc/self/net/route", "r");   /* /proc/net is hidden under ProcSubset=pid */
 	size_t n;
 
 	if (!f) {
-		log_warn("natpmp: /proc/net/route");
+		log_warn("natpmp: /proc/self/net/route");
 		return -1;
 	}
 	n = fread(buf, 1, sizeof(buf) - 1, f);

@@ -49,6 +49,7 @@ static const char *command_match(const char *word)
 	return found;
 }
 
+/* -1: cannot reach the daemon (69); -2: the socket's permissions refuse us (1). */
 static int connect_daemon(const char *path)
 {
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
@@ -61,9 +62,15 @@ static int connect_daemon(const char *path)
 	strcpy(sun.sun_path, path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
-		fprintf(stderr, "homeportctl: cannot reach homeportd at %s: %s\n", path, strerror(errno));
+		int err = errno;
 		if (fd >= 0)
 			close(fd);
+		if (err == EACCES || err == EPERM) {
+			fprintf(stderr, "homeportctl: permission denied on %s: only root, homeportd's "
+				"user and members of its control_group may talk to it\n", path);
+			return -2;
+		}
+		fprintf(stderr, "homeportctl: cannot reach homeportd at %s: %s\n", path, strerror(err));
 		return -1;
 	}
 	return fd;
@@ -268,7 +275,7 @@ int main(int argc, char **argv)
 	}
 	fd = connect_daemon(sock);
 	if (fd < 0)
-		return HP_EXIT_UNAVAILABLE;
+		return fd == -2 ? HP_EXIT_FAIL : HP_EXIT_UNAVAILABLE;
 	text = transact(fd, request);
 	close(fd);
 	if (!text)

@@ -20,6 +20,8 @@
 #include "http.h"
 #include "homeport.h"
 #include "log.h"
+#include "priv.h"
+#include "state.h"
 #include "util.h"
 
 #define SHUTDOWN_LIMIT_MS 4800    /* SPEC: exit within 5 s, router or not */
@@ -34,6 +36,7 @@ struct options {
 
 static struct options opt = { .config = HP_DEFAULT_CONFIG };
 static struct hp_config *cfg;
+static struct priv_ids ids;       /* who we run as: fixed at start */
 static struct ev_timer *shutdown_timer, *once_timer;
 static int64_t once_deadline;
 static int exit_code = HP_EXIT_OK;
@@ -148,6 +151,17 @@ static char *join_errors(const struct config_errors *errs)
 	return text;
 }
 
+static bool str_differ(const char *a, const char *b)
+{
+	return (a == NULL) != (b == NULL) || (a && strcmp(a, b) != 0);
+}
+
+static bool restart_only_changed(const struct cfg_daemon *a, const struct cfg_daemon *b)
+{
+	return str_differ(a->socket, b->socket) || str_differ(a->state_dir, b->state_dir) ||
+	       str_differ(a->user, b->user) || str_differ(a->control_group, b->control_group);
+}
+
 /* SIGHUP and "homeportctl reload": the new config is taken whole or not at all. */
 static int reload(char **errors_out)
 {
@@ -167,9 +181,9 @@ static int reload(char **errors_out)
 		sd_notify(0, "READY=1\nSTATUS=running (last reload rejected)");
 		return -1;
 	}
-	if (strcmp(next->daemon.socket, old->daemon.socket) != 0 ||
-	    strcmp(next->daemon.state_dir, old->daemon.state_dir) != 0)
-		log_warnx("socket and state_dir changes take effect at the next restart");
+	if (restart_only_changed(&old->daemon, &next->daemon))
+		log_warnx("socket, state_dir, user and control_group changes take effect at the "
+			  "next restart");
 	log_set_level(effective_level(next));
 	cfg = next;
 	ddns_apply_config(cfg);
@@ -212,6 +226,7 @@ static void on_shutdown_limit(void *arg)
 	ev_break();
 }
 
+/* 1 when path itself was created, 0 when it existed, -1 on error. */
 static int mkdir_p(const char *path, mode_t mode)
 {
 	char *copy = xstrdup(path);
@@ -225,10 +240,22 @@ static int mkdir_p(const char *path, mode_t mode)
 			rc = -1;
 		*p = '/';
 	}
-	if (rc == 0 && mkdir(copy, mode) < 0 && errno != EEXIST)
-		rc = -1;
+	if (rc == 0)
+		rc = mkdir(copy, mode) == 0 ? 1 : errno == EEXIST ? 0 : -1;
 	free(copy);
 	return rc;
+}
+
+/* Directories we create as root belong to the user we are about to become. */
+static int make_dir(const char *path, mode_t mode, const char *what)
+{
+	int made = mkdir_p(path, mode);
+
+	if (made < 0) {
+		log_err("cannot create %s %s", what, path);
+		return -1;
+	}
+	return made ? priv_give(&ids, path, ids.gid) : 0;
 }
 
 static int prepare_dirs(void)
@@ -236,16 +263,12 @@ static int prepare_dirs(void)
 	char *sockdir = xstrdup(cfg->daemon.socket), *slash = strrchr(sockdir, '/');
 	int rc = 0;
 
-	if (mkdir_p(cfg->daemon.state_dir, 0750) < 0) {
-		log_err("cannot create state directory %s", cfg->daemon.state_dir);
+	if (make_dir(cfg->daemon.state_dir, 0750, "state directory") < 0)
 		rc = -1;
-	}
 	if (slash && slash != sockdir) {
 		*slash = '\0';
-		if (mkdir_p(sockdir, 0755) < 0) {
-			log_err("cannot create socket directory %s", sockdir);
+		if (make_dir(sockdir, 0755, "socket directory") < 0)
 			rc = -1;
-		}
 	}
 	free(sockdir);
 	return rc;
@@ -391,11 +414,16 @@ static int run_daemon(void)
 	}
 	if (prepare_dirs() < 0)
 		goto out;
-	if (!opt.once && control_init(cfg->daemon.socket, &control_ops) < 0) {
+	if (state_dir_check(cfg->daemon.state_dir, ids.uid) < 0) {
+		rc = HP_EXIT_CONFIG;
+		goto out;
+	}
+	if (!opt.once && control_init(cfg->daemon.socket, &control_ops, &ids) < 0) {
 		rc = HP_EXIT_UNAVAILABLE;
 		goto out;
 	}
-	if (ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
+	/* Root was needed for the directories and the socket; nothing more. */
+	if (priv_drop(&ids) < 0 || ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
 		goto out_control;
 	if (opt.once) {
 		once_deadline = ev_now_ms() + ONCE_LIMIT_MS;
@@ -441,8 +469,12 @@ int main(int argc, char **argv)
 		return HP_EXIT_OK;
 	}
 	log_init(effective_level(cfg), opt.syslog || opt.daemonize);
+	if (priv_resolve(&cfg->daemon, &ids) < 0) {
+		config_free(cfg);
+		return HP_EXIT_CONFIG;
+	}
 	if (opt.probe) {
-		rc = gateway_probe(cfg, opt.json);
+		rc = priv_drop(&ids) < 0 ? HP_EXIT_FAIL : gateway_probe(cfg, opt.json);
 		config_free(cfg);
 		return rc;
 	}

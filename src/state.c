@@ -85,14 +85,27 @@ out:
 	return rc;
 }
 
+/* O_NOFOLLOW: a link planted in the state directory must not make the daemon
+ * read (and later report) some other file. */
 char *state_read_file(const char *path, size_t max, size_t *len)
 {
-	FILE *f = fopen(path, "re");
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
 	char *buf = NULL;
+	FILE *f;
 	size_t n = 0;
 
-	if (!f)
+	if (fd < 0) {
+		if (errno == ELOOP)
+			log_warnx("%s: a symbolic link, ignored", path);
 		return NULL;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+		log_warnx("%s: not a regular file, ignored", path);
+		close(fd);
+		errno = EINVAL;
+		return NULL;
+	}
 	buf = xcalloc(1, max + 1);
 	n = fread(buf, 1, max + 1, f);
 	if (ferror(f) || n > max) {
@@ -107,6 +120,32 @@ char *state_read_file(const char *path, size_t max, size_t *len)
 	}
 	fclose(f);
 	return buf;
+}
+
+int state_dir_check(const char *dir, uid_t uid)
+{
+	struct stat st;
+
+	if (stat(dir, &st) < 0) {
+		log_err("state_dir %s", dir);
+		return -1;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		log_errx("state_dir %s is not a directory", dir);
+		return -1;
+	}
+	if (st.st_uid != uid) {
+		log_errx("state_dir %s is owned by uid %lu, not by the daemon's user (uid %lu): "
+			 "refusing to start (chown it to that user)", dir,
+			 (unsigned long)st.st_uid, (unsigned long)uid);
+		return -1;
+	}
+	if (st.st_mode & (S_IWGRP | S_IWOTH)) {
+		log_errx("state_dir %s is writable by others than its owner (mode %04o): refusing to start "
+			 "(chmod go-w %s)", dir, (unsigned)(st.st_mode & 07777), dir);
+		return -1;
+	}
+	return 0;
 }
 
 static int state_path(char *out, size_t size, const char *dir, const char *name)

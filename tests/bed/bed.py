@@ -1,6 +1,7 @@
 """The homeport test bed: a small internet in network namespaces.
 
-    wan   the internet: BIND 9, the HTTPS provider stand-in, a STUN responder
+    wan   the internet: BIND 9, the HTTPS provider stand-in, a STUN responder,
+          optionally PowerDNS (sqlite3 backend, DNS UPDATE with TSIG)
     gw    the router: miniupnpd (nftables backend), UPnP IGD and/or NAT-PMP
     lan   the LAN host where homeportd runs; a TCP+UDP echo service
     lan2  a second LAN host (a "camera") for mappings made for another host
@@ -44,7 +45,9 @@ BINARIES = {
     "ip": "iproute2", "nft": "nftables", "miniupnpd": "miniupnpd miniupnpd-nftables",
     "named": "bind9", "dig": "bind9-dnsutils", "nsupdate": "bind9-dnsutils",
     "upnpc": "miniupnpc", "natpmpc": "natpmpc", "openssl": "openssl", "curl": "curl",
+    "pdns_server": "pdns-server pdns-backend-sqlite3", "pdnsutil": "pdns-server",
 }
+PDNS_SCHEMA = "/usr/share/doc/pdns-backend-sqlite3/schema.sqlite3.sql"
 
 # Real provider host names that resolve to the stand-in inside the bed's namespaces
 # (through /etc/netns/<ns>/hosts) and that its certificate is valid for, so
@@ -70,7 +73,7 @@ def which(name):
     return shutil.which(name, path=SBIN_PATH)
 
 
-def missing_requirements(router=True, bind=True, standin=True):
+def missing_requirements(router=True, bind=True, standin=True, pdns=False):
     """A sentence saying why the bed cannot run here, or None."""
     if os.geteuid() != 0:
         return "the test bed needs root (network namespaces)"
@@ -81,7 +84,11 @@ def missing_requirements(router=True, bind=True, standin=True):
         need += ["named", "dig", "nsupdate"]
     if standin:
         need += ["openssl", "curl"]
+    if pdns:
+        need += ["pdns_server", "pdnsutil", "dig"]
     gone = [n for n in need if not which(n)]
+    if pdns and not gone and not os.path.exists(PDNS_SCHEMA):
+        gone = ["pdns_server"]             # the sqlite3 backend is missing
     if gone:
         pkgs = sorted({BINARIES[n] for n in gone})
         return "test bed: missing %s (apt-get install %s)" % (", ".join(gone), " ".join(pkgs))
@@ -276,7 +283,7 @@ class Bed:
     """The test bed. Use as a context manager, or call close()."""
 
     def __init__(self, secure_mode=True, upnp=True, natpmp=True, bind=True, standin=True,
-                 echo=True,
+                 echo=True, pdns=False, pdns_port=5300,
                  wan_net="203.0.113.0/24", wan_ip="203.0.113.1", gw_wan_ip="203.0.113.2",
                  lan_net="192.168.77.0/24", gw_lan_ip="192.168.77.1",
                  lan_ip="192.168.77.10", lan2_ip="192.168.77.20",
@@ -294,6 +301,7 @@ class Bed:
         self.secure_mode, self.upnp, self.natpmp = secure_mode, upnp, natpmp
         self.router = bool(upnp or natpmp)
         self.with_bind, self.with_standin, self.with_echo = bind, standin, echo
+        self.with_pdns, self.pdns_port = pdns, pdns_port
         self.wan_net = ipaddress.ip_network(wan_net)
         self.lan_net = ipaddress.ip_network(lan_net)
         self.wan_ip, self.gw_wan_ip = wan_ip, gw_wan_ip
@@ -374,6 +382,10 @@ class Bed:
     def dns_server(self):
         return "%s:%d" % (self.wan_ip, self.dns_port)
 
+    @property
+    def pdns_server(self):
+        return "%s:%d" % (self.wan_ip, self.pdns_port)
+
     # -- start ---------------------------------------------------------------------
     def start(self):
         if self.started:
@@ -386,7 +398,7 @@ class Bed:
         try:
             self.tmp = tempfile.mkdtemp(prefix=self.name + "-")
             os.chmod(self.tmp, 0o755)
-            for d in ("secrets", "tls", "named", "router"):
+            for d in ("secrets", "tls", "named", "router", "pdns"):
                 os.makedirs(self.path(d))
             os.chmod(self.path("secrets"), 0o700)
             self._make_network()
@@ -398,6 +410,8 @@ class Bed:
                 waits.append(self._spawn_named())
             if self.with_standin:
                 waits.append(self._spawn_standin())
+            if self.with_pdns:
+                waits.append(self._spawn_pdns())
             if self.with_echo and self.echo_ports:
                 waits.append(self._spawn_echo("lan", self.echo_ports, self.echo_ports))
             if self.router:
@@ -920,10 +934,12 @@ class Bed:
         return bool(b) and b.startswith("homeport-echo ") and (" host=%s " % host) in b
 
     # -- DNS -------------------------------------------------------------------------------
-    def dig(self, name, rtype="A", ns="wan"):
-        """Ask the bed's BIND; the answers (dig +short), [] when none."""
-        p = self.run(ns, ["dig", "+short", "+time=2", "+tries=2", "-p", str(self.dns_port),
-                          "@" + self.wan_ip, name, rtype], timeout=15)
+    def dig(self, name, rtype="A", ns="wan", port=None):
+        """Ask the bed's BIND (port: another server on wan, e.g. bed.pdns_port); the
+        answers (dig +short), [] when none."""
+        p = self.run(ns, ["dig", "+short", "+time=2", "+tries=2",
+                          "-p", str(port or self.dns_port), "@" + self.wan_ip, name, rtype],
+                     timeout=15)
         if p.returncode != 0:
             raise BedError("dig failed: %s%s" % (p.stdout, p.stderr))
         return [l for l in p.stdout.splitlines() if l and not l.startswith(";")]
@@ -993,6 +1009,50 @@ ns IN A %(ip)s
     @property
     def named_log(self):
         return self.path("named.log")
+
+    # -- PowerDNS (optional) -------------------------------------------------------------
+    def pdnsutil(self, *args):
+        """pdnsutil on the bed's PowerDNS database (no network involved)."""
+        p = subprocess.run([which("pdnsutil"), "--config-dir=" + self.path("pdns")] +
+                           [str(a) for a in args], capture_output=True, text=True, timeout=30)
+        if p.returncode != 0:
+            raise BedError("pdnsutil %s failed: %s%s" % (" ".join(map(str, args)), p.stdout,
+                                                         p.stderr))
+        return p.stdout
+
+    def _spawn_pdns(self):
+        """PowerDNS serving the bed's zone on wan:pdns_port from sqlite3, with DNS UPDATE
+        allowed for the bed's TSIG key (the metadata a real set-up would have)."""
+        import sqlite3
+        d = self.path("pdns")
+        db = os.path.join(d, "pdns.sqlite3")
+        with open(PDNS_SCHEMA) as f, sqlite3.connect(db) as c:
+            c.executescript(f.read())
+        with open(os.path.join(d, "pdns.conf"), "w") as f:
+            f.write("""launch=gsqlite3
+gsqlite3-database=%(db)s
+local-address=%(ip)s
+local-port=%(port)d
+socket-dir=%(d)s
+dnsupdate=yes
+allow-dnsupdate-from=0.0.0.0/0
+guardian=no
+daemon=no
+write-pid=no
+disable-syslog=yes
+api=no
+webserver=no
+loglevel=6
+""" % {"db": db, "ip": self.wan_ip, "port": self.pdns_port, "d": d})
+        self.pdnsutil("create-zone", self.zone, "ns." + self.zone)
+        self.pdnsutil("import-tsig-key", self.key_name, self.key_algorithm, self.key_secret)
+        self.pdnsutil("set-meta", self.zone, "TSIG-ALLOW-DNSUPDATE", self.key_name)
+        p = self.popen("wan", [which("pdns_server"), "--config-dir=" + d], label="pdns")
+
+        def ready():
+            with open(p.log, errors="replace") as f:
+                return "ready to distribute questions" in f.read()
+        return ("PowerDNS to start", ready, self._died(p))
 
     # -- stand-in ---------------------------------------------------------------------------
     def _spawn_standin(self):

@@ -40,7 +40,8 @@ def _failed(node):
 
 def bed_skip_reason(**opts):
     return missing_requirements(router=bool(opts.get("upnp", True) or opts.get("natpmp", True)),
-                                bind=opts.get("bind", True), standin=opts.get("standin", True))
+                                bind=opts.get("bind", True), standin=opts.get("standin", True),
+                                pdns=opts.get("pdns", False))
 
 
 @pytest.fixture

@@ -85,8 +85,14 @@ def test_failed_start_leaves_nothing():
     assert b.closed and leftovers(b.name) == []
 
 
+# The child sets its own dispositions: an "ignore" inherited from whoever started
+# the suite (nohup ignores SIGHUP; a shell's background job ignores SIGINT) is
+# rightly kept by the bed, and would make the signal under test do nothing.
 CHILD = textwrap.dedent("""
-    import sys, time, os
+    import signal, sys, time, os
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGHUP, signal.SIG_DFL)
     sys.path.insert(0, %r)
     from bed import Bed
     b = Bed(bind=False, standin=False)

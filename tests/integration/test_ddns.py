@@ -184,6 +184,36 @@ def test_update_command_forces_a_request(bed):
     assert rc == 1
 
 
+def test_forced_updates_are_rate_limited(bed):
+    """A loop of `homeportctl update` cannot flood a provider: three forced updates
+    per entry go out, the next is refused with a sentence (exit 1) and sends nothing;
+    other entries keep their own allowance."""
+    d = bed.start_daemon(conf(bed, dyn(bed), dyn(bed, "other", "cam.dyn.example")))
+    d.wait_for(lambda s: all(e["state"] == "ok" for e in s["ddns"]))
+    mark = bed.standin.mark()
+    for i in range(3):
+        rc, out, err = d.ctl("update", "dyn")
+        assert rc == 0, out + err
+        bed.standin.wait_log(i + 1, since=mark, api="dyndns2")
+        wait_state(d, "dyn", "ok", pred=lambda e: not e["updating"])
+    for _ in range(5):
+        rc, out, err = d.ctl("update", "dyn")
+        assert rc == 1, (rc, out, err)
+        assert "forced update refused for dyn (next allowed in " in err, err
+        assert "at most 3 forced updates in a row per entry, then one every 10 min" in err
+    d.wait_log("ddns dyn: forced update refused: too many in a row")
+    rc, out, err = d.ctl("update")                   # all: "other" still may
+    assert rc == 1 and "queued for the others" in err, err
+    reqs = bed.standin.wait_log(4, since=mark, api="dyndns2")
+    assert "cam.dyn.example" in reqs[3]["query_raw"]
+    assert_quiet(bed, bed.standin.mark(), 1.5)
+    assert len(dyn_requests(bed, mark)) == 4
+    # the allowance is kept across a restart
+    d.restart()
+    rc, out, err = d.ctl("update", "dyn")
+    assert rc == 1 and "refused for dyn" in err, err
+
+
 def test_reload_resets_a_changed_failed_entry(bed):
     wrong = bed.secret_file("wrong.pass", "not-the-password\n")
     text = conf(bed, dyn(bed, password_file=wrong))

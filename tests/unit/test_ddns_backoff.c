@@ -137,6 +137,34 @@ static void test_decide_waits_for_backoff_and_min_interval(void **state)
 	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
 }
 
+static void test_forced_updates_are_paced(void **state)
+{
+	int64_t tat = 0, now = 1000000;
+
+	for (int i = 0; i < DDNS_FORCE_BURST; i++)
+		assert_int_equal(ddns_policy_force_take(&tat, now + i), 0);
+	/* tat is now + 3 intervals: refused, 2 s past the start -> 598 s to wait */
+	assert_int_equal(ddns_policy_force_take(&tat, now + 2), DDNS_FORCE_INTERVAL - 2);
+	assert_int_equal(ddns_policy_force_take(&tat, now + 100), DDNS_FORCE_INTERVAL - 100);
+	assert_int_equal(ddns_policy_force_take(&tat, now + DDNS_FORCE_INTERVAL), 0);
+	assert_true(ddns_policy_force_take(&tat, now + DDNS_FORCE_INTERVAL) > 0);
+	/* a loop can get no more than one per interval */
+	for (int64_t t = now + DDNS_FORCE_INTERVAL, sent = 0; t < now + 86400; t++) {
+		if (ddns_policy_force_take(&tat, t) == 0)
+			sent++;
+		if (t == now + 86400 - 1)
+			assert_true(sent <= 86400 / DDNS_FORCE_INTERVAL);
+	}
+	/* the wall clock stepped back a day: at most one interval to wait */
+	tat = now + 2 * 86400;
+	assert_int_equal(ddns_policy_force_take(&tat, now), DDNS_FORCE_INTERVAL);
+	/* a quiet hour refills the whole burst, no more */
+	tat = 0;
+	for (int i = 0; i < DDNS_FORCE_BURST; i++)
+		assert_int_equal(ddns_policy_force_take(&tat, now + 3600), 0);
+	assert_true(ddns_policy_force_take(&tat, now + 3600) > 0);
+}
+
 static void test_decide_survives_clock_steps(void **state)
 {
 	struct ddns_facts f = facts();
@@ -161,39 +189,37 @@ static void test_decide_survives_clock_steps(void **state)
 /* ------------------------------------------------------------------ */
 /* configs made by hand */
 
-static const struct provider_preset preset_plain = {
-	"dyndns2", DDNS_DYNDNS2, NULL, 0, NULL, 0, "test",
+static struct provider_preset preset_plain = {
+	"dyndns2", NULL, NULL, 0, NULL, 0, "test",
 };
-static const struct provider_preset preset_slow = {
-	"slow", DDNS_DYNDNS2, "https://x.example/nic/update", 0, NULL, 60, "test",
+static struct provider_preset preset_slow = {
+	"slow", NULL, "https://x.example/nic/update", 0, NULL, 60, "test",
 };
+
+static void set(struct cfg_ddns *c, const char *key, const char *text)
+{
+	char why[160];
+
+	if (config_ddns_set(c, key, text, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", key, why);
+}
 
 static void fill_ddns(struct cfg_ddns *c, const char *name, const char *host, const char *password)
 {
-	memset(c, 0, sizeof(*c));
-	c->name = xstrdup(name);
-	c->provider = xstrdup("dyndns2");
-	c->preset = &preset_plain;
-	c->family = DDNS_DYNDNS2;
+	preset_plain.ops = preset_slow.ops = provider_preset_find("dyndns2")->ops;
+	config_ddns_init(c, name, &preset_plain);
 	c->hostnames = xcalloc(1, sizeof(char *));
 	c->hostnames[0] = xstrdup(host);
 	c->n_hostnames = 1;
 	c->force_interval = 30 * 86400;
-	c->server = xstrdup("https://ddns.example.test/nic/update");
-	c->username = xstrdup("homeport");
-	c->password = xstrdup(password);
-	c->timeout = 30;
+	set(c, "server", "https://ddns.example.test/nic/update");
+	set(c, "username", "homeport");
+	config_ddns_set_secret(c, "password_file", password);
 }
 
 static void free_ddns(struct cfg_ddns *c)
 {
-	free(c->name);
-	free(c->provider);
-	free(c->hostnames[0]);
-	free(c->hostnames);
-	free(c->server);
-	free(c->username);
-	free(c->password);
+	config_ddns_fini(c);
 }
 
 static char dir[] = "/tmp/hp-test-ddns-XXXXXX";
@@ -233,21 +259,16 @@ static void test_fingerprint(void **state)
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00ff", fb), 0);
 	assert_string_equal(fa, fb);
 	assert_null(strstr(fa, "pw1"));
-	free(b->d[0].password);
-	b->d[0].password = xstrdup("pw2");               /* a fixed password resets "failed" */
+	config_ddns_set_secret(&b->d[0], "password_file", "pw2");  /* a fixed password resets "failed" */
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00ff", fb), 0);
 	assert_string_not_equal(fa, fb);
 	assert_int_equal(ddns_policy_fingerprint(&a->d[0], "00fe", fb), 0);
 	assert_string_not_equal(fa, fb);                 /* salted */
 	/* field boundaries count: user "ab" + pass "c" != user "a" + pass "bc" */
-	free(a->d[0].username);
-	free(a->d[0].password);
-	a->d[0].username = xstrdup("ab");
-	a->d[0].password = xstrdup("c");
-	free(b->d[0].username);
-	free(b->d[0].password);
-	b->d[0].username = xstrdup("a");
-	b->d[0].password = xstrdup("bc");
+	set(&a->d[0], "username", "ab");
+	config_ddns_set_secret(&a->d[0], "password_file", "c");
+	set(&b->d[0], "username", "a");
+	config_ddns_set_secret(&b->d[0], "password_file", "bc");
 	assert_int_equal(ddns_policy_fingerprint(&a->d[0], "00", fa), 0);
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00", fb), 0);
 	assert_string_not_equal(fa, fb);
@@ -267,6 +288,7 @@ struct fake_req {
 static struct {
 	int starts, cancels, inflight, max_inflight;
 	char last_ip[64];
+	char last_name[64];              /* the entry's name */
 	bool hold;                       /* answer only on fake_complete() */
 	struct ddns_result next;
 	struct fake_req *held;
@@ -287,8 +309,8 @@ static void fake_fire(void *arg)
 	done(ctx, &res);
 }
 
-static void *fake_start(const struct cfg_ddns *cfg, const char *ip, ddns_done_cb done,
-			void *ctx, struct ddns_result *res)
+static void *fake_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
+			ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct fake_req *r = xcalloc(1, sizeof(*r));
 
@@ -296,6 +318,7 @@ static void *fake_start(const struct cfg_ddns *cfg, const char *ip, ddns_done_cb
 	if (++fk.inflight > fk.max_inflight)
 		fk.max_inflight = fk.inflight;
 	snprintf(fk.last_ip, sizeof(fk.last_ip), "%s", ip);
+	snprintf(fk.last_name, sizeof(fk.last_name), "%s", cfg->name);
 	r->done = done;
 	r->ctx = ctx;
 	r->t = ev_timer_new(fake_fire, r);
@@ -317,9 +340,11 @@ static void fake_cancel(void *handle)
 	free(r);
 }
 
-static const struct provider_ops fake_ops = { DDNS_DYNDNS2, fake_start, fake_cancel };
+static const struct provider_ops fake_ops = {
+	.name = "fake", .records = DDNS_REC_A, .start = fake_start, .cancel = fake_cancel,
+};
 
-static const struct provider_ops *fake_lookup(enum ddns_family family)
+static const struct provider_ops *fake_lookup(const struct provider_ops *real)
 {
 	return &fake_ops;
 }
@@ -495,12 +520,12 @@ static void test_tempfail_backs_off(void **state)
 	assert_state("home", "retrying");
 	/* a user's request does */
 	fake_answer(DDNS_OK, 0, "");
-	assert_int_equal(ddns_force_update("home"), 0);
+	assert_int_equal(ddns_force_update("home", NULL, 0), 0);
 	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_string_equal(fk.last_ip, "203.0.113.3");
 	assert_state("home", "ok");
-	assert_int_equal(ddns_force_update("nosuch"), -1);
+	assert_int_equal(ddns_force_update("nosuch", NULL, 0), -1);
 	ddns_fini();
 	free_cfg(c);
 }
@@ -534,7 +559,7 @@ static void test_permfail_is_sticky_until_forced(void **state)
 	assert_int_equal(fk.starts, 1);
 	/* ... and a forced update gets one try */
 	fake_answer(DDNS_OK, 0, "");
-	assert_int_equal(ddns_force_update(NULL), 0);
+	assert_int_equal(ddns_force_update(NULL, NULL, 0), 0);
 	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_state("home", "ok");
@@ -647,7 +672,7 @@ static void test_cgnat_blocks_then_resumes(void **state)
 	assert_non_null(err);
 	assert_non_null(strstr(err, "100.64.1.2 is not public"));
 	json_decref(st);
-	assert_int_equal(ddns_force_update("home"), -2); /* never a private IP, and it says so */
+	assert_int_equal(ddns_force_update("home", NULL, 0), -2); /* never a private IP, and it says so */
 	settle();
 	assert_int_equal(fk.starts, 0);
 	set_ip_and_settle("203.0.113.7", false);         /* gateway: double NAT */
@@ -725,7 +750,7 @@ static void test_reload_keeps_resets_and_drops(void **state)
 	/* "home" changed, "cam" removed while in flight */
 	fake_answer(DDNS_OK, 0, "");
 	fk.hold = true;
-	assert_int_equal(ddns_force_update("cam"), 0);
+	assert_int_equal(ddns_force_update("cam", NULL, 0), 0);
 	run_ms(10);
 	assert_int_equal(fk.starts, 3);
 	changed = make_cfg(1, "pw");
@@ -753,6 +778,47 @@ static void test_reload_keeps_resets_and_drops(void **state)
 	free_cfg(changed);
 }
 
+static void test_forced_updates_refused_after_a_burst(void **state)
+{
+	struct cfg_set *c = make_cfg(2, "pw");
+	char why[400] = "";
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	fake_answer(DDNS_OK, 0, "");
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(fk.starts, 2);
+	for (int i = 0; i < DDNS_FORCE_BURST; i++) {
+		assert_int_equal(ddns_force_update("home", why, sizeof(why)), 0);
+		settle();
+	}
+	assert_int_equal(fk.starts, 2 + DDNS_FORCE_BURST);
+	/* one too many: refused, said so, nothing sent; "cam" still may */
+	assert_int_equal(ddns_force_update("home", why, sizeof(why)), -3);
+	{
+		const char *at = strstr(why, "home (next allowed in ");
+		assert_non_null(at);
+		long wait_s = strtol(at + strlen("home (next allowed in "), NULL, 10);
+		assert_true(wait_s > DDNS_FORCE_INTERVAL - 5 && wait_s <= DDNS_FORCE_INTERVAL);
+	}
+	assert_non_null(strstr(why, "one every 10 min"));
+	assert_int_equal(ddns_force_update(NULL, why, sizeof(why)), -3);
+	assert_non_null(strstr(why, "queued for the others"));
+	settle();
+	assert_int_equal(fk.starts, 3 + DDNS_FORCE_BURST);
+	assert_string_equal(fk.last_name, "cam");
+	/* a restart does not refill it */
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(ddns_force_update("home", NULL, 0), -3);
+	settle();
+	assert_int_equal(fk.starts, 3 + DDNS_FORCE_BURST);
+	ddns_fini();
+	free_cfg(c);
+}
+
 static void test_shutdown_cancels_in_flight(void **state)
 {
 	struct cfg_set *c = make_cfg(1, "pw");
@@ -767,7 +833,7 @@ static void test_shutdown_cancels_in_flight(void **state)
 	ddns_shutdown();
 	assert_int_equal(fk.cancels, 1);
 	ddns_set_external_ip("203.0.113.3", true);       /* ignored after shutdown */
-	assert_int_equal(ddns_force_update(NULL), 0);
+	assert_int_equal(ddns_force_update(NULL, NULL, 0), 0);
 	run_ms(DEBOUNCE_TEST_MS + 20);
 	assert_int_equal(fk.starts, 1);
 	ddns_fini();
@@ -789,7 +855,7 @@ static void test_once_done(void **state)
 	assert_true(ddns_once_done(&ok));                /* retrying after one attempt */
 	assert_false(ok);
 	fake_answer(DDNS_OK, 0, "");
-	ddns_force_update(NULL);
+	ddns_force_update(NULL, NULL, 0);
 	settle();
 	assert_true(ddns_once_done(&ok));
 	assert_true(ok);
@@ -806,6 +872,7 @@ int main(void)
 		cmocka_unit_test(test_decide_blocked_and_failed),
 		cmocka_unit_test(test_decide_waits_for_backoff_and_min_interval),
 		cmocka_unit_test(test_decide_survives_clock_steps),
+		cmocka_unit_test(test_forced_updates_are_paced),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test_setup_teardown(test_publish_once_per_change, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_tempfail_backs_off, sm_setup, sm_teardown),
@@ -818,6 +885,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_one_request_at_a_time, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_min_interval_spaces_requests, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_reload_keeps_resets_and_drops, sm_setup, sm_teardown),
+		cmocka_unit_test_setup_teardown(test_forced_updates_refused_after_a_burst, sm_setup,
+						sm_teardown),
 		cmocka_unit_test_setup_teardown(test_shutdown_cancels_in_flight, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_once_done, sm_setup, sm_teardown),
 	};

@@ -1,6 +1,6 @@
-/* Unit tests for state files: round trips, refusal of odd names, and the
- * atomicity promise: a writer killed with SIGKILL at random instants never
- * leaves a torn file behind. */
+/* Unit tests for state files: round trips, refusal of odd names, links and
+ * unsafe directories, and the atomicity promise: a writer killed with
+ * SIGKILL at random instants never leaves a torn file behind. */
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -131,6 +131,56 @@ static void test_sigkill_never_tears(void **state)
 	free(b);
 }
 
+static void test_never_through_a_link(void **state)
+{
+	char target[300], link[300];
+	json_t *in = json_pack("{s:s}", "ip", "203.0.113.8");
+
+	assert_int_equal(state_save_json(dir, "real", in), 0);
+	json_decref(in);
+	snprintf(target, sizeof(target), "%s/real.json", dir);
+	snprintf(link, sizeof(link), "%s/planted.json", dir);
+	assert_int_equal(symlink(target, link), 0);
+	assert_null(state_load_json(dir, "planted"));
+	assert_null(state_read_file(link, 1024, NULL));
+	snprintf(link, sizeof(link), "%s/fifo.json", dir);   /* would block a plain open */
+	assert_int_equal(mkfifo(link, 0600), 0);
+	assert_null(state_load_json(dir, "fifo"));
+	/* the real file still reads, and a save replaces a link, never writes through it */
+	assert_non_null(in = state_load_json(dir, "real"));
+	assert_int_equal(state_save_json(dir, "planted", in), 0);
+	json_decref(in);
+	snprintf(link, sizeof(link), "%s/planted.json", dir);
+	{
+		struct stat st;
+		assert_int_equal(lstat(link, &st), 0);
+		assert_true(S_ISREG(st.st_mode));
+	}
+}
+
+static void test_dir_check(void **state)
+{
+	char sub[300];
+
+	snprintf(sub, sizeof(sub), "%s/sd", dir);
+	assert_int_equal(mkdir(sub, 0750), 0);
+	assert_int_equal(chmod(sub, 0750), 0);
+	assert_int_equal(state_dir_check(sub, geteuid()), 0);
+	assert_int_equal(chmod(sub, 0755), 0);
+	assert_int_equal(state_dir_check(sub, geteuid()), 0);
+	assert_int_equal(state_dir_check(sub, geteuid() + 1), -1);   /* not the daemon's */
+	assert_int_equal(chmod(sub, 0757), 0);
+	assert_int_equal(state_dir_check(sub, geteuid()), -1);       /* others may write */
+	assert_int_equal(chmod(sub, 0770), 0);
+	assert_int_equal(state_dir_check(sub, geteuid()), -1);       /* the group may write */
+	assert_int_equal(chmod(sub, 01777), 0);
+	assert_int_equal(state_dir_check(sub, geteuid()), -1);
+	snprintf(sub, sizeof(sub), "%s/real.json", dir);
+	assert_int_equal(state_dir_check(sub, geteuid()), -1);       /* not a directory */
+	snprintf(sub, sizeof(sub), "%s/nothing-here", dir);
+	assert_int_equal(state_dir_check(sub, geteuid()), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -139,6 +189,8 @@ int main(void)
 		cmocka_unit_test(test_refuses_path_names),
 		cmocka_unit_test(test_no_temp_files_left),
 		cmocka_unit_test(test_sigkill_never_tears),
+		cmocka_unit_test(test_never_through_a_link),
+		cmocka_unit_test(test_dir_check),
 	};
 	return cmocka_run_group_tests_name("state", tests, setup, teardown);
 }
