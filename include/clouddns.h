@@ -21,7 +21,7 @@ enum clouddns_op { CLOUDDNS_LOOKUP, CLOUDDNS_CREATE, CLOUDDNS_MODIFY };
 
 /* One entry's settings, read from its [ddns:NAME] section. */
 struct clouddns_conf {
-	const char *server;          /* API URL; NULL: the API's default */
+	const char *server;          /* API URL */
 	const char *key_id;
 	const char *key_secret;      /* from key_secret_file; never logged */
 	const char *zone;
@@ -89,7 +89,6 @@ struct clouddns_fields {
 struct clouddns_api {
 	const char *name;            /* in messages: "Alibaba Cloud DNS", "DNSPod" */
 	const char *tag;             /* in logs and cache keys: "alidns", "dnspod" */
-	const char *default_server;
 	const char *default_line;
 	/* Seconds a just-created record may stay missing from lookups (the
 	 * API's index lags): the flow trusts its own record of the create
@@ -107,6 +106,40 @@ struct clouddns_api {
 	const struct clouddns_rule *rules;   /* its error codes */
 	size_t n_rules;
 };
+
+/* ---- the keys both providers take (homeport.conf(5)) ---- */
+
+enum {
+	CLOUDDNS_K_SERVER, CLOUDDNS_K_KEY_ID, CLOUDDNS_K_KEY_SECRET_FILE, CLOUDDNS_K_ZONE,
+	CLOUDDNS_K_TTL, CLOUDDNS_K_LINE, CLOUDDNS_K_CA_FILE, CLOUDDNS_K_ALLOW_HTTP,
+	CLOUDDNS_K_TIMEOUT, CLOUDDNS_N_KEYS
+};
+
+/* The key table of a provider whose default line is line_default. */
+#define CLOUDDNS_KEYS(line_default) {                                                   \
+	[CLOUDDNS_K_SERVER] = { .name = "server", .type = CK_URL, .flags = CK_FP | CK_PRESET }, \
+	[CLOUDDNS_K_KEY_ID] = { .name = "key_id", .type = CK_STRING,                         \
+				.flags = CK_FP | CK_REQUIRED },                              \
+	[CLOUDDNS_K_KEY_SECRET_FILE] = { .name = "key_secret_file", .type = CK_SECRET_FILE,  \
+					 .flags = CK_FP | CK_REQUIRED },                     \
+	[CLOUDDNS_K_ZONE] = { .name = "zone", .type = CK_ZONE, .flags = CK_FP | CK_REQUIRED }, \
+	[CLOUDDNS_K_TTL] = { .name = "ttl", .type = CK_SECONDS, .flags = CK_FP, .def = "600",  \
+			     .min = 1, .max = 86400 },                                       \
+	[CLOUDDNS_K_LINE] = { .name = "line", .type = CK_STRING, .flags = CK_FP,             \
+			      .def = line_default },                                         \
+	[CLOUDDNS_K_CA_FILE] = CFGKEY_CA_FILE,                                               \
+	[CLOUDDNS_K_ALLOW_HTTP] = CFGKEY_ALLOW_HTTP,                                         \
+	[CLOUDDNS_K_TIMEOUT] = CFGKEY_TIMEOUT,                                               \
+}
+
+/* struct provider_ops.validate of both: host names inside the zone, a key
+ * id and a line that can travel in a header, a query and JSON. */
+void clouddns_validate(struct cfg_ddns *d, struct config_check *chk);
+
+/* struct provider_ops.start of both, given their api. */
+void *clouddns_start_entry(const struct clouddns_api *api, const struct cfg_ddns *d,
+			   enum ddns_record rec, const char *addr, ddns_done_cb done, void *ctx,
+			   struct ddns_result *res);
 
 /* Publish ip (type "A" or "AAAA") for every host name of c through api; the
  * provider_ops contract: done once, later, unless cancelled; NULL with *res

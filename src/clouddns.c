@@ -471,9 +471,9 @@ done:
 static int check_conf(const struct clouddns_api *api, const struct clouddns_conf *cf,
 		      struct ddns_result *res)
 {
-	if (!cf->n_hostnames || !cf->zone || !cf->key_id || !cf->key_secret) {
-		set_res(res, DDNS_PERMFAIL, 0, "%s: hostname, zone, key_id and key_secret_file "
-			"are required", api->name);
+	if (!cf->n_hostnames || !cf->zone || !cf->key_id || !cf->key_secret || !cf->server) {
+		set_res(res, DDNS_PERMFAIL, 0, "%s: hostname, zone, key_id, key_secret_file "
+			"and server are required", api->name);
 		return -1;
 	}
 	return 0;
@@ -485,7 +485,7 @@ void *clouddns_start(const struct clouddns_api *api, const struct clouddns_conf 
 {
 	struct cd *c = NULL;
 	char err[128];
-	const char *server = cf->server ? cf->server : api->default_server;
+	const char *server = cf->server;
 
 	memset(res, 0, sizeof(*res));
 	if (check_conf(api, cf, res) < 0)
@@ -522,4 +522,76 @@ fail:
 void clouddns_cancel(void *handle)
 {
 	cd_free(handle);
+}
+
+/* ---- the provider_ops side ---- */
+
+void *clouddns_start_entry(const struct clouddns_api *api, const struct cfg_ddns *d,
+			   enum ddns_record rec, const char *addr, ddns_done_cb done, void *ctx,
+			   struct ddns_result *res)
+{
+	struct clouddns_conf c = {
+		.server = cfg_ddns_str(d, CLOUDDNS_K_SERVER),
+		.key_id = cfg_ddns_str(d, CLOUDDNS_K_KEY_ID),
+		.key_secret = cfg_ddns_secret(d, CLOUDDNS_K_KEY_SECRET_FILE),
+		.zone = cfg_ddns_str(d, CLOUDDNS_K_ZONE),
+		.line = cfg_ddns_str(d, CLOUDDNS_K_LINE),
+		.ttl = cfg_ddns_num(d, CLOUDDNS_K_TTL),
+		.ca_file = cfg_ddns_str(d, CLOUDDNS_K_CA_FILE),
+		.timeout = cfg_ddns_num(d, CLOUDDNS_K_TIMEOUT),
+		.allow_http = cfg_ddns_bool(d, CLOUDDNS_K_ALLOW_HTTP),
+		.hostnames = d->hostnames,
+		.n_hostnames = d->n_hostnames,
+	};
+
+	if (!c.server && d->preset)
+		c.server = d->preset->default_server;
+	return clouddns_start(api, &c, rec == DDNS_REC_AAAA ? "AAAA" : "A", addr, done, ctx, res);
+}
+
+/* Printable, no white space, no comma: it stands in the Authorization header. */
+static bool key_id_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 128)
+		return false;
+	for (; *s; s++)
+		if (*s <= ' ' || *s >= 0x7f || *s == ',' || *s == '/')
+			return false;
+	return true;
+}
+
+/* Valid UTF-8 without control characters: it travels in a query and in JSON. */
+static bool line_ok(const char *s)
+{
+	json_t *j;
+
+	if (!*s || strlen(s) > 64)
+		return false;
+	for (const char *p = s; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return false;
+	j = json_string(s);                /* NULL unless valid UTF-8 */
+	json_decref(j);
+	return j != NULL;
+}
+
+void clouddns_validate(struct cfg_ddns *d, struct config_check *chk)
+{
+	const char *zone = cfg_ddns_str(d, CLOUDDNS_K_ZONE);
+	const char *id = cfg_ddns_str(d, CLOUDDNS_K_KEY_ID);
+	const char *line = cfg_ddns_str(d, CLOUDDNS_K_LINE);
+	struct clouddns_target t;
+
+	for (size_t i = 0; zone && i < d->n_hostnames; i++)
+		if (clouddns_target_names(&t, d->hostnames[i], zone) < 0)
+			config_check_error(chk, "hostname", "hostname: \"%s\" is not inside zone %s",
+					   d->hostnames[i], zone);
+	if (id && !key_id_ok(id))
+		config_check_error(chk, "key_id", "key_id: not an access key id (printable, "
+				   "no spaces, commas or slashes, at most 128 characters)");
+	if (line && !line_ok(line))
+		config_check_error(chk, "line", "line: not a line name (UTF-8 text, at most 64 "
+				   "bytes)");
 }

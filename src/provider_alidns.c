@@ -23,6 +23,7 @@
 #include "util.h"
 
 #define VERSION "2015-01-09"
+#define LINE_DEFAULT "default"
 
 static const struct clouddns_rule rules[] = {
 	/* "the DNS record already exists": it holds that value */
@@ -130,12 +131,29 @@ out:
 const struct clouddns_api provider_alidns_api = {
 	.name = "Alibaba Cloud DNS",
 	.tag = "alidns",
-	.default_server = "https://alidns.aliyuncs.com/",
-	.default_line = "default",
+	.default_line = LINE_DEFAULT,
 	.index_lag = 60,
 	.build = alidns_build,
 	.list_path = { "DomainRecords", "Record" },
 	.fields = { "RR", "Type", "Line", "Value" },
 	.rules = rules,
 	.n_rules = HP_ARRAY_LEN(rules),
+};
+
+static const struct cfgkey keys[] = CLOUDDNS_KEYS(LINE_DEFAULT);
+
+static void *alidns_start(const struct cfg_ddns *d, enum ddns_record rec, const char *addr,
+			    ddns_done_cb done, void *ctx, struct ddns_result *res)
+{
+	return clouddns_start_entry(&provider_alidns_api, d, rec, addr, done, ctx, res);
+}
+
+const struct provider_ops provider_alidns_ops = {
+	.name = "alidns",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
+	.validate = clouddns_validate,
+	.start = alidns_start,
+	.cancel = clouddns_cancel,
 };

@@ -23,6 +23,7 @@
 #include "http.h"
 
 #define VERSION "2021-03-23"
+#define LINE_DEFAULT "默认"     /* the default line, as the API names it */
 #define SERVICE "dnspod"
 #define CONTENT_TYPE "application/json"
 #define POLICY_HINT "(grant the key the QcloudDNSPodFullAccess policy)"
@@ -123,8 +124,7 @@ static int dnspod_build(const struct clouddns_conf *c, const struct clouddns_end
 const struct clouddns_api provider_dnspod_api = {
 	.name = "DNSPod",
 	.tag = "dnspod",
-	.default_server = "https://dnspod.tencentcloudapi.com/",
-	.default_line = "默认",
+	.default_line = LINE_DEFAULT,
 	.index_lag = 60,
 	.build = dnspod_build,
 	.reply_member = "Response",
@@ -133,4 +133,22 @@ const struct clouddns_api provider_dnspod_api = {
 	.fields = { "Name", "Type", "Line", "Value" },
 	.rules = rules,
 	.n_rules = HP_ARRAY_LEN(rules),
+};
+
+static const struct cfgkey keys[] = CLOUDDNS_KEYS(LINE_DEFAULT);
+
+static void *dnspod_start(const struct cfg_ddns *d, enum ddns_record rec, const char *addr,
+			    ddns_done_cb done, void *ctx, struct ddns_result *res)
+{
+	return clouddns_start_entry(&provider_dnspod_api, d, rec, addr, done, ctx, res);
+}
+
+const struct provider_ops provider_dnspod_ops = {
+	.name = "dnspod",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
+	.validate = clouddns_validate,
+	.start = dnspod_start,
+	.cancel = clouddns_cancel,
 };

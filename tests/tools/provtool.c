@@ -220,7 +220,8 @@ int main(int argc, char **argv)
 	ops = c.ops;
 	t0 = ev_now_ms();
 	in_start = true;
-	handle = provider_start(ops, &c, DDNS_REC_A, argv[2], on_done, NULL, &result);
+	handle = provider_start(ops, &c, strchr(argv[2], ':') ? DDNS_REC_AAAA : DDNS_REC_A, argv[2],
+				on_done, NULL, &result);
 	in_start = false;
 	if (!handle) {
 		rc = report(&result);
