@@ -1141,7 +1141,8 @@ loglevel=6
         built-in host names resolve to the stand-in inside the bed."""
         acc = self.standin.accounts
         keys = {"provider": provider}
-        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook"):
+        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook",
+                                                        "alidns", "dnspod"):
             user, info = next(iter(acc["dyndns2"].items()))
             if provider == "dyndns2":
                 keys["server"] = self.standin_url + "/nic/update"
@@ -1155,6 +1156,12 @@ loglevel=6
         elif provider == "webhook":
             keys["url"] = self.standin_url + "/webhook?ip=%ip%&hostname=%hostname%"
             keys["method"] = "GET"
+        elif provider in ("alidns", "dnspod"):
+            # the built-in API URL, resolved to the stand-in inside the bed
+            key_id, secret = next(iter(acc[provider]["keys"].items()))
+            keys["key_id"] = key_id
+            keys["key_secret_file"] = self.secret_file("%s.secret" % provider, secret + "\n")
+            keys["zone"] = acc[provider]["zones"][0]
         keys["ca_file"] = self.ca_file
         return _lines(keys, over)
 
