@@ -4,6 +4,8 @@
  *   provtool FAMILY-OR-PRESET IP key=value...
  *   provtool --keys
  *
+ * IP is published as an A record, or as AAAA when it is an IPv6 address.
+ *
  * keys: hostname (repeatable), every key of the provider's table, parsed
  * as homeport.conf would (a *_file secret file is read; NAME=SECRET sets
  * the secret of NAME_file directly, e.g. password=, token=), and
