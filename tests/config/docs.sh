@@ -23,5 +23,19 @@ report "keys not in homeport.conf(5)" "$(comm -23 <(echo "$code") <(echo "$man")
 report "keys in homeport.conf(5) the parser does not know" "$(comm -13 <(echo "$code") <(echo "$man"))"
 report "keys not in etc/homeport.conf" "$(comm -23 <(echo "$code") <(echo "$sample"))"
 report "keys in etc/homeport.conf the parser does not know" "$(comm -13 <(echo "$code") <(echo "$sample"))"
+# Both READMEs list the same providers in their tables (a Chinese reader must not
+# miss one, nor find one that does not exist).
+readme_providers() { grep -oE '^\| `[a-z0-9.]+` \|' "$1" | sed 's/^| `\(.*\)` |$/\1/' | sort -u; }
+en=$(readme_providers README.md)
+zh=$(readme_providers README.zh-CN.md)
+[ -n "$en" ] || report "README.md" "has no provider table"
+report "providers in README.md, not in README.zh-CN.md" "$(comm -23 <(echo "$en") <(echo "$zh"))"
+report "providers in README.zh-CN.md, not in README.md" "$(comm -13 <(echo "$en") <(echo "$zh"))"
+# ... and they are the providers src/provider.c knows.
+known=$(sed -nE 's/^[[:space:]]*\{ "([a-z0-9.]+)", &provider_.*/\1/p' src/provider.c | sort -u)
+[ -n "$known" ] || report "src/provider.c" "no provider rows found"
+report "providers src/provider.c knows, not in the READMEs" "$(comm -23 <(echo "$known") <(echo "$en"))"
+report "providers in the READMEs src/provider.c does not know" "$(comm -13 <(echo "$known") <(echo "$en"))"
+[ $fail = 0 ] && echo "docs: README.md and README.zh-CN.md list the $(echo "$en" | wc -l) providers src/provider.c knows"
 [ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample"
 exit $fail
