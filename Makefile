@@ -1,5 +1,6 @@
 # homeport - one Makefile for the daemon, the control tool, tests and fuzzers.
-#   make            build build/homeportd and build/homeportctl
+#   make            build build/homeportd, build/homeportctl and
+#                   build/homeport-upnp-helper
 #   make check      unit tests (plain and ASan+UBSan), golden config tests,
 #                   fuzz smoke runs, integration tests on the namespace test bed
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -8,6 +9,7 @@
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DESTDIR    ?=
@@ -18,7 +20,10 @@ PKG_CONFIG ?= pkg-config
 PYTHON  ?= /usr/bin/python3
 BUILD   ?= build
 
-PKGS := libcurl inih miniupnpc jansson openssl libsystemd
+# The daemon; miniupnpc (for its headers' types only) and libseccomp are the
+# UPnP helper's: it alone links them.
+PKGS := libcurl inih jansson openssl libsystemd
+HELPER_PKGS := miniupnpc libseccomp
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wundef -Wvla -Wimplicit-fallthrough \
@@ -28,8 +33,11 @@ WARN += -Werror
 endif
 
 CFLAGS   ?= -O2 -g
-HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS))
+HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(HELPER_PKGS)) \
+	-DHP_HELPER_DIR='"$(LIBEXECDIR)/homeport"'
 HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnatpmp
+HELPER_LIBS := $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 
 ifeq ($(SAN),1)
 BUILD := $(BUILD)/san
@@ -41,6 +49,8 @@ HP_LDFLAGS += -pie -Wl,-z,relro,-z,now
 endif
 
 CTL_SRCS    := src/homeportctl.c
+HELPER_SRCS := $(wildcard src/upnp-helper/*.c)
+HELPER_OBJS := $(patsubst src/upnp-helper/%.c,$(BUILD)/obj/helper/%.o,$(HELPER_SRCS))
 DAEMON_SRCS := $(filter-out $(CTL_SRCS),$(wildcard src/*.c))
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
@@ -54,10 +64,18 @@ FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(D
 
 .PHONY: all clean check check-unit check-san check-config check-fuzz \
 	check-integration check-integration-san fuzz install deps deb
-all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
+all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/helper
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+# The process that parses the router's UPnP replies: miniupnpc and
+# libseccomp, nothing of the daemon (homeportd execs it, see gw_upnp.c).
+$(BUILD)/homeport-upnp-helper: $(HELPER_OBJS)
+	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HELPER_LIBS)
 
 $(BUILD)/homeportd: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HP_LIBS)
@@ -73,9 +91,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 # integration tests and the benchmarks.
 $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
-		$(LIB_OBJS) $(HP_LIBS)
+		$(LIB_OBJS) $(HP_LIBS) $(HELPER_LIBS)
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
+$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
 	mkdir -p $@
 
 # Unit tests run from the tree root so they find tests/ data files.
@@ -129,8 +147,11 @@ deps:
 
 install: all
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d \
+		$(DESTDIR)$(LIBEXECDIR)/homeport
 	install -m 0755 $(BUILD)/homeportd $(DESTDIR)$(SBINDIR)/homeportd
+	install -m 0755 $(BUILD)/homeport-upnp-helper \
+		$(DESTDIR)$(LIBEXECDIR)/homeport/homeport-upnp-helper
 	install -m 0755 $(BUILD)/homeportctl $(DESTDIR)$(BINDIR)/homeportctl
 	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
 	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
@@ -148,4 +169,4 @@ deb:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d)

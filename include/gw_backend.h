@@ -46,6 +46,8 @@ enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
 #define GW_DESC_MAX 80           /* UPnP's limit; longer descriptions are cut */
 #define GW_HANDLE_LEN 64
 #define GW_ERROR_LEN 160
+#define GW_IGNORED_MAX 4
+#define GW_IGNORED_LEN 160
 
 /* A mapping to make, read back or delete. */
 struct gw_map_req {
@@ -89,6 +91,9 @@ struct gw_result {
 					  * (an epoch that went back): re-create them */
 	bool has_epoch;                  /* for tools: the answer's epoch */
 	uint32_t epoch;
+	/* discover: devices that answered but are not the trusted gateway,
+	 * e.g. "IGD at http://192.168.1.20:5000/rootDesc.xml" ("" ends it) */
+	char ignored[GW_IGNORED_MAX][GW_IGNORED_LEN];
 	union {
 		struct gw_found found;           /* discover */
 		char ext_ip[GW_ADDR_LEN];        /* external_ip ("" = the gateway has none) */
@@ -109,8 +114,13 @@ typedef void (*gw_hint_cb)(void *arg, enum gw_hint hint, const char *what);
 
 /* What a backend needs to talk to one gateway. */
 struct gw_setup {
-	const char *gateway;     /* dotted quad, NULL = the default route's gateway */
-	const char *url;         /* where to find it without discovery (upnp_url), NULL = discover */
+	/* The trusted gateway (SPEC "Which gateway is trusted"): this host's
+	 * default IPv4 router, dotted quad; NULL when there is none. Nothing
+	 * that answers from another address is used. */
+	const char *gateway;
+	/* Where to find it without discovery (upnp_url): trusted as given,
+	 * wherever it is. NULL = discover. */
+	const char *url;
 	const char *ifname;      /* LAN interface, NULL = the one towards the gateway */
 	int deadline_ms;         /* per request, 0 = the backend's default */
 };
