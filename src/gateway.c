@@ -45,6 +45,7 @@
 
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
+#define ASK_GAP_MS 1000            /* announcements make us ask once a second at most */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
 
 enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING };
@@ -126,10 +127,10 @@ static struct {
 
 	/* announcements: what to do, and when it was last done */
 	unsigned ask;
-	int64_t asked_ms, verified_ms;
+	int64_t asked_ms;
 	char hint_what[80];
 	unsigned hints;                /* announcements since the last action */
-	struct log_limit hint_log;
+	struct log_limit hint_log, verify_log;
 
 	/* deferred work: hooks run inside mapping.c's callbacks */
 	unsigned todo;
@@ -302,10 +303,10 @@ static void disagree(const struct slot *a, const struct slot *b)
 	G.disagree = true;
 	G.ip_checked = true;
 	G.last_check_ms = ev_now_ms();
-	if (!G.disagree_again) {
+	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
 		G.disagree_again = true;
 		G.ask |= ASK_IP;
-		ev_timer_arm(G.hint_timer, 1000);
+		ev_timer_arm(G.hint_timer, ASK_GAP_MS);
 	}
 }
 
@@ -475,52 +476,37 @@ static void hook_trouble(const char *why)
 
 /* ---- announcements: hints that make us ask, rate-limited ------------- */
 
-#define ASK_GAP_MS 1000            /* announcements ask the gateway once a second at most */
-#define VERIFY_GAP_MS 2000         /* and look at every mapping once in 2 s at most */
-
 static void on_hint_timer(void *arg)
 {
 	unsigned ask = G.ask;
-	int64_t now = ev_now_ms();
 
 	G.ask = 0;
 	if (G.state != GS_UP)
 		return;
 	if (ask & ASK_VERIFY) {
-		log_info("gateway %s: %s: verifying mappings%s", G.address, G.hint_what,
-			   G.hints > 1 ? " (announced more than once)" : "");
-		G.verified_ms = now;
+		if (log_limit_ok(&G.verify_log, LOG_INFO, "gateway: announced restarts"))
+			log_info("gateway %s: %s: verifying mappings%s", G.address, G.hint_what,
+				 G.hints > 1 ? " (announced more than once)" : "");
 		mapping_verify_all();
 	}
 	G.hints = 0;
-	G.asked_ms = now;
+	G.asked_ms = ev_now_ms();
 	check_ip();
 }
 
-static int64_t wait_for(int64_t last_ms, int64_t gap_ms)
-{
-	int64_t left = last_ms ? last_ms + gap_ms - ev_now_ms() : 0;
-
-	return left > 0 ? left : 0;
-}
-
-/* Do what the announcements asked, coalesced: never sooner than the last
- * time plus the gap, never twice for a flood. */
+/* Do what the announcements asked, coalesced: once a second at most, and
+ * a timer once armed is never pushed back (a flood must not starve it).
+ * A restart is looked at after RESTART_SETTLE_MS, when that is the first
+ * hint in a while. */
 static void schedule(unsigned ask)
 {
-	int64_t delay = wait_for(G.asked_ms, ASK_GAP_MS);
+	int64_t delay = G.asked_ms ? G.asked_ms + ASK_GAP_MS - ev_now_ms() : 0;
 
-	if (ask & ASK_VERIFY) {
-		int64_t v = wait_for(G.verified_ms, VERIFY_GAP_MS);
-
-		delay = v > delay ? v : delay;
-		if (delay < RESTART_SETTLE_MS)
-			delay = RESTART_SETTLE_MS;
-	}
+	if ((ask & ASK_VERIFY) && delay < RESTART_SETTLE_MS)
+		delay = RESTART_SETTLE_MS;
 	G.ask |= ask;
-	if (ev_timer_armed(G.hint_timer) && ev_timer_remaining_ms(G.hint_timer) >= delay)
-		return;
-	ev_timer_arm(G.hint_timer, delay);
+	if (!ev_timer_armed(G.hint_timer))
+		ev_timer_arm(G.hint_timer, delay > 0 ? delay : 0);
 }
 
 /* What an announcement carries is never trusted: it only makes us ask the
