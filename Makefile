@@ -3,7 +3,8 @@
 #                   build/homeport-upnp-helper
 #   make check      unit tests (plain and ASan+UBSan), golden config tests,
 #                   fuzz smoke runs, integration tests on the namespace test bed
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (build with the same PREFIX:
+#                   homeportd finds its helper in $(PREFIX)/libexec/homeport)
 #   WERROR=1        warnings are errors (CI)
 
 PREFIX     ?= /usr/local
@@ -62,7 +63,7 @@ FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
 
-.PHONY: all clean check check-unit check-san check-config check-fuzz \
+.PHONY: FORCE all clean check check-unit check-san check-config check-fuzz \
 	check-integration check-integration-san fuzz install deps deb
 all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper $(TOOL_BINS)
 
@@ -71,6 +72,13 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 
 $(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/helper
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+# homeportd looks for its UPnP helper next to itself, else in
+# $(LIBEXECDIR)/homeport as built: a new PREFIX or LIBEXECDIR rebuilds that.
+$(BUILD)/obj/upnp_proc.o: $(BUILD)/libexecdir
+$(BUILD)/libexecdir: FORCE | $(BUILD)/obj
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+FORCE:
 
 # The process that parses the router's UPnP replies: miniupnpc and
 # libseccomp, nothing of the daemon (homeportd execs it, see gw_upnp.c).
