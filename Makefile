@@ -61,7 +61,8 @@ TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
+FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS))) \
+	build/fuzz/obj/upnp-helper/soap.o
 
 .PHONY: FORCE all clean check check-unit check-san check-config check-fuzz \
 	check-integration check-integration-san fuzz install deps deb
@@ -118,6 +119,7 @@ check-config: all
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.
 build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj
+	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
 		-fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)

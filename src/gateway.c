@@ -16,17 +16,21 @@
  *
  * and stopping (shutdown, deleting our mappings) from any of them.
  *
- * Mappings go over the first protocol in table order that answers (UPnP:
- * only it can map for other LAN hosts). The external IP is read from a
- * protocol whose answers carry an epoch first (NAT-PMP: one small
- * datagram, and its epoch shows a reboot), then from the others. A router
- * that lost its table is noticed by
- *   - an answer that says so (an epoch that went back, RFC 6886 3.6);
- *   - its announcement that it restarted (a new SSDP BOOTID.UPNP.ORG);
- *   - a mapping gone at verification (mapping.c).
- * Announcements of a changed external IP make us ask the gateway at once
+ * Trust (SPEC "Which gateway is trusted"): the gateway is this host's
+ * default IPv4 router (route.c, rtnetlink), unless upnp_url names one;
+ * whatever answers from elsewhere is ignored and named once an hour.
+ * Mappings go over the first protocol in table order that answers there
+ * (UPnP: only it can map for other LAN hosts). Every protocol that answers
+ * is asked for the external IP at each check: when they disagree, nothing
+ * new is published and gateway.error says so.
+ *
+ * A router that lost its table is noticed by an answer that says so (an
+ * epoch that went back, RFC 6886 3.6, judged by the backend on answers to
+ * our own requests only), by a mapping gone at verification (mapping.c),
+ * or after an announcement. Announcements (gw_hint) are only hints: they
+ * make us ask the gateway, at most once a second however many arrive
  * (miniupnpd's first NAT-PMP announcement after a change carries the old
- * address). */
+ * address: asking is the only way to know anyway). */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>

@@ -28,6 +28,7 @@
 #include <miniupnpc/upnpreplyparse.h>
 
 #include "upnp_sandbox.h"
+#include "upnp_soap.h"
 #include "upnp_wire.h"
 
 #if MINIUPNPC_API_VERSION < 17
@@ -311,90 +312,6 @@ static void do_ext_ip(struct upnp_result *r)
 	copy_ipv4(r->u.ext_ip, sizeof(r->u.ext_ip), ip);
 	if (ip[0] && !r->u.ext_ip[0])
 		fail(r, UPNP_ST_ERROR, "GetExternalIPAddress returned no IPv4 address");
-}
-
-/* The local name of the next start tag at or after *pos ("" at the end),
- * skipping end tags, comments, declarations and processing instructions.
- * Bounded by size: the buffer is the router's, not a C string. */
-static size_t next_start_tag(const char *buf, size_t size, size_t *pos, const char **name)
-{
-	size_t i = *pos;
-
-	*name = "";
-	while (i < size) {
-		size_t start, colon, n;
-
-		if (buf[i] != '<') {
-			i++;
-			continue;
-		}
-		i++;
-		if (i >= size)
-			break;
-		if (buf[i] == '/' || buf[i] == '?' || buf[i] == '!') {
-			/* End tag, <?...?>, <!-- --> or <!DOCTYPE>: not a start tag.
-			 * A '>' inside a comment only makes us stop early. */
-			while (i < size && buf[i] != '>')
-				i++;
-			continue;
-		}
-		start = colon = i;
-		while (i < size && buf[i] != '>' && buf[i] != '/' && buf[i] != ' ' &&
-		       buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
-			if (buf[i] == ':')
-				colon = i + 1;
-			i++;
-		}
-		if (i >= size)
-			break;
-		n = i - colon;
-		if (i == start || n == 0)
-			continue;
-		*name = buf + colon;
-		*pos = i;
-		return n;
-	}
-	*pos = size;
-	return 0;
-}
-
-static bool tag_is(const char *name, size_t n, const char *want)
-{
-	return n == strlen(want) && memcmp(name, want, n) == 0;
-}
-
-/* Is the reply a SOAP envelope whose body holds <ACTION>Response? The
- * first three start tags must be Envelope, Body and that element (any
- * namespace prefix), and the envelope must be closed (no cut-off reply). */
-static bool soap_response_ok(const char *buf, size_t size, const char *action)
-{
-	char want[64];
-	const char *name;
-	size_t pos = 0, n;
-
-	snprintf(want, sizeof(want), "%sResponse", action);
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, "Envelope"))
-		return false;
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, "Body"))
-		return false;
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, want))
-		return false;
-	/* An end tag </Envelope> or </prefix:Envelope> after it. */
-	for (size_t i = pos; i + 1 < size; i++) {
-		size_t j, local;
-
-		if (buf[i] != '<' || buf[i + 1] != '/')
-			continue;
-		for (j = local = i + 2; j < size && buf[j] != '>'; j++)
-			if (buf[j] == ':')
-				local = j + 1;
-		if (j < size && tag_is(buf + local, j - local, "Envelope"))
-			return true;
-	}
-	return false;
 }
 
 /* AddPortMapping, judged here rather than by UPNP_AddPortMapping: that
