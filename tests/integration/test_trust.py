@@ -220,20 +220,25 @@ def children(pid):
 
 
 def memory_has(pid, needles):
-    """Which of needles (bytes) occur in the readable memory of pid."""
-    found = set()
+    """Which of needles (bytes) occur in the readable memory of pid. Regions
+    larger than 1 GB (a sanitizer's shadow memory) are skipped."""
+    found, overlap = set(), max(len(n) for n in needles)
     with open("/proc/%d/maps" % pid) as maps, open("/proc/%d/mem" % pid, "rb", 0) as mem:
         for line in maps:
             parts = line.split()
             start, end = (int(x, 16) for x in parts[0].split("-"))
-            if "r" not in parts[1] or (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
+            if "r" not in parts[1] or end - start > 1 << 30 or \
+                    (len(parts) > 5 and parts[5] in ("[vvar]", "[vsyscall]")):
                 continue
-            try:
-                mem.seek(start)
-                data = mem.read(end - start)
-            except (OSError, ValueError, OverflowError):
-                continue
-            found |= {n for n in needles if n in data}
+            tail = b""
+            for at in range(start, end, 1 << 20):
+                try:
+                    mem.seek(at)
+                    data = tail + mem.read(min(1 << 20, end - at))
+                except (OSError, ValueError, OverflowError):
+                    break
+                found |= {n for n in needles if n in data}
+                tail = data[-overlap:]
     return found
 
 
@@ -296,17 +301,22 @@ def test_router_strings_are_cleaned(make_bed):
 # ---- point 6: never delete on host and port alone ------------------------------
 
 def test_same_host_and_port_with_another_description_is_left_alone(bed):
-    d = bed.start_daemon(bed.gateway_conf("upnp"), dropins={"web.conf": web(bed)})
+    # homeportd maps over NAT-PMP, which sets no description, and is killed.
+    d = bed.start_daemon(bed.gateway_conf("natpmp"), dropins={"web.conf": web(bed)})
     d.wait_for(lambda st: svc(st, "web")["state"] == "mapped")
     d.kill()
     # Another program on this very host takes the port over (same internal
     # host and port, its own description) while homeportd is down.
-    r = bed.upnpc("-d", 18080, "TCP")
+    bed.upnpc("-d", 18080, "TCP")
     r = bed.upnpc("-e", "another program", "-a", bed.lan_ip, 8080, 18080, "TCP", 600)
-    assert r.returncode == 0, r.stdout + r.stderr
+    assert "is redirected to internal %s:8080" % bed.lan_ip in r.stdout, r.stdout + r.stderr
+    # The next start speaks UPnP too, and the service is gone: the remembered
+    # mapping is released, but host and port alone are not enough to delete.
+    d.write_conf(bed.gateway_conf("auto"))
     d.remove_dropin("web.conf")
     d.start()
-    d.wait_log("not ours, left alone")
+    wait_until(lambda: "mappings.json: 0 remembered" in d.logtext(current=True), 10,
+               "the remembered mapping released")
+    time.sleep(0.5)
     m = [m for m in bed.mappings() if m["ext_port"] == 18080]
     assert m and m[0]["int_ip"] == bed.lan_ip and m[0]["desc"] == "another program", m
-    assert "deleted" not in d.logtext(current=True)
