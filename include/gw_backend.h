@@ -162,6 +162,14 @@ const struct gw_backend *gw_backend_by_name(const char *name);
 bool gw_outcome_gone(enum gw_outcome o);   /* GW_GONE or GW_FAULT */
 const char *gw_outcome_name(enum gw_outcome o);
 
+/* SPEC "Which gateway is trusted", for discover answers: every device the
+ * backend ignored, and the answer itself when it is not from the default
+ * router (trusted, "" when there is none) and not the IGD url names, go
+ * to ignore(what). Returns whether the answer is usable; when it is not
+ * for that reason, err says why. */
+bool gw_trust(const struct gw_backend *be, const struct gw_result *r, const char *trusted,
+	      const char *url, void (*ignore)(const char *what), char *err, size_t errlen);
+
 /* Test seam (tests/unit/test_mapping_*.c): one more row at the end of the
  * table, or NULL to remove it. */
 void gw_backends_test_row(const struct gw_backend *be);

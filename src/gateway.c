@@ -670,27 +670,14 @@ static void note_ignored(const char *what)
 		  G.trusted[0] ? G.trusted : "(none)");
 }
 
-/* Only the default router is the gateway, unless it was named (upnp_url). */
-static bool trusted(const struct gw_found *f)
-{
-	if (G.trusted[0] && strcmp(f->address, G.trusted) == 0)
-		return true;
-	return G.conf.upnp_url && strcmp(f->locator, G.conf.upnp_url) == 0;
-}
-
 static void on_discover(void *arg, const struct gw_result *r)
 {
 	struct slot *s = arg;
 	char what[300];
 
 	s->req = 0;
-	for (size_t i = 0; i < GW_IGNORED_MAX && r->ignored[i][0]; i++)
-		note_ignored(r->ignored[i]);
-	if (r->outcome == GW_OK && !trusted(&r->u.found)) {
-		snprintf(what, sizeof(what), "%s at %s", s->be->label, r->u.found.address);
-		note_ignored(what);
-		snprintf(s->error, sizeof(s->error), "answers at %s, not at the default gateway",
-			 r->u.found.address);
+	if (!gw_trust(s->be, r, G.trusted, G.conf.upnp_url, note_ignored, s->error,
+		      sizeof(s->error))) {
 		stop_slot(s);
 	} else if (r->outcome == GW_OK) {
 		s->state = SLOT_ANSWERED;

@@ -44,12 +44,6 @@ static void ignore(const char *what)
 		snprintf(P.ignored[P.n_ignored++], sizeof(P.ignored[0]), "%s", what);
 }
 
-/* As the daemon: only the default router, unless upnp_url named it. */
-static bool trusted(const struct gw_found *f)
-{
-	return (P.trusted[0] && strcmp(f->address, P.trusted) == 0) ||
-	       (P.url && strcmp(f->locator, P.url) == 0);
-}
 
 static void step_done(void)
 {
@@ -71,15 +65,8 @@ static void on_ip(void *arg, const struct gw_result *r)
 static void on_discover(void *arg, const struct gw_result *r)
 {
 	struct probe *p = arg;
-	char what[GW_IGNORED_LEN];
 
-	for (size_t i = 0; i < GW_IGNORED_MAX && r->ignored[i][0]; i++)
-		ignore(r->ignored[i]);
-	if (r->outcome == GW_OK && !trusted(&r->u.found)) {
-		snprintf(what, sizeof(what), "%s at %s", p->be->label, r->u.found.address);
-		ignore(what);
-		snprintf(p->error, sizeof(p->error), "answers at %s, not at the default gateway",
-			 r->u.found.address);
+	if (!gw_trust(p->be, r, P.trusted, P.url, ignore, p->error, sizeof(p->error))) {
 		step_done();
 		return;
 	}

@@ -14,20 +14,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "homeport.h"
 #include "log.h"
 #include "upnp_proc.h"
 #include "upnp_wire.h"
 
 #ifndef HP_HELPER_DIR
 #define HP_HELPER_DIR "/usr/local/libexec/homeport"
-#endif
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HP_ASAN 1
-#endif
 #endif
 
 static struct {

@@ -20,15 +20,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "homeport.h"
 #include "upnp_sandbox.h"
-
-#if defined(__SANITIZE_ADDRESS__)
-#define HP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HP_ASAN 1
-#endif
-#endif
 
 #define MEM_MARGIN (128UL << 20)   /* beyond what the fresh image maps */
 

@@ -26,7 +26,7 @@ import time
 
 import pytest
 
-from bed import build_dir, wait_until
+from bed import build_dir, children, wait_until
 
 TOOLS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools")
 HOSTILE = os.path.join(TOOLS, "hostile_upnp.py")
@@ -210,14 +210,6 @@ def test_spoofed_announcement_flood(bed):
 
 
 # ---- point 3: the UPnP helper holds no secret ----------------------------------
-
-def children(pid):
-    out = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-            out += [int(x) for x in f.read().split()]
-    return out
-
 
 def memory_has(pid, needles):
     """Which of needles (bytes) occur in the readable memory of pid. Regions
