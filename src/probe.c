@@ -27,7 +27,23 @@ static struct {
 	struct probe p[MAX_PROBES];
 	size_t n;
 	int pending;
+	char trusted[INET_ADDRSTRLEN];     /* the default router, "" if none */
+	char lan_if[IF_NAMESIZE];
+	char route_err[160];
+	const char *url;                   /* upnp_url */
+	char ignored[MAX_PROBES * GW_IGNORED_MAX][GW_IGNORED_LEN];
+	size_t n_ignored;
 } P;
+
+static void ignore(const char *what)
+{
+	for (size_t i = 0; i < P.n_ignored; i++)
+		if (strcmp(P.ignored[i], what) == 0)
+			return;
+	if (P.n_ignored < HP_ARRAY_LEN(P.ignored))
+		snprintf(P.ignored[P.n_ignored++], sizeof(P.ignored[0]), "%s", what);
+}
+
 
 static void step_done(void)
 {
@@ -50,6 +66,10 @@ static void on_discover(void *arg, const struct gw_result *r)
 {
 	struct probe *p = arg;
 
+	if (!gw_trust(p->be, r, P.trusted, P.url, ignore, p->error, sizeof(p->error))) {
+		step_done();
+		return;
+	}
 	if (r->outcome != GW_OK) {
 		snprintf(p->error, sizeof(p->error), "%s", r->error[0] ? r->error : "no answer");
 		step_done();
@@ -66,8 +86,9 @@ static void ask(struct probe *p, const struct hp_config *cfg)
 {
 	const struct cfg_gateway *g = &cfg->gateway;
 	struct gw_setup setup = {
-		.url = g->upnp_url && *g->upnp_url ? g->upnp_url : NULL,
-		.ifname = g->interface && *g->interface ? g->interface : NULL,
+		.gateway = P.trusted[0] ? P.trusted : NULL, .url = P.url,
+		.ifname = g->interface && *g->interface ? g->interface :
+			P.lan_if[0] ? P.lan_if : NULL,
 	};
 
 	if (p->be->start(&setup, p->error, sizeof(p->error)) < 0)
@@ -88,7 +109,13 @@ static void run(const struct hp_config *cfg)
 {
 	struct ev_timer *limit;
 
+	const char *ifname = cfg->gateway.interface && *cfg->gateway.interface ?
+		cfg->gateway.interface : NULL;
+
 	memset(&P, 0, sizeof(P));
+	P.url = cfg->gateway.upnp_url && *cfg->gateway.upnp_url ? cfg->gateway.upnp_url : NULL;
+	if (route_default_gw(ifname, P.trusted, P.lan_if, P.route_err, sizeof(P.route_err)) < 0)
+		P.trusted[0] = '\0';
 	for (const struct gw_backend *const *b = gw_backends; *b && P.n < MAX_PROBES; b++) {
 		P.p[P.n].be = *b;
 		ask(&P.p[P.n++], cfg);
@@ -129,6 +156,16 @@ static const char *verdict(const char *ip)
 	return ipv4_str_is_public(ip) ? "public" : "double_nat";
 }
 
+static json_t *ignored_json(void)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < P.n_ignored; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "what", P.ignored[i],
+						   "reason", "not the default gateway"));
+	return a;
+}
+
 static void print_json(const char *gw, const char *lan, const char *ip)
 {
 	json_t *o = json_object();
@@ -144,6 +181,8 @@ static void print_json(const char *gw, const char *lan, const char *ip)
 		json_object_set_new(o, p->be->name, b);
 	}
 	json_object_set_new(o, "gateway", json_string_or_null(gw));
+	json_object_set_new(o, "default_gateway", json_string_or_null(P.trusted));
+	json_object_set_new(o, "ignored", ignored_json());
 	json_object_set_new(o, "lan_address", json_string_or_null(lan));
 	json_object_set_new(o, "external_ip", json_string_or_null(ip));
 	json_object_set_new(o, "external_ip_public", *ip ? json_boolean(ipv4_str_is_public(ip)) :
@@ -170,6 +209,13 @@ static void print_text(const char *gw, const char *lan, const char *ip)
 		printf("%-12s %s%s%s\n", label, what, p->ext_ip[0] ? ", external IP " : "",
 		       p->ext_ip);
 	}
+	for (size_t i = 0; i < P.n_ignored; i++)
+		printf("ignored:     %s: not the default gateway\n", P.ignored[i]);
+	if (P.trusted[0])
+		printf("default gateway: %s (the only one trusted%s)\n", P.trusted,
+		       P.url ? ", and upnp_url" : "");
+	else
+		printf("default gateway: none (%s)\n", P.route_err);
 	printf("gateway:     %s\n", *gw ? gw : "none found");
 	printf("LAN address: %s\n", *lan ? lan : "unknown");
 	if (!*ip)

@@ -149,6 +149,15 @@ def wait_until(pred, timeout=10, what="a condition", interval=0.005, fail=None):
         interval = min(interval * 1.5, 0.05)
 
 
+def children(pid):
+    """The child processes of pid (every thread's)."""
+    out = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
+
+
 def _pid_alive(pid):
     """True while pid runs (a zombie waiting for a parent that is not us is dead)."""
     try:
