@@ -1,15 +1,19 @@
 # homeport - one Makefile for the daemon, the control tool, tests and fuzzers.
-#   make            build build/homeportd and build/homeportctl
+#   make            build build/homeportd, build/homeportctl and
+#                   build/homeport-upnp-helper
 #   make check      unit tests (plain and ASan+UBSan), golden config tests,
 #                   fuzz smoke runs, integration tests on the namespace test bed
 #   make install    PREFIX=/usr/local DESTDIR= (and make uninstall): programs,
 #                   man pages, sample config, systemd unit + sysusers + tmpfiles,
 #                   the SysV (or OpenRC) script where systemd does not run
+#                   (build with the same PREFIX:
+#                   homeportd finds its helper in $(PREFIX)/libexec/homeport)
 #   WERROR=1        warnings are errors (CI)
 
 PREFIX     ?= /usr/local
 SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
+LIBEXECDIR ?= $(PREFIX)/libexec
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
 DOCDIR     ?= $(PREFIX)/share/doc/homeport
@@ -29,7 +33,10 @@ PKG_CONFIG ?= pkg-config
 PYTHON  ?= /usr/bin/python3
 BUILD   ?= build
 
-PKGS := libcurl inih miniupnpc jansson openssl libsystemd
+# The daemon; miniupnpc (for its headers' types only) and libseccomp are the
+# UPnP helper's: it alone links them.
+PKGS := libcurl inih jansson openssl libsystemd
+HELPER_PKGS := miniupnpc libseccomp
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
 	-Wmissing-prototypes -Wwrite-strings -Wundef -Wvla -Wimplicit-fallthrough \
@@ -39,8 +46,11 @@ WARN += -Werror
 endif
 
 CFLAGS   ?= -O2 -g
-HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS))
+HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude \
+	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(HELPER_PKGS)) \
+	-DHP_HELPER_DIR='"$(LIBEXECDIR)/homeport"'
 HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnatpmp
+HELPER_LIBS := $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 
 ifeq ($(SAN),1)
 BUILD := $(BUILD)/san
@@ -52,6 +62,8 @@ HP_LDFLAGS += -pie -Wl,-z,relro,-z,now
 endif
 
 CTL_SRCS    := src/homeportctl.c
+HELPER_SRCS := $(wildcard src/upnp-helper/*.c)
+HELPER_OBJS := $(patsubst src/upnp-helper/%.c,$(BUILD)/obj/helper/%.o,$(HELPER_SRCS))
 DAEMON_SRCS := $(filter-out $(CTL_SRCS),$(wildcard src/*.c))
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
@@ -61,14 +73,30 @@ TOOL_SRCS   := $(wildcard tests/tools/*.c)
 TOOL_BINS   := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRCS))
 FUZZ_SRCS   := $(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
-FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
+FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS))) \
+	build/fuzz/obj/upnp-helper/soap.o
 
-.PHONY: all clean check check-unit check-san check-config check-fuzz \
+.PHONY: FORCE all clean check check-unit check-san check-config check-fuzz \
 	check-integration check-integration-san fuzz install uninstall units deps deb
-all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
+all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+$(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/helper
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
+# homeportd looks for its UPnP helper next to itself, else in
+# $(LIBEXECDIR)/homeport as built: a new PREFIX or LIBEXECDIR rebuilds that.
+$(BUILD)/obj/upnp_proc.o: $(BUILD)/libexecdir
+$(BUILD)/libexecdir: FORCE | $(BUILD)/obj
+	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
+FORCE:
+
+# The process that parses the router's UPnP replies: miniupnpc and
+# libseccomp, nothing of the daemon (homeportd execs it, see gw_upnp.c).
+$(BUILD)/homeport-upnp-helper: $(HELPER_OBJS)
+	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HELPER_LIBS)
 
 $(BUILD)/homeportd: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HP_LIBS)
@@ -84,9 +112,9 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB_OBJS) | $(BUILD)/tests
 # integration tests and the benchmarks.
 $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
-		$(LIB_OBJS) $(HP_LIBS)
+		$(LIB_OBJS) $(HP_LIBS) $(HELPER_LIBS)
 
-$(BUILD)/obj $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
+$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
 	mkdir -p $@
 
 # Unit tests run from the tree root so they find tests/ data files.
@@ -103,6 +131,7 @@ check-config: all
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.
 build/fuzz/obj/%.o: src/%.c $(wildcard include/*.h) | build/fuzz/obj
+	@mkdir -p $(dir $@)
 	$(CLANG) -std=gnu11 -D_GNU_SOURCE -g -O1 -Iinclude $(shell $(PKG_CONFIG) --cflags $(PKGS)) \
 		-fsanitize=fuzzer-no-link,address,undefined -c -o $@ $<
 build/fuzz/%: tests/fuzz/%.c $(FUZZ_OBJS)
@@ -126,7 +155,7 @@ check-integration: all
 # The daemon-level tests again on the ASan+UBSan build: any memory error or
 # undefined behaviour aborts the daemon, which the tests then see.
 SAN_INTEGRATION := test_daemon.py test_gateway.py test_ddns.py test_hostile.py \
-	test_rfc2136.py test_providers.py test_ipsource.py test_hooks.py
+	test_rfc2136.py test_providers.py test_hooks.py test_clouddns.py test_ipsource.py
 check-integration-san:
 	$(MAKE) SAN=1 all
 	HOMEPORT_BUILD=$(abspath $(BUILD))/san $(PYTHON) -m pytest -q \
@@ -157,8 +186,10 @@ units:
 install: all units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
 		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d \
-		$(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(DOCDIR)/examples $(DESTDIR)$(LIBEXECDIR)/homeport
 	install -m 0755 $(BUILD)/homeportd $(DESTDIR)$(SBINDIR)/homeportd
+	install -m 0755 $(BUILD)/homeport-upnp-helper \
+		$(DESTDIR)$(LIBEXECDIR)/homeport/homeport-upnp-helper
 	install -m 0755 $(BUILD)/homeportctl $(DESTDIR)$(BINDIR)/homeportctl
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
@@ -184,6 +215,7 @@ uninstall:
 	@[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || \
 		systemctl disable --now homeportd.service homeport-metrics.timer 2>/dev/null || true
 	rm -f $(DESTDIR)$(SBINDIR)/homeportd $(DESTDIR)$(BINDIR)/homeportctl
+	rm -rf $(DESTDIR)$(LIBEXECDIR)/homeport
 	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
 		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
 	rm -f $(DESTDIR)$(UNITDIR)/homeportd.service $(DESTDIR)$(UNITDIR)/homeport-metrics.service \
@@ -207,4 +239,4 @@ deb:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d)

@@ -46,6 +46,8 @@ enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
 #define GW_DESC_MAX 80           /* UPnP's limit; longer descriptions are cut */
 #define GW_HANDLE_LEN 64
 #define GW_ERROR_LEN 160
+#define GW_IGNORED_MAX 4
+#define GW_IGNORED_LEN 160
 
 /* A mapping to make, read back or delete. */
 struct gw_map_req {
@@ -89,6 +91,9 @@ struct gw_result {
 					  * (an epoch that went back): re-create them */
 	bool has_epoch;                  /* for tools: the answer's epoch */
 	uint32_t epoch;
+	/* discover: devices that answered but are not the trusted gateway,
+	 * e.g. "IGD at http://192.168.1.20:5000/rootDesc.xml" ("" ends it) */
+	char ignored[GW_IGNORED_MAX][GW_IGNORED_LEN];
 	union {
 		struct gw_found found;           /* discover */
 		char ext_ip[GW_ADDR_LEN];        /* external_ip ("" = the gateway has none) */
@@ -109,8 +114,13 @@ typedef void (*gw_hint_cb)(void *arg, enum gw_hint hint, const char *what);
 
 /* What a backend needs to talk to one gateway. */
 struct gw_setup {
-	const char *gateway;     /* dotted quad, NULL = the default route's gateway */
-	const char *url;         /* where to find it without discovery (upnp_url), NULL = discover */
+	/* The trusted gateway (SPEC "Which gateway is trusted"): this host's
+	 * default IPv4 router, dotted quad; NULL when there is none. Nothing
+	 * that answers from another address is used. */
+	const char *gateway;
+	/* Where to find it without discovery (upnp_url): trusted as given,
+	 * wherever it is. NULL = discover. */
+	const char *url;
 	const char *ifname;      /* LAN interface, NULL = the one towards the gateway */
 	int deadline_ms;         /* per request, 0 = the backend's default */
 };
@@ -151,6 +161,14 @@ void gw_backends_fini(void);
 const struct gw_backend *gw_backend_by_name(const char *name);
 bool gw_outcome_gone(enum gw_outcome o);   /* GW_GONE or GW_FAULT */
 const char *gw_outcome_name(enum gw_outcome o);
+
+/* SPEC "Which gateway is trusted", for discover answers: every device the
+ * backend ignored, and the answer itself when it is not from the default
+ * router (trusted, "" when there is none) and not the IGD url names, go
+ * to ignore(what). Returns whether the answer is usable; when it is not
+ * for that reason, err says why. */
+bool gw_trust(const struct gw_backend *be, const struct gw_result *r, const char *trusted,
+	      const char *url, void (*ignore)(const char *what), char *err, size_t errlen);
 
 /* Test seam (tests/unit/test_mapping_*.c): one more row at the end of the
  * table, or NULL to remove it. */

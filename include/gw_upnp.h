@@ -34,11 +34,15 @@ struct upnp_igd {
 };
 
 int  upnp_init(int deadline_ms);     /* 0 / -1 */
+void upnp_helper_path(const char *path);  /* tools: where homeport-upnp-helper is */
 void upnp_fini(void);                /* kills the helper; pending callbacks are dropped */
 const struct upnp_igd *upnp_igd(void);   /* NULL before a discovery succeeded */
 
-/* root_url NULL: SSDP discovery (on ifname if not NULL). OK: u.found. */
-uint64_t upnp_discover(const char *root_url, const char *ifname, gw_cb cb, void *arg);
+/* root_url NULL: SSDP discovery (on ifname if not NULL), where only an
+ * IGD at gateway counts (the others are named in gw_result.ignored).
+ * OK: u.found. */
+uint64_t upnp_discover(const char *root_url, const char *ifname, const char *gateway,
+		       gw_cb cb, void *arg);
 uint64_t upnp_get_external_ip(gw_cb cb, void *arg);
 /* proto: SVC_TCP or SVC_UDP (config.h). lease 0 = permanent. OK: u.map
  * with the lease asked, confirmed when the reply was a complete SOAP

@@ -18,4 +18,13 @@
 
 #define HP_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
+/* An AddressSanitizer build (gcc or clang). */
+#if defined(__SANITIZE_ADDRESS__)
+#define HP_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define HP_ASAN 1
+#endif
+#endif
+
 #endif

@@ -23,4 +23,16 @@ void log_notice(const char *fmt, ...) HP_PRINTF(1, 2);
 void log_info(const char *fmt, ...) HP_PRINTF(1, 2);
 void log_debug(const char *fmt, ...) HP_PRINTF(1, 2);
 
+/* For messages that a flood from the network could repeat (one per
+ * packet): at most LOG_LIMIT_BURST per LOG_LIMIT_WINDOW_MS each. */
+#define LOG_LIMIT_BURST 5
+#define LOG_LIMIT_WINDOW_MS 10000
+struct log_limit {
+	long long window_ms;         /* start of the current window (monotonic) */
+	unsigned count, dropped;
+};
+/* True when the caller may log now. The first message of a window that
+ * follows dropped ones says how many (prio, what: the kind of message). */
+bool log_limit_ok(struct log_limit *l, int prio, const char *what);
+
 #endif

@@ -1,6 +1,6 @@
 /* natpmp_wire.h - pure NAT-PMP helpers for gw_natpmp.c (owned by it):
- * response and announcement parsing, the /proc/net/route reader. No I/O,
- * so the unit tests and the fuzzer can feed them anything. */
+ * response and announcement parsing. No I/O, so the unit tests and the
+ * fuzzer can feed them anything. */
 #ifndef HP_NATPMP_WIRE_H
 #define HP_NATPMP_WIRE_H
 
@@ -33,9 +33,6 @@ bool natpmp_wire_matches(const struct natpmp_wire_msg *m, uint8_t op, uint16_t i
 /* A gateway announcement (RFC 6886 3.2.1): exactly 12 bytes, version 0,
  * opcode 128, result 0. 0 / -1. */
 int natpmp_wire_parse_announce(const uint8_t *buf, size_t len, struct natpmp_wire_msg *m);
-
-/* The lowest-metric default route in /proc/net/route text. 0 / -1. */
-int natpmp_wire_default_gw(const char *text, struct in_addr *gw, char ifname[IF_NAMESIZE]);
 
 /* "NAT-PMP 2 not authorized" style meaning of a result code. */
 const char *natpmp_wire_result_name(unsigned code);

@@ -1,7 +1,9 @@
-/* upnp_wire.h - the messages between gw_upnp.c (daemon side) and its
- * miniupnpc helper process (gw_upnp_helper.c); owned by gw_upnp. One
- * fixed-size struct per SOCK_SEQPACKET message each way; both sides check
- * the length and magic and terminate every string before use. */
+/* upnp_wire.h - the messages between gw_upnp.c (daemon side) and the
+ * miniupnpc helper program (src/upnp-helper/, homeport-upnp-helper);
+ * owned by gw_upnp. One fixed-size struct per SOCK_SEQPACKET message each
+ * way; both sides check the length and magic and terminate every string
+ * before use. The daemon also cleans every string it gets (the helper
+ * parses the router's replies and is trusted no more than the router). */
 #ifndef HP_UPNP_WIRE_H
 #define HP_UPNP_WIRE_H
 
@@ -11,7 +13,10 @@
 
 #include "gw_upnp.h"
 
-#define UPNP_WIRE_MAGIC 0x68705550u   /* "hpUP" */
+#define UPNP_WIRE_MAGIC 0x68705532u   /* "hpU2": a helper of another build fails at once */
+#define UPNP_HELPER_NAME "homeport-upnp-helper"
+#define UPNP_HELPER_FD 3              /* the helper's end of the socketpair */
+#define UPNP_IGNORED_MAX 4            /* IGDs reported as ignored, per discovery */
 
 /* What the helper says; gw_upnp.c sorts it into a gw_result. */
 enum upnp_status {
@@ -33,6 +38,9 @@ struct upnp_result {
 	enum upnp_status status;
 	int upnp_code;               /* UPnP error code (718, 725, ...), 0 if none */
 	char error[160];             /* e.g. "UPnP 718 ConflictInMappingEntry"; "" on OK */
+	/* discover over SSDP: description URLs of IGDs that are not at the
+	 * gateway, ignored ("" ends the list) */
+	char ignored[UPNP_IGNORED_MAX][128];
 	/* add OK: the router's reply was a complete SOAP
 	 * AddPortMappingResponse, so it says it holds the mapping. */
 	bool confirmed;
@@ -57,6 +65,7 @@ struct upnp_wire_req {
 	uint64_t id;
 	char root_url[256];          /* discover: "" = SSDP; others: the IGD to use */
 	char ifname[IF_NAMESIZE];    /* discover over SSDP: "" = any */
+	char gateway[INET_ADDRSTRLEN];   /* discover over SSDP: the only IGD address trusted */
 	char proto[4];               /* "TCP" / "UDP" */
 	uint16_t ext_port, int_port;
 	char int_host[INET_ADDRSTRLEN];   /* "" = our address towards the IGD */
@@ -69,16 +78,5 @@ struct upnp_wire_rep {
 	uint64_t id;
 	struct upnp_result res;
 };
-
-/* Looks up the unprivileged user in the daemon, before any fork: name
- * service lookups are not safe in a child forked from a threaded process. */
-void upnp_helper_prepare(void);
-
-/* The helper: never returns. fd is its end of the socketpair, parent the
- * daemon's pid (to notice it died before PR_SET_PDEATHSIG was set). */
-void upnp_helper_run(int fd, pid_t parent) __attribute__((noreturn));
-
-/* "UPnP 718 ConflictInMappingEntry"-style name of a UPnP error code. */
-const char *upnp_error_name(int code);
 
 #endif

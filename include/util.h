@@ -31,6 +31,11 @@ char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
 
+/* Make a string from the network fit for logs and status, in place:
+ * control characters (C0, DEL, C1) and bytes that are not valid UTF-8
+ * become '?'. Returns s. */
+char *str_sanitize(char *s);
+
 /* A JSON string, or null for NULL and "". */
 json_t *json_string_or_null(const char *s);
 

@@ -18,17 +18,21 @@
  * when [gateway] protocol = none: the router is asked nothing (every
  * service is manual, the external IP comes from ipsource.c).
  *
- * Mappings go over the first protocol in table order that answers (UPnP:
- * only it can map for other LAN hosts). The external IP is read from a
- * protocol whose answers carry an epoch first (NAT-PMP: one small
- * datagram, and its epoch shows a reboot), then from the others. A router
- * that lost its table is noticed by
- *   - an answer that says so (an epoch that went back, RFC 6886 3.6);
- *   - its announcement that it restarted (a new SSDP BOOTID.UPNP.ORG);
- *   - a mapping gone at verification (mapping.c).
- * Announcements of a changed external IP make us ask the gateway at once
+ * Trust (SPEC "Which gateway is trusted"): the gateway is this host's
+ * default IPv4 router (route.c, rtnetlink), unless upnp_url names one;
+ * whatever answers from elsewhere is ignored and named once an hour.
+ * Mappings go over the first protocol in table order that answers there
+ * (UPnP: only it can map for other LAN hosts). Every protocol that answers
+ * is asked for the external IP at each check: when they disagree, nothing
+ * new is published and gateway.error says so.
+ *
+ * A router that lost its table is noticed by an answer that says so (an
+ * epoch that went back, RFC 6886 3.6, judged by the backend on answers to
+ * our own requests only), by a mapping gone at verification (mapping.c),
+ * or after an announcement. Announcements (gw_hint) are only hints: they
+ * make us ask the gateway, at most once a second however many arrive
  * (miniupnpd's first NAT-PMP announcement after a change carries the old
- * address). */
+ * address: asking is the only way to know anyway). */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -49,6 +53,7 @@
 
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
+#define ASK_GAP_MS 1000            /* announcements make us ask once a second at most */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
 
 enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING,
@@ -80,6 +85,10 @@ struct slot {
 	uint64_t req;
 	char error[GW_ERROR_LEN];    /* why it did not answer */
 	struct gw_found found;
+	/* the external IP, as this protocol said in the check in flight */
+	uint64_t ip_req;
+	enum gw_outcome ip_outcome;
+	char ip[GW_ADDR_LEN];
 };
 
 struct gw_conf {                   /* own copy: the config is freed after apply */
@@ -92,6 +101,12 @@ struct gw_conf {                   /* own copy: the config is freed after apply 
 
 enum todo { TODO_LOST = 1, TODO_REMAP = 2 };
 
+/* What announcements (hints) make us do, rate-limited (hint_timer). */
+enum ask { ASK_IP = 1, ASK_VERIFY = 2 };
+
+#define IGNORED_REMEMBERED 8
+#define IGNORED_RELOG_MS (3600 * 1000)     /* an ignored device is named once an hour */
+
 static struct {
 	enum gw_state state;
 	char error[256];
@@ -101,24 +116,37 @@ static struct {
 	size_t n_slots;
 	struct slot *via;              /* the mapping protocol (up) */
 	char address[INET_ADDRSTRLEN], lan_address[INET_ADDRSTRLEN];
+	char trusted[INET_ADDRSTRLEN]; /* the default router: the only gateway, "" if none */
+	char lan_if[IF_NAMESIZE];      /* the interface of its route */
+	struct {                       /* devices ignored (not the gateway), named once */
+		char what[GW_IGNORED_LEN];
+		int64_t logged_ms;
+	} ignored[IGNORED_REMEMBERED];
 	unsigned failures;             /* discoveries failed in a row */
 	unsigned flaps;                /* found, then lost before anything worked */
 	bool proved;                   /* an answer was usable since it was found */
 	bool trouble;                  /* a request failed since the last sign of life */
 
 	/* external IP */
-	char ext_ip[INET_ADDRSTRLEN];
+	char ext_ip[GW_ADDR_LEN];
 	bool ext_known, ext_public, ip_checked, ip_again;
-	struct slot *ip_slot;          /* asked now */
-	uint64_t ip_req;
+	bool disagree;                 /* the protocols report different IPs (G.error says) */
+	bool disagree_again;           /* one quick second look taken */
 	int64_t last_check_ms;
+
+	/* announcements: what to do, and when it was last done */
+	unsigned ask;
+	int64_t asked_ms;
+	char hint_what[80];
+	unsigned hints;                /* announcements since the last action */
+	struct log_limit hint_log, verify_log;
 
 	/* deferred work: hooks run inside mapping.c's callbacks */
 	unsigned todo;
 	char lost_why[200], remap_why[200];
 	struct ev_timer *timer;        /* up: next check; unreachable: retry; stopping: limit */
 	struct ev_timer *kick;         /* the deferred work */
-	struct ev_timer *settle;       /* a restarted gateway: verify after RESTART_SETTLE_MS */
+	struct ev_timer *hint_timer;   /* the rate-limited action on announcements */
 	void (*done)(void *arg);
 	void *done_arg;
 } G;
@@ -194,9 +222,10 @@ static void stop_slot(struct slot *s)
 {
 	if (s->state == SLOT_OFF)
 		return;
-	s->be->stop();
+	s->be->stop();           /* drops its requests without a callback */
 	s->state = SLOT_OFF;
 	s->req = 0;
+	s->ip_req = 0;
 }
 
 static void stop_all(void)
@@ -204,8 +233,6 @@ static void stop_all(void)
 	for (size_t i = 0; i < G.n_slots; i++)
 		stop_slot(&G.slots[i]);
 	G.via = NULL;
-	G.ip_slot = NULL;
-	G.ip_req = 0;
 	G.ip_again = false;
 }
 
@@ -253,94 +280,139 @@ static void check_lost(const struct slot *s, const struct gw_result *r)
 	state_lost(why);
 }
 
-/* The order to ask for the external IP in: protocols whose answers carry
- * an epoch first (each answer then also checks for a reboot). */
-static struct slot *ip_next(const struct slot *after)
+static bool ip_in_flight(void)
 {
-	bool past = after == NULL;
-
-	for (int pass = 0; pass < 2; pass++)
-		for (size_t i = 0; i < G.n_slots; i++) {
-			struct slot *s = &G.slots[i];
-			bool epoch = s->be->caps & GW_CAP_EPOCH;
-
-			if (epoch != (pass == 0))
-				continue;
-			if (past && s->state == SLOT_ANSWERED)
-				return s;
-			if (s == after)
-				past = true;
-		}
-	return NULL;
+	for (size_t i = 0; i < G.n_slots; i++)
+		if (G.slots[i].ip_req)
+			return true;
+	return false;
 }
 
-static void ip_done(void)
+static void cancel_ip(void)
 {
-	G.ip_req = 0;
-	G.ip_slot = NULL;
-	if (G.ip_again) {
+	for (size_t i = 0; i < G.n_slots; i++) {
+		struct slot *s = &G.slots[i];
+
+		if (s->ip_req)
+			s->be->cancel(s->ip_req);
+		s->ip_req = 0;
+	}
+	G.ip_again = false;
+}
+
+/* Two protocols of the one gateway name different external IPs: one of
+ * them is wrong (or the IP changed between the answers). Publish nothing
+ * new; look once more soon, then at the next check. */
+static void disagree(const struct slot *a, const struct slot *b)
+{
+	char why[sizeof(G.error)];
+
+	snprintf(why, sizeof(why), "%s says the external IP is %s, %s says %s: nothing new is "
+		 "published until they agree", a->be->label, a->ip, b->be->label, b->ip);
+	if (strcmp(why, G.error) != 0)
+		log_warnx("gateway %s: %s", G.address, why);
+	snprintf(G.error, sizeof(G.error), "%s", why);
+	G.disagree = true;
+	G.ip_checked = true;
+	G.last_check_ms = ev_now_ms();
+	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
+		G.disagree_again = true;
+		G.ask |= ASK_IP;
+		ev_timer_arm(G.hint_timer, ASK_GAP_MS);
+	}
+}
+
+static void agree(const char *ip)
+{
+	if (G.disagree) {
+		log_notice("gateway %s: its protocols agree on the external IP again", G.address);
+		G.error[0] = '\0';
+		G.disagree = false;
+	}
+	G.disagree_again = false;
+	learn_ip(ip);
+}
+
+/* Nothing answered with an IP: the gateway is lost when the protocol that
+ * maps had no answer at all. */
+static void no_ip(void)
+{
+	G.ip_checked = true;
+	if (G.via && gw_outcome_gone(G.via->ip_outcome))
+		gateway_lost(G.via->error[0] ? G.via->error : "no answer");
+}
+
+/* Every protocol of the gateway answered (or failed): judge the round. */
+static void ip_round_done(void)
+{
+	const struct slot *first = NULL, *ok = NULL;
+
+	for (size_t i = 0; i < G.n_slots; i++) {
+		const struct slot *s = &G.slots[i];
+
+		if (s->state != SLOT_ANSWERED || s->ip_outcome != GW_OK)
+			continue;
+		ok = ok ? ok : s;
+		if (!s->ip[0])
+			continue;          /* "none": miniupnpd with a reserved WAN address */
+		if (first && strcmp(first->ip, s->ip) != 0) {
+			disagree(first, s);
+			return;
+		}
+		first = first ? first : s;
+	}
+	if (ok)
+		agree(first ? first->ip : "");
+	else
+		no_ip();
+}
+
+static void on_ip(void *arg, const struct gw_result *r)
+{
+	struct slot *s = arg;
+
+	s->ip_req = 0;
+	check_lost(s, r);
+	s->ip_outcome = r->outcome;
+	snprintf(s->ip, sizeof(s->ip), "%s", r->outcome == GW_OK ? r->u.ext_ip : "");
+	if (r->outcome != GW_OK) {
+		log_info("gateway: cannot read the external IP over %s: %s", s->be->label, r->error);
+		snprintf(s->error, sizeof(s->error), "%s", r->error);
+		if (gw_outcome_gone(r->outcome))
+			G.trouble = true;
+	}
+	if (ip_in_flight())
+		return;
+	ip_round_done();
+	if (G.ip_again && G.state == GS_UP) {
 		G.ip_again = false;
 		check_ip();
 	}
 }
 
-static void ask_ip(struct slot *s);
-
-static void on_ip(void *arg, const struct gw_result *r)
-{
-	struct slot *s = arg, *next;
-
-	G.ip_req = 0;
-	check_lost(s, r);
-	if (r->outcome == GW_OK) {
-		learn_ip(r->u.ext_ip);
-		ip_done();
-		return;
-	}
-	log_info("gateway: cannot read the external IP over %s: %s", s->be->label, r->error);
-	if (gw_outcome_gone(r->outcome))
-		G.trouble = true;
-	next = ip_next(s);
-	if (next) {
-		ask_ip(next);
-		return;
-	}
-	G.ip_checked = true;
-	if (gw_outcome_gone(r->outcome))
-		gateway_lost(r->error);
-	ip_done();
-}
-
-static void ask_ip(struct slot *s)
-{
-	G.ip_slot = s;
-	G.ip_req = s->be->external_ip(on_ip, s);
-	if (!G.ip_req) {
-		G.ip_checked = true;
-		ip_done();
-	}
-}
-
+/* Ask every protocol of the gateway at once: they must agree. */
 static void check_ip(void)
 {
-	struct slot *s = ip_next(NULL);
+	bool asked = false;
 
-	if (G.state != GS_UP || !s)
+	if (G.state != GS_UP)
 		return;
-	if (G.ip_req) {
+	if (ip_in_flight()) {
 		G.ip_again = true;
 		return;
 	}
-	ask_ip(s);
-}
+	for (size_t i = 0; i < G.n_slots; i++) {
+		struct slot *s = &G.slots[i];
 
-static void cancel_ip(void)
-{
-	if (G.ip_req && G.ip_slot)
-		G.ip_slot->be->cancel(G.ip_req);
-	G.ip_req = 0;
-	G.ip_slot = NULL;
-	G.ip_again = false;
+		if (s->state != SLOT_ANSWERED)
+			continue;
+		s->ip_outcome = GW_GONE;
+		s->ip[0] = '\0';
+		s->ip_req = s->be->external_ip(on_ip, s);
+		asked |= s->ip_req != 0;
+	}
+	if (!asked)
+		G.ip_checked = true;
 }
 
 /* ---- timers and deferred work ---------------------------------------- */
@@ -414,35 +486,67 @@ static void hook_trouble(const char *why)
 	G.trouble = true;
 }
 
-static void on_settle(void *arg)
+/* ---- announcements: hints that make us ask, rate-limited ------------- */
+
+static void on_hint_timer(void *arg)
 {
+	unsigned ask = G.ask;
+
+	G.ask = 0;
 	if (G.state != GS_UP)
 		return;
-	mapping_verify_all();
+	if (ask & ASK_VERIFY) {
+		if (log_limit_ok(&G.verify_log, LOG_INFO, "gateway: announced restarts"))
+			log_info("gateway %s: %s: verifying mappings%s", G.address, G.hint_what,
+				 G.hints > 1 ? " (announced more than once)" : "");
+		mapping_verify_all();
+	}
+	G.hints = 0;
+	G.asked_ms = ev_now_ms();
 	check_ip();
 }
 
-/* ---- announcements: hints that make us ask ---------------------------- */
+/* Do what the announcements asked, coalesced: once a second at most, and
+ * a timer once armed is never pushed back (a flood must not starve it).
+ * A restart is looked at after RESTART_SETTLE_MS, when that is the first
+ * hint in a while. */
+static void schedule(unsigned ask)
+{
+	int64_t delay = G.asked_ms ? G.asked_ms + ASK_GAP_MS - ev_now_ms() : 0;
 
+	if ((ask & ASK_VERIFY) && delay < RESTART_SETTLE_MS)
+		delay = RESTART_SETTLE_MS;
+	G.ask |= ask;
+	if (!ev_timer_armed(G.hint_timer))
+		ev_timer_arm(G.hint_timer, delay > 0 ? delay : 0);
+}
+
+/* What an announcement carries is never trusted: it only makes us ask the
+ * gateway itself (its epoch, its table, its external IP). */
 static void on_hint(void *arg, enum gw_hint hint, const char *what)
 {
+	const struct slot *s = arg;
+
 	if (G.state != GS_UP)
 		return;
+	G.hints++;
+	if (log_limit_ok(&G.hint_log, LOG_DEBUG, "gateway: announcements"))
+		log_debug("gateway: %s announcement: %s", s->be->label, what);
 	switch (hint) {
 	case GW_HINT_CHANGED:
-		check_ip();
+		schedule(ASK_IP);
 		break;
 	case GW_HINT_RESTARTED:
-		log_info("gateway %s: %s: verifying mappings", G.address, what);
-		ev_timer_arm(G.settle, RESTART_SETTLE_MS);
+		snprintf(G.hint_what, sizeof(G.hint_what), "%s", what);
+		schedule(ASK_VERIFY);
 		G.trouble = false;
 		break;
 	case GW_HINT_ALIVE:
 		/* Same boot (a restart within a second?) but it failed us lately:
 		 * it came back, look at everything again. */
 		if (G.trouble) {
-			log_notice("gateway %s announces itself again: verifying mappings", G.address);
-			ev_timer_arm(G.settle, RESTART_SETTLE_MS);
+			snprintf(G.hint_what, sizeof(G.hint_what), "announces itself again");
+			schedule(ASK_VERIFY);
 		}
 		G.trouble = false;
 		break;
@@ -494,8 +598,6 @@ static void mapping_up(void)
 
 static void gateway_found(struct slot *via)
 {
-	struct slot *first;
-
 	G.via = via;
 	snprintf(G.address, sizeof(G.address), "%s", via->found.address);
 	if (via->found.lan_addr[0])
@@ -510,11 +612,7 @@ static void gateway_found(struct slot *via)
 		   via->found.locator[0] ? " (" : "", via->found.locator,
 		   via->found.locator[0] ? ")" : "", G.lan_address[0] ? G.lan_address : "unknown");
 	listen_all();
-	first = ip_next(NULL);
-	if (first && first->found.ext_ip[0])
-		learn_ip(first->found.ext_ip);
-	else
-		check_ip();
+	check_ip();              /* every protocol, even one that said it: they must agree */
 	mapping_up();
 }
 
@@ -556,13 +654,40 @@ static void discovery_done(void)
 	nothing_found();
 }
 
+/* A device that answered but is not the gateway: named once an hour. */
+static void note_ignored(const char *what)
+{
+	size_t i, oldest = 0;
+	int64_t now = ev_now_ms();
+
+	for (i = 0; i < IGNORED_REMEMBERED; i++) {
+		if (strcmp(G.ignored[i].what, what) == 0)
+			break;
+		if (G.ignored[i].logged_ms < G.ignored[oldest].logged_ms)
+			oldest = i;
+	}
+	if (i == IGNORED_REMEMBERED) {
+		i = oldest;
+		snprintf(G.ignored[i].what, sizeof(G.ignored[i].what), "%s", what);
+		G.ignored[i].logged_ms = 0;
+	}
+	if (G.ignored[i].logged_ms && now - G.ignored[i].logged_ms < IGNORED_RELOG_MS)
+		return;
+	G.ignored[i].logged_ms = now ? now : 1;
+	log_warnx("gateway: ignoring %s: not the default gateway %s", what,
+		  G.trusted[0] ? G.trusted : "(none)");
+}
+
 static void on_discover(void *arg, const struct gw_result *r)
 {
 	struct slot *s = arg;
 	char what[300];
 
 	s->req = 0;
-	if (r->outcome == GW_OK) {
+	if (!gw_trust(s->be, r, G.trusted, G.conf.upnp_url, note_ignored, s->error,
+		      sizeof(s->error))) {
+		stop_slot(s);
+	} else if (r->outcome == GW_OK) {
 		s->state = SLOT_ANSWERED;
 		s->found = r->u.found;
 		s->be->describe(what, sizeof(what));
@@ -577,7 +702,10 @@ static void on_discover(void *arg, const struct gw_result *r)
 
 static void ask(struct slot *s)
 {
-	struct gw_setup setup = { .url = G.conf.upnp_url, .ifname = G.conf.interface };
+	struct gw_setup setup = {
+		.gateway = G.trusted[0] ? G.trusted : NULL, .url = G.conf.upnp_url,
+		.ifname = G.conf.interface ? G.conf.interface : G.lan_if[0] ? G.lan_if : NULL,
+	};
 
 	s->error[0] = '\0';
 	memset(&s->found, 0, sizeof(s->found));
@@ -593,17 +721,32 @@ static void ask(struct slot *s)
 	}
 }
 
+/* The default router of the LAN interface in use (rtnetlink), the one
+ * gateway we trust. */
+static void find_trusted(void)
+{
+	char err[160];
+
+	if (route_default_gw(G.conf.interface, G.trusted, G.lan_if, err, sizeof(err)) == 0)
+		return;
+	G.trusted[0] = G.lan_if[0] = '\0';
+	log_info("gateway: %s", err);
+}
+
 static void discover(void)
 {
 	if (G.state == GS_STOPPING || G.state == GS_IDLE)
 		return;
 	cancel_ip();
 	stop_all();
-	ev_timer_disarm(G.settle);
+	ev_timer_disarm(G.hint_timer);
+	G.ask = 0;
+	G.disagree = G.disagree_again = false;
+	find_trusted();
 	for (size_t i = 0; i < G.n_slots; i++)
 		ask(&G.slots[i]);
-	log_info("gateway: looking for the gateway%s%s", G.conf.upnp_url ? " at " : "",
-		 G.conf.upnp_url ? G.conf.upnp_url : "");
+	log_info("gateway: looking for the gateway %s%s%s", G.trusted[0] ? G.trusted : "(none)",
+		 G.conf.upnp_url ? ", UPnP at " : "", G.conf.upnp_url ? G.conf.upnp_url : "");
 	discovery_done();
 }
 
@@ -654,7 +797,7 @@ int gateway_init(const struct hp_config *cfg, const struct gateway_hooks *hooks)
 		G.slots[G.n_slots++].be = *b;
 	G.timer = ev_timer_new(on_timer, NULL);
 	G.kick = ev_timer_new(on_kick, NULL);
-	G.settle = ev_timer_new(on_settle, NULL);
+	G.hint_timer = ev_timer_new(on_hint_timer, NULL);
 	mapping_set_hooks(&mhooks);
 	G.state = GS_IDLE;
 	if (G.conf.protocol == GW_PREF_NONE) {
@@ -674,7 +817,7 @@ static void go_off(void)
 	cancel_ip();
 	stop_all();
 	ev_timer_disarm(G.kick);
-	ev_timer_disarm(G.settle);
+	ev_timer_disarm(G.hint_timer);
 	G.todo = 0;
 	G.ext_known = G.ext_public = false;
 	G.ext_ip[0] = '\0';
@@ -728,7 +871,7 @@ void gateway_shutdown(void (*done)(void *arg), void *arg)
 	G.done_arg = arg;
 	cancel_ip();
 	ev_timer_disarm(G.kick);
-	ev_timer_disarm(G.settle);
+	ev_timer_disarm(G.hint_timer);
 	G.todo = 0;
 	for (size_t i = 0; i < G.n_slots; i++)
 		if (G.slots[i].state == SLOT_ASKING)
@@ -745,7 +888,7 @@ void gateway_fini(void)
 	stop_all();
 	ev_timer_free(G.timer);
 	ev_timer_free(G.kick);
-	ev_timer_free(G.settle);
+	ev_timer_free(G.hint_timer);
 	conf_free(&G.conf);
 	memset(&G, 0, sizeof(G));
 }

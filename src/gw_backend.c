@@ -1,6 +1,7 @@
 /* gw_backend.c - the table of gateway protocols (gw_backend.h). Its order
  * is the order of preference for mappings: the first protocol that
  * answers maps (UPnP first: only it can map for other LAN hosts). */
+#include <stdio.h>
 #include <string.h>
 
 #include "gw_backend.h"
@@ -54,6 +55,23 @@ const char *gw_outcome_name(enum gw_outcome o)
 	};
 
 	return (unsigned)o < HP_ARRAY_LEN(names) ? names[o] : "?";
+}
+
+bool gw_trust(const struct gw_backend *be, const struct gw_result *r, const char *trusted,
+	      const char *url, void (*ignore)(const char *what), char *err, size_t errlen)
+{
+	const struct gw_found *f = &r->u.found;
+	char what[GW_IGNORED_LEN];
+
+	for (size_t i = 0; i < GW_IGNORED_MAX && r->ignored[i][0]; i++)
+		ignore(r->ignored[i]);
+	if (r->outcome != GW_OK || (trusted && *trusted && strcmp(f->address, trusted) == 0) ||
+	    (url && strcmp(f->locator, url) == 0))
+		return true;
+	snprintf(what, sizeof(what), "%s at %s", be->label, f->address);
+	ignore(what);
+	snprintf(err, errlen, "answers at %s, not at the default gateway", f->address);
+	return false;
 }
 
 void gw_backends_test_row(const struct gw_backend *be)

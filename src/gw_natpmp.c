@@ -25,6 +25,7 @@
 #include "gw_queue.h"
 #include "log.h"
 #include "natpmp_wire.h"
+#include "route.h"
 #include "util.h"
 
 #define ANNOUNCE_PORT 5350
@@ -57,28 +58,21 @@ static struct {
 	gw_hint_cb hint_cb;
 	void *hint_arg;
 	char ifname[IF_NAMESIZE];
+	/* per-datagram messages: a flood must not flood the log */
+	struct log_limit drain_log, stray_log, ann_log;
 } st = { .ann_fd = -1 };
 
 static void poll_head(void);
 
 static int read_default_gw(struct in_addr *gw)
 {
-	char buf[16384], ifname[IF_NAMESIZE];
-	FILE *f = fopen("/proc/self/net/route", "r");   /* /proc/net is hidden under ProcSubset=pid */
-	size_t n;
+	char ip[INET_ADDRSTRLEN], err[120];
 
-	if (!f) {
-		log_warn("natpmp: /proc/self/net/route");
+	if (route_default_gw(NULL, ip, NULL, err, sizeof(err)) < 0) {
+		log_warnx("natpmp: %s", err);
 		return -1;
 	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (natpmp_wire_default_gw(buf, gw, ifname) < 0) {
-		log_warnx("natpmp: no default route, gateway unknown");
-		return -1;
-	}
-	return 0;
+	return inet_pton(AF_INET, ip, gw) == 1 ? 0 : -1;
 }
 
 /* Datagrams left from earlier requests (or answers to our retransmits)
@@ -90,7 +84,7 @@ static void drain(void)
 
 	while (n < READ_BURST && recv(st.np.s, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
 		n++;
-	if (n)
+	if (n && log_limit_ok(&st.drain_log, LOG_DEBUG, "natpmp: stale datagrams"))
 		log_debug("natpmp: drained %d stale datagram(s)", n);
 }
 
@@ -227,8 +221,9 @@ static int take_one(void)
 	}
 	if ((size_t)n > sizeof(buf) || natpmp_wire_parse(buf, (size_t)n, &m) < 0 ||
 	    !natpmp_wire_matches(&m, head()->op, head()->int_port)) {
-		log_debug("natpmp: ignoring a %zd-byte datagram that does not answer request %llu",
-			  n, (unsigned long long)head()->q.id);
+		if (log_limit_ok(&st.stray_log, LOG_DEBUG, "natpmp: stray datagrams"))
+			log_debug("natpmp: ignoring a %zd-byte datagram that does not answer "
+				  "request %llu", n, (unsigned long long)head()->q.id);
 		recv(st.np.s, buf, sizeof(buf), MSG_DONTWAIT);
 		return 0;
 	}
@@ -465,12 +460,12 @@ static void on_announce(int fd, short revents, void *arg)
 		    from.sin_addr.s_addr != st.gw.s_addr ||
 		    (size_t)n > sizeof(buf) || natpmp_wire_parse_announce(buf, (size_t)n, &m) < 0) {
 			inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
-			log_debug("natpmp: ignoring %zd bytes on port %d from %s", n,
-				  ANNOUNCE_PORT, ip);
+			if (log_limit_ok(&st.ann_log, LOG_DEBUG, "natpmp: announcements"))
+				log_debug("natpmp: ignoring %zd bytes on port %d from %s", n,
+					  ANNOUNCE_PORT, ip);
 			continue;
 		}
 		inet_ntop(AF_INET, &m.addr, ip, sizeof(ip));
-		log_debug("natpmp: announcement from %s: %s, epoch %u", st.gw_str, ip, m.epoch);
 		if (st.ann_cb)
 			st.ann_cb(st.ann_arg, ip, m.epoch);
 	}
@@ -568,11 +563,14 @@ bool natpmp_epoch_reset(uint32_t prev_epoch, int64_t prev_ms, uint32_t epoch, in
 
 /* ---- the backend table row ------------------------------------------- */
 
+/* Only a hint: the epoch and IP it carries are anyone's on the LAN. */
 static void on_announce_hint(void *arg, const char *ip, uint32_t epoch)
 {
-	log_info("gateway: NAT-PMP announcement: external IP %s, epoch %u", ip, epoch);
+	char what[80];
+
+	snprintf(what, sizeof(what), "external IP %s, epoch %u (not trusted: asking)", ip, epoch);
 	if (st.hint_cb)
-		st.hint_cb(st.hint_arg, GW_HINT_CHANGED, "NAT-PMP announcement");
+		st.hint_cb(st.hint_arg, GW_HINT_CHANGED, what);
 }
 
 static int op_start(const struct gw_setup *s, char *err, size_t errlen)

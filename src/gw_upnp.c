@@ -1,11 +1,16 @@
 /* gw_upnp.c - daemon side of the UPnP backend. Requests queue here
- * (gw_queue.c) and go one at a time over a SOCK_SEQPACKET socketpair to a
- * forked helper (gw_upnp_helper.c) that runs the blocking miniupnpc calls.
+ * (gw_queue.c) and go one at a time over a SOCK_SEQPACKET socketpair to
+ * homeport-upnp-helper (src/upnp-helper/, started by upnp_proc.c), a
+ * program of its own that runs the blocking miniupnpc calls confined.
  * Past a request's deadline, or when the helper dies, the helper is
  * killed and reaped and the request ends GW_GONE. The next request starts
  * a new helper, which reloads the IGD from the last root URL that every
  * request carries. Replies are checked as strictly as requests: the
- * helper parses hostile XML and is trusted no more than the router.
+ * helper parses hostile XML and is trusted no more than the router; every
+ * string from it is cleaned (str_sanitize) before it can reach a log or
+ * the status. Discovery over SSDP trusts only an IGD at the gateway
+ * (gw_setup.gateway): the helper drops the others and names them, and the
+ * control URL it found is checked here again.
  *
  * The gateway's SSDP NOTIFYs (and its answer to a unicast M-SEARCH) are
  * this backend's announcements: a new BOOTID.UPNP.ORG means the router
@@ -23,14 +28,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <miniupnpc/miniupnpc.h>
-
 #include "config.h"
 #include "ev.h"
 #include "gw_queue.h"
 #include "gw_upnp.h"
 #include "log.h"
 #include "ssdp.h"
+#include "upnp_proc.h"
 #include "upnp_wire.h"
 #include "util.h"
 
@@ -67,12 +71,8 @@ static void stop_helper(void)
 		close(st.fd);
 		st.fd = -1;
 	}
-	if (st.pid > 0) {
-		kill(st.pid, SIGKILL);
-		while (waitpid(st.pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		st.pid = -1;
-	}
+	upnp_proc_stop(st.pid);
+	st.pid = -1;
 }
 
 static struct ureq *head(void)
@@ -135,21 +135,45 @@ static void fill_ok(const struct upnp_result *r, const struct upnp_wire_req *w,
 	}
 }
 
+/* Discovery over SSDP: the control URL must be at the gateway too (a
+ * description there that points elsewhere is no gateway of ours). */
+static bool untrusted(const struct upnp_result *r, const struct upnp_wire_req *w,
+		      struct gw_result *g)
+{
+	if (w->op != UPNP_OP_DISCOVER || w->root_url[0] || r->status != UPNP_ST_OK ||
+	    strcmp(r->u.igd.gateway_addr, w->gateway) == 0)
+		return false;
+	g->outcome = GW_GONE;
+	snprintf(g->error, sizeof(g->error), "the IGD at %s has its control URL "
+		 "elsewhere (%.60s)", w->gateway, r->u.igd.control_url);
+	return true;
+}
+
 static void finish(const struct upnp_result *r)
 {
 	const struct upnp_wire_req *w = &head()->w;
 	struct gw_result g = { .outcome = upnp_outcome(r, w), .code = r->upnp_code };
 
 	snprintf(g.error, sizeof(g.error), "%s", r->error);
-	if (g.outcome == GW_OK)
+	for (size_t i = 0, n = 0; i < UPNP_IGNORED_MAX && i < GW_IGNORED_MAX; i++)
+		if (r->ignored[i][0])
+			snprintf(g.ignored[n++], sizeof(g.ignored[0]), "UPnP IGD at %s",
+				 r->ignored[i]);
+	if (g.outcome == GW_OK && !untrusted(r, w, &g))
 		fill_ok(r, w, &g);
 	gwq_finish(&st.queue, &g);
 }
 
-/* Terminate every string and clamp the enum: the helper may be subverted. */
+/* Terminate and clean a string from the helper (the router's words). */
+#define CLEAN(field) ((field)[sizeof(field) - 1] = '\0', str_sanitize(field))
+
+/* Terminate and clean every string, clamp the enum: the helper may be
+ * subverted, and what it passes on comes from the router. */
 static void sanitize(struct upnp_result *r, uint32_t op)
 {
-	r->error[sizeof(r->error) - 1] = '\0';
+	CLEAN(r->error);
+	for (size_t i = 0; i < UPNP_IGNORED_MAX; i++)
+		CLEAN(r->ignored[i]);
 	if (r->status != UPNP_ST_OK && r->status != UPNP_ST_ERROR &&
 	    r->status != UPNP_ST_NO_IGD) {
 		memset(r, 0, sizeof(*r));
@@ -163,17 +187,17 @@ static void sanitize(struct upnp_result *r, uint32_t op)
 		*(volatile unsigned char *)&r->confirmed != 0;
 	if (op == UPNP_OP_DISCOVER) {
 		struct upnp_igd *g = &r->u.igd;
-		g->root_url[sizeof(g->root_url) - 1] = '\0';
-		g->control_url[sizeof(g->control_url) - 1] = '\0';
-		g->service_type[sizeof(g->service_type) - 1] = '\0';
-		g->lan_addr[sizeof(g->lan_addr) - 1] = '\0';
-		g->gateway_addr[sizeof(g->gateway_addr) - 1] = '\0';
+		CLEAN(g->root_url);
+		CLEAN(g->control_url);
+		CLEAN(g->service_type);
+		CLEAN(g->lan_addr);
+		CLEAN(g->gateway_addr);
 		g->connected = !!*(volatile unsigned char *)&g->connected;
 	} else if (op == UPNP_OP_EXT_IP) {
-		r->u.ext_ip[sizeof(r->u.ext_ip) - 1] = '\0';
+		CLEAN(r->u.ext_ip);
 	} else if (op == UPNP_OP_GET) {
-		r->u.entry.int_client[sizeof(r->u.entry.int_client) - 1] = '\0';
-		r->u.entry.desc[sizeof(r->u.entry.desc) - 1] = '\0';
+		CLEAN(r->u.entry.int_client);
+		CLEAN(r->u.entry.desc);
 		r->u.entry.enabled = !!*(volatile unsigned char *)&r->u.entry.enabled;
 	}
 }
@@ -215,35 +239,15 @@ static void on_readable(int fd, short revents, void *arg)
 
 static int start_helper(void)
 {
-	int sv[2];
-	pid_t parent = getpid();
-
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("upnp: socketpair");
+	if (upnp_proc_start(&st.fd, &st.pid) < 0)
 		return -1;
-	}
-	st.pid = fork();
-	if (st.pid < 0) {
-		log_warn("upnp: fork");
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (st.pid == 0) {
-		close(sv[0]);
-		upnp_helper_run(sv[1], parent);
-	}
-	close(sv[1]);
-	st.fd = sv[0];
-	if (fcntl(st.fd, F_SETFL, O_NONBLOCK) < 0 ||
-	    ev_fd_add(st.fd, POLLIN, on_readable, NULL) < 0) {
+	if (ev_fd_add(st.fd, POLLIN, on_readable, NULL) < 0) {
 		log_warn("upnp: helper socket");
 		close(st.fd);
 		st.fd = -1;
 		stop_helper();
 		return -1;
 	}
-	log_debug("upnp: helper %d started", (int)st.pid);
 	return 0;
 }
 
@@ -296,10 +300,9 @@ int upnp_init(int deadline_ms)
 		return -1;
 	st.root_url[0] = '\0';
 	st.have_igd = false;
-	upnp_helper_prepare();
+	upnp_proc_prepare();
 	st.inited = true;
-	log_debug("upnp: miniupnpc %s (API %d), deadline %d ms", MINIUPNPC_VERSION,
-		  MINIUPNPC_API_VERSION, st.queue.deadline_ms);
+	log_debug("upnp: deadline %d ms", st.queue.deadline_ms);
 	return 0;
 }
 
@@ -313,6 +316,11 @@ void upnp_fini(void)
 	stop_helper();
 	ssdp_close();
 	gwq_fini(&st.queue);
+}
+
+void upnp_helper_path(const char *path)
+{
+	upnp_proc_set_path(path);
 }
 
 const struct upnp_igd *upnp_igd(void)
@@ -353,15 +361,17 @@ static const char *proto_name(unsigned proto)
 	return proto == SVC_TCP ? "TCP" : proto == SVC_UDP ? "UDP" : NULL;
 }
 
-uint64_t upnp_discover(const char *root_url, const char *ifname, gw_cb cb, void *arg)
+uint64_t upnp_discover(const char *root_url, const char *ifname, const char *gateway,
+		       gw_cb cb, void *arg)
 {
 	struct ureq *r = new_req(UPNP_OP_DISCOVER);
 
 	if (!r)
 		return 0;
 	if (put(r->w.root_url, sizeof(r->w.root_url), root_url) < 0 ||
-	    put(r->w.ifname, sizeof(r->w.ifname), ifname) < 0) {
-		log_warnx("upnp: root URL or interface name too long");
+	    put(r->w.ifname, sizeof(r->w.ifname), ifname) < 0 ||
+	    put(r->w.gateway, sizeof(r->w.gateway), gateway) < 0) {
+		log_warnx("upnp: root URL, interface name or gateway too long");
 		free(r);
 		return 0;
 	}
@@ -454,15 +464,13 @@ static void ssdp_message(const char *buf, size_t len)
 
 	if (ssdp_parse(buf, len, &m) < 0 || !m.has_bootid)
 		return;
+	/* Logged by gateway.c, rate-limited: anyone on the LAN can send these. */
 	if (st.have_bootid && m.bootid != st.bootid) {
-		log_notice("gateway %s restarted (SSDP BOOTID %lu -> %lu)", st.igd.gateway_addr,
-			   st.bootid, m.bootid);
-		snprintf(what, sizeof(what), "SSDP BOOTID %lu -> %lu", st.bootid, m.bootid);
+		snprintf(what, sizeof(what), "restarted? SSDP BOOTID %lu -> %lu", st.bootid, m.bootid);
 		hint = GW_HINT_RESTARTED;
 	} else if (!st.have_bootid) {
 		/* The first BOOTID seen may already be a new boot's (the router
 		 * restarted before answering our M-SEARCH): look once. */
-		log_debug("gateway: SSDP BOOTID %lu", m.bootid);
 		snprintf(what, sizeof(what), "SSDP BOOTID %lu, first seen", m.bootid);
 		hint = GW_HINT_RESTARTED;
 	} else {
@@ -552,19 +560,48 @@ static int ssdp_open(void)
 static struct {
 	char url[256];
 	char ifname[IF_NAMESIZE];
+	char gateway[INET_ADDRSTRLEN];
 } setup;
+
+/* The helper resolves no names: upnp_url must name the IGD by its IPv4
+ * address ("http://192.168.1.1:5000/rootDesc.xml"). */
+static bool url_host_is_ipv4(const char *url)
+{
+	char host[INET_ADDRSTRLEN];
+	struct in_addr a;
+	size_t n;
+
+	if (strncmp(url, "http://", 7) != 0)
+		return false;
+	url += 7;
+	n = strcspn(url, ":/");
+	if (n >= sizeof(host))
+		return false;
+	memcpy(host, url, n);
+	host[n] = '\0';
+	return inet_pton(AF_INET, host, &a) == 1;
+}
 
 static int op_init(void)
 {
-	upnp_helper_prepare();
+	upnp_proc_prepare();
 	return 0;
 }
 
 static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 {
 	if (put(setup.url, sizeof(setup.url), s->url) < 0 ||
-	    put(setup.ifname, sizeof(setup.ifname), s->ifname) < 0) {
+	    put(setup.ifname, sizeof(setup.ifname), s->ifname) < 0 ||
+	    put(setup.gateway, sizeof(setup.gateway), s->gateway) < 0) {
 		snprintf(err, errlen, "root URL or interface name too long");
+		return -1;
+	}
+	if (s->url && !url_host_is_ipv4(s->url)) {
+		snprintf(err, errlen, "upnp_url %s does not name the IGD by its IPv4 address", s->url);
+		return -1;
+	}
+	if (!s->url && !s->gateway) {
+		snprintf(err, errlen, "no default route: no gateway to trust");
 		return -1;
 	}
 	if (upnp_init(s->deadline_ms) == 0)
@@ -576,7 +613,7 @@ static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 static uint64_t op_discover(gw_cb cb, void *arg)
 {
 	return upnp_discover(setup.url[0] ? setup.url : NULL,
-			     setup.ifname[0] ? setup.ifname : NULL, cb, arg);
+			     setup.ifname[0] ? setup.ifname : NULL, setup.gateway, cb, arg);
 }
 
 static uint64_t op_map(const struct gw_map_req *q, gw_cb cb, void *arg)

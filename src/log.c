@@ -5,6 +5,7 @@
  * and a level word. Callers never pass secrets. */
 #include <errno.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,6 +68,15 @@ int log_level_parse(const char *name)
 	return -1;
 }
 
+/* One line per message, whatever a caller passed on from the network: a
+ * line break could forge a line (and its journald priority). */
+static void one_line(char *msg)
+{
+	for (unsigned char *p = (unsigned char *)msg; *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
 static void __attribute__((format(printf, 2, 0)))
 log_vmsg(int prio, const char *fmt, va_list ap, int errnum)
 {
@@ -78,6 +88,7 @@ log_vmsg(int prio, const char *fmt, va_list ap, int errnum)
 	n = vsnprintf(msg, sizeof(msg), fmt, ap);
 	if (n >= 0 && errnum && (size_t)n < sizeof(msg))
 		snprintf(msg + n, sizeof(msg) - (size_t)n, ": %s", strerror(errnum));
+	one_line(msg);
 	if (log_to_syslog) {
 		syslog(prio, "%s", msg);
 		return;
@@ -121,3 +132,30 @@ LOG_FN(log_warnx, LOG_WARNING, 0)
 LOG_FN(log_notice, LOG_NOTICE, 0)
 LOG_FN(log_info, LOG_INFO, 0)
 LOG_FN(log_debug, LOG_DEBUG, 0)
+
+static int64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+bool log_limit_ok(struct log_limit *l, int prio, const char *what)
+{
+	int64_t now = mono_ms();
+
+	if (!l->count || now - l->window_ms >= LOG_LIMIT_WINDOW_MS) {
+		if (l->dropped)
+			log_msg(prio, "%s: %u more in %d s not logged", what, l->dropped,
+				LOG_LIMIT_WINDOW_MS / 1000);
+		l->window_ms = now;
+		l->count = l->dropped = 0;
+	}
+	if (l->count < LOG_LIMIT_BURST) {
+		l->count++;
+		return true;
+	}
+	l->dropped++;
+	return false;
+}

@@ -83,6 +83,7 @@ struct map_entry {
 	const struct gw_backend *made_via;   /* protocol the mapping was (last) made with */
 	char gw_addr[INET_ADDRSTRLEN];   /* gateway it was made on, "" if none yet */
 	char locator[256];           /* made_via's locator for that gateway */
+	char desc[GW_DESC_MAX + 1];  /* the description we give the router (cleaned, cut) */
 	char handle[GW_HANDLE_LEN];  /* the backend's handle of the mapping, "" if none */
 	struct ev_timer *timer;
 };
@@ -201,6 +202,22 @@ static void free_service(struct cfg_service *s)
 
 static void on_timer(void *arg);
 
+/* What the router's table shows, and what tells our mapping from another
+ * program's on the same host and port: the configured description or
+ * "homeport:NAME", cut to what routers keep, as it will read back. */
+static void set_desc(struct map_entry *e)
+{
+	char def[GW_DESC_MAX + 1];
+	const char *d = e->svc.description && *e->svc.description ? e->svc.description : def;
+	size_t n;
+
+	snprintf(def, sizeof(def), "homeport:%.70s", e->svc.name);
+	n = strnlen(d, GW_DESC_MAX);
+	memcpy(e->desc, d, n);
+	e->desc[n] = '\0';
+	str_sanitize(e->desc);
+}
+
 static struct map_entry *entry_new(const struct cfg_service *svc, unsigned proto)
 {
 	struct map_entry *e = xcalloc(1, sizeof(*e));
@@ -211,6 +228,7 @@ static struct map_entry *entry_new(const struct cfg_service *svc, unsigned proto
 	e->timer = ev_timer_new(on_timer, e);
 	if (e->svc.internal_host)
 		snprintf(e->host, sizeof(e->host), "%s", e->svc.internal_host);
+	set_desc(e);
 	return e;
 }
 
@@ -342,27 +360,15 @@ static void made_here(struct map_entry *e)
 
 /* ---- talking to the gateway ------------------------------------------- */
 
-static const char *entry_desc(const struct map_entry *e, char *buf, size_t len)
-{
-	if (e->svc.description && *e->svc.description)
-		return e->svc.description;
-	snprintf(buf, len, "homeport:%s", e->svc.name);
-	return buf;
-}
-
 static void fill_req(const struct map_entry *e, struct gw_map_req *q)
 {
-	char def[96];
-	const char *desc = entry_desc(e, def, sizeof(def));
-	size_t n = strnlen(desc, GW_DESC_MAX);   /* routers keep 80 bytes at most */
-
 	memset(q, 0, sizeof(*q));
 	q->family = GW_FAMILY_IPV4;
 	q->proto = e->proto;
 	q->ext_port = e->svc.external_port;
 	q->int_port = e->svc.internal_port;
 	snprintf(q->int_host, sizeof(q->int_host), "%s", e->host);
-	memcpy(q->desc, desc, n);
+	memcpy(q->desc, e->desc, sizeof(q->desc));
 	q->lease = e->asked;
 	snprintf(q->handle, sizeof(q->handle), "%s", e->handle);
 }
@@ -633,7 +639,7 @@ static void record_of(const struct map_entry *e, struct map_record *r)
 	*r = (struct map_record){
 		.service = e->svc.name, .proto = e->proto,
 		.ext_port = e->svc.external_port, .int_port = e->svc.internal_port,
-		.int_host = e->host, .desc = e->svc.description, .via = e->made_via->name,
+		.int_host = e->host, .desc = e->desc, .via = e->made_via->name,
 		.gateway = e->gw_addr, .locator = e->locator, .handle = e->handle,
 		.lease = e->svc.lease,
 	};
@@ -918,17 +924,11 @@ static void delete_now(struct map_entry *e)
 		released(e, false);
 }
 
-/* Is the router's entry still the one we made? */
+/* Is the router's entry still the one we made? Host and port are not
+ * enough: another program on this host may hold the port now. */
 static bool still_ours(const struct map_entry *e, const struct gw_mapping *m)
 {
-	char def[96];
-
-	if (!entry_matches(e, m))
-		return false;
-	/* A protocol that cannot read back sets no description we could see. */
-	if (!can(e->made_via, GW_CAP_READ_BACK) || !e->svc.description)
-		return true;
-	return mapping_desc_matches(entry_desc(e, def, sizeof(def)), m->desc);
+	return entry_matches(e, m) && mapping_desc_matches(e->desc, m->desc);
 }
 
 /* Delete only what still points where we pointed it. */
@@ -964,8 +964,17 @@ static void on_release_check(void *arg, const struct gw_result *r)
 	}
 }
 
-/* Start deleting a dying entry's mapping from its gateway. Stays with
- * op OP_NONE (remembered) when that gateway is not the one up now. */
+static bool answering(const struct gw_backend *be)
+{
+	for (size_t i = 0; i < MAPPING_MAX_BACKENDS && M.gw.answering[i]; i++)
+		if (M.gw.answering[i] == be)
+			return true;
+	return false;
+}
+
+/* Start deleting a dying entry's mapping from its gateway, with the
+ * protocol that made it where it still answers. Stays with op OP_NONE
+ * (remembered) when that gateway is not the one up now. */
 static void release(struct map_entry *e)
 {
 	struct gw_map_req q;
@@ -974,7 +983,7 @@ static void release(struct map_entry *e)
 	e->op = OP_NONE;
 	if (!M.up || strcmp(e->gw_addr, M.gw.address) != 0)
 		return;
-	e->via = M.gw.via;
+	e->via = answering(e->made_via) ? e->made_via : M.gw.via;
 	if (can(e->via, GW_CAP_READ_BACK)) {
 		fill_req(e, &q);
 		e->op = OP_CHECK;
@@ -1020,8 +1029,7 @@ static bool wants(const struct map_entry *e, const struct map_entry *d, const st
 
 	return !manual(e) && e->proto == d->proto && e->svc.external_port == d->svc.external_port &&
 	       e->svc.internal_port == d->svc.internal_port && strcmp(host, d->host) == 0 &&
-	       (!d->svc.description || (e->svc.description &&
-					strcmp(e->svc.description, d->svc.description) == 0));
+	       strcmp(e->desc, d->desc) == 0;
 }
 
 /* e holds a mapping on a gateway that is not the one found now: remember

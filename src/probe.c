@@ -32,10 +32,26 @@ static struct {
 	struct probe p[MAX_PROBES];
 	size_t n;
 	int pending;
-	bool other_source;             /* the IP comes from the web or an interface */
+	char trusted[INET_ADDRSTRLEN];     /* the default router, "" if none */
+	char lan_if[IF_NAMESIZE];
+	char route_err[160];
+	const char *url;                   /* upnp_url */
+	char ignored[MAX_PROBES * GW_IGNORED_MAX][GW_IGNORED_LEN];
+	size_t n_ignored;
+	bool other_source;                 /* the IP comes from the web or an interface */
 	char src_ip[INET_ADDRSTRLEN];
 	char src_text[1200];
 } P;
+
+static void ignore(const char *what)
+{
+	for (size_t i = 0; i < P.n_ignored; i++)
+		if (strcmp(P.ignored[i], what) == 0)
+			return;
+	if (P.n_ignored < HP_ARRAY_LEN(P.ignored))
+		snprintf(P.ignored[P.n_ignored++], sizeof(P.ignored[0]), "%s", what);
+}
+
 
 static void step_done(void)
 {
@@ -58,6 +74,10 @@ static void on_discover(void *arg, const struct gw_result *r)
 {
 	struct probe *p = arg;
 
+	if (!gw_trust(p->be, r, P.trusted, P.url, ignore, p->error, sizeof(p->error))) {
+		step_done();
+		return;
+	}
 	if (r->outcome != GW_OK) {
 		snprintf(p->error, sizeof(p->error), "%s", r->error[0] ? r->error : "no answer");
 		step_done();
@@ -74,8 +94,9 @@ static void ask(struct probe *p, const struct hp_config *cfg)
 {
 	const struct cfg_gateway *g = &cfg->gateway;
 	struct gw_setup setup = {
-		.url = g->upnp_url && *g->upnp_url ? g->upnp_url : NULL,
-		.ifname = g->interface && *g->interface ? g->interface : NULL,
+		.gateway = P.trusted[0] ? P.trusted : NULL, .url = P.url,
+		.ifname = g->interface && *g->interface ? g->interface :
+			P.lan_if[0] ? P.lan_if : NULL,
 	};
 
 	if (p->be->start(&setup, p->error, sizeof(p->error)) < 0)
@@ -96,6 +117,13 @@ static void run(const struct hp_config *cfg)
 {
 	struct ev_timer *limit;
 
+	const char *ifname = cfg->gateway.interface && *cfg->gateway.interface ?
+		cfg->gateway.interface : NULL;
+
+	memset(&P, 0, sizeof(P));
+	P.url = cfg->gateway.upnp_url && *cfg->gateway.upnp_url ? cfg->gateway.upnp_url : NULL;
+	if (route_default_gw(ifname, P.trusted, P.lan_if, P.route_err, sizeof(P.route_err)) < 0)
+		P.trusted[0] = '\0';
 	for (const struct gw_backend *const *b = gw_backends; *b && P.n < MAX_PROBES; b++) {
 		P.p[P.n].be = *b;
 		ask(&P.p[P.n++], cfg);
@@ -136,6 +164,16 @@ static const char *verdict(const char *ip)
 	return ipv4_str_is_public(ip) ? "public" : "double_nat";
 }
 
+static json_t *ignored_json(void)
+{
+	json_t *a = json_array();
+
+	for (size_t i = 0; i < P.n_ignored; i++)
+		json_array_append_new(a, json_pack("{s:s, s:s}", "what", P.ignored[i],
+						   "reason", "not the default gateway"));
+	return a;
+}
+
 static void print_json(const char *gw, const char *lan, const char *ip)
 {
 	json_t *o = json_object();
@@ -153,6 +191,8 @@ static void print_json(const char *gw, const char *lan, const char *ip)
 		json_object_set_new(o, p->be->name, b);
 	}
 	json_object_set_new(o, "gateway", json_string_or_null(gw));
+	json_object_set_new(o, "default_gateway", json_string_or_null(P.trusted));
+	json_object_set_new(o, "ignored", ignored_json());
 	json_object_set_new(o, "lan_address", json_string_or_null(lan));
 	json_object_set_new(o, "external_ip", json_string_or_null(ip));
 	json_object_set_new(o, "external_ip_public", *ip ? json_boolean(ipv4_str_is_public(ip)) :
@@ -179,7 +219,17 @@ static void print_text(const char *gw, const char *lan, const char *ip)
 		printf("%-12s %s%s%s\n", label, what, p->ext_ip[0] ? ", external IP " : "",
 		       p->ext_ip);
 	}
-	printf("gateway:     %s\n", *gw ? gw : P.n ? "none found" : "not asked (protocol = none)");
+	for (size_t i = 0; i < P.n_ignored; i++)
+		printf("ignored:     %s: not the default gateway\n", P.ignored[i]);
+	if (!P.n)
+		printf("gateway:     not asked (protocol = none)\n");
+	else if (P.trusted[0])
+		printf("default gateway: %s (the only one trusted%s)\n", P.trusted,
+		       P.url ? ", and upnp_url" : "");
+	else
+		printf("default gateway: none (%s)\n", P.route_err);
+	if (P.n)
+		printf("gateway:     %s\n", *gw ? gw : "none found");
 	printf("LAN address: %s\n", *lan ? lan : "unknown");
 	if (P.other_source)
 		printf("IP source:   %s\n", P.src_text);
@@ -200,7 +250,7 @@ int probe_run(const struct hp_config *cfg, bool json)
 
 	if (ev_init() < 0)
 		return HP_EXIT_FAIL;
-	memset(&P, 0, sizeof(P));
+	memset(&P, 0, sizeof(P));          /* run() sets it up again when it runs */
 	if (cfg->gateway.protocol != GW_PREF_NONE)
 		run(cfg);
 	g = gateway();

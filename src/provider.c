@@ -13,6 +13,8 @@ extern const struct provider_ops provider_cloudflare_ops;  /* provider_cloudflar
 extern const struct provider_ops provider_duckdns_ops;     /* provider_duckdns.c */
 extern const struct provider_ops provider_rfc2136_ops;     /* provider_rfc2136.c */
 extern const struct provider_ops provider_webhook_ops;     /* provider_webhook.c */
+extern const struct provider_ops provider_alidns_ops;      /* provider_alidns.c */
+extern const struct provider_ops provider_dnspod_ops;      /* provider_dnspod.c */
 
 static const struct provider_preset presets[] = {
 	/* generic families */
@@ -26,6 +28,10 @@ static const struct provider_preset presets[] = {
 	  "DNS UPDATE signed with TSIG, e.g. BIND or Knot" },
 	{ "webhook", &provider_webhook_ops, NULL, 0, NULL, 0,
 	  "any HTTP API through a URL template" },
+	{ "alidns", &provider_alidns_ops, "https://alidns.aliyuncs.com/", 0, NULL, 0,
+	  "Alibaba Cloud DNS, API 2015-01-09, ACS3-HMAC-SHA256 signatures" },
+	{ "dnspod", &provider_dnspod_ops, "https://dnspod.tencentcloudapi.com/", 0, NULL, 0,
+	  "Tencent Cloud DNSPod, API 3.0 (2021-03-23), TC3-HMAC-SHA256 signatures" },
 
 	/* dyndns2 presets */
 	{ "dyndns", &provider_dyndns2_ops, "https://members.dyndns.org/nic/update", 0, NULL, 0,

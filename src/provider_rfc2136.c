@@ -511,7 +511,8 @@ static void on_udp(int fd, short revents, void *arg)
 {
 	struct rfc2136 *r = arg;
 
-	for (;;) {
+	/* Bounded per wake-up: a flood of forged replies must not hold the loop. */
+	for (int i = 0; i < 64; i++) {
 		ssize_t n = recv(fd, r->rbuf, r->rcap, MSG_TRUNC);
 
 		if (n < 0) {

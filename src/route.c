@@ -1,10 +1,164 @@
-/* route.c - the routing table, as far as the gateway side needs it. */
+/* route.c - the routing table, as far as the gateway side needs it: the
+ * default router over rtnetlink (no /proc, no commands: it works under
+ * ProcSubset=pid and in any namespace), and our address towards it. */
 #include <arpa/inet.h>
-#include <netinet/in.h>
+#include <errno.h>
+#include <linux/netlink.h>
+#include <linux/rtnetlink.h>
+#include <stdio.h>
+#include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "route.h"
+
+#define DUMP_MAX_READS 64            /* a routing table larger than 64 reads: give up */
+
+struct route_attrs {
+	bool has_gw;
+	struct in_addr gw;
+	unsigned oif;
+	uint32_t metric;
+	uint32_t table;
+};
+
+static void parse_attrs(const struct rtmsg *rt, size_t len, struct route_attrs *a)
+{
+	const struct rtattr *at = RTM_RTA(rt);
+	unsigned int left = (unsigned int)len;
+
+	memset(a, 0, sizeof(*a));
+	a->table = rt->rtm_table;
+	for (; RTA_OK(at, left); at = RTA_NEXT(at, left)) {
+		size_t n = RTA_PAYLOAD(at);
+
+		if (at->rta_type == RTA_GATEWAY && n == 4) {
+			memcpy(&a->gw, RTA_DATA(at), 4);
+			a->has_gw = true;
+		} else if (at->rta_type == RTA_OIF && n == 4) {
+			memcpy(&a->oif, RTA_DATA(at), 4);
+		} else if (at->rta_type == RTA_PRIORITY && n == 4) {
+			memcpy(&a->metric, RTA_DATA(at), 4);
+		} else if (at->rta_type == RTA_TABLE && n == 4) {
+			memcpy(&a->table, RTA_DATA(at), 4);
+		}
+	}
+}
+
+/* One RTM_NEWROUTE: a default route of the main table via a gateway? */
+static void consider(const struct nlmsghdr *h, unsigned ifindex, struct route_default *best)
+{
+	const struct rtmsg *rt = NLMSG_DATA(h);
+	struct route_attrs a;
+
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+		return;
+	if (rt->rtm_family != AF_INET || rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
+		return;
+	parse_attrs(rt, h->nlmsg_len - NLMSG_LENGTH(sizeof(*rt)), &a);
+	if (a.table != RT_TABLE_MAIN || !a.has_gw || (ifindex && a.oif != ifindex))
+		return;
+	if (best->found && a.metric >= best->metric)
+		return;
+	best->found = true;
+	best->gw = a.gw;
+	best->ifindex = a.oif;
+	best->metric = a.metric;
+}
+
+int route_scan(const void *buf, size_t len, unsigned ifindex, struct route_default *best)
+{
+	const struct nlmsghdr *h = buf;
+	unsigned int left = (unsigned int)len;
+
+	if (len > 0x7fffffff)
+		return -1;
+	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
+		if (h->nlmsg_type == NLMSG_DONE)
+			return 1;
+		if (h->nlmsg_type == NLMSG_ERROR)
+			return -1;
+		if (h->nlmsg_type == RTM_NEWROUTE)
+			consider(h, ifindex, best);
+	}
+	return left == 0 ? 0 : -1;
+}
+
+static int dump_request(int fd)
+{
+	struct {
+		struct nlmsghdr h;
+		struct rtmsg rt;
+	} req = {
+		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETROUTE,
+		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
+		.rt = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN },
+	};
+	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+	return sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel,
+		      sizeof(kernel)) == (ssize_t)sizeof(req) ? 0 : -1;
+}
+
+static int read_dump(int fd, unsigned ifindex, struct route_default *best)
+{
+	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+
+	for (int i = 0; i < DUMP_MAX_READS; i++) {
+		struct sockaddr_nl from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		int rc;
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		if (flen != sizeof(from) || from.nl_pid != 0)
+			continue;            /* only the kernel speaks for the table */
+		rc = route_scan(buf, (size_t)n, ifindex, best);
+		if (rc != 0)
+			return rc > 0 ? 0 : -1;
+	}
+	return -1;
+}
+
+int route_default_gw(const char *ifname, char gw[INET_ADDRSTRLEN], char out_if[IF_NAMESIZE],
+		     char *err, size_t errlen)
+{
+	struct route_default best = { .found = false };
+	struct timeval tv = { .tv_sec = 1 };
+	unsigned ifindex = 0;
+	int fd, rc = -1;
+
+	if (ifname && !(ifindex = if_nametoindex(ifname))) {
+		snprintf(err, errlen, "no interface %s", ifname);
+		return -1;
+	}
+	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read the routing table: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (dump_request(fd) < 0 || read_dump(fd, ifindex, &best) < 0) {
+		snprintf(err, errlen, "cannot read the routing table: %s", strerror(errno));
+		goto out;
+	}
+	if (!best.found) {
+		snprintf(err, errlen, "no default route%s%s: no gateway to trust",
+			 ifname ? " on " : "", ifname ? ifname : "");
+		goto out;
+	}
+	inet_ntop(AF_INET, &best.gw, gw, INET_ADDRSTRLEN);
+	if (out_if && !if_indextoname(best.ifindex, out_if))
+		out_if[0] = '\0';
+	rc = 0;
+out:
+	close(fd);
+	return rc;
+}
 
 /* connect() on a UDP socket picks the route and sends nothing. */
 int route_source(const char *addr, char *out, size_t len)

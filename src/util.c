@@ -196,5 +196,58 @@ void free_secret(char *s)
 
 json_t *json_string_or_null(const char *s)
 {
-	return s && *s ? json_string(s) : json_null();
+	json_t *j;
+	char *copy;
+
+	if (!s || !*s)
+		return json_null();
+	j = json_string(s);
+	if (!j) {                /* not UTF-8 (jansson refuses it): as sanitized */
+		copy = xstrdup(s);
+		j = json_string(str_sanitize(copy));
+		free(copy);
+	}
+	return j ? j : json_null();
+}
+
+/* Length of the valid UTF-8 sequence at p (1..4), or 0. */
+static size_t utf8_len(const unsigned char *p)
+{
+	unsigned c = p[0], n, min;
+	unsigned long cp;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2, min = 0x80, cp = c & 0x1f;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3, min = 0x800, cp = c & 0x0f;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4, min = 0x10000, cp = c & 0x07;
+	else
+		return 0;
+	for (unsigned i = 1; i < n; i++) {
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (p[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *str_sanitize(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+
+	while (p && *p) {
+		size_t n = utf8_len(p);
+
+		if (n == 0 || *p < 0x20 || *p == 0x7f || (p[0] == 0xc2 && p[1] < 0xa0)) {
+			*p++ = '?';      /* one byte at a time: never eats the NUL */
+			continue;
+		}
+		p += n;
+	}
+	return s;
 }

@@ -59,7 +59,7 @@ PROVIDER_HOSTS = [
     "updates.dnsomatic.com", "ipv4.nsupdate.info", "ipv6.nsupdate.info",
     "carol.selfhost.de", "update.spdyn.de", "ipv4.tunnelbroker.net", "nic.changeip.com",
     "freedns.afraid.org", "sync.afraid.org", "dynv6.com", "api.cloudflare.com",
-    "www.duckdns.org", "duckdns.org",
+    "www.duckdns.org", "duckdns.org", "alidns.aliyuncs.com", "dnspod.tencentcloudapi.com",
 ]
 
 # "What is my IP" services played by the stand-in (it answers the address a
@@ -152,6 +152,15 @@ def wait_until(pred, timeout=10, what="a condition", interval=0.005, fail=None):
             raise BedError("timed out after %.1f s waiting for %s" % (timeout, what))
         time.sleep(interval)
         interval = min(interval * 1.5, 0.05)
+
+
+def children(pid):
+    """The child processes of pid (every thread's)."""
+    out = []
+    for task in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
+            out += [int(x) for x in f.read().split()]
+    return out
 
 
 def _pid_alive(pid):
@@ -1169,7 +1178,8 @@ loglevel=6
         built-in host names resolve to the stand-in inside the bed."""
         acc = self.standin.accounts
         keys = {"provider": provider}
-        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook"):
+        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook",
+                                                        "alidns", "dnspod"):
             user, info = next(iter(acc["dyndns2"].items()))
             if provider == "dyndns2":
                 keys["server"] = self.standin_url + "/nic/update"
@@ -1183,6 +1193,12 @@ loglevel=6
         elif provider == "webhook":
             keys["url"] = self.standin_url + "/webhook?ip=%ip%&hostname=%hostname%"
             keys["method"] = "GET"
+        elif provider in ("alidns", "dnspod"):
+            # the built-in API URL, resolved to the stand-in inside the bed
+            key_id, secret = next(iter(acc[provider]["keys"].items()))
+            keys["key_id"] = key_id
+            keys["key_secret_file"] = self.secret_file("%s.secret" % provider, secret + "\n")
+            keys["zone"] = acc[provider]["zones"][0]
         keys["ca_file"] = self.ca_file
         return _lines(keys, over)
 
@@ -1460,8 +1476,9 @@ class Standin:
 
     def fail(self, mode, count=None, api=None, retry_after=None, size=None, delay=None):
         """Answer with MODE (911 dnserr badauth nohost abuse badagent notfqdn numhost
-        429 500 garbage huge close) for `count` requests (None = until reset), for one
-        api ("dyndns2", "cloudflare", "duckdns", "webhook") or all."""
+        429 500 garbage huge close throttle) for `count` requests (None = until reset),
+        for one api ("dyndns2", "cloudflare", "duckdns", "webhook", "alidns", "dnspod")
+        or all."""
         self.call(op="set", fail=str(mode), count=count, api=api, retry_after=retry_after,
                   size=size, delay=delay)
 
@@ -1481,6 +1498,33 @@ class Standin:
     def webhook_reply(self, status=200, body="ok", headers=None, content_type="text/plain"):
         self.call(op="webhook", status=status, body=body, headers=headers or {},
                   content_type=content_type)
+
+    # -- Alibaba Cloud DNS and DNSPod (tests/bed/standin_cloud.py) --------------------
+    def clock(self, skew):
+        """Set the stand-in's clock (and its Date headers) skew seconds off."""
+        self.call(op="clock", skew=skew)
+
+    def index_lag(self, api, seconds):
+        """New records of api stay out of its lookups for seconds."""
+        self.call(op="cloud", api=api, index_lag=seconds)
+
+    def cloud_records(self, api):
+        """[{"id", "name", "zone", "rr", "type", "value", "line", "ttl", "updates"}, ...]"""
+        return self.call(op="cloud_records", api=api)["records"]
+
+    def cloud_values(self, api, name, rtype="A"):
+        """The values of name's records of rtype, in creation order."""
+        name = name.lower().rstrip(".")
+        return [r["value"] for r in self.cloud_records(api)
+                if r["name"] == name and r["type"] == rtype]
+
+    def cloud_seed(self, api, name, value, rtype="A", line=None):
+        return self.call(op="cloud_seed", api=api, name=name, value=value, type=rtype,
+                         line=line)["record"]
+
+    def cloud_delete(self, api, rid=None):
+        """Delete record rid, or every record of api."""
+        self.call(op="cloud_delete", api=api, id=rid)
 
     def add_accounts(self, **accounts):
         """e.g. add_accounts(dyndns2={"bob": {"password": "x", "hosts": ["b.dyn.example"]}})"""

@@ -29,6 +29,20 @@ websrc=$(grep -oE '^	\{ "https?://[^"]+", "' src/ipweb.c | cut -d'"' -f2 | sort 
 webman=$(grep -oE '^\.It Lk https?://[^ ]+ Ta ' man/homeport.conf.5 | awk '{print $3}' | sort -u)
 report "built-in web sources not in homeport.conf(5)" "$(comm -23 <(echo "$websrc") <(echo "$webman"))"
 report "web sources in homeport.conf(5) that are not built in" "$(comm -13 <(echo "$websrc") <(echo "$webman"))"
+# Both READMEs list the same providers in their tables (a Chinese reader must not
+# miss one, nor find one that does not exist).
+readme_providers() { grep -oE '^\| `[a-z0-9.]+` \|' "$1" | sed 's/^| `\(.*\)` |$/\1/' | sort -u; }
+en=$(readme_providers README.md)
+zh=$(readme_providers README.zh-CN.md)
+[ -n "$en" ] || report "README.md" "has no provider table"
+report "providers in README.md, not in README.zh-CN.md" "$(comm -23 <(echo "$en") <(echo "$zh"))"
+report "providers in README.zh-CN.md, not in README.md" "$(comm -13 <(echo "$en") <(echo "$zh"))"
+# ... and they are the providers src/provider.c knows.
+known=$(sed -nE 's/^[[:space:]]*\{ "([a-z0-9.]+)", &provider_.*/\1/p' src/provider.c | sort -u)
+[ -n "$known" ] || report "src/provider.c" "no provider rows found"
+report "providers src/provider.c knows, not in the READMEs" "$(comm -23 <(echo "$known") <(echo "$en"))"
+report "providers in the READMEs src/provider.c does not know" "$(comm -13 <(echo "$known") <(echo "$en"))"
+[ $fail = 0 ] && echo "docs: README.md and README.zh-CN.md list the $(echo "$en" | wc -l) providers src/provider.c knows"
 [ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample;" \
 	"all $(echo "$websrc" | wc -l) built-in web sources in the man page"
 exit $fail

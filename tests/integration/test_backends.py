@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from bed import wait_until
+from bed import children, wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("HOMEPORT_BUILD", os.path.join(REPO, "build"))
@@ -149,14 +149,6 @@ def test_upnp_frozen_router_times_out_then_recovers(bed):
     assert res[2][3] == "timed out after 1500 ms"
     assert res[4][2]["ip"] == bed.gw_wan_ip      # a new helper reloaded the IGD
     assert p.returncode == 1                     # the timeout counts as a failure
-
-
-def children(pid):
-    out = []
-    for task in os.listdir("/proc/%d/task" % pid):
-        with open("/proc/%d/task/%s/children" % (pid, task)) as f:
-            out += [int(x) for x in f.read().split()]
-    return out
 
 
 def test_upnp_helper_is_confined(bed):

@@ -10,6 +10,7 @@
  * NAT-PMP steps:
  *   extip | map tcp|udp INT EXT LIFETIME | unmap tcp|udp INT |
  *   listen SECONDS [IFNAME] | sleep MS | bench N [BASEPORT]
+ * The UPnP helper is ../homeport-upnp-helper from gwtool's directory.
  * One line per step result on stdout: "STEP OK k=v ..." (add: confirmed=1
  * when the reply was a well-formed AddPortMappingResponse) or
  * "STEP ERROR|TIMEOUT|NO_IGD code=N msg=...". Exit 0 if every step
@@ -24,6 +25,7 @@
 #include "gw_natpmp.h"
 #include "gw_upnp.h"
 #include "log.h"
+#include "route.h"
 
 #define MAX_STEPS 64
 
@@ -301,6 +303,18 @@ static void next_step(void)
 	}
 }
 
+/* build/tools/gwtool uses build/homeport-upnp-helper. */
+static void helper_next_to(const char *argv0)
+{
+	char path[4096];
+	const char *slash = strrchr(argv0, '/');
+
+	if (!slash)
+		return;
+	snprintf(path, sizeof(path), "%.*s/../homeport-upnp-helper", (int)(slash - argv0), argv0);
+	upnp_helper_path(path);
+}
+
 static void parse_steps(int ac, char **av)
 {
 	int start = 0;
@@ -345,8 +359,14 @@ int main(int argc, char **argv)
 	if (use_upnp) {
 		const char *ifname = !strncmp(target, "ssdp:", 5) ? target + 5 : NULL;
 		bool ssdp = ifname || !strcmp(target, "ssdp");
+		char gw[INET_ADDRSTRLEN] = "", err[120];
+
+		helper_next_to(argv[0]);
+		/* SSDP trusts the default router only, as the daemon does. */
+		if (ssdp && route_default_gw(ifname, gw, NULL, err, sizeof(err)) < 0)
+			fprintf(stderr, "gwtool: %s\n", err);
 		if (upnp_init(deadline) < 0 ||
-		    !upnp_discover(ssdp ? NULL : target, ifname, upnp_done, NULL))
+		    !upnp_discover(ssdp ? NULL : target, ifname, gw, upnp_done, NULL))
 			return 1;
 	} else {
 		if (natpmp_init(strcmp(target, "auto") ? target : NULL, deadline) < 0)

@@ -1,7 +1,13 @@
 #!/usr/bin/python3
 """A hostile UPnP IGD for the gateway-backend tests.
 
-    hostile_upnp.py MODE [HOST]     prints "PORT <n>" once listening.
+    hostile_upnp.py MODE [HOST] [--ssdp] [--ext-ip IP]
+                                    prints "PORT <n>" once listening.
+
+--ssdp also answers SSDP M-SEARCHes on 239.255.255.250:1900 (on HOST's
+interface) with this IGD's description URL: at once, and again 1.5 s
+later (miniupnpc 2.2.4 keeps the last IGD that answers), like a rogue LAN
+host posing as the gateway. --ext-ip is what GetExternalIPAddress says.
 
 MODE picks the misbehaviour; the description is at /rootDesc.xml, the
 control URL at /ctl:
@@ -21,8 +27,13 @@ control URL at /ctl:
                 (no SOAP, no errorCode) and GetSpecificPortMappingEntry a 714
   add-wrong     like add-garbage, but the AddPortMapping answer is a well-formed
                 SOAP envelope holding another action's response
-Every request is logged to stderr as "REQ <path>"."""
+  evil-strings  like ok, but AddPortMapping answers a fault whose errorCode
+                starts a forged log line, with control characters and bytes
+                that are not UTF-8
+Every request is logged to stderr as "REQ <path> <SOAP action>", every
+M-SEARCH answered as "SSDP <from>"."""
 import os
+import re
 import socket
 import sys
 import threading
@@ -65,6 +76,12 @@ HTML_OK = """<html><head><title>Router</title></head>
 """
 
 HUGE = 100 * 1024 * 1024
+EXT_IP = "198.51.100.7"
+
+# (miniupnpc's XML reader ends a value at any '<': no "<N>" priority here)
+EVIL = "7\r\nforged\x1b[1m\xff\xc2\x85".encode("latin-1")
+EVIL_FAULT = SOAP_FAULT.encode().replace(b"<errorCode>718</errorCode>",
+                                         b"<errorCode>" + EVIL + b"</errorCode>")
 
 
 def read_request(conn):
@@ -132,6 +149,9 @@ def soap(conn, mode, body):
         send(conn, SOAP_FAULT, status="500 Internal Server Error")
     else:
         text = body.decode("latin-1")
+        if mode == "evil-strings" and "AddPortMapping" in text:
+            send(conn, EVIL_FAULT, status="500 Internal Server Error")
+            return
         if mode == "extip-hang" and "GetExternalIPAddress" in text:
             time.sleep(3600)
         if mode in ("add-garbage", "add-wrong") and "GetSpecificPortMappingEntry" in text:
@@ -148,7 +168,7 @@ def soap(conn, mode, body):
             if action in text:
                 break
         inner = {
-            "GetExternalIPAddress": "<NewExternalIPAddress>198.51.100.7</NewExternalIPAddress>",
+            "GetExternalIPAddress": "<NewExternalIPAddress>%s</NewExternalIPAddress>" % EXT_IP,
             "GetStatusInfo": "<NewConnectionStatus>Connected</NewConnectionStatus>"
                              "<NewLastConnectionError>ERROR_NONE</NewLastConnectionError>"
                              "<NewUptime>100</NewUptime>",
@@ -161,7 +181,8 @@ def serve(conn, mode):
         path, body = read_request(conn)
         if path is None:
             return
-        sys.stderr.write("REQ %s\n" % path)
+        action = re.search(rb"<u:(\w+)", body)
+        sys.stderr.write("REQ %s %s\n" % (path, action.group(1).decode() if action else "-"))
         sys.stderr.flush()
         if path.startswith("/ctl"):
             soap(conn, mode, body)
@@ -181,14 +202,53 @@ def serve(conn, mode):
         conn.close()
 
 
+def ssdp_answers(host, port):
+    """Answer every M-SEARCH for an IGD (or all devices) twice, as a rogue
+    IGD that wants to be picked: at once, and again 1.5 s later."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("239.255.255.250", 1900))
+    s.setsockopt(socket.IPPROTO_IP, socket.IP_ADD_MEMBERSHIP,
+                 socket.inet_aton("239.255.255.250") + socket.inet_aton(host))
+    out = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    out.bind((host, 0))
+    while True:
+        data, peer = s.recvfrom(4096)
+        if not data.startswith(b"M-SEARCH"):
+            continue
+        st = re.search(rb"(?im)^ST:\s*(\S+)", data)
+        st = st.group(1).decode() if st else "upnp:rootdevice"
+        reply = ("HTTP/1.1 200 OK\r\nCACHE-CONTROL: max-age=120\r\nST: %s\r\n"
+                 "USN: uuid:0badc0de-0000-4000-8000-%012d::%s\r\nEXT:\r\n"
+                 "SERVER: Linux UPnP/1.1 rogue/1.0\r\n"
+                 "LOCATION: http://%s:%d/rootDesc.xml\r\nBOOTID.UPNP.ORG: 1\r\n\r\n"
+                 % (st, port, st, host, port)).encode()
+        sys.stderr.write("SSDP %s:%d %s\n" % (peer[0], peer[1], st))
+        sys.stderr.flush()
+        out.sendto(reply, peer)
+        threading.Timer(1.5, out.sendto, (reply, peer)).start()
+
+
 def main():
-    mode = sys.argv[1]
-    host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+    global EXT_IP
+    args = sys.argv[1:]
+    ssdp = "--ssdp" in args
+    if ssdp:
+        args.remove("--ssdp")
+    if "--ext-ip" in args:
+        i = args.index("--ext-ip")
+        EXT_IP = args[i + 1]
+        del args[i:i + 2]
+    mode = args[0]
+    host = args[1] if len(args) > 1 else "127.0.0.1"
     srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     srv.bind((host, 0))
     srv.listen(16)
-    print("PORT %d" % srv.getsockname()[1], flush=True)
+    port = srv.getsockname()[1]
+    if ssdp:
+        threading.Thread(target=ssdp_answers, args=(host, port), daemon=True).start()
+    print("PORT %d" % port, flush=True)
     while True:
         conn, _ = srv.accept()
         threading.Thread(target=serve, args=(conn, mode), daemon=True).start()

@@ -474,6 +474,52 @@ static void test_shutdown_deletes_only_what_is_ours(void **state)
 	assert_int_equal(H.done, 1);
 }
 
+/* Issue 11, point 6: never delete on host and port alone. No description
+ * is configured: the default one ("homeport:NAME") is what must read back,
+ * else another program on this host holds the port now. */
+static void test_release_checks_the_default_description(void **state)
+{
+	service(1, "dns", 53, 10053, NULL, 600);
+	start(true);
+	up(&fake_igd);
+	assert_string_equal(pending(F_MAP)->q.desc, "homeport:web");
+	answer_ok_map(3600, true);
+	answer_ok_map(600, true);
+	pump();
+	mapping_shutdown(false, on_done, NULL);
+	answer_read(LAN, 8080, "homeport:web", 3000);
+	answer_read(LAN, 53, "another program", 3000);
+	assert_int_equal(live(F_UNMAP), 1);
+	assert_int_equal(pending(F_UNMAP)->q.ext_port, 18080);
+	answer_outcome(F_UNMAP, GW_OK, "");
+	assert_int_equal(H.done, 1);
+}
+
+/* A mapping made over a protocol that cannot read back (and sets no
+ * description) is deleted with that protocol, which deletes only this
+ * host's own mapping of the port, not looked up and deleted over another. */
+static void test_release_with_the_protocol_that_made_it(void **state)
+{
+	struct mapping_gw gw = { .via = &fake_igd, .answering = { &fake_igd, &fake_pmp },
+				 .check_interval = 300 };
+
+	start(true);
+	up(&fake_pmp);
+	answer_ok_map(3600, true);
+	pump();
+	mapping_fini();
+	cfg.n_services = 0;
+	gw_backends_test_row(&fake_pmp);
+	start(true);
+	snprintf(gw.address, sizeof(gw.address), GW);
+	snprintf(gw.lan_addr, sizeof(gw.lan_addr), LAN);
+	mapping_gateway_up(&gw);
+	pump();
+	assert_int_equal(live(F_READ), 0);
+	assert_int_equal(live(F_UNMAP), 1);
+	assert_int_equal(pending(F_UNMAP)->q.int_port, 8080);
+}
+
 static void test_keep_mappings_adopted_by_next_run(void **state)
 {
 	start(true);
@@ -589,6 +635,8 @@ int main(void)
 		T(test_reboot_vanished_mapping_is_added_again),
 		T(test_gateway_gone_then_down),
 		T(test_shutdown_deletes_only_what_is_ours),
+		T(test_release_checks_the_default_description),
+		T(test_release_with_the_protocol_that_made_it),
 		T(test_keep_mappings_adopted_by_next_run),
 		T(test_removed_service_is_released),
 		T(test_manual_service_asks_nothing),

@@ -1,5 +1,5 @@
 /* Unit tests for the NAT-PMP backend: the RFC 6886 3.6 epoch rule, the
- * wire checks (replies, announcements, /proc/net/route), and the client
+ * wire checks (replies, announcements), and the client
  * against an in-process fake gateway on a loopback address that sends
  * noise, wrong answers, late duplicates and error codes. */
 #include <arpa/inet.h>
@@ -149,28 +149,6 @@ static void test_parse_announce(void **state)
 	a[1] = 128;
 	a[0] = 2;      /* PCP */
 	assert_int_equal(natpmp_wire_parse_announce(a, 12, &m), -1);
-}
-
-static void test_default_route(void **state)
-{
-	const char *text =
-		"Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT\n"
-		"wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
-		"eth0\t0000A8C0\t00000000\t0001\t0\t0\t100\t00FFFFFF\t0\t0\t0\n"
-		"eth0\t00000000\t014DA8C0\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-		"down0\t00000000\t0102A8C0\t0002\t0\t0\t1\t00000000\t0\t0\t0\n";
-	struct in_addr gw;
-	char ifname[IF_NAMESIZE], ip[INET_ADDRSTRLEN];
-
-	assert_int_equal(natpmp_wire_default_gw(text, &gw, ifname), 0);
-	inet_ntop(AF_INET, &gw, ip, sizeof(ip));
-	assert_string_equal(ip, "192.168.77.1");
-	assert_string_equal(ifname, "eth0");
-	assert_int_equal(natpmp_wire_default_gw("Iface\tDestination\n", &gw, ifname), -1);
-	assert_int_equal(natpmp_wire_default_gw("", &gw, ifname), -1);
-	assert_int_equal(natpmp_wire_default_gw(
-		"averyveryverylonginterfacename 00000000 0101A8C0 0003 0 0 1 00000000\n",
-		&gw, ifname), -1);
 }
 
 /* ---- client against a fake gateway ---- */
@@ -373,7 +351,6 @@ int main(void)
 		cmocka_unit_test(test_parse_public),
 		cmocka_unit_test(test_parse_mapping),
 		cmocka_unit_test(test_parse_announce),
-		cmocka_unit_test(test_default_route),
 		cmocka_unit_test_setup_teardown(test_client_ignores_noise_and_stale,
 						fake_setup, fake_teardown),
 		cmocka_unit_test_setup_teardown(test_client_deadline, fake_setup, fake_teardown),

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 #include <arpa/inet.h>
+#include <stdio.h>
 #include <cmocka.h>
 
 #include "util.h"
@@ -87,6 +88,35 @@ static void test_public(void **state)
 	assert_false(ipv4_str_is_public(NULL));
 }
 
+static const char *clean(const char *in)
+{
+	static char buf[128];
+
+	snprintf(buf, sizeof(buf), "%s", in);
+	return str_sanitize(buf);
+}
+
+/* Strings from a router reach logs and status only this way. */
+static void test_sanitize(void **state)
+{
+	assert_string_equal(clean("UPnP 718 ConflictInMappingEntry"),
+			    "UPnP 718 ConflictInMappingEntry");
+	assert_string_equal(clean("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+			    "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80");
+	/* a forged log line with a journald priority */
+	assert_string_equal(clean("ok\n<0>homeportd: pwned\r"), "ok?<0>homeportd: pwned?");
+	assert_string_equal(clean("\x1b[31mred\x7f\t"), "?[31mred??");
+	/* C1 controls, overlong forms, surrogates, cut sequences, stray bytes */
+	assert_string_equal(clean("a\xc2\x85" "b"), "a??b");
+	assert_string_equal(clean("\xc0\xaf\xe0\x80\xaf"), "?????");
+	assert_string_equal(clean("\xed\xa0\x80"), "???");
+	assert_string_equal(clean("x\xe2\x82"), "x??");
+	assert_string_equal(clean("\xff\xfe\x80"), "???");
+	assert_string_equal(clean("\xf4\x90\x80\x80"), "????");
+	assert_string_equal(clean(""), "");
+	assert_null(str_sanitize(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -94,6 +124,7 @@ int main(void)
 		cmocka_unit_test(test_bool),
 		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_public),
+		cmocka_unit_test(test_sanitize),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

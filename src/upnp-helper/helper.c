@@ -1,20 +1,24 @@
-/* gw_upnp_helper.c - the process that runs miniupnpc. miniupnpc blocks
- * (3 s connect, 5 s per read, no overall bound), reads whole bodies into
- * memory and parses XML from any LAN host, so it runs here: forked from
- * the daemon, every other fd closed, tied to the parent's life, memory
- * capped, unprivileged. It answers one request at a time and keeps the
- * IGD it found (urls, data) between requests. */
+/* homeport-upnp-helper - the process that runs miniupnpc. miniupnpc
+ * blocks (3 s connect, 5 s per read, no overall bound), reads whole bodies
+ * into memory and parses XML from any LAN host, so it runs here, a program
+ * of its own linked with miniupnpc alone: exec'd by the daemon (never a
+ * copy of it, so no secret was ever in its memory), with the socket to
+ * the daemon as fd 3 and nothing else open, no environment, tied to the
+ * daemon's life, unprivileged, memory capped, and under a seccomp filter
+ * that leaves it the network and its socket only (sandbox.c). It answers
+ * one request at a time and keeps the IGD it found between requests.
+ *
+ * Trust: it is told the gateway (the host's default router) and uses an
+ * IGD only there: SSDP answers whose description lives at another address
+ * are ignored and reported back, so the daemon can say so. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,23 +27,16 @@
 #include <miniupnpc/upnperrors.h>
 #include <miniupnpc/upnpreplyparse.h>
 
+#include "upnp_sandbox.h"
+#include "upnp_soap.h"
 #include "upnp_wire.h"
 
 #if MINIUPNPC_API_VERSION < 17
 #error "miniupnpc API 17 or later needed"
 #endif
 
-#if defined(__SANITIZE_ADDRESS__)
-#define HP_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define HP_ASAN 1
-#endif
-#endif
-
-#define HELPER_FD 3
+#define HELPER_FD UPNP_HELPER_FD
 #define DISCOVER_MS 2000
-#define MEM_MARGIN (128UL << 20)   /* beyond what the forked image already maps */
 
 static struct {
 	bool have_igd;
@@ -58,7 +55,7 @@ static const struct { int code; const char *name; } upnp_errors[] = {
 	{ 728, "NoPortMapsAvailable" }, { 729, "ConflictWithOtherMechanisms" },
 };
 
-const char *upnp_error_name(int code)
+static const char *upnp_error_name(int code)
 {
 	const char *s;
 
@@ -215,6 +212,39 @@ static int valid_igd(struct UPNPDev *devs, bool *connected)
 #endif
 }
 
+static bool listed(const struct upnp_result *r, size_t n, const char *url)
+{
+	for (size_t i = 0; i < n; i++)
+		if (url && strncmp(r->ignored[i], url, sizeof(r->ignored[i]) - 1) == 0)
+			return true;
+	return false;
+}
+
+/* Keep the devices whose description is served by the gateway; report
+ * the others (their URLs) as ignored and free them. Returns the kept. */
+static struct UPNPDev *at_gateway(struct UPNPDev *devs, const char *gateway,
+				  struct upnp_result *r)
+{
+	struct UPNPDev *kept = NULL, **tail = &kept, *next;
+	char host[INET_ADDRSTRLEN];
+	size_t n = 0;
+
+	for (struct UPNPDev *d = devs; d; d = next) {
+		next = d->pNext;
+		d->pNext = NULL;
+		url_host(host, sizeof(host), d->descURL);
+		if (host[0] && strcmp(host, gateway) == 0) {
+			*tail = d;
+			tail = &d->pNext;
+			continue;
+		}
+		if (n < UPNP_IGNORED_MAX && !listed(r, n, d->descURL))
+			copy(r->ignored[n++], sizeof(r->ignored[0]), d->descURL);
+		freeUPNPDevlist(d);
+	}
+	return kept;
+}
+
 static void do_ssdp(const struct upnp_wire_req *q, struct upnp_result *r)
 {
 	struct UPNPDev *devs;
@@ -231,6 +261,11 @@ static void do_ssdp(const struct upnp_wire_req *q, struct upnp_result *r)
 			fail(r, UPNP_ST_NO_IGD, "no UPnP device answered");
 		return;
 	}
+	devs = q->gateway[0] ? at_gateway(devs, q->gateway, r) : (freeUPNPDevlist(devs), NULL);
+	if (!devs) {
+		fail(r, UPNP_ST_NO_IGD, "no UPnP device at the gateway %s answered", q->gateway);
+		return;
+	}
 	rc = valid_igd(devs, &connected);
 	freeUPNPDevlist(devs);
 	if (rc != 0) {
@@ -241,7 +276,8 @@ static void do_ssdp(const struct upnp_wire_req *q, struct upnp_result *r)
 		if (rc == -1)
 			fail(r, UPNP_ST_ERROR, "out of memory while selecting the IGD");
 		else
-			fail(r, UPNP_ST_NO_IGD, "no Internet Gateway Device found");
+			fail(r, UPNP_ST_NO_IGD, "no Internet Gateway Device at the gateway %s",
+			     q->gateway);
 		return;
 	}
 	igd.have_igd = true;
@@ -276,90 +312,6 @@ static void do_ext_ip(struct upnp_result *r)
 	copy_ipv4(r->u.ext_ip, sizeof(r->u.ext_ip), ip);
 	if (ip[0] && !r->u.ext_ip[0])
 		fail(r, UPNP_ST_ERROR, "GetExternalIPAddress returned no IPv4 address");
-}
-
-/* The local name of the next start tag at or after *pos ("" at the end),
- * skipping end tags, comments, declarations and processing instructions.
- * Bounded by size: the buffer is the router's, not a C string. */
-static size_t next_start_tag(const char *buf, size_t size, size_t *pos, const char **name)
-{
-	size_t i = *pos;
-
-	*name = "";
-	while (i < size) {
-		size_t start, colon, n;
-
-		if (buf[i] != '<') {
-			i++;
-			continue;
-		}
-		i++;
-		if (i >= size)
-			break;
-		if (buf[i] == '/' || buf[i] == '?' || buf[i] == '!') {
-			/* End tag, <?...?>, <!-- --> or <!DOCTYPE>: not a start tag.
-			 * A '>' inside a comment only makes us stop early. */
-			while (i < size && buf[i] != '>')
-				i++;
-			continue;
-		}
-		start = colon = i;
-		while (i < size && buf[i] != '>' && buf[i] != '/' && buf[i] != ' ' &&
-		       buf[i] != '\t' && buf[i] != '\r' && buf[i] != '\n') {
-			if (buf[i] == ':')
-				colon = i + 1;
-			i++;
-		}
-		if (i >= size)
-			break;
-		n = i - colon;
-		if (i == start || n == 0)
-			continue;
-		*name = buf + colon;
-		*pos = i;
-		return n;
-	}
-	*pos = size;
-	return 0;
-}
-
-static bool tag_is(const char *name, size_t n, const char *want)
-{
-	return n == strlen(want) && memcmp(name, want, n) == 0;
-}
-
-/* Is the reply a SOAP envelope whose body holds <ACTION>Response? The
- * first three start tags must be Envelope, Body and that element (any
- * namespace prefix), and the envelope must be closed (no cut-off reply). */
-static bool soap_response_ok(const char *buf, size_t size, const char *action)
-{
-	char want[64];
-	const char *name;
-	size_t pos = 0, n;
-
-	snprintf(want, sizeof(want), "%sResponse", action);
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, "Envelope"))
-		return false;
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, "Body"))
-		return false;
-	n = next_start_tag(buf, size, &pos, &name);
-	if (!tag_is(name, n, want))
-		return false;
-	/* An end tag </Envelope> or </prefix:Envelope> after it. */
-	for (size_t i = pos; i + 1 < size; i++) {
-		size_t j, local;
-
-		if (buf[i] != '<' || buf[i + 1] != '/')
-			continue;
-		for (j = local = i + 2; j < size && buf[j] != '>'; j++)
-			if (buf[j] == ':')
-				local = j + 1;
-		if (j < size && tag_is(buf + local, j - local, "Envelope"))
-			return true;
-	}
-	return false;
 }
 
 /* AddPortMapping, judged here rather than by UPNP_AddPortMapping: that
@@ -477,6 +429,7 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 	/* Never trust a string to be terminated, not even from the daemon. */
 	q->root_url[sizeof(q->root_url) - 1] = '\0';
 	q->ifname[sizeof(q->ifname) - 1] = '\0';
+	q->gateway[sizeof(q->gateway) - 1] = '\0';
 	q->proto[sizeof(q->proto) - 1] = '\0';
 	q->int_host[sizeof(q->int_host) - 1] = '\0';
 	q->desc[sizeof(q->desc) - 1] = '\0';
@@ -495,86 +448,23 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 	}
 }
 
-static void close_others(int fd)
-{
-	if (fd != HELPER_FD) {
-		if (dup2(fd, HELPER_FD) < 0)
-			_exit(1);
-	}
-	if (close_range(HELPER_FD + 1, ~0U, 0) < 0) {
-		long max = sysconf(_SC_OPEN_MAX);
-		for (long i = HELPER_FD + 1; i < (max > 0 && max < 65536 ? max : 65536); i++)
-			close((int)i);
-	}
-}
-
-static void limit_memory(void)
-{
-#ifndef HP_ASAN
-	unsigned long pages = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	struct rlimit rl;
-
-	if (f) {
-		if (fscanf(f, "%lu", &pages) != 1)
-			pages = 0;
-		fclose(f);
-	}
-	rl.rlim_cur = rl.rlim_max = pages * (unsigned long)sysconf(_SC_PAGESIZE) + MEM_MARGIN;
-	setrlimit(RLIMIT_AS, &rl);
-#endif
-}
-
-static struct {
-	bool known;
-	uid_t uid;
-	gid_t gid;
-} nobody;
-
-void upnp_helper_prepare(void)
-{
-	struct passwd *pw;
-
-	if (nobody.known || geteuid() != 0)
-		return;
-	pw = getpwnam("nobody");
-	if (pw && pw->pw_uid != 0) {
-		nobody.uid = pw->pw_uid;
-		nobody.gid = pw->pw_gid;
-		nobody.known = true;
-	}
-}
-
-static void drop_root(void)
-{
-	if (geteuid() != 0 || !nobody.known)
-		return;
-	if (setgroups(0, NULL) < 0 || setgid(nobody.gid) < 0 || setuid(nobody.uid) < 0)
-		_exit(1);
-	if (setuid(0) == 0)
-		_exit(1);      /* root could be regained: refuse to run */
-}
-
-static void setup(int fd, pid_t parent)
+static void setup(void)
 {
 	sigset_t none;
 	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2 };
 
-	prctl(PR_SET_PDEATHSIG, SIGKILL);
-	if (getppid() != parent)
-		_exit(0);
 	prctl(PR_SET_NAME, "homeport-upnp");
 	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
 	signal(SIGPIPE, SIG_IGN);
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
-	close_others(fd);
-	limit_memory();
-	drop_root();
+	/* Refuse to run unconfined. */
+	if (sandbox_enter(HELPER_FD) < 0)
+		_exit(3);
 }
 
-void upnp_helper_run(int fd, pid_t parent)
+static void run(void)
 {
 	union {
 		struct upnp_wire_req q;
@@ -582,7 +472,6 @@ void upnp_helper_run(int fd, pid_t parent)
 	} in;
 	struct upnp_wire_rep out;
 
-	setup(fd, parent);
 	for (;;) {
 		ssize_t n = recv(HELPER_FD, &in, sizeof(in), 0);
 
@@ -597,4 +486,18 @@ void upnp_helper_run(int fd, pid_t parent)
 		if (send(HELPER_FD, &out, sizeof(out), MSG_NOSIGNAL) != (ssize_t)sizeof(out))
 			_exit(0);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	/* _exit: a sanitizer build's exit-time leak check cannot run confined. */
+	if (argc == 2 && strcmp(argv[1], "--check-sandbox") == 0)
+		_exit(sandbox_check());
+	if (argc != 1) {
+		fprintf(stderr, "homeport-upnp-helper: started by homeportd only\n");
+		return 64;
+	}
+	setup();
+	run();
+	return 0;
 }
