@@ -36,6 +36,7 @@ struct http_response {
 	size_t body_len;
 	bool truncated;                /* the reply was longer and was cut off */
 	uint32_t retry_after;          /* Retry-After in seconds; 0: none */
+	int64_t date;                  /* the server's Date header, Unix seconds; 0: none */
 	const char *host;              /* host part of the URL, for messages */
 };
 

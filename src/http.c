@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #include "ev.h"
 #include "homeport.h"
@@ -27,6 +28,7 @@ struct http_call {
 	char *body;                    /* reply, NUL-terminated */
 	size_t len, cap;
 	bool truncated;
+	int64_t date;                  /* Date header of the last reply */
 	char errbuf[CURL_ERROR_SIZE];
 	char host[256];
 	struct http_call *next;
@@ -55,6 +57,9 @@ static void call_free(struct http_call *c)
 		curl_multi_remove_handle(multi, c->easy);
 		curl_easy_cleanup(c->easy);
 	}
+	/* Header lines may carry credentials (webhook header_file). */
+	for (struct curl_slist *l = c->hdrs; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(c->hdrs);
 	free(c->body);
 	free(c);
@@ -190,6 +195,7 @@ static void finish(struct http_call *c, CURLcode rc)
 	resp.body_len = c->len;
 	resp.truncated = c->truncated;
 	resp.retry_after = retry_after_of(c->easy);
+	resp.date = c->date;
 	resp.host = c->host;
 	calls_unlink(c);
 	c->done(c->ctx, &resp);
@@ -238,6 +244,24 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 	c->len += got;
 	c->body[c->len] = '\0';
 	return got;
+}
+
+/* CURLOPT_HEADERFUNCTION: keep the Date header, so that a provider that
+ * refuses our clock can say what the server's clock says. */
+static size_t header_cb(char *data, size_t size, size_t n, void *arg)
+{
+	struct http_call *c = arg;
+	size_t len = size * n;
+	char line[128];
+	time_t t;
+
+	if (len > 5 && len < sizeof(line) && strncasecmp(data, "Date:", 5) == 0) {
+		memcpy(line, data + 5, len - 5);
+		line[len - 5] = '\0';
+		t = curl_getdate(line, NULL);
+		c->date = t > 0 ? (int64_t)t : 0;
+	}
+	return len;
 }
 
 static int set_method(CURL *e, const struct http_request *req)
@@ -311,6 +335,8 @@ static int set_transport(CURL *e, struct http_call *c, const struct http_request
 	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
 	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
 	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
+	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
 	if (req->ca_file &&
 	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)

@@ -59,7 +59,7 @@ PROVIDER_HOSTS = [
     "updates.dnsomatic.com", "ipv4.nsupdate.info", "ipv6.nsupdate.info",
     "carol.selfhost.de", "update.spdyn.de", "ipv4.tunnelbroker.net", "nic.changeip.com",
     "freedns.afraid.org", "sync.afraid.org", "dynv6.com", "api.cloudflare.com",
-    "www.duckdns.org", "duckdns.org",
+    "www.duckdns.org", "duckdns.org", "alidns.aliyuncs.com", "dnspod.tencentcloudapi.com",
 ]
 
 ROLES = ("wan", "gw", "lan", "lan2")
@@ -130,9 +130,10 @@ def in_netns(ns, fn):
     return box["result"]
 
 
-def wait_until(pred, timeout, what, interval=0.005, fail=None):
-    """Poll pred() until it returns a true value; return that value.
-    fail() may return a message that aborts the wait (a process died)."""
+def wait_until(pred, timeout=10, what="a condition", interval=0.005, fail=None):
+    """Poll pred() until it returns a true value; return that value (raise
+    BedError past timeout seconds). fail() may return a message that aborts
+    the wait (a process died). The one wait helper of the tests."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -1189,7 +1190,8 @@ loglevel=6
         built-in host names resolve to the stand-in inside the bed."""
         acc = self.standin.accounts
         keys = {"provider": provider}
-        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook"):
+        if provider in ("dyndns2",) or provider not in ("cloudflare", "duckdns", "webhook",
+                                                        "alidns", "dnspod"):
             user, info = next(iter(acc["dyndns2"].items()))
             if provider == "dyndns2":
                 keys["server"] = self.standin_url + "/nic/update"
@@ -1203,6 +1205,12 @@ loglevel=6
         elif provider == "webhook":
             keys["url"] = self.standin_url + "/webhook?ip=%ip%&hostname=%hostname%"
             keys["method"] = "GET"
+        elif provider in ("alidns", "dnspod"):
+            # the built-in API URL, resolved to the stand-in inside the bed
+            key_id, secret = next(iter(acc[provider]["keys"].items()))
+            keys["key_id"] = key_id
+            keys["key_secret_file"] = self.secret_file("%s.secret" % provider, secret + "\n")
+            keys["zone"] = acc[provider]["zones"][0]
         keys["ca_file"] = self.ca_file
         return _lines(keys, over)
 
@@ -1479,8 +1487,9 @@ class Standin:
 
     def fail(self, mode, count=None, api=None, retry_after=None, size=None, delay=None):
         """Answer with MODE (911 dnserr badauth nohost abuse badagent notfqdn numhost
-        429 500 garbage huge close) for `count` requests (None = until reset), for one
-        api ("dyndns2", "cloudflare", "duckdns", "webhook") or all."""
+        429 500 garbage huge close throttle) for `count` requests (None = until reset),
+        for one api ("dyndns2", "cloudflare", "duckdns", "webhook", "alidns", "dnspod")
+        or all."""
         self.call(op="set", fail=str(mode), count=count, api=api, retry_after=retry_after,
                   size=size, delay=delay)
 
@@ -1501,6 +1510,33 @@ class Standin:
         self.call(op="webhook", status=status, body=body, headers=headers or {},
                   content_type=content_type)
 
+    # -- Alibaba Cloud DNS and DNSPod (tests/bed/standin_cloud.py) --------------------
+    def clock(self, skew):
+        """Set the stand-in's clock (and its Date headers) skew seconds off."""
+        self.call(op="clock", skew=skew)
+
+    def index_lag(self, api, seconds):
+        """New records of api stay out of its lookups for seconds."""
+        self.call(op="cloud", api=api, index_lag=seconds)
+
+    def cloud_records(self, api):
+        """[{"id", "name", "zone", "rr", "type", "value", "line", "ttl", "updates"}, ...]"""
+        return self.call(op="cloud_records", api=api)["records"]
+
+    def cloud_values(self, api, name, rtype="A"):
+        """The values of name's records of rtype, in creation order."""
+        name = name.lower().rstrip(".")
+        return [r["value"] for r in self.cloud_records(api)
+                if r["name"] == name and r["type"] == rtype]
+
+    def cloud_seed(self, api, name, value, rtype="A", line=None):
+        return self.call(op="cloud_seed", api=api, name=name, value=value, type=rtype,
+                         line=line)["record"]
+
+    def cloud_delete(self, api, rid=None):
+        """Delete record rid, or every record of api."""
+        self.call(op="cloud_delete", api=api, id=rid)
+
     def add_accounts(self, **accounts):
         """e.g. add_accounts(dyndns2={"bob": {"password": "x", "hosts": ["b.dyn.example"]}})"""
         self.call(op="accounts", accounts=accounts)
@@ -1517,14 +1553,18 @@ def build_dir():
 class Daemon:
     """homeportd running in a LAN namespace of the bed, with its files in
     <bed tmp>/daemon-N/: homeport.conf, conf.d/, secrets next to the config,
-    state/, run/homeportd.sock, homeportd.log (stdout+stderr)."""
+    state/, run/homeportd.sock, homeportd.log (stdout+stderr). Without a bed
+    (bed=None), ns is a namespace's full name and dir where the files go.
+    The one Daemon class of the tests."""
 
     _n = itertools.count(1)
 
-    def __init__(self, bed, conf_text, dropins, secrets, args, ns, wrapper=()):
+    def __init__(self, bed, conf_text, dropins=None, secrets=None, args=(), ns="lan",
+                 wrapper=(), dir=None):
         self.bed, self.ns = bed, ns
+        self.netns = bed.nsname(ns) if bed else ns
         self.index = next(Daemon._n)
-        self.dir = bed.path("daemon-%d" % self.index)
+        self.dir = dir or bed.path("daemon-%d" % self.index)
         self.conf = os.path.join(self.dir, "homeport.conf")
         self.include_dir = os.path.join(self.dir, "conf.d")
         self.state_dir = os.path.join(self.dir, "state")
@@ -1607,7 +1647,7 @@ class Daemon:
         self._logf = open(self.log, "ab")
         self._log_offset = self._logf.tell()
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.bed.nsname(self.ns)] + self.wrapper +
+            ["ip", "netns", "exec", self.netns] + self.wrapper +
             [self.homeportd, "-c", self.conf, "-v"] + self.args,
             stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=self._env(), start_new_session=True)
@@ -1681,7 +1721,7 @@ class Daemon:
     # -- control ------------------------------------------------------------------------------
     def ctl(self, *args, timeout=15):
         """homeportctl -s SOCK ARGS in the daemon's namespace: (rc, stdout, stderr)."""
-        p = subprocess.run(["ip", "netns", "exec", self.bed.nsname(self.ns), self.homeportctl,
+        p = subprocess.run(["ip", "netns", "exec", self.netns, self.homeportctl,
                             "-s", self.sock] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr

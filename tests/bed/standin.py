@@ -4,6 +4,9 @@ generic webhook, speaking each API as its public documentation describes
 
     python3 standin.py CONFIG.json
 
+Alibaba Cloud DNS and DNSPod live in standin_cloud.py (signatures verified, records
+kept by id, index lag, clock skew).
+
 CONFIG keys: addr, https_port, http_port (0 = none), cert, key, log (JSON lines,
 one per request), control (unix socket path), ready (file written once
 listening), accounts (see DEFAULT_ACCOUNTS).
@@ -19,10 +22,17 @@ POST /_standin/control with the same JSON):
   {"op": "webhook", "status", "body", "headers", "content_type"}
   {"op": "accounts", "accounts": {...}} merged into the accounts
   {"op": "ping"}
+  {"op": "clock", "skew": S}             the stand-in's clock (and Date headers) S s off
+  {"op": "cloud", "api": "alidns"|"dnspod", "index_lag": S}   new records hidden S s
+  {"op": "cloud_records", "api"}         -> {"records": [...]}
+  {"op": "cloud_seed", "api", "name", "type", "value", "line"}  (duplicates allowed)
+  {"op": "cloud_delete", "api", "id"|null}
 MODE: 911 dnserr badauth nohost abuse badagent notfqdn numhost 429 500 garbage
-huge close (a "slow" reply is "delay" without "fail").
+huge close, and throttle (alidns Throttling.User, dnspod RequestLimitExceeded)
+(a "slow" reply is "delay" without "fail").
 """
 import base64
+import email.utils
 import fnmatch
 import ipaddress
 import json
@@ -37,6 +47,8 @@ import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import standin_cloud as cloud
+
 DEFAULT_ACCOUNTS = {
     # dyndns2: user -> password and the host patterns (fnmatch) the account owns
     "dyndns2": {"homeport": {"password": "dynpass", "hosts": ["*.dyn.example"]}},
@@ -46,6 +58,7 @@ DEFAULT_ACCOUNTS = {
     # DuckDNS: token -> sub-domains (without .duckdns.org)
     "duckdns": {"duck-token": ["myhome", "mycam"]},
 }
+DEFAULT_ACCOUNTS.update(cloud.DEFAULT_ACCOUNTS)
 
 MAX_BODY = 10 * 1024 * 1024
 DYNDNS2_PATHS = ("/nic/update", "/v3/update", "/dyndns/update", "/ph/update",
@@ -79,6 +92,7 @@ class State:
         self.webhook = {"status": 200, "body": "ok", "content_type": "text/plain",
                         "headers": {}}
         self.logf = open(cfg["log"], "a", buffering=1)
+        self.cloud = cloud.CloudState(self)
 
     # -- failure switch ------------------------------------------------------
     def take_switch(self, api):
@@ -190,6 +204,9 @@ class State:
                 for k, v in (req.get("accounts") or {}).items():
                     self.accounts.setdefault(k, {}).update(v)
             return {"ok": True}
+        out = self.cloud.control(req)
+        if out is not None:
+            return out
         return {"ok": False, "error": "unknown op %r" % op}
 
 
@@ -232,6 +249,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args):
         pass
+
+    def date_time_string(self, timestamp=None):
+        """The Date header follows the stand-in's clock, skewed when a test says so."""
+        return email.utils.formatdate(self.server.state.cloud.now(), usegmt=True)
 
     def setup(self):
         super().setup()
@@ -292,6 +313,7 @@ class Handler(BaseHTTPRequestHandler):
         else:
             api = self.api_for(path, params)
             reply = None
+        self.note = {}
         entry = {"time": time.time(), "api": api, "method": self.command, "path": path,
                  "query": params, "query_raw": url.query,
                  "headers": dict(self.headers.items()), "auth": self.auth(),
@@ -315,6 +337,7 @@ class Handler(BaseHTTPRequestHandler):
                         reply = self.dispatch(api, path, params, body)
                     except Exception as e:      # a bug here must still answer
                         reply = Reply(500, "stand-in error: %r" % e)
+        entry.update(self.note)
         entry["fail"] = sw.get("fail")
         entry["delay"] = sw.get("delay")
         entry["code"] = None if reply.close else reply.code
@@ -356,6 +379,10 @@ class Handler(BaseHTTPRequestHandler):
     def api_for(self, path, params):
         if path == "/_standin/control":
             return "control"
+        if self.headers.get("x-acs-action"):
+            return "alidns"
+        if self.headers.get("X-TC-Action"):
+            return "dnspod"
         if path.startswith("/client/v4/"):
             return "cloudflare"
         if path == "/update" and "domains" in params:
@@ -377,7 +404,17 @@ class Handler(BaseHTTPRequestHandler):
             return self.duckdns(params)
         if api == "webhook":
             return self.webhook(params, body)
+        if api in cloud.HANDLERS:
+            raw = urllib.parse.urlsplit(self.path).query
+            status, obj, headers, self.note = cloud.HANDLERS[api](
+                self.server.state.cloud, self.command, path, raw, self.headers, body)
+            return self.json_reply(status, obj, headers)
         return Reply(404, "not found\n")
+
+    @staticmethod
+    def json_reply(status, obj, headers):
+        return Reply(status, json.dumps(obj, ensure_ascii=False), "application/json;charset=utf-8",
+                     headers)
 
     # -- failure switches ------------------------------------------------------------
     def failure(self, api, sw):
@@ -393,6 +430,10 @@ class Handler(BaseHTTPRequestHandler):
             r = Reply(200, b"", "text/plain")
             r.stream_size = int(sw.get("size") or 50 * 1024 * 1024)
             return r
+        if api in cloud.FAILURES:
+            r = cloud.FAILURES[api](mode, sw.get("retry_after"))
+            if r is not None:
+                return self.json_reply(*r)
         if mode == "429":
             ra = sw.get("retry_after")
             ra = 120 if ra is None else ra

@@ -1,9 +1,16 @@
 #!/bin/bash
-# Every configuration key the parser knows (src/config.c) is documented in
-# homeport.conf(5) and shown in the sample etc/homeport.conf, and neither
-# documents a key the parser does not know. Run from the tree root.
+# Every configuration key the parser knows is documented in homeport.conf(5)
+# and shown in the sample etc/homeport.conf, and neither documents a key the
+# parser does not know. The keys of [daemon], [gateway], [service:NAME] and
+# the keys every [ddns:NAME] has are the strcmp(key, "...") of src/config*.c;
+# each provider's own keys come from its key table, as the built
+# `provtool --keys` prints them. Run from the tree root:
+#   tests/config/docs.sh [BUILD]          (default build/)
 set -u
-code=$(grep -o 'strcmp(key, "[a-z_]*")' src/config.c | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+build=${1:-build}
+provkeys=$("$build/tools/provtool" --keys) || { echo "FAIL cannot run $build/tools/provtool --keys"; exit 1; }
+code=$( (cat src/config*.c | grep -o 'strcmp(key, "[a-z_]*")' | sed 's/.*"\(.*\)".*/\1/'
+	 awk '{print $2}' <<<"$provkeys") | sort -u)
 man=$(grep -oE '^\.It Cm [a-z_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
 sample=$(sed -nE 's/^;? *([a-z_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
 fail=0
@@ -16,5 +23,19 @@ report "keys not in homeport.conf(5)" "$(comm -23 <(echo "$code") <(echo "$man")
 report "keys in homeport.conf(5) the parser does not know" "$(comm -13 <(echo "$code") <(echo "$man"))"
 report "keys not in etc/homeport.conf" "$(comm -23 <(echo "$code") <(echo "$sample"))"
 report "keys in etc/homeport.conf the parser does not know" "$(comm -13 <(echo "$code") <(echo "$sample"))"
+# Both READMEs list the same providers in their tables (a Chinese reader must not
+# miss one, nor find one that does not exist).
+readme_providers() { grep -oE '^\| `[a-z0-9.]+` \|' "$1" | sed 's/^| `\(.*\)` |$/\1/' | sort -u; }
+en=$(readme_providers README.md)
+zh=$(readme_providers README.zh-CN.md)
+[ -n "$en" ] || report "README.md" "has no provider table"
+report "providers in README.md, not in README.zh-CN.md" "$(comm -23 <(echo "$en") <(echo "$zh"))"
+report "providers in README.zh-CN.md, not in README.md" "$(comm -13 <(echo "$en") <(echo "$zh"))"
+# ... and they are the providers src/provider.c knows.
+known=$(sed -nE 's/^[[:space:]]*\{ "([a-z0-9.]+)", &provider_.*/\1/p' src/provider.c | sort -u)
+[ -n "$known" ] || report "src/provider.c" "no provider rows found"
+report "providers src/provider.c knows, not in the READMEs" "$(comm -23 <(echo "$known") <(echo "$en"))"
+report "providers in the READMEs src/provider.c does not know" "$(comm -13 <(echo "$known") <(echo "$en"))"
+[ $fail = 0 ] && echo "docs: README.md and README.zh-CN.md list the $(echo "$en" | wc -l) providers src/provider.c knows"
 [ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample"
 exit $fail
