@@ -32,6 +32,9 @@ bool pcp_store_lookup(uint8_t proto, const char *int_host, uint16_t int_port,
 /* The mapping is gone (deleted, or refused as not ours): drop its nonce. */
 void pcp_store_forget(uint8_t proto, const char *int_host, uint16_t int_port);
 
+/* A fresh unguessable nonce (getrandom, else /dev/urandom). 0 / -1. */
+int  pcp_store_random(uint8_t nonce[PCP_NONCE_LEN]);
+
 /* Nonce <-> 24 lower-case hex digits (a gw_map_req handle). 0 / -1. */
 void pcp_store_hex(const uint8_t nonce[PCP_NONCE_LEN], char out[2 * PCP_NONCE_LEN + 1]);
 int  pcp_store_unhex(const char *hex, uint8_t nonce[PCP_NONCE_LEN]);

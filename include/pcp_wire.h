@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
+#include "gw_backend.h"
+
 #define PCP_VERSION 2
 #define PCP_SERVER_PORT 5351
 #define PCP_ANNOUNCE_PORT 5350       /* where servers multicast ANNOUNCE */
@@ -70,17 +72,6 @@ struct pcp_reply {
 	struct in6_addr third_party;
 };
 
-/* What a reply means for the request it answers. */
-enum pcp_outcome {
-	PCP_V_OK,
-	PCP_V_CONFLICT,              /* another external port was granted, or none can be */
-	PCP_V_REFUSED,               /* the gateway does not allow this */
-	PCP_V_NOT_FOUND,             /* delete: no such mapping */
-	PCP_V_TEMPORARY,             /* try again after retry_s */
-	PCP_V_FAULT,                 /* an answer we cannot use */
-	PCP_V_GONE,                  /* no PCP here (see action) */
-};
-
 /* What else the backend has to do about it. */
 enum pcp_action {
 	PCP_ACT_NONE,
@@ -89,13 +80,17 @@ enum pcp_action {
 	PCP_ACT_USE_UPNP,            /* THIRD_PARTY not allowed: map that host over UPnP */
 };
 
+/* What a reply means for the request it answers, in the project's
+ * outcomes. A granted external port other than the one asked is GW_OK
+ * with that port: mapping.c hands it back as a conflict, as for any
+ * protocol. */
 struct pcp_verdict {
-	enum pcp_outcome outcome;
+	enum gw_outcome outcome;
 	enum pcp_action action;
 	uint32_t retry_s;            /* error answers: how long the answer stands (0: unknown) */
 	uint32_t lifetime;           /* OK: granted seconds */
-	uint16_t ext_port;           /* OK, CONFLICT: the port granted */
-	char ext_ip[INET6_ADDRSTRLEN];   /* OK, CONFLICT: the external address ("" if none) */
+	uint16_t ext_port;           /* OK: the port granted */
+	char ext_ip[INET6_ADDRSTRLEN];   /* OK: the external address ("" if none) */
 	char error[160];             /* "PCP 2 NOT_AUTHORIZED ..."; "" on OK */
 };
 

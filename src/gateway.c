@@ -505,6 +505,7 @@ static void gateway_found(struct slot *via)
 	log_notice("gateway %s: mapping over %s%s%s%s, LAN address %s", G.address, via->be->label,
 		   via->found.locator[0] ? " (" : "", via->found.locator,
 		   via->found.locator[0] ? ")" : "", G.lan_address[0] ? G.lan_address : "unknown");
+	log_info("gateway: %s: %s", via->be->label, gw_backend_why(via->be, G.conf.protocol));
 	listen_all();
 	first = ip_next(NULL);
 	if (first && first->found.ext_ip[0])

@@ -8,7 +8,6 @@
  * because a natpmp_t holds only one pending request. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <natpmp.h>
 #include <poll.h>
@@ -24,7 +23,9 @@
 #include "gw_natpmp.h"
 #include "gw_queue.h"
 #include "log.h"
+#include "mcast.h"
 #include "natpmp_wire.h"
+#include "route.h"
 #include "util.h"
 
 #define ANNOUNCE_PORT 5350
@@ -60,26 +61,6 @@ static struct {
 } st = { .ann_fd = -1 };
 
 static void poll_head(void);
-
-static int read_default_gw(struct in_addr *gw)
-{
-	char buf[16384], ifname[IF_NAMESIZE];
-	FILE *f = fopen("/proc/self/net/route", "r");   /* /proc/net is hidden under ProcSubset=pid */
-	size_t n;
-
-	if (!f) {
-		log_warn("natpmp: /proc/self/net/route");
-		return -1;
-	}
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	if (natpmp_wire_default_gw(buf, gw, ifname) < 0) {
-		log_warnx("natpmp: no default route, gateway unknown");
-		return -1;
-	}
-	return 0;
-}
 
 /* Datagrams left from earlier requests (or answers to our retransmits)
  * would otherwise be taken for the answer to the next one. */
@@ -317,7 +298,7 @@ int natpmp_init(const char *gateway, int deadline_ms)
 			log_warnx("natpmp: gateway \"%s\" is not an IPv4 address", gateway);
 			return -1;
 		}
-	} else if (read_default_gw(&st.gw) < 0) {
+	} else if (route_default_gw(&st.gw) < 0) {
 		return -1;
 	}
 	inet_ntop(AF_INET, &st.gw, st.gw_str, sizeof(st.gw_str));
@@ -476,66 +457,15 @@ static void on_announce(int fd, short revents, void *arg)
 	}
 }
 
-/* The interface holding the address our NAT-PMP socket uses towards the
- * gateway (it is connected, so the kernel picked it by route). */
-static unsigned iface_towards_gw(void)
-{
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-	struct ifaddrs *ifs, *i;
-	unsigned idx = 0;
-
-	if (getsockname(st.np.s, (struct sockaddr *)&me, &len) < 0 || getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr == me.sin_addr.s_addr) {
-			idx = if_nametoindex(i->ifa_name);
-			break;
-		}
-	freeifaddrs(ifs);
-	return idx;
-}
-
-static int announce_socket(unsigned ifindex)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ANNOUNCE_PORT) };
-	struct ip_mreqn mr = { .imr_ifindex = (int)ifindex };
-	int fd, one = 1, zero = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_warn("natpmp: announcement socket");
-		return -1;
-	}
-	inet_pton(AF_INET, "224.0.0.1", &mr.imr_multiaddr);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
-		log_warn("natpmp: cannot listen on 224.0.0.1:%d", ANNOUNCE_PORT);
-		close(fd);
-		return -1;
-	}
-	/* Only the group joined here, not every group any socket joined. */
-	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
-	return fd;
-}
-
 int natpmp_listen_announcements(const char *ifname, natpmp_announce_cb cb, void *arg)
 {
-	unsigned idx;
 	int fd;
 
 	if (!st.inited) {
 		log_warnx("natpmp: announcements need a gateway first");
 		return -1;
 	}
-	idx = ifname ? if_nametoindex(ifname) : iface_towards_gw();
-	if (ifname && !idx) {
-		log_warn("natpmp: interface %s", ifname);
-		return -1;
-	}
-	fd = announce_socket(idx);
+	fd = mcast_listen(ANNOUNCE_PORT, ifname, st.np.s, "natpmp");
 	if (fd < 0)
 		return -1;
 	if (ev_fd_add(fd, POLLIN, on_announce, NULL) < 0) {
@@ -547,7 +477,6 @@ int natpmp_listen_announcements(const char *ifname, natpmp_announce_cb cb, void 
 	st.ann_fd = fd;
 	st.ann_cb = cb;
 	st.ann_arg = arg;
-	log_debug("natpmp: listening for announcements on ifindex %u", idx);
 	return 0;
 }
 
@@ -626,6 +555,7 @@ static void op_probe_json(json_t *o, bool answered)
 const struct gw_backend gw_backend_natpmp = {
 	.name = "natpmp",
 	.label = "NAT-PMP",
+	.why = "neither UPnP nor PCP answered",
 	.pref = GW_PREF_NATPMP,
 	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES,
 	.start = op_start,

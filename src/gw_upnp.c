@@ -554,7 +554,7 @@ static struct {
 	char ifname[IF_NAMESIZE];
 } setup;
 
-static int op_init(void)
+static int op_init(const char *state_dir)
 {
 	upnp_helper_prepare();
 	return 0;
@@ -626,6 +626,7 @@ static void op_probe_json(json_t *o, bool answered)
 const struct gw_backend gw_backend_upnp = {
 	.name = "upnp",
 	.label = "UPnP",
+	.why = "first choice: the router's table shows each description, mappings can be read back, other hosts can be mapped",
 	.pref = GW_PREF_UPNP,
 	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES,
 	.init = op_init,

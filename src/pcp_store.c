@@ -66,7 +66,7 @@ int pcp_store_unhex(const char *hex, uint8_t nonce[PCP_NONCE_LEN])
 
 /* The nonce is what proves a mapping is ours: it must not be guessable,
  * so no clock-and-pid fallback. */
-static int random_nonce(uint8_t nonce[PCP_NONCE_LEN])
+int pcp_store_random(uint8_t nonce[PCP_NONCE_LEN])
 {
 	ssize_t n = getrandom(nonce, PCP_NONCE_LEN, GRND_NONBLOCK);
 	int fd;
@@ -213,7 +213,7 @@ int pcp_store_nonce(uint8_t proto, const char *int_host, uint16_t int_port,
 		return 0;
 	if (make_key(&k, proto, int_host, int_port) < 0)
 		return -1;
-	if (random_nonce(k.nonce) < 0) {
+	if (pcp_store_random(k.nonce) < 0) {
 		log_warnx("PCP: no randomness for a mapping nonce");
 		return -1;
 	}

@@ -306,7 +306,7 @@ static void say(struct pcp_verdict *v, const struct pcp_reply *r, const char *wh
 		 pcp_wire_result_name(r->result), why ? ": " : "", why ? why : "");
 }
 
-/* A SUCCESS to a MAP: what was granted, and whether it is what we asked. */
+/* A SUCCESS to a MAP: what was granted, if it is usable. */
 static void granted(const struct pcp_map_req *q, const struct pcp_reply *r,
 		    struct pcp_verdict *v)
 {
@@ -320,7 +320,7 @@ static void granted(const struct pcp_map_req *q, const struct pcp_reply *r,
 		v->ext_port = q->int_port;
 	if (!r->has_map || r->lifetime == 0 || v->ext_port == 0 ||
 	    pcp_wire_addr_is_v4(&r->ext_addr) != v4 || (v4 && addr_unspecified(&r->ext_addr))) {
-		v->outcome = PCP_V_FAULT;
+		v->outcome = GW_FAULT;
 		snprintf(v->error, sizeof(v->error),
 			 "PCP 0 SUCCESS without a usable mapping (external %s port %u, lifetime %u)",
 			 r->has_map ? (v4 ? "IPv4" : "IPv6") : "no", r->ext_port, r->lifetime);
@@ -328,13 +328,7 @@ static void granted(const struct pcp_map_req *q, const struct pcp_reply *r,
 	}
 	if (!addr_unspecified(&r->ext_addr))
 		pcp_wire_addr_str(&r->ext_addr, v->ext_ip);
-	if (q->ext_port && v->ext_port != q->ext_port) {
-		v->outcome = PCP_V_CONFLICT;
-		snprintf(v->error, sizeof(v->error), "PCP granted external port %u instead of %u",
-			 v->ext_port, q->ext_port);
-		return;
-	}
-	v->outcome = PCP_V_OK;
+	v->outcome = GW_OK;
 }
 
 static void verdict_error(const struct pcp_map_req *q, const struct pcp_reply *r,
@@ -343,22 +337,22 @@ static void verdict_error(const struct pcp_map_req *q, const struct pcp_reply *r
 	v->retry_s = r->lifetime < PCP_RETRY_MAX_S ? r->lifetime : PCP_RETRY_MAX_S;
 	switch (r->result) {
 	case PCP_UNSUPP_VERSION:
-		v->outcome = PCP_V_GONE;
+		v->outcome = GW_GONE;
 		v->action = PCP_ACT_FALLBACK;
 		say(v, r, r->version == 0 ? "the gateway speaks NAT-PMP only" :
 			  "the gateway speaks another PCP version");
 		return;
 	case PCP_UNSUPP_OPCODE:
-		v->outcome = PCP_V_GONE;
+		v->outcome = GW_GONE;
 		v->action = PCP_ACT_FALLBACK;
 		say(v, r, "the gateway does not map ports over PCP");
 		return;
 	case PCP_NOT_AUTHORIZED:
-		v->outcome = PCP_V_REFUSED;
+		v->outcome = GW_REFUSED;
 		say(v, r, q && q->lifetime == 0 ? "not our mapping (another nonce)" : NULL);
 		return;
 	case PCP_UNSUPP_OPTION:
-		v->outcome = PCP_V_REFUSED;
+		v->outcome = GW_REFUSED;
 		if (q && q->third_party) {
 			v->action = PCP_ACT_USE_UPNP;
 			say(v, r, "the router maps for other hosts only over UPnP (no THIRD_PARTY)");
@@ -370,15 +364,15 @@ static void verdict_error(const struct pcp_map_req *q, const struct pcp_reply *r
 	case PCP_MALFORMED_OPTION:
 	case PCP_UNSUPP_PROTOCOL:
 	case PCP_EXCESSIVE_REMOTE_PEERS:
-		v->outcome = PCP_V_REFUSED;
+		v->outcome = GW_REFUSED;
 		say(v, r, NULL);
 		return;
 	case PCP_CANNOT_PROVIDE_EXTERNAL:
-		v->outcome = PCP_V_CONFLICT;
+		v->outcome = GW_CONFLICT;
 		say(v, r, NULL);
 		return;
 	case PCP_ADDRESS_MISMATCH:
-		v->outcome = PCP_V_TEMPORARY;
+		v->outcome = GW_TEMPORARY;
 		v->action = PCP_ACT_REDETECT;
 		say(v, r, "the gateway sees us at another address");
 		return;
@@ -386,7 +380,7 @@ static void verdict_error(const struct pcp_map_req *q, const struct pcp_reply *r
 		/* miniupnpd 2.3.1 answers the delete of a mapping it does not
 		 * have with NO_RESOURCES (RFC 6887 15 says SUCCESS). */
 		if (q && q->lifetime == 0) {
-			v->outcome = PCP_V_NOT_FOUND;
+			v->outcome = GW_NOT_FOUND;
 			say(v, r, "no such mapping");
 			return;
 		}
@@ -394,7 +388,7 @@ static void verdict_error(const struct pcp_map_req *q, const struct pcp_reply *r
 	default:            /* NETWORK_FAILURE, USER_EX_QUOTA, codes from the future */
 		break;
 	}
-	v->outcome = PCP_V_TEMPORARY;
+	v->outcome = GW_TEMPORARY;
 	say(v, r, NULL);
 }
 
@@ -407,11 +401,11 @@ void pcp_wire_verdict(const struct pcp_map_req *q, const struct pcp_reply *r,
 		return;
 	}
 	if (!q || r->opcode == PCP_OP_ANNOUNCE) {
-		v->outcome = PCP_V_OK;
+		v->outcome = GW_OK;
 		return;
 	}
 	if (q->lifetime == 0) {          /* deleted */
-		v->outcome = PCP_V_OK;
+		v->outcome = GW_OK;
 		return;
 	}
 	granted(q, r, v);

@@ -2,8 +2,12 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <net/if.h>
+#include <stdio.h>
 #include <unistd.h>
 
+#include "log.h"
+#include "natpmp_wire.h"
 #include "route.h"
 
 /* connect() on a UDP socket picks the route and sends nothing. */
@@ -26,4 +30,26 @@ int route_source(const char *addr, char *out, size_t len)
 out:
 	close(fd);
 	return rc;
+}
+
+/* The kernel's table as text: the routing socket would be more code for
+ * the same answer. */
+int route_default_gw(struct in_addr *gw)
+{
+	char buf[16384], ifname[IF_NAMESIZE];
+	FILE *f = fopen("/proc/self/net/route", "r");   /* /proc/net is hidden under ProcSubset=pid */
+	size_t n;
+
+	if (!f) {
+		log_warn("gateway: /proc/self/net/route");
+		return -1;
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	if (natpmp_wire_default_gw(buf, gw, ifname) < 0) {
+		log_warnx("gateway: no default route, gateway unknown");
+		return -1;
+	}
+	return 0;
 }

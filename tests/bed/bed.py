@@ -289,7 +289,7 @@ class Bed:
                  lan_net="192.168.77.0/24", gw_lan_ip="192.168.77.1",
                  lan_ip="192.168.77.10", lan2_ip="192.168.77.20",
                  http_port=5000, min_lifetime=120, max_lifetime=86400,
-                 miniupnpd_extra="", pcp_allow_thirdparty=False,
+                 miniupnpd_extra="", pcp=True, pcp_allow_thirdparty=False,
                  permissions=("allow 1024-65535 LAN 1-65535", "deny 0-65535 0.0.0.0/0 0-65535"),
                  zone="home.example", key_name="homeport-key", key_secret=None,
                  dns_port=53,
@@ -310,7 +310,7 @@ class Bed:
         self.http_port = http_port
         self.min_lifetime, self.max_lifetime = min_lifetime, max_lifetime
         self.miniupnpd_extra = miniupnpd_extra
-        self.pcp_allow_thirdparty = pcp_allow_thirdparty
+        self.pcp, self.pcp_allow_thirdparty = pcp, pcp_allow_thirdparty
         self.permissions = list(permissions)     # miniupnpd allow/deny lines, LAN = lan_net
         self.zone = zone.rstrip(".")
         self.key_name = key_name
@@ -497,8 +497,17 @@ class Bed:
   }
   chain postrouting_miniupnpd {
   }
-}
-""" % self.lan_net
+%s}
+""" % (self.lan_net, "" if self.pcp or not self.natpmp else self._no_pcp)
+
+    # miniupnpd 2.3.1 answers PCP wherever it answers NAT-PMP: a NAT-PMP-only
+    # router (pcp=False) rejects PCP (version 2) on port 5351 as a router
+    # without a PCP server would (ICMP port unreachable)
+    _no_pcp = """  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport 5351 @th,64,8 2 reject
+  }
+"""
 
     def _write_etc(self):
         """/etc/netns/<ns>/{hosts,resolv.conf}: `ip netns exec` bind-mounts them, so

@@ -33,7 +33,7 @@ static void judge(const struct pcp_reply *r)
 	for (int i = 0; i < 3; i++) {
 		(void)pcp_wire_matches_map(r, &q[i]);
 		pcp_wire_verdict(&q[i], r, &v);
-		if (v.outcome != PCP_V_OK && v.error[0] == '\0')
+		if (v.outcome != GW_OK && v.error[0] == '\0')
 			abort();
 		if (strlen(v.error) >= sizeof(v.error) || strlen(v.ext_ip) >= sizeof(v.ext_ip))
 			abort();

@@ -1,0 +1,16 @@
+/* mcast.h - listening for a gateway's announcements to 224.0.0.1: NAT-PMP
+ * (RFC 6886 3.2.1) and PCP (RFC 6887 14.1.3) both send them to port 5350.
+ * Each backend has its own socket (SO_REUSEADDR: every one of them gets
+ * every datagram) and its own parser. */
+#ifndef HP_MCAST_H
+#define HP_MCAST_H
+
+#include <stdint.h>
+
+/* A non-blocking UDP socket bound to 224.0.0.1:port, member of that group
+ * on ifname, or (ifname NULL) on the interface holding the local address
+ * of towards_fd, a socket connected to the gateway. who names the caller
+ * in logs. The socket, or -1 (logged). */
+int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *who);
+
+#endif
