@@ -1305,6 +1305,8 @@ static json_t *entry_json(const struct map_entry *e)
 	json_object_set_new(o, "expires_in", e->expires_ms ?
 			    json_integer(e->expires_ms > now ? (e->expires_ms - now) / 1000 : 0) :
 			    json_null());
+	json_object_set_new(o, "next_try_in", ev_timer_armed(e->timer) ?
+			    json_integer(ev_timer_remaining_ms(e->timer) / 1000) : json_null());
 	json_object_set_new(o, "error", json_string_or_null(e->error));
 	return o;
 }
