@@ -46,6 +46,8 @@
 
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
+#define IP_RETRY_MS 2000           /* an external-IP read the gateway could not answer yet */
+#define IP_RETRIES 5               /* ... tried again this often, then at the next check */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
 
 enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING };
@@ -115,6 +117,8 @@ static struct {
 	struct ev_timer *timer;        /* up: next check; unreachable: retry; stopping: limit */
 	struct ev_timer *kick;         /* the deferred work */
 	struct ev_timer *settle;       /* a restarted gateway: verify after RESTART_SETTLE_MS */
+	struct ev_timer *ip_retry;     /* the external IP again, after an error answer */
+	unsigned ip_tries;             /* error answers to it in a row */
 	void (*done)(void *arg);
 	void *done_arg;
 } G;
@@ -289,6 +293,7 @@ static void on_ip(void *arg, const struct gw_result *r)
 	G.ip_req = 0;
 	check_lost(s, r);
 	if (r->outcome == GW_OK) {
+		G.ip_tries = 0;
 		learn_ip(r->u.ext_ip);
 		ip_done();
 		return;
@@ -304,6 +309,11 @@ static void on_ip(void *arg, const struct gw_result *r)
 	G.ip_checked = true;
 	if (gw_outcome_gone(r->outcome))
 		gateway_lost(r->error);
+	else if (G.ip_tries++ < IP_RETRIES)
+		/* A router in the middle of an address change answers "no
+		 * resources" or "network failure" for a moment: ask again soon
+		 * rather than at the next check. */
+		ev_timer_arm(G.ip_retry, IP_RETRY_MS);
 	ip_done();
 }
 
@@ -330,8 +340,15 @@ static void check_ip(void)
 	ask_ip(s);
 }
 
+static void on_ip_retry(void *arg)
+{
+	check_ip();
+}
+
 static void cancel_ip(void)
 {
+	ev_timer_disarm(G.ip_retry);
+	G.ip_tries = 0;
 	if (G.ip_req && G.ip_slot)
 		G.ip_slot->be->cancel(G.ip_req);
 	G.ip_req = 0;
@@ -652,6 +669,7 @@ int gateway_init(const struct hp_config *cfg, const struct gateway_hooks *hooks)
 	G.timer = ev_timer_new(on_timer, NULL);
 	G.kick = ev_timer_new(on_kick, NULL);
 	G.settle = ev_timer_new(on_settle, NULL);
+	G.ip_retry = ev_timer_new(on_ip_retry, NULL);
 	mapping_set_hooks(&mhooks);
 	G.state = GS_IDLE;
 	transition(GS_SEARCHING, -1, NULL);
@@ -719,6 +737,7 @@ void gateway_fini(void)
 	ev_timer_free(G.timer);
 	ev_timer_free(G.kick);
 	ev_timer_free(G.settle);
+	ev_timer_free(G.ip_retry);
 	conf_free(&G.conf);
 	memset(&G, 0, sizeof(G));
 }

@@ -130,6 +130,10 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 	}
 	if (r->len == 0)
 		goto fault;
+	/* Every nonce made since the last request is on disk before this one
+	 * leaves (a nonce that cannot be saved is still used: the mapping
+	 * works, only a restart could not renew it). */
+	pcp_store_sync();
 	drain();
 	r->rt_ms = pcp_wire_next_rt_ms(0, jitter());
 	transmit(r);
@@ -205,16 +209,16 @@ static void map_answer(const struct pcpreq *r, const struct pcp_verdict *v,
 		       struct gw_result *res)
 {
 	struct gw_mapping *m = &res->u.map;
-	char hex[2 * PCP_NONCE_LEN + 1];
 
+	/* No handle: the nonce store is where the nonce lives (a handle that
+	 * appeared only with the answer would rewrite mappings.json once per
+	 * mapping). */
 	memset(m, 0, sizeof(*m));
 	snprintf(m->int_host, sizeof(m->int_host), "%s", r->int_host[0] ? r->int_host : st.lan);
 	m->int_port = r->m.int_port;
 	m->ext_port = v->ext_port;
 	m->lease = v->lifetime;
 	m->confirmed = res->outcome == GW_OK;
-	pcp_store_hex(r->m.nonce, hex);
-	snprintf(m->handle, sizeof(m->handle), "%s", hex);
 }
 
 static void probe_delete(void);
@@ -321,15 +325,6 @@ static uint8_t ip_proto(unsigned proto)
 	return proto == SVC_UDP ? IPPROTO_UDP : proto == SVC_TCP ? IPPROTO_TCP : 0;
 }
 
-/* The nonce of the mapping q names: its handle, else the kept one, else a
- * new one (kept before it is used). */
-static int nonce_for(const struct gw_map_req *q, const char *host, uint8_t nonce[PCP_NONCE_LEN])
-{
-	if (q->handle[0] && pcp_store_unhex(q->handle, nonce) == 0)
-		return 0;
-	return pcp_store_nonce(ip_proto(q->proto), host, q->int_port, nonce);
-}
-
 static uint64_t push_map(const struct gw_map_req *q, uint32_t lifetime, gw_cb cb, void *arg)
 {
 	const char *host = q->int_host[0] ? q->int_host : st.lan;
@@ -337,7 +332,7 @@ static uint64_t push_map(const struct gw_map_req *q, uint32_t lifetime, gw_cb cb
 	struct pcpreq *r;
 
 	if (!st.inited || q->family != GW_FAMILY_IPV4 || !ip_proto(q->proto) ||
-	    nonce_for(q, host, nonce) < 0)
+	    pcp_store_nonce(ip_proto(q->proto), host, q->int_port, nonce) < 0)
 		return 0;
 	r = xcalloc(1, sizeof(*r));
 	r->kind = PR_MAP;

@@ -31,6 +31,7 @@ static struct {
 	char *dir;
 	struct nonce_rec *recs;
 	size_t n, cap;
+	bool dirty;                  /* changed since the last save */
 } S;
 
 void pcp_store_hex(const uint8_t nonce[PCP_NONCE_LEN], char out[2 * PCP_NONCE_LEN + 1])
@@ -117,6 +118,7 @@ static int save(void)
 
 	if (!S.dir)
 		return 0;
+	S.dirty = false;
 	arr = json_array();
 	for (size_t i = 0; i < S.n; i++) {
 		char hex[2 * PCP_NONCE_LEN + 1];
@@ -186,8 +188,20 @@ void pcp_store_open(const char *dir)
 		load();
 }
 
+int pcp_store_sync(void)
+{
+	if (!S.dirty)
+		return 0;
+	if (save() == 0)
+		return 0;
+	S.dirty = true;
+	log_warnx("PCP: could not save the mapping nonces in %s", S.dir);
+	return -1;
+}
+
 void pcp_store_close(void)
 {
+	pcp_store_sync();
 	free(S.dir);
 	free(S.recs);
 	memset(&S, 0, sizeof(S));
@@ -221,11 +235,7 @@ int pcp_store_nonce(uint8_t proto, const char *int_host, uint16_t int_port,
 		log_warnx("PCP: more than %d mapping nonces kept; not adding another", STORE_MAX);
 		return -1;
 	}
-	/* A nonce the disk does not hold could not be renewed after a restart:
-	 * it is still used (the mapping works until then), and said. */
-	if (save() < 0)
-		log_warnx("PCP: could not save the nonce of %s %s:%u", proto_name(proto), k.host,
-			  int_port);
+	S.dirty = true;
 	memcpy(nonce, k.nonce, PCP_NONCE_LEN);
 	return 0;
 }
@@ -237,5 +247,5 @@ void pcp_store_forget(uint8_t proto, const char *int_host, uint16_t int_port)
 	if (make_key(&k, proto, int_host, int_port) < 0 || !(r = find(&k)))
 		return;
 	*r = S.recs[--S.n];
-	save();
+	S.dirty = true;
 }

@@ -686,12 +686,32 @@ static int store_teardown(void **state)
 	return system(cmd) == 0 ? 0 : -1;
 }
 
+/* Does <dir>/pcp.json hold this nonce? */
+static bool on_disk(const uint8_t nonce[PCP_NONCE_LEN])
+{
+	char path[512], hex[2 * PCP_NONCE_LEN + 1], text[8192] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/pcp.json", dir);
+	f = fopen(path, "r");
+	if (f) {
+		text[fread(text, 1, sizeof(text) - 1, f)] = '\0';
+		fclose(f);
+	}
+	pcp_store_hex(nonce, hex);
+	return strstr(text, hex) != NULL;
+}
+
 static void test_store_keeps_nonce(void **state)
 {
 	uint8_t a[PCP_NONCE_LEN], b[PCP_NONCE_LEN], c[PCP_NONCE_LEN], d[PCP_NONCE_LEN];
 
 	assert_false(pcp_store_lookup(IPPROTO_TCP, "192.168.77.10", 8080, a));
 	assert_int_equal(pcp_store_nonce(IPPROTO_TCP, "192.168.77.10", 8080, a), 0);
+	/* On disk at the sync (before a request with it leaves), not sooner. */
+	assert_false(on_disk(a));
+	assert_int_equal(pcp_store_sync(), 0);
+	assert_true(on_disk(a));
 	assert_int_equal(pcp_store_nonce(IPPROTO_TCP, "192.168.77.10", 8080, b), 0);
 	assert_memory_equal(a, b, PCP_NONCE_LEN);
 	/* Another protocol, port or host: another nonce. */
@@ -710,6 +730,8 @@ static void test_store_keeps_nonce(void **state)
 	assert_memory_equal(c, b, PCP_NONCE_LEN);
 	/* Forgotten (deleted) mappings get a fresh one. */
 	pcp_store_forget(IPPROTO_TCP, "192.168.77.10", 8080);
+	assert_int_equal(pcp_store_sync(), 0);
+	assert_false(on_disk(a));
 	pcp_store_close();
 	pcp_store_open(dir);
 	assert_false(pcp_store_lookup(IPPROTO_TCP, "192.168.77.10", 8080, b));
