@@ -152,11 +152,7 @@ def main():
     print()
     print("samples (ms): " + "; ".join("%s=%s" % (k, [None if x is None else round(x, 1)
                                                       for x in R[k]]) for k in R))
-    if problems:
-        print()
-        print("PROBLEMS SEEN (%d):" % len(problems))
-        for p in problems:
-            print(" - " + p.rstrip())
+    common.print_problems(problems)
     return 0
 
 

@@ -7,10 +7,16 @@
 
 #include <stdint.h>
 
+#include "ev.h"
+
 /* A non-blocking UDP socket bound to 224.0.0.1:port, member of that group
  * on ifname, or (ifname NULL) on the interface holding the local address
- * of towards_fd, a socket connected to the gateway. who names the caller
- * in logs. The socket, or -1 (logged). */
-int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *who);
+ * of towards_fd, a socket connected to the gateway, and watched by the
+ * event loop (cb). who names the caller in logs. The socket, or -1
+ * (logged). */
+int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *who,
+		 ev_fd_cb cb, void *arg);
+/* Stop watching and close *fd (when >= 0); *fd becomes -1. */
+void mcast_close(int *fd);
 
 #endif

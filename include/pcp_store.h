@@ -39,7 +39,7 @@ int  pcp_store_sync(void);
 /* A fresh unguessable nonce (getrandom, else /dev/urandom). 0 / -1. */
 int  pcp_store_random(uint8_t nonce[PCP_NONCE_LEN]);
 
-/* Nonce <-> 24 lower-case hex digits (a gw_map_req handle). 0 / -1. */
+/* Nonce <-> 24 lower-case hex digits (pcp.json). 0 / -1. */
 void pcp_store_hex(const uint8_t nonce[PCP_NONCE_LEN], char out[2 * PCP_NONCE_LEN + 1]);
 int  pcp_store_unhex(const char *hex, uint8_t nonce[PCP_NONCE_LEN]);
 

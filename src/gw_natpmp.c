@@ -329,22 +329,13 @@ fail:
 	return -1;
 }
 
-static void close_announce(void)
-{
-	if (st.ann_fd >= 0) {
-		ev_fd_del(st.ann_fd);
-		close(st.ann_fd);
-		st.ann_fd = -1;
-	}
-}
-
 void natpmp_fini(void)
 {
 	if (!st.inited)
 		return;
 	st.inited = false;
 	gwq_fini(&st.queue);
-	close_announce();
+	mcast_close(&st.ann_fd);
 	ev_fd_del(st.np.s);
 	closenatpmp(&st.np);
 	ev_timer_free(st.retry);
@@ -465,15 +456,10 @@ int natpmp_listen_announcements(const char *ifname, natpmp_announce_cb cb, void 
 		log_warnx("natpmp: announcements need a gateway first");
 		return -1;
 	}
-	fd = mcast_listen(ANNOUNCE_PORT, ifname, st.np.s, "natpmp");
+	fd = mcast_listen(ANNOUNCE_PORT, ifname, st.np.s, "natpmp", on_announce, NULL);
 	if (fd < 0)
 		return -1;
-	if (ev_fd_add(fd, POLLIN, on_announce, NULL) < 0) {
-		log_warn("natpmp: ev_fd_add");
-		close(fd);
-		return -1;
-	}
-	close_announce();
+	mcast_close(&st.ann_fd);
 	st.ann_fd = fd;
 	st.ann_cb = cb;
 	st.ann_arg = arg;

@@ -473,30 +473,17 @@ static void on_announce(int fd, short revents, void *arg)
 	}
 }
 
-static void close_announce(void)
-{
-	if (st.ann_fd >= 0) {
-		ev_fd_del(st.ann_fd);
-		close(st.ann_fd);
-		st.ann_fd = -1;
-	}
-}
-
 static int op_listen(gw_hint_cb cb, void *arg)
 {
 	int fd;
 
 	if (!st.inited)
 		return -1;
-	fd = mcast_listen(PCP_ANNOUNCE_PORT, st.ifname[0] ? st.ifname : NULL, st.fd, "pcp");
+	fd = mcast_listen(PCP_ANNOUNCE_PORT, st.ifname[0] ? st.ifname : NULL, st.fd, "pcp",
+			  on_announce, NULL);
 	if (fd < 0)
 		return -1;
-	if (ev_fd_add(fd, POLLIN, on_announce, NULL) < 0) {
-		log_warn("pcp: ev_fd_add");
-		close(fd);
-		return -1;
-	}
-	close_announce();
+	mcast_close(&st.ann_fd);
 	st.ann_fd = fd;
 	st.hint_cb = cb;
 	st.hint_arg = arg;
@@ -533,7 +520,7 @@ static void op_stop(void)
 		return;
 	st.inited = false;
 	gwq_fini(&st.queue);
-	close_announce();
+	mcast_close(&st.ann_fd);
 	if (st.fd >= 0) {
 		ev_fd_del(st.fd);
 		close(st.fd);

@@ -4,6 +4,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -31,7 +32,8 @@ static unsigned iface_of(int fd)
 	return idx;
 }
 
-int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *who)
+int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *who,
+		 ev_fd_cb cb, void *arg)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
 	struct ip_mreqn mr = { .imr_ifindex = 0 };
@@ -58,6 +60,20 @@ int mcast_listen(uint16_t port, const char *ifname, int towards_fd, const char *
 	}
 	/* Only the group joined here, not every group any socket joined. */
 	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
+	if (ev_fd_add(fd, POLLIN, cb, arg) < 0) {
+		log_warn("%s: ev_fd_add", who);
+		close(fd);
+		return -1;
+	}
 	log_debug("%s: listening for announcements on ifindex %u", who, idx);
 	return fd;
+}
+
+void mcast_close(int *fd)
+{
+	if (*fd < 0)
+		return;
+	ev_fd_del(*fd);
+	close(*fd);
+	*fd = -1;
 }

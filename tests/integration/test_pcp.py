@@ -27,6 +27,12 @@ def nonces(d):
         return {(n["proto"], n["host"], n["port"]): n["nonce"] for n in json.load(f)["nonces"]}
 
 
+def cam(b):
+    """The camera on lan2 (echo on TCP 8554) as a service, external port 18554."""
+    b.start_echo("lan2", tcp=[8554])
+    return b.service_section("cam", 8554, 18554, internal_host=b.lan2_ip)
+
+
 def test_pcp_maps_and_traffic_reaches(make_bed):
     b = make_bed(bind=False, standin=False)
     assert not b.reaches(18080, "tcp")
@@ -126,10 +132,7 @@ def test_pcp_public_address_change_reaches_dns(make_bed):
 
 def test_pcp_third_party_refused(make_bed):
     b = make_bed(bind=False, standin=False)
-    b.start_echo("lan2", tcp=[8554])
-    d = b.start_daemon(b.gateway_conf("pcp"),
-                       dropins={"cam.conf": b.service_section("cam", 8554, 18554,
-                                                              internal_host=b.lan2_ip)})
+    d = b.start_daemon(b.gateway_conf("pcp"), dropins={"cam.conf": cam(b)})
     s = wait_svc(d, "cam", "refused")
     assert s["error"].startswith("PCP 5 UNSUPP_OPTION"), s
     assert "UPnP" in s["error"] and s["via"] == "pcp"
@@ -138,10 +141,7 @@ def test_pcp_third_party_refused(make_bed):
 
 def test_pcp_third_party_allowed(make_bed):
     b = make_bed(bind=False, standin=False, pcp_allow_thirdparty=True)
-    b.start_echo("lan2", tcp=[8554])
-    d = b.start_daemon(b.gateway_conf("pcp"),
-                       dropins={"cam.conf": b.service_section("cam", 8554, 18554,
-                                                              internal_host=b.lan2_ip)})
+    d = b.start_daemon(b.gateway_conf("pcp"), dropins={"cam.conf": cam(b)})
     s = wait_svc(d, "cam", "mapped")
     assert s["via"] == "pcp" and s["internal_host"] == b.lan2_ip
     assert b.reaches(18554, "tcp", host="lan2")
@@ -153,15 +153,12 @@ def test_auto_other_host_third_party_first_then_upnp(make_bed):
     """auto: a service on another host goes over PCP THIRD_PARTY where the router
     allows it; where it does not, over UPnP."""
     b = make_bed(bind=False, standin=False, secure_mode=False, pcp_allow_thirdparty=True)
-    b.start_echo("lan2", tcp=[8554])
-    cam = b.service_section("cam", 8554, 18554, internal_host=b.lan2_ip)
-    d = b.start_daemon(b.gateway_conf("auto"), dropins={"cam.conf": cam, "web.conf": web(b)})
+    d = b.start_daemon(b.gateway_conf("auto"), dropins={"cam.conf": cam(b), "web.conf": web(b)})
     assert wait_svc(d, "cam", "mapped")["via"] == "pcp"
     assert wait_svc(d, "web", "mapped")["via"] == "upnp"
     assert d.stop() == 0
     b2 = make_bed(bind=False, standin=False, secure_mode=False)
-    b2.start_echo("lan2", tcp=[8554])
-    d2 = b2.start_daemon(b2.gateway_conf("auto"), dropins={"cam.conf": cam})
+    d2 = b2.start_daemon(b2.gateway_conf("auto"), dropins={"cam.conf": cam(b2)})
     s = wait_svc(d2, "cam", "mapped")
     assert s["via"] == "upnp", s
     assert "UNSUPP_OPTION" in d2.logtext() and b2.reaches(18554, "tcp", host="lan2")

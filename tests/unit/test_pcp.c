@@ -305,6 +305,19 @@ static size_t reply_to(const struct pcp_map_req *q, uint8_t *buf, uint8_t result
 	return len;
 }
 
+/* The verdict on a miniupnpd-style reply to q (reply_to's arguments). */
+static enum gw_outcome judged(const struct pcp_map_req *q, uint8_t result, uint32_t lifetime,
+			      uint16_t ext_port, const char *ext, struct pcp_verdict *v)
+{
+	uint8_t buf[PCP_MAX_LEN];
+	struct pcp_reply r;
+	size_t len = reply_to(q, buf, result, lifetime, 9, ext_port, ext);
+
+	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
+	pcp_wire_verdict(q, &r, v);
+	return v->outcome;
+}
+
 static void test_parse_map_success(void **state)
 {
 	struct pcp_map_req q;
@@ -582,84 +595,48 @@ static void test_every_result_code(void **state)
 static void test_retry_capped(void **state)
 {
 	struct pcp_map_req q;
-	struct pcp_reply r;
 	struct pcp_verdict v;
-	uint8_t buf[PCP_MAX_LEN];
-	size_t len;
 
 	v4_req(&q, 18080, 3600);
-	len = reply_to(&q, buf, PCP_NO_RESOURCES, UINT32_MAX, 9, 0, NULL);
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_TEMPORARY);
+	assert_int_equal(judged(&q, PCP_NO_RESOURCES, UINT32_MAX, 0, NULL, &v), GW_TEMPORARY);
 	assert_int_equal(v.retry_s, 1800);
 }
 
 static void test_success_checks(void **state)
 {
 	struct pcp_map_req q;
-	struct pcp_reply r;
 	struct pcp_verdict v;
-	uint8_t buf[PCP_MAX_LEN];
-	size_t len;
 
 	/* Another port granted: said as it is (mapping.c hands it back). */
 	v4_req(&q, 18080, 3600);
-	len = reply_to(&q, buf, 0, 3600, 9, 18081, "203.0.113.2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_OK);
+	assert_int_equal(judged(&q, 0, 3600, 18081, "203.0.113.2", &v), GW_OK);
 	assert_int_equal(v.ext_port, 18081);
 	/* Any port asked: whatever comes is fine. */
 	v4_req(&q, 0, 3600);
-	len = reply_to(&q, buf, 0, 120, 9, 1024, "203.0.113.2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_OK);
+	assert_int_equal(judged(&q, 0, 120, 1024, "203.0.113.2", &v), GW_OK);
 	assert_int_equal(v.lifetime, 120);
 	/* No external address, no port, no lifetime, or an IPv6 one for an
 	 * IPv4 mapping: nothing usable. */
 	v4_req(&q, 18080, 3600);
-	len = reply_to(&q, buf, 0, 3600, 9, 18080, "0.0.0.0");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_FAULT);
-	len = reply_to(&q, buf, 0, 3600, 9, 0, "203.0.113.2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_FAULT);
-	len = reply_to(&q, buf, 0, 0, 9, 18080, "203.0.113.2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_FAULT);
-	len = reply_to(&q, buf, 0, 3600, 9, 18080, "2001:db8::2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_FAULT);
+	assert_int_equal(judged(&q, 0, 3600, 18080, "0.0.0.0", &v), GW_FAULT);
+	assert_int_equal(judged(&q, 0, 3600, 0, "203.0.113.2", &v), GW_FAULT);
+	assert_int_equal(judged(&q, 0, 0, 18080, "203.0.113.2", &v), GW_FAULT);
+	assert_int_equal(judged(&q, 0, 3600, 18080, "2001:db8::2", &v), GW_FAULT);
 	/* A delete answered SUCCESS with lifetime 0. */
 	v4_req(&q, 18080, 0);
-	len = reply_to(&q, buf, 0, 0, 9, 18080, "203.0.113.2");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_OK);
+	assert_int_equal(judged(&q, 0, 0, 18080, "203.0.113.2", &v), GW_OK);
 }
 
 static void test_ipv6_pinhole_port_zero(void **state)
 {
 	struct pcp_map_req q;
-	struct pcp_reply r;
 	struct pcp_verdict v;
-	uint8_t buf[PCP_MAX_LEN];
-	size_t len;
 
 	/* miniupnpd 2.3.1 renews a pinhole with external port 0: it is the
 	 * internal port. */
 	assert_int_equal(pcp_wire_map_init(&q, "2001:db8:77::10", NULL, IPPROTO_TCP, 8080, 8080,
 					   3600, NONCE), 0);
-	len = reply_to(&q, buf, 0, 3600, 9, 0, "2001:db8:77::10");
-	assert_int_equal(pcp_wire_parse(buf, len, &r), 0);
-	pcp_wire_verdict(&q, &r, &v);
-	assert_int_equal(v.outcome, GW_OK);
+	assert_int_equal(judged(&q, 0, 3600, 0, "2001:db8:77::10", &v), GW_OK);
 	assert_int_equal(v.ext_port, 8080);
 	assert_string_equal(v.ext_ip, "2001:db8:77::10");
 }
