@@ -68,10 +68,11 @@ def test_pcp_restart_renews_with_the_same_nonce(make_bed):
     time.sleep(1.1)                          # the renewal shows as a later expiry
     d.start()
     wait_svc(d, "web", "mapped")
-    assert wait_until(lambda: b.leases() and b.leases()[0]["expires"] > expires, timeout=5)
-    assert b.pcp_nonces() == before          # renewed, not a second mapping
-    assert len(b.mappings()) == 1
-    assert "made by an earlier run: adopted" in d.logtext()
+    assert wait_until(lambda: b.leases() and b.leases()[0]["expires"] > expires, timeout=5), \
+        (b.leases(), expires, d.logtext()[-2000:])
+    assert b.pcp_nonces() == before, (b.leases(), before)   # renewed, not a second mapping
+    assert len(b.mappings()) == 1, b.mappings()
+    assert "made by an earlier run: adopted" in d.logtext(), d.logtext()[-2000:]
 
 
 def test_pcp_sigkill_then_removed_service_is_deleted_by_nonce(make_bed):
