@@ -57,7 +57,6 @@ struct pcpreq {
 	struct gwq_req q;            /* first: the queue's part */
 	enum pr_kind kind;
 	bool discover;               /* the ANNOUNCE request of discovery */
-	bool hint;                   /* the ANNOUNCE request an announcement asked for */
 	struct pcp_map_req m;
 	char int_host[INET6_ADDRSTRLEN];   /* as the caller named it ("" = this host) */
 	uint8_t buf[PCP_MAX_LEN];
@@ -91,11 +90,6 @@ static struct pcpreq *head(void)
 	return (struct pcpreq *)gwq_on_wire(&st.queue);
 }
 
-static double jitter(void)
-{
-	return drand48();
-}
-
 /* ---- sending ---------------------------------------------------------- */
 
 static void transmit(struct pcpreq *r)
@@ -111,8 +105,9 @@ static void drain(void)
 {
 	uint8_t b[4];
 
-	for (int i = 0; i < READ_BURST && recv(st.fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) >= 0; i++)
-		;
+	for (int i = 0; i < READ_BURST; i++)
+		if (recv(st.fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
+			return;
 }
 
 static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
@@ -135,7 +130,7 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 	 * works, only a restart could not renew it). */
 	pcp_store_sync();
 	drain();
-	r->rt_ms = pcp_wire_next_rt_ms(0, jitter());
+	r->rt_ms = pcp_wire_next_rt_ms(0, drand48());
 	transmit(r);
 	return 0;
 fault:
@@ -151,7 +146,7 @@ static void on_rtx(void *arg)
 
 	if (!r)
 		return;
-	r->rt_ms = pcp_wire_next_rt_ms(r->rt_ms, jitter());
+	r->rt_ms = pcp_wire_next_rt_ms(r->rt_ms, drand48());
 	log_debug("pcp: no answer from %s yet, sending again (next in %lld ms)", st.gw_str,
 		  (long long)r->rt_ms);
 	transmit(r);
@@ -310,13 +305,12 @@ static uint64_t push(struct pcpreq *r, gw_cb cb, void *arg)
 	return gwq_push(&st.queue, &r->q, cb, arg);
 }
 
-static uint64_t push_announce(bool discover, bool hint, gw_cb cb, void *arg)
+static uint64_t push_announce(bool discover, gw_cb cb, void *arg)
 {
 	struct pcpreq *r = xcalloc(1, sizeof(*r));
 
 	r->kind = PR_ANNOUNCE;
 	r->discover = discover;
-	r->hint = hint;
 	return push(r, cb, arg);
 }
 
@@ -390,7 +384,7 @@ static void probe_delete(void)
 
 static uint64_t op_discover(gw_cb cb, void *arg)
 {
-	return push_announce(true, false, cb, arg);
+	return push_announce(true, cb, arg);
 }
 
 static void op_cancel(uint64_t id)
@@ -429,7 +423,7 @@ static void ask_epoch(void *arg)
 	if (st.hint_queued || !st.inited)
 		return;
 	st.last_hint_ms = ev_now_ms();
-	st.hint_queued = push_announce(false, true, on_hint_answer, NULL) != 0;
+	st.hint_queued = push_announce(false, on_hint_answer, NULL) != 0;
 }
 
 /* Rate-limited: a flood of announcements costs one request a second. */
@@ -600,7 +594,8 @@ static int64_t op_renew_ms(uint32_t granted, double j)
 const struct gw_backend gw_backend_pcp = {
 	.name = "pcp",
 	.label = "PCP",
-	.why = "UPnP did not answer; PCP comes before NAT-PMP (mappings owned by a nonce, THIRD_PARTY for other hosts)",
+	.why = "UPnP did not answer; PCP comes before NAT-PMP (mappings owned by a nonce, "
+	       "THIRD_PARTY for other hosts)",
 	.pref = GW_PREF_PCP,
 	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES | GW_CAP_OTHER_HOST | GW_CAP_THIRD_PARTY,
 	.init = op_init,
