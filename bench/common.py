@@ -63,6 +63,15 @@ def table(headers, rows, out=sys.stdout):
     out.flush()
 
 
+def print_problems(problems):
+    """The problems a benchmark run saw, after its figures (nothing if none)."""
+    if problems:
+        print()
+        print("PROBLEMS SEEN (%d):" % len(problems))
+        for p in problems:
+            print(" - " + p.rstrip())
+
+
 def log(msg):
     sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()

@@ -214,11 +214,7 @@ def main():
     print("samples (ms): ")
     for k, v in samples.items():
         print("  %-9s %s" % (k, [None if x is None else round(x) for x in v]))
-    if problems:
-        print()
-        print("PROBLEMS SEEN (%d):" % len(problems))
-        for p in problems:
-            print(" - " + p)
+    common.print_problems(problems)
     return 0
 
 

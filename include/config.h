@@ -13,7 +13,7 @@
 
 #include "cfgkey.h"
 
-enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP };
+enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_PCP };
 
 /* Bit mask: a "both" service is SVC_TCP | SVC_UDP. */
 enum svc_protocol { SVC_TCP = 1, SVC_UDP = 2 };

@@ -427,10 +427,12 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->protocol = GW_PREF_AUTO;
 		else if (strcasecmp(value, "upnp") == 0)
 			g->protocol = GW_PREF_UPNP;
+		else if (strcasecmp(value, "pcp") == 0)
+			g->protocol = GW_PREF_PCP;
 		else if (strcasecmp(value, "natpmp") == 0 || strcasecmp(value, "nat-pmp") == 0)
 			g->protocol = GW_PREF_NATPMP;
 		else
-			PERR(p, "protocol: unknown value \"%s\" (auto, upnp or natpmp)", value);
+			PERR(p, "protocol: unknown value \"%s\" (auto, upnp, natpmp or pcp)", value);
 	} else if (strcmp(key, "upnp_url") == 0) {
 		if (*value && (!url_valid(value, &is_http) || !is_http))
 			PERR(p, "upnp_url: \"%s\" is not an http:// URL of the IGD's root description", value);
@@ -1172,7 +1174,7 @@ static void dump_ddns(const struct cfg_ddns *d, FILE *out)
 
 void config_dump(const struct hp_config *cfg, FILE *out)
 {
-	static const char *const gw_proto[] = { "auto", "upnp", "natpmp" };
+	static const char *const gw_proto[] = { "auto", "upnp", "natpmp", "pcp" };
 
 	fprintf(out, "; effective configuration of %s\n", cfg->path);
 	fprintf(out, "[daemon]\n");

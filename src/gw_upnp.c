@@ -582,7 +582,7 @@ static bool url_host_is_ipv4(const char *url)
 	return inet_pton(AF_INET, host, &a) == 1;
 }
 
-static int op_init(void)
+static int op_init(const char *state_dir)
 {
 	upnp_proc_prepare();
 	return 0;
@@ -663,6 +663,8 @@ static void op_probe_json(json_t *o, bool answered)
 const struct gw_backend gw_backend_upnp = {
 	.name = "upnp",
 	.label = "UPnP",
+	.why = "first choice: the router's table shows each description, mappings can be read "
+	       "back, other hosts can be mapped",
 	.pref = GW_PREF_UPNP,
 	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES,
 	.init = op_init,

@@ -423,7 +423,7 @@ static int init_modules(void)
 {
 	static const struct gateway_hooks gateway_hooks = { .ip_changed = ddns_set_external_ip };
 
-	if (gw_backends_init() < 0) {
+	if (gw_backends_init(cfg->daemon.state_dir) < 0) {
 		log_errx("cannot set up the gateway protocols");
 		return -1;
 	}
@@ -527,7 +527,7 @@ int main(int argc, char **argv)
 	}
 	seed_random();
 	if (opt.probe) {
-		rc = priv_drop(&ids) < 0 || gw_backends_init() < 0 ? HP_EXIT_FAIL :
+		rc = priv_drop(&ids) < 0 || gw_backends_init(NULL) < 0 ? HP_EXIT_FAIL :
 		     probe_run(cfg, opt.json);
 		gw_backends_fini();
 		config_free(cfg);

@@ -111,14 +111,17 @@ def test_rogue_igd_answering_ssdp_is_ignored(bed):
     print(r.stdout)
 
 
-def test_rogue_igd_with_upnp_off_on_the_router(make_bed):
-    b = make_bed(upnp=False)
+@pytest.mark.parametrize("proto", ["natpmp", "pcp"])
+def test_rogue_igd_with_upnp_off_on_the_router(make_bed, proto):
+    # natpmp: the router speaks NAT-PMP only (miniupnpd 2.3.1 would answer
+    # PCP too, and auto prefers it); pcp: PCP and NAT-PMP.
+    b = make_bed(upnp=False, pcp=proto == "pcp")
     p, url = rogue(b)
     d = b.start_daemon(b.gateway_conf("auto", upnp_url=None),
                        dropins={"web.conf": web(b), "home.conf": dns_entry(b)})
     st = d.wait_for(lambda st: (svc(st, "web") or {}).get("state") == "mapped", timeout=20)
-    assert st["gateway"]["protocol"] == "natpmp" and st["gateway"]["address"] == b.gw_lan_ip
-    assert svc(st, "web")["via"] == "natpmp"
+    assert st["gateway"]["protocol"] == proto and st["gateway"]["address"] == b.gw_lan_ip
+    assert svc(st, "web")["via"] == proto
     assert_real_ip_published(b, d)
     assert rogue_requests(p) == []
     assert "ignoring UPnP IGD at %s" % url in d.logtext()
@@ -127,23 +130,26 @@ def test_rogue_igd_with_upnp_off_on_the_router(make_bed):
     j = json.loads(b.run("lan", [HOMEPORTD, "-c", b.path("probe.conf"), "--probe", "--json"],
                          timeout=40).stdout)
     assert j["upnp"]["ok"] is False and j["natpmp"]["ok"] is True, j
+    assert j["pcp"]["ok"] is (proto == "pcp"), j
     assert j["ignored"] == [{"what": "UPnP IGD at %s" % url,
                              "reason": "not the default gateway"}], j
     assert j["default_gateway"] == b.gw_lan_ip and j["external_ip"] == b.gw_wan_ip
 
 
-def test_protocols_that_disagree_publish_nothing(make_bed):
+@pytest.mark.parametrize("other", ["NAT-PMP", "PCP"])
+def test_protocols_that_disagree_publish_nothing(make_bed, other):
     # A second "IGD" on the router's own address (so it is the gateway)
-    # that names another external IP than the router's NAT-PMP. (miniupnpd's
-    # own UPnP stays on: without it, it misses the WAN address change below.)
-    b = make_bed()
+    # that names another external IP than the router's NAT-PMP (or PCP, the
+    # next in table order when the router speaks it). (miniupnpd's own UPnP
+    # stays on: without it, it misses the WAN address change below.)
+    b = make_bed(pcp=other == "PCP")
     p, url = rogue(b, host=b.gw_lan_ip, ssdp=False, ns="gw")
     d = b.start_daemon(b.gateway_conf("auto", upnp_url=url),
                        dropins={"home.conf": dns_entry(b)})
     st = d.wait_for(lambda st: st["gateway"]["error"] and "agree" in st["gateway"]["error"],
                     timeout=20)
     err = st["gateway"]["error"]
-    assert ROGUE_IP in err and b.gw_wan_ip in err and "UPnP" in err and "NAT-PMP" in err, err
+    assert ROGUE_IP in err and b.gw_wan_ip in err and "UPnP" in err and other in err, err
     time.sleep(3)             # the quick second look, and the DDNS debounce, are over
     st = d.status()
     assert st["gateway"]["external_ip"] is None, st["gateway"]
