@@ -7,8 +7,9 @@
  * authorized, a protocol that maps only for the asking host), the
  * permanent-lease fallback, a port handed back, a reboot (mapping gone at
  * verification, an answer showing a lost table, re-map all), gateway loss,
- * shutdown (delete only what still is ours; keep_mappings) and a restart
- * adopting what an earlier run made. */
+ * shutdown (delete only what still is ours; keep_mappings), a restart
+ * adopting what an earlier run made, and services forwarded by hand (map =
+ * manual, protocol = none) that are never asked for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -234,7 +235,7 @@ static void start(bool stored)
 static const char *status(size_t i, json_t **keep)
 {
 	static char buf[512];
-	json_t *a = mapping_status_json(), *e = json_array_get(a, i);
+	json_t *a = mapping_status_json(NULL), *e = json_array_get(a, i);
 	const char *err = json_string_value(json_object_get(e, "error"));
 
 	snprintf(buf, sizeof(buf), "%s|%s", json_string_value(json_object_get(e, "state")),
@@ -558,6 +559,67 @@ static void test_removed_service_is_released(void **state)
 	assert_int_equal(pending(F_UNMAP)->q.ext_port, 10053);
 }
 
+static void test_manual_service_asks_nothing(void **state)
+{
+	json_t *a, *e;
+
+	service(1, "byhand", 29003, 29003, NULL, 3600);
+	svcs[1].manual = true;
+	start(false);
+	assert_string_equal(status(1, NULL), "manual|");
+	up(&fake_igd);
+	/* only web is asked for; byhand stays manual through verify and loss */
+	assert_int_equal(live(F_MAP), 1);
+	assert_int_equal(pending(F_MAP)->q.ext_port, 18080);
+	answer_ok_map(3600, true);
+	mapping_verify_all();
+	assert_int_equal(live(F_MAP) + live(F_READ), 1);     /* web's verification only */
+	mapping_gateway_down("gone");
+	assert_string_equal(status(1, NULL), "manual|");
+	a = mapping_status_json("203.0.113.2");
+	e = json_array_get(a, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "external_address")),
+			    "203.0.113.2:29003");
+	assert_true(json_is_null(json_object_get(e, "via")));
+	json_decref(a);
+	a = mapping_status_json(NULL);
+	assert_true(json_is_null(json_object_get(json_array_get(a, 1), "external_address")));
+	json_decref(a);
+	/* --once: a manual service is done and fine */
+	bool ok = false;
+	mapping_gateway_up(&(struct mapping_gw){ .via = &fake_igd, .answering = { &fake_igd },
+						 .check_interval = 300, .address = GW,
+						 .lan_addr = LAN });
+	pump();
+	answer_ok_map(3600, true);
+	assert_true(mapping_once_done(&ok));
+	assert_true(ok);
+}
+
+static void test_protocol_none_makes_every_service_manual(void **state)
+{
+	service(1, "dns", 53, 10053, NULL, 600);
+	cfg.gateway.protocol = GW_PREF_NONE;
+	start(false);
+	assert_string_equal(status(0, NULL), "manual|");
+	assert_string_equal(status(1, NULL), "manual|");
+	/* back to a protocol: pending, then mapped when the gateway is up */
+	cfg.gateway.protocol = GW_PREF_AUTO;
+	mapping_apply_config(&cfg);
+	assert_string_equal(status(0, NULL), "pending|");
+	up(&fake_igd);
+	assert_int_equal(live(F_MAP), 2);
+	answer_ok_map(3600, true);
+	answer_ok_map(600, true);
+	assert_string_equal(status(1, NULL), "mapped|");
+	/* and none again: manual, the router is asked nothing more */
+	cfg.gateway.protocol = GW_PREF_NONE;
+	mapping_apply_config(&cfg);
+	assert_string_equal(status(0, NULL), "manual|");
+	mapping_verify_all();
+	assert_int_equal(live(F_MAP) + live(F_READ) + live(F_UNMAP), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -577,6 +639,8 @@ int main(void)
 		T(test_release_with_the_protocol_that_made_it),
 		T(test_keep_mappings_adopted_by_next_run),
 		T(test_removed_service_is_released),
+		T(test_manual_service_asks_nothing),
+		T(test_protocol_none_makes_every_service_manual),
 #undef T
 	};
 
