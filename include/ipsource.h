@@ -4,8 +4,9 @@
  * says, this module decides which source is in use (the router, web
  * sources through ipweb.c, or an interface through ipif.c) and hands the
  * address of that source on. auto uses the router while it answers with an
- * address and the web sources while it does not, switching back as soon as
- * the router answers again. */
+ * address (or with two that disagree: then nothing new, SPEC "Which gateway
+ * is trusted") and the web sources while it does not, switching back as soon
+ * as the router answers again. */
 #ifndef HP_IPSOURCE_H
 #define HP_IPSOURCE_H
 
@@ -31,6 +32,10 @@ void ipsource_fini(void);
 /* gateway.c's report: the router's external IP, NULL when it has none or
  * does not answer. */
 void ipsource_gateway_ip(const char *ip, bool is_public);
+/* gateway.c's report that the router's protocols disagree on the external
+ * IP: the router answers, so auto does not turn to the web sources, and
+ * nothing new is handed on until the router names one address again. */
+void ipsource_gateway_disputed(void);
 
 void ipsource_refresh(void);                 /* homeportctl refresh */
 

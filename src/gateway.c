@@ -315,6 +315,8 @@ static void disagree(const struct slot *a, const struct slot *b)
 	G.disagree = true;
 	G.ip_checked = true;
 	G.last_check_ms = ev_now_ms();
+	if (G.hooks.ip_disputed)
+		G.hooks.ip_disputed();
 	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
 		G.disagree_again = true;
 		G.ask |= ASK_IP;
