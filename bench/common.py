@@ -303,10 +303,12 @@ def dyndns2_account(bed):
     return user, info["password"]
 
 
-def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
+def start_inadyn(bed, hostname, period, ns="lan", label="inadyn", checkip_host=None):
     """Debian's inadyn in a LAN namespace, updating `hostname` on the stand-in's dyndns2
-    API (custom provider over HTTPS with the bed's CA), checking the IP at the bed's
-    checkip server every `period` seconds. Returns the Popen (its pid is inadyn's)."""
+    API (custom provider over HTTPS with the bed's CA), checking the IP every `period`
+    seconds (None: inadyn's own default) at the bed's checkip server, or over HTTPS at
+    `checkip_host` (one of the stand-in's CHECKIP_HOSTS). Returns the Popen (its pid
+    is inadyn's)."""
     binary, libdir = inadyn_binary()
     if not binary:
         raise RuntimeError(libdir)
@@ -315,20 +317,21 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
     os.makedirs(os.path.join(d, "cache"), exist_ok=True)
     conf = os.path.join(d, "inadyn.conf")
     with open(conf, "w") as f:
-        f.write('period = %d\n'
+        f.write(('period = %d\n' % period if period else '') +
                 'ca-trust-file = "%s"\n'
                 'custom bench {\n'
                 '    username       = "%s"\n'
                 '    password       = "%s"\n'
-                '    checkip-server = "%s:%d"\n'
+                '    checkip-server = "%s"\n'
                 '    checkip-path   = "/"\n'
-                '    checkip-ssl    = false\n'
+                '    checkip-ssl    = %s\n'
                 '    ssl            = true\n'
                 '    ddns-server    = "%s"\n'
                 '    ddns-path      = "/nic/update?hostname=%%h&myip=%%i"\n'
                 '    hostname       = "%s"\n'
-                '}\n' % (period, bed.ca_file, user, pw, bed.wan_ip, CHECKIP_PORT,
-                         bed.standin_host, hostname))
+                '}\n' % (bed.ca_file, user, pw,
+                         checkip_host or "%s:%d" % (bed.wan_ip, CHECKIP_PORT),
+                         "true" if checkip_host else "false", bed.standin_host, hostname))
     os.chmod(conf, 0o600)
     env = dict(os.environ)
     if libdir:
@@ -338,9 +341,10 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn"):
                           "-P", os.path.join(d, "inadyn.pid")], env=env, label=label)
 
 
-def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient"):
+def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient", checkip_host=None):
     """Debian's ddclient (perl) in a LAN namespace, daemon mode, dyndns2 on the stand-in,
-    IP from the bed's checkip server."""
+    IP from the bed's checkip server, or over HTTPS from `checkip_host` (one of the
+    stand-in's CHECKIP_HOSTS)."""
     binary, err = ddclient_binary()
     if not binary:
         raise RuntimeError(err)
@@ -357,15 +361,17 @@ def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient"):
                 "cache=%s\n"
                 "ssl=yes\n"
                 "ssl_ca_file=%s\n"
-                "use=web, web=http://%s:%d/, web-skip='Current IP Address:'\n"
+                "use=web, web=%s, web-skip='Current IP Address:'\n"
                 "protocol=dyndns2\n"
                 "server=%s\n"
                 "login=%s\n"
                 "password='%s'\n"
                 "min-interval=0\n"
                 "%s\n" % (interval, os.path.join(d, "ddclient.pid"),
-                          os.path.join(d, "ddclient.cache"), bed.ca_file, bed.wan_ip,
-                          CHECKIP_PORT, bed.standin_host, user, pw, hostname))
+                          os.path.join(d, "ddclient.cache"), bed.ca_file,
+                          "https://%s/" % checkip_host if checkip_host else
+                          "http://%s:%d/" % (bed.wan_ip, CHECKIP_PORT),
+                          bed.standin_host, user, pw, hostname))
     os.chmod(conf, 0o600)
     return bed.popen(ns, [binary, "-file", conf, "-foreground", "-daemon", str(interval)],
                      label=label)

@@ -8,7 +8,7 @@ BUILD_PKGS="build-essential pkg-config libcurl4-openssl-dev libinih-dev
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-pytest
  iproute2 nftables miniupnpd miniupnpd-nftables miniupnpc natpmpc bind9
  bind9-dnsutils pdns-server pdns-backend-sqlite3 openssl curl mandoc procps
- python3-prometheus-client"
+ python3-prometheus-client libio-socket-ssl-perl"
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

@@ -13,7 +13,11 @@
 
 #include "cfgkey.h"
 
-enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_PCP };
+enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_PCP,
+			     GW_PREF_NONE };
+
+/* Where the external IPv4 comes from (SPEC "Without UPnP, NAT-PMP or PCP"). */
+enum ip_source { IPSRC_AUTO, IPSRC_GATEWAY, IPSRC_WEB, IPSRC_INTERFACE };
 
 /* Bit mask: a "both" service is SVC_TCP | SVC_UDP. */
 enum svc_protocol { SVC_TCP = 1, SVC_UDP = 2 };
@@ -34,6 +38,13 @@ struct cfg_gateway {
 	uint32_t check_interval;       /* seconds */
 	uint32_t lease;                /* seconds, 0 = permanent */
 	bool keep_mappings;
+	enum ip_source ip_source;
+	char *ip_source_if;            /* IPSRC_INTERFACE: the interface's name */
+	char **check_urls;             /* web sources; n_check_urls == 0: the built-in list */
+	size_t n_check_urls;
+	char *ca_file;                 /* extra CA bundle for the web sources, as written */
+	char *ca_path;                 /* ca_file found (see config_load), for use */
+	bool allow_http;               /* web sources may be http:// */
 };
 
 struct cfg_service {
@@ -44,6 +55,7 @@ struct cfg_service {
 	char *internal_host;           /* NULL: this host's LAN address */
 	char *description;             /* defaults to "homeport:NAME" */
 	uint32_t lease;                /* defaults to [gateway] lease */
+	bool manual;                   /* map = manual: forwarded by hand, never asked for */
 	char *file;                    /* where the section started */
 	int line;
 };

@@ -12,6 +12,10 @@ void ddns_apply_config(const struct hp_config *cfg);  /* after a reload */
 /* From the gateway side: the current external IPv4 (NULL: unknown), and
  * whether it is public (SPEC "Status"). Cheap; debounced inside. */
 void ddns_set_external_ip(const char *ip, bool is_public);
+/* The same for an address its source vouches for, which needs no
+ * debounce: two web sources agreed on it, or it is the kernel's own
+ * address of an interface (ipsource.h). */
+void ddns_set_settled_ip(const char *ip, bool is_public);
 
 /* homeportctl update [NAME]: publish now even if unchanged. NULL = all.
  * -1 if no entry has that name; -2 if the external IP is not public, so

@@ -26,13 +26,15 @@ struct http_request {
 	const char *ca_file;           /* extra CA bundle; system CAs stay trusted */
 	uint32_t timeout;              /* whole request, seconds; 0: HTTP_TIMEOUT_DEF */
 	bool allow_http;               /* false: https:// only */
+	bool ipv4_only;                /* connect over IPv4 only (web IP sources) */
+	size_t max_body;               /* 0: HTTP_MAX_BODY; a smaller bound for tiny replies */
 };
 
 struct http_response {
 	long status;                   /* HTTP status; 0 when none arrived */
 	int curl_code;                 /* CURLcode; 0 = the exchange completed */
 	const char *error;             /* curl's sentence when curl_code != 0, else "" */
-	const char *body;              /* NUL-terminated, at most HTTP_MAX_BODY bytes */
+	const char *body;              /* NUL-terminated, at most max_body bytes */
 	size_t body_len;
 	bool truncated;                /* the reply was longer and was cut off */
 	uint32_t retry_after;          /* Retry-After in seconds; 0: none */

@@ -4,6 +4,10 @@
  *
  *   pending -> mapped | conflict | refused | failed
  *
+ * and manual: a service forwarded by hand ([service] map = manual, or
+ * every service with protocol = none): nothing is ever asked of the router
+ * for it, it stays manual until the configuration says otherwise.
+ *
  * gateway.c finds the gateway and tells mapping.c which protocol (a
  * gw_backend) to map with; mapping.c reports back what it learns on the
  * way (a gateway that lost its table, stopped answering, a mapping that
@@ -31,7 +35,8 @@
 #include "config.h"
 #include "gw_backend.h"
 
-enum map_state { MAP_PENDING, MAP_MAPPED, MAP_CONFLICT, MAP_REFUSED, MAP_FAILED };
+enum map_state { MAP_PENDING, MAP_MAPPED, MAP_CONFLICT, MAP_REFUSED, MAP_FAILED, MAP_MANUAL };
+#define MAP_STATES (MAP_MANUAL + 1)
 
 #define MAPPING_MAX_BACKENDS 8
 
@@ -91,6 +96,8 @@ int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval);
  * or a non-empty prefix of it (routers may cut long descriptions). */
 bool mapping_desc_matches(const char *want, const char *got);
 
-json_t *mapping_status_json(void);   /* the "services" array of SPEC "Status" */
+/* The "services" array of SPEC "Status"; external_address is ext_ip:port
+ * where a service is expected from the internet (ext_ip NULL: unknown). */
+json_t *mapping_status_json(const char *ext_ip);
 
 #endif

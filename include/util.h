@@ -21,7 +21,8 @@ bool dns_name_valid(const char *s);
  * characters; *is_http tells which. */
 bool url_valid(const char *s, bool *is_http);
 
-/* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16. */
+/* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
+ * 192.168/16, 224/4 and 240/4. */
 bool ipv4_is_public(struct in_addr a);
 bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
 

@@ -106,6 +106,37 @@ static void add_error(struct config_errors *errs, const char *file, int line,
 
 /* ---- value parsers --------------------------------------------------- */
 
+/* A key whose value is a list separated by commas or blanks (hostname,
+ * check_url): each item checked, a repeated one an error. */
+struct list_kind {
+	const char *key;
+	const char *bad;                            /* after "KEY: \"ITEM\" " */
+	const char *item;                           /* "no ITEM given" */
+	bool (*valid)(const char *s);
+	int (*cmp)(const char *a, const char *b);   /* the same item? */
+};
+
+static void list_key(struct parser *p, const struct list_kind *k, const char *value,
+		     char ***list, size_t *n)
+{
+	char *copy = xstrdup(value), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!k->valid(tok)) {
+			PERR(p, "%s: \"%s\" %s", k->key, tok, k->bad);
+			continue;
+		}
+		for (size_t i = 0; i < *n; i++)
+			if (k->cmp((*list)[i], tok) == 0)
+				PERR(p, "%s: \"%s\" is listed twice", k->key, tok);
+		*list = xrealloc(*list, *n + 1, sizeof(char *));
+		(*list)[(*n)++] = xstrdup(tok);
+	}
+	if (strspn(value, ", \t") == strlen(value))
+		PERR(p, "%s: no %s given", k->key, k->item);
+	free(copy);
+}
+
 static bool valid_entry_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -417,6 +448,63 @@ static void daemon_key(struct parser *p, const char *key, const char *value)
 	}
 }
 
+static const char *const ip_source_names[] = {
+	[IPSRC_AUTO] = "auto", [IPSRC_GATEWAY] = "gateway", [IPSRC_WEB] = "web",
+};
+
+static void ip_source_value(struct parser *p, struct cfg_gateway *g, const char *value)
+{
+	const char *ifname = strncasecmp(value, "interface:", 10) == 0 ? value + 10 : NULL;
+
+	if (ifname) {
+		if (*ifname == '\0' || strlen(ifname) >= IFNAMSIZ || strpbrk(ifname, "/: \t"))
+			PERR(p, "ip_source: invalid interface name \"%s\"", ifname);
+		g->ip_source = IPSRC_INTERFACE;
+		set_str(&g->ip_source_if, ifname);
+		return;
+	}
+	for (size_t i = 0; i < HP_ARRAY_LEN(ip_source_names); i++) {
+		if (strcasecmp(value, ip_source_names[i]) == 0) {
+			g->ip_source = (enum ip_source)i;
+			return;
+		}
+	}
+	PERR(p, "ip_source: unknown value \"%s\" (auto, gateway, web or interface:NAME)", value);
+}
+
+static bool any_url(const char *s)
+{
+	bool is_http;
+
+	return url_valid(s, &is_http);
+}
+
+static const struct list_kind url_list = {
+	"check_url", "is not an https:// URL", "URL", any_url, strcmp,
+};
+
+static void check_urls_key(struct parser *p, struct cfg_gateway *g, const char *value)
+{
+	list_key(p, &url_list, value, &g->check_urls, &g->n_check_urls);
+}
+
+/* The keys of SPEC "Without UPnP, NAT-PMP or PCP"; false: not one of them. */
+static bool ip_source_key(struct parser *p, struct cfg_gateway *g, const char *key,
+			  const char *value)
+{
+	if (strcmp(key, "ip_source") == 0)
+		ip_source_value(p, g, value);
+	else if (strcmp(key, "check_url") == 0)
+		check_urls_key(p, g, value);
+	else if (strcmp(key, "allow_http") == 0)
+		get_bool(p, key, value, &g->allow_http);
+	else if (strcmp(key, "ca_file") == 0)
+		path_key(p, key, value, &g->ca_file, false);
+	else
+		return false;
+	return true;
+}
+
 static void gateway_key(struct parser *p, const char *key, const char *value)
 {
 	struct cfg_gateway *g = &p->cfg->gateway;
@@ -431,8 +519,10 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->protocol = GW_PREF_PCP;
 		else if (strcasecmp(value, "natpmp") == 0 || strcasecmp(value, "nat-pmp") == 0)
 			g->protocol = GW_PREF_NATPMP;
+		else if (strcasecmp(value, "none") == 0)
+			g->protocol = GW_PREF_NONE;
 		else
-			PERR(p, "protocol: unknown value \"%s\" (auto, upnp, natpmp or pcp)", value);
+			PERR(p, "protocol: unknown value \"%s\" (auto, upnp, natpmp, pcp or none)", value);
 	} else if (strcmp(key, "upnp_url") == 0) {
 		if (*value && (!url_valid(value, &is_http) || !is_http))
 			PERR(p, "upnp_url: \"%s\" is not an http:// URL of the IGD's root description", value);
@@ -457,7 +547,7 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->lease = v;
 	} else if (strcmp(key, "keep_mappings") == 0) {
 		get_bool(p, key, value, &g->keep_mappings);
-	} else {
+	} else if (!ip_source_key(p, g, key, value)) {
 		PERR(p, "unknown key '%s' in [gateway]", key);
 	}
 }
@@ -494,29 +584,23 @@ static void service_key(struct parser *p, struct cfg_service *svc, const char *k
 		uint32_t v;
 		if (get_duration(p, key, value, &v) && check_lease(p, v))
 			svc->lease = v;
+	} else if (strcmp(key, "map") == 0) {
+		if (strcasecmp(value, "auto") == 0 || strcasecmp(value, "manual") == 0)
+			svc->manual = strcasecmp(value, "manual") == 0;
+		else
+			PERR(p, "map: unknown value \"%s\" (auto or manual)", value);
 	} else {
 		PERR(p, "unknown key '%s' in [service:%s]", key, svc->name);
 	}
 }
 
+static const struct list_kind hostname_list = {
+	"hostname", "is not a valid host name", "host name", dns_name_valid, strcasecmp,
+};
+
 static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *value)
 {
-	char *copy = xstrdup(value), *save = NULL;
-
-	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (!dns_name_valid(tok)) {
-			PERR(p, "hostname: \"%s\" is not a valid host name", tok);
-			continue;
-		}
-		for (size_t i = 0; i < d->n_hostnames; i++)
-			if (strcasecmp(d->hostnames[i], tok) == 0)
-				PERR(p, "hostname: \"%s\" is listed twice", tok);
-		d->hostnames = xrealloc(d->hostnames, d->n_hostnames + 1, sizeof(char *));
-		d->hostnames[d->n_hostnames++] = xstrdup(tok);
-	}
-	if (strspn(value, ", \t") == strlen(value))
-		PERR(p, "hostname: no host name given");
-	free(copy);
+	list_key(p, &hostname_list, value, &d->hostnames, &d->n_hostnames);
 }
 
 /* The keys every entry has; the provider's own keys wait in the section's
@@ -825,6 +909,32 @@ static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 		ops->validate(d, &chk);
 }
 
+/* What needs the whole [gateway] section: http:// web sources need
+ * allow_http whichever line comes first; the CA bundle must be readable. */
+static void validate_gateway(struct config_errors *errs, struct hp_config *cfg,
+			     const struct sect *s)
+{
+	struct cfg_gateway *g = &cfg->gateway;
+	const struct key_loc *at;
+	bool is_http;
+
+	if ((at = key_where(s, "check_url")))
+		for (size_t i = 0; i < g->n_check_urls; i++)
+			if (url_valid(g->check_urls[i], &is_http) && is_http && !g->allow_http)
+				add_error(errs, at->file, at->line,
+					  "check_url: plain http:// lets anyone on the path choose the address; use https:// or set allow_http = yes");
+	if (g->ip_source == IPSRC_GATEWAY && g->protocol == GW_PREF_NONE &&
+	    (at = key_where(s, "ip_source")))
+		add_error(errs, at->file, at->line,
+			  "ip_source: gateway needs a mapping protocol, but protocol = none asks the router nothing");
+	if (g->ca_file && (at = key_where(s, "ca_file"))) {
+		g->ca_path = resolve_path(cfg, g->ca_file);
+		if (access(g->ca_path, R_OK) < 0)
+			add_error(errs, at->file, at->line, "ca_file: cannot read %s: %s",
+				  g->ca_path, strerror(errno));
+	}
+}
+
 static void validate_service(struct config_errors *errs, struct hp_config *cfg,
 			     const struct sect *s, struct cfg_service *svc)
 {
@@ -941,6 +1051,8 @@ int config_load(const char *path, struct hp_config **out, struct config_errors *
 			validate_ddns(errs, cfg, s, &cfg->ddns[s->index]);
 		else if (s->kind == SECT_HOOK)
 			config_hook_validate(errs, cfg, &cfg->hooks[s->index]);
+		else if (s->kind == SECT_GATEWAY)
+			validate_gateway(errs, cfg, s);
 	}
 	if (errs->n == 0)
 		rc = 0;
@@ -992,6 +1104,12 @@ void config_free(struct hp_config *cfg)
 	free(cfg->daemon.control_group);
 	free(cfg->gateway.upnp_url);
 	free(cfg->gateway.interface);
+	free(cfg->gateway.ip_source_if);
+	for (size_t i = 0; i < cfg->gateway.n_check_urls; i++)
+		free(cfg->gateway.check_urls[i]);
+	free(cfg->gateway.check_urls);
+	free(cfg->gateway.ca_file);
+	free(cfg->gateway.ca_path);
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		struct cfg_service *s = &cfg->services[i];
 		free(s->name);
@@ -1042,7 +1160,8 @@ bool config_service_equal(const struct cfg_service *a, const struct cfg_service 
 	return str_eq(a->name, b->name) && a->protocols == b->protocols &&
 	       a->internal_port == b->internal_port && a->external_port == b->external_port &&
 	       str_eq(a->internal_host, b->internal_host) &&
-	       str_eq(a->description, b->description) && a->lease == b->lease;
+	       str_eq(a->description, b->description) && a->lease == b->lease &&
+	       a->manual == b->manual;
 }
 
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b)
@@ -1172,9 +1291,27 @@ static void dump_ddns(const struct cfg_ddns *d, FILE *out)
 		cfgkey_dump(&d->ops->keys[i], &d->values[i], d->preset->default_server, out);
 }
 
+/* Only what differs from the defaults, so older effective configs read the same. */
+static void dump_ip_source(const struct cfg_gateway *g, FILE *out)
+{
+	if (g->ip_source == IPSRC_INTERFACE)
+		fprintf(out, "%-15s = interface:%s\n", "ip_source", g->ip_source_if);
+	else if (g->ip_source != IPSRC_AUTO)
+		cfgkey_print(out, "ip_source", ip_source_names[g->ip_source]);
+	if (g->n_check_urls) {
+		fprintf(out, "%-15s = ", "check_url");
+		for (size_t i = 0; i < g->n_check_urls; i++)
+			fprintf(out, "%s%s", i ? ", " : "", g->check_urls[i]);
+		fputc('\n', out);
+	}
+	cfgkey_print(out, "ca_file", g->ca_file);
+	if (g->allow_http)
+		cfgkey_print(out, "allow_http", "yes");
+}
+
 void config_dump(const struct hp_config *cfg, FILE *out)
 {
-	static const char *const gw_proto[] = { "auto", "upnp", "natpmp", "pcp" };
+	static const char *const gw_proto[] = { "auto", "upnp", "natpmp", "pcp", "none" };
 
 	fprintf(out, "; effective configuration of %s\n", cfg->path);
 	fprintf(out, "[daemon]\n");
@@ -1192,6 +1329,7 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 	cfgkey_print_duration(out, "check_interval", cfg->gateway.check_interval);
 	cfgkey_print_duration(out, "lease", cfg->gateway.lease);
 	cfgkey_print(out, "keep_mappings", cfg->gateway.keep_mappings ? "yes" : "no");
+	dump_ip_source(&cfg->gateway, out);
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct cfg_service *s = &cfg->services[i];
@@ -1202,6 +1340,8 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 		cfgkey_print(out, "internal_host", s->internal_host ? s->internal_host : "; this host");
 		cfgkey_print(out, "description", s->description);
 		cfgkey_print_duration(out, "lease", s->lease);
+		if (s->manual)
+			cfgkey_print(out, "map", "manual");
 	}
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		dump_ddns(&cfg->ddns[i], out);

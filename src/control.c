@@ -18,6 +18,7 @@
 #include "event_follow.h"
 #include "gateway.h"
 #include "homeport.h"
+#include "ipsource.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -51,7 +52,7 @@ json_t *control_status_json(void)
 			 "pid", (int)getpid(),
 			 "uptime", (json_int_t)((ev_now_ms() - started_ms) / 1000),
 			 "gateway", gateway_status_json(),
-			 "services", mapping_status_json(),
+			 "services", mapping_status_json(ipsource_ip()),
 			 "ddns", ddns_status_json());
 }
 

@@ -537,7 +537,7 @@ static void on_debounce(void *arg)
 	reconcile_all();
 }
 
-void ddns_set_external_ip(const char *ip, bool is_public)
+static void set_ip(const char *ip, bool is_public, bool settled)
 {
 	if (!dd.inited || dd.down)
 		return;
@@ -558,7 +558,22 @@ void ddns_set_external_ip(const char *ip, bool is_public)
 	copy_str(dd.next_ip, sizeof(dd.next_ip), ip);
 	dd.next_public = is_public;
 	dd.next_known = true;
+	if (settled) {
+		ev_timer_disarm(dd.debounce);
+		on_debounce(NULL);
+		return;
+	}
 	ev_timer_arm(dd.debounce, dd.debounce_ms > 0 ? dd.debounce_ms : DEBOUNCE_MS);
+}
+
+void ddns_set_external_ip(const char *ip, bool is_public)
+{
+	set_ip(ip, is_public, false);
+}
+
+void ddns_set_settled_ip(const char *ip, bool is_public)
+{
+	set_ip(ip, is_public, true);
 }
 
 /* ------------------------------------------------------------------ */

@@ -210,7 +210,8 @@ void event_mapping(const char *service, const char *protocol, unsigned port,
 	struct event ev = { .port = port };
 	char key[96];
 
-	if (!ST.inited || !state || strcmp(state, "pending") == 0)
+	/* pending: nothing happened yet; manual: nothing ever happens */
+	if (!ST.inited || !state || strcmp(state, "pending") == 0 || strcmp(state, "manual") == 0)
 		return;
 	snprintf(key, sizeof(key), "mapping/%s/%s", service, protocol);
 	if (!announce(key, state, ""))

@@ -14,7 +14,9 @@
  *                  ^                               |
  *                  +-------- nothing answered -----+
  *
- * and stopping (shutdown, deleting our mappings) from any of them.
+ * and stopping (shutdown, deleting our mappings) from any of them; off
+ * when [gateway] protocol = none: the router is asked nothing (every
+ * service is manual, the external IP comes from ipsource.c).
  *
  * Trust (SPEC "Which gateway is trusted"): the gateway is this host's
  * default IPv4 router (route.c, rtnetlink), unless upnp_url names one;
@@ -44,6 +46,7 @@
 #include "gateway.h"
 #include "gw_backend.h"
 #include "homeport.h"
+#include "ipsource.h"
 #include "log.h"
 #include "mapping.h"
 #include "route.h"
@@ -56,19 +59,20 @@
 #define IP_RETRIES 5               /* ... tried again this often, then at the next check */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
 
-enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING };
+enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING,
+		GS_OFF };
 
 static const char *const state_names[] = {
 	[GS_IDLE] = "idle", [GS_SEARCHING] = "searching", [GS_UP] = "up",
 	[GS_UNREACHABLE] = "unreachable", [GS_RETRYING] = "retrying",
-	[GS_STOPPING] = "stopping",
+	[GS_STOPPING] = "stopping", [GS_OFF] = "off",
 };
 
 /* SPEC "Status": gateway.state */
 static const char *const status_names[] = {
 	[GS_IDLE] = "searching", [GS_SEARCHING] = "searching", [GS_UP] = "ok",
 	[GS_UNREACHABLE] = "unreachable", [GS_RETRYING] = "unreachable",
-	[GS_STOPPING] = "ok",
+	[GS_STOPPING] = "ok", [GS_OFF] = "ok",   /* off: nothing to reach, nothing wrong */
 };
 
 /* One protocol of the table, during and after discovery. */
@@ -324,6 +328,8 @@ static void disagree(const struct slot *a, const struct slot *b)
 	G.disagree = true;
 	G.ip_checked = true;
 	G.last_check_ms = ev_now_ms();
+	if (G.hooks.ip_disputed)
+		G.hooks.ip_disputed();
 	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
 		G.disagree_again = true;
 		ask_later(ASK_IP, ASK_GAP_MS);
@@ -812,9 +818,30 @@ int gateway_init(const struct hp_config *cfg, const struct gateway_hooks *hooks)
 	G.hint_timer = ev_timer_new(on_hint_timer, NULL);
 	mapping_set_hooks(&mhooks);
 	G.state = GS_IDLE;
+	if (G.conf.protocol == GW_PREF_NONE) {
+		transition(GS_OFF, -1, NULL);
+		return 0;
+	}
 	transition(GS_SEARCHING, -1, NULL);
 	discover();
 	return 0;
+}
+
+/* protocol = none: stop asking the router anything. Mappings made before
+ * stay on it until their leases run out. */
+static void go_off(void)
+{
+	log_notice("gateway: protocol = none: the router is asked nothing");
+	cancel_ip();
+	stop_all();
+	ev_timer_disarm(G.kick);
+	ev_timer_disarm(G.hint_timer);
+	G.todo = 0;
+	G.ext_known = G.ext_public = false;
+	G.ext_ip[0] = '\0';
+	G.address[0] = G.lan_address[0] = '\0';
+	mapping_gateway_down("protocol = none");
+	transition(GS_OFF, -1, NULL);
 }
 
 void gateway_apply_config(const struct hp_config *cfg)
@@ -826,7 +853,9 @@ void gateway_apply_config(const struct hp_config *cfg)
 		return;
 	mapping_apply_config(cfg);
 	conf_copy(&G.conf, &cfg->gateway);
-	if (rediscover) {
+	if (rediscover && G.conf.protocol == GW_PREF_NONE) {
+		go_off();
+	} else if (rediscover) {
 		log_notice("gateway: [gateway] changed, looking for the gateway again");
 		mapping_gateway_down("configuration changed");
 		transition(GS_SEARCHING, -1, NULL);
@@ -838,6 +867,7 @@ void gateway_apply_config(const struct hp_config *cfg)
 
 void gateway_refresh(void)
 {
+	ipsource_refresh();
 	if (G.state == GS_UNREACHABLE) {
 		transition(GS_RETRYING, -1, "%s", G.error);
 		discover();
@@ -896,6 +926,7 @@ json_t *gateway_status_json(void)
 	json_object_set_new(o, "last_check_ago", G.last_check_ms ?
 			    json_integer((ev_now_ms() - G.last_check_ms) / 1000) : json_null());
 	json_object_set_new(o, "error", json_string_or_null(G.error));
+	ipsource_status(o);
 	return o;
 }
 
@@ -907,7 +938,9 @@ bool gateway_once_done(bool *all_ok)
 		*all_ok = false;
 	if (G.state == GS_UNREACHABLE || G.state == GS_RETRYING)
 		return true;
-	if (G.state != GS_UP || !G.ip_checked)
+	if (G.state != GS_UP && G.state != GS_OFF)
+		return false;
+	if (G.state == GS_UP && !G.ip_checked)
 		return false;
 	done = mapping_once_done(&maps_ok);
 	if (all_ok)

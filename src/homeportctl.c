@@ -211,6 +211,9 @@ static void print_gateway(json_t *gw)
 	if (json_is_boolean(pub))
 		printf(json_is_true(pub) ? " (public)" : " (NOT public: double NAT or CGNAT)");
 	printf(", checked %s\n", ago);
+	if (json_is_string(json_object_get(gw, "ip_source")))
+		printf("source     %s: %s\n", str_or(gw, "ip_source", ""),
+		       str_or(gw, "ip_source_detail", ""));
 	if (json_is_string(json_object_get(gw, "error")))
 		printf("           error: %s\n", str_or(gw, "error", ""));
 }
@@ -226,7 +229,7 @@ static void print_services(json_t *services)
 	       "INTERNAL", "STATE", "VIA", "EXPIRES");
 	json_array_foreach(services, i, s) {
 		char internal[64], expires[32];
-		snprintf(internal, sizeof(internal), "%s:%lld", str_or(s, "internal_host", "?"),
+		snprintf(internal, sizeof(internal), "%s:%lld", str_or(s, "internal_host", "this-host"),
 			 (long long)json_integer_value(json_object_get(s, "internal_port")));
 		format_ago(expires, sizeof(expires), json_object_get(s, "expires_in"), "");
 		printf("%-16s %-5s %-8lld %-22s %-9s %-7s %s\n", str_or(s, "name", "?"),
@@ -235,6 +238,9 @@ static void print_services(json_t *services)
 		       str_or(s, "state", "?"), str_or(s, "via", "-"), expires);
 		if (json_is_string(json_object_get(s, "error")))
 			printf("  error: %s\n", str_or(s, "error", ""));
+		if (strcmp(str_or(s, "state", ""), "manual") == 0)
+			printf("  forwarded by hand, expected at %s\n",
+			       str_or(s, "external_address", "(external IP unknown)"));
 	}
 }
 

@@ -26,7 +26,7 @@ struct http_call {
 	http_done_cb done;
 	void *ctx;
 	char *body;                    /* reply, NUL-terminated */
-	size_t len, cap;
+	size_t len, cap, max;          /* max: the request's bound on the body */
 	bool truncated;
 	int64_t date;                  /* Date header of the last reply */
 	char errbuf[CURL_ERROR_SIZE];
@@ -185,7 +185,7 @@ static void finish(struct http_call *c, CURLcode rc)
 	resp.curl_code = (int)rc;
 	resp.error = "";
 	if (c->truncated) {
-		snprintf(msg, sizeof(msg), "reply larger than %d bytes", HTTP_MAX_BODY);
+		snprintf(msg, sizeof(msg), "reply larger than %zu bytes", c->max);
 		resp.error = msg;
 	} else if (rc != CURLE_OK) {
 		snprintf(msg, sizeof(msg), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
@@ -220,14 +220,14 @@ static void check_done(void)
 
 /* ---- starting a call ---- */
 
-/* CURLOPT_WRITEFUNCTION: keep at most HTTP_MAX_BODY bytes; more aborts the
+/* CURLOPT_WRITEFUNCTION: keep at most c->max bytes; more aborts the
  * transfer (CURLE_WRITE_ERROR) so a hostile server cannot feed us forever. */
 static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 {
 	struct http_call *c = arg;
 	size_t got = size * n;
 
-	if (got > HTTP_MAX_BODY - c->len) {
+	if (got > c->max - c->len) {
 		c->truncated = true;
 		return 0;
 	}
@@ -235,8 +235,8 @@ static size_t write_cb(char *data, size_t size, size_t n, void *arg)
 		size_t cap = c->cap ? c->cap : 1024;
 		while (cap < c->len + got + 1)
 			cap *= 2;
-		if (cap > HTTP_MAX_BODY + 1)
-			cap = HTTP_MAX_BODY + 1;
+		if (cap > c->max + 1)
+			cap = c->max + 1;
 		c->body = xrealloc(c->body, cap, 1);
 		c->cap = cap;
 	}
@@ -338,6 +338,8 @@ static int set_transport(CURL *e, struct http_call *c, const struct http_request
 	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
 	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
 	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	if (req->ipv4_only)
+		curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
 	if (req->ca_file &&
 	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
 		return -1;
@@ -353,6 +355,7 @@ struct http_call *http_start(const struct http_request *req, http_done_cb done, 
 	c = xcalloc(1, sizeof(*c));
 	c->done = done;
 	c->ctx = ctx;
+	c->max = req->max_body && req->max_body < HTTP_MAX_BODY ? req->max_body : HTTP_MAX_BODY;
 	http_url_host(req->url, c->host, sizeof(c->host));
 	c->easy = curl_easy_init();
 	if (!c->easy || set_transport(c->easy, c, req) < 0 ||

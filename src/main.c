@@ -24,6 +24,7 @@
 #include "hook.h"
 #include "http.h"
 #include "homeport.h"
+#include "ipsource.h"
 #include "log.h"
 #include "mapping.h"
 #include "priv.h"
@@ -195,6 +196,7 @@ static int reload(char **errors_out)
 	cfg = next;
 	ddns_apply_config(cfg);
 	gateway_apply_config(cfg);
+	ipsource_apply_config(cfg);
 	hook_apply_config(cfg);
 	config_free(old);
 	log_notice("configuration reloaded: %zu service%s, %zu DDNS entr%s",
@@ -369,7 +371,8 @@ static int daemonize(void)
 
 static void print_once_summary(void)
 {
-	json_t *services = mapping_status_json(), *ddns = ddns_status_json(), *gw = gateway_status_json();
+	json_t *services = mapping_status_json(ipsource_ip()), *ddns = ddns_status_json();
+	json_t *gw = gateway_status_json();
 	json_t *item;
 	size_t i;
 
@@ -417,11 +420,17 @@ static void seed_random(void)
 }
 
 /* Every module in dependency order: the gateway protocols, the DDNS
- * engine, the mappings, then the gateway that drives the mappings and
- * tells the DDNS engine about the external IP. */
+ * engine, the mappings, the choice of the external IP source (which tells
+ * the DDNS engine), then the gateway that drives the mappings and tells
+ * the IP source what the router says. */
 static int init_modules(void)
 {
-	static const struct gateway_hooks gateway_hooks = { .ip_changed = ddns_set_external_ip };
+	static const struct ipsource_hooks ipsource_hooks = {
+		.ip_changed = ddns_set_external_ip, .ip_settled = ddns_set_settled_ip,
+	};
+	static const struct gateway_hooks gateway_hooks = {
+		.ip_changed = ipsource_gateway_ip, .ip_disputed = ipsource_gateway_disputed,
+	};
 
 	if (gw_backends_init(cfg->daemon.state_dir) < 0) {
 		log_errx("cannot set up the gateway protocols");
@@ -432,7 +441,7 @@ static int init_modules(void)
 		return -1;
 	if (ddns_init(cfg) < 0)
 		return -1;
-	if (mapping_init(cfg) < 0)
+	if (mapping_init(cfg) < 0 || ipsource_init(cfg, &ipsource_hooks) < 0)
 		return -1;
 	return gateway_init(cfg, &gateway_hooks);
 }
@@ -441,6 +450,7 @@ static void fini_modules(void)
 {
 	ddns_shutdown();
 	gateway_fini();
+	ipsource_fini();
 	mapping_fini();
 	gw_backends_fini();
 	ddns_fini();

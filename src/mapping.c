@@ -99,6 +99,7 @@ static struct {
 	bool shutting_down;
 	bool keep;                   /* shutting down, leaving the mappings */
 	bool stored;                 /* mappings.json is ours to write */
+	bool all_manual;             /* protocol = none: every service forwarded by hand */
 	struct ev_timer *flush;      /* 0 ms: write mappings.json, then send the adds */
 	void (*done)(void *arg);
 	void *done_arg;
@@ -111,7 +112,7 @@ static void add(struct map_entry *e);
 
 static const char *const state_names[] = {
 	[MAP_PENDING] = "pending", [MAP_MAPPED] = "mapped", [MAP_CONFLICT] = "conflict",
-	[MAP_REFUSED] = "refused", [MAP_FAILED] = "failed",
+	[MAP_REFUSED] = "refused", [MAP_FAILED] = "failed", [MAP_MANUAL] = "manual",
 };
 
 const char *mapping_state_name(enum map_state s)
@@ -165,6 +166,12 @@ static const char *proto_upper(unsigned proto)
 static bool can(const struct gw_backend *be, unsigned cap)
 {
 	return be && (be->caps & cap);
+}
+
+/* Forwarded by hand: never asked of the router. */
+static bool manual(const struct map_entry *e)
+{
+	return e->svc.manual || M.all_manual;
 }
 
 /* ---- entries ---------------------------------------------------------- */
@@ -825,6 +832,13 @@ static void start(struct map_entry *e)
 	cancel_req(e);
 	ev_timer_disarm(e->timer);
 	e->waiting = false;
+	if (manual(e)) {
+		if (!e->svc.internal_host && M.gw.lan_addr[0])
+			snprintf(e->host, sizeof(e->host), "%s", M.gw.lan_addr);
+		if (e->state != MAP_MANUAL)
+			set_state(e, MAP_MANUAL, NULL);
+		return;
+	}
 	if (!M.up || M.shutting_down)
 		return;
 	snprintf(e->host, sizeof(e->host), "%s",
@@ -850,7 +864,7 @@ static void start(struct map_entry *e)
  * protocol can read back (else a renewal anyway). */
 static void recheck(struct map_entry *e)
 {
-	if (e->op != OP_NONE || !M.up)
+	if (e->op != OP_NONE || !M.up || manual(e))
 		return;
 	if (e->state != MAP_MAPPED || e->via != pick(e)) {
 		start(e);
@@ -885,8 +899,14 @@ static void add_entries(struct map_entry ***tail, const struct cfg_service *svc,
 			}
 		if (!e) {
 			e = entry_new(svc, protos[i]);
-			if (M.up)
+			if (manual(e))
+				start(e);
+			else if (M.up)
 				ev_timer_arm(e->timer, 0);   /* after the deletes below */
+		} else if (manual(e) != (e->state == MAP_MANUAL)) {
+			if (!manual(e))                  /* protocol = none went */
+				set_state(e, MAP_PENDING, NULL);
+			start(e);
 		}
 		e->next = NULL;
 		**tail = e;
@@ -1061,7 +1081,7 @@ static bool wants(const struct map_entry *e, const struct map_entry *d, const st
 {
 	const char *host = e->svc.internal_host ? e->svc.internal_host : gw->lan_addr;
 
-	return e->proto == d->proto && e->svc.external_port == d->svc.external_port &&
+	return !manual(e) && e->proto == d->proto && e->svc.external_port == d->svc.external_port &&
 	       e->svc.internal_port == d->svc.internal_port && strcmp(host, d->host) == 0 &&
 	       strcmp(e->desc, d->desc) == 0;
 }
@@ -1105,6 +1125,7 @@ void mapping_apply_config(const struct hp_config *cfg)
 	struct map_entry *old = M.head, **tail = &M.head;
 
 	M.head = NULL;
+	M.all_manual = cfg->gateway.protocol == GW_PREF_NONE;
 	for (size_t i = 0; i < cfg->n_services; i++)
 		add_entries(&tail, &cfg->services[i], &old);
 	while (old) {
@@ -1214,6 +1235,8 @@ void mapping_gateway_down(const char *why)
 		cancel_req(e);
 		ev_timer_disarm(e->timer);
 		e->waiting = false;
+		if (manual(e))
+			continue;
 		set_state(e, MAP_PENDING, "gateway unreachable: %s", why ? why : "unknown");
 		e->settled = true;
 	}
@@ -1273,7 +1296,7 @@ bool mapping_once_done(bool *all_ok)
 	for (struct map_entry *e = M.head; e; e = e->next) {
 		if (!e->settled)
 			done = false;
-		if (e->state != MAP_MAPPED)
+		if (e->state != MAP_MAPPED && e->state != MAP_MANUAL)
 			ok = false;
 	}
 	for (struct map_entry *d = M.dying; d; d = d->next)
@@ -1286,8 +1309,9 @@ bool mapping_once_done(bool *all_ok)
 
 /* ---- status ----------------------------------------------------------- */
 
-static json_t *entry_json(const struct map_entry *e)
+static json_t *entry_json(const struct map_entry *e, const char *ext_ip)
 {
+	char where[INET_ADDRSTRLEN + 8];
 	int64_t now = ev_now_ms();
 	json_t *o = json_object();
 	uint32_t lease = e->state == MAP_MAPPED ? e->granted : e->svc.lease;
@@ -1307,14 +1331,16 @@ static json_t *entry_json(const struct map_entry *e)
 	json_object_set_new(o, "next_try_in", ev_timer_armed(e->timer) ?
 			    json_integer(ev_timer_remaining_ms(e->timer) / 1000) : json_null());
 	json_object_set_new(o, "error", json_string_or_null(e->error));
+	snprintf(where, sizeof(where), "%s:%u", ext_ip ? ext_ip : "", e->svc.external_port);
+	json_object_set_new(o, "external_address", ext_ip ? json_string(where) : json_null());
 	return o;
 }
 
-json_t *mapping_status_json(void)
+json_t *mapping_status_json(const char *ext_ip)
 {
 	json_t *a = json_array();
 
 	for (const struct map_entry *e = M.head; e; e = e->next)
-		json_array_append_new(a, entry_json(e));
+		json_array_append_new(a, entry_json(e, ext_ip));
 	return a;
 }

@@ -168,12 +168,12 @@ static void per_entry(FILE *f, const char *name, const char *help, json_t *list,
 
 static void services(FILE *f, json_t *svcs)
 {
-	const char *list[MAP_FAILED + 1];
+	const char *list[MAP_STATES];
 	char lbl[1024];
 	json_t *s;
 	size_t i;
 
-	for (i = 0; i <= MAP_FAILED; i++)
+	for (i = 0; i < MAP_STATES; i++)
 		list[i] = mapping_state_name((enum map_state)i);
 	family(f, "homeport_service_state", "gauge", "Each service's mapping per protocol and "
 	       "address family (1: the current state).");

@@ -1,12 +1,17 @@
 /* probe.c - homeportd --probe (probe.h): every protocol of the backend
- * table asked at once, as discovery does, then its external IP; the
- * answers printed as text or JSON. Changes nothing on the router. */
+ * table asked at once, as discovery does, then its external IP; when the
+ * router is not the source of the external IP (none answered, protocol =
+ * none, ip_source says otherwise), the source the daemon would use
+ * (ipsource.h). The answers printed as text or JSON. Changes nothing on
+ * the router. */
 #include <stdio.h>
 #include <string.h>
 
 #include "ev.h"
 #include "gw_backend.h"
 #include "homeport.h"
+#include "http.h"
+#include "ipsource.h"
 #include "log.h"
 #include "probe.h"
 #include "route.h"
@@ -33,6 +38,9 @@ static struct {
 	const char *url;                   /* upnp_url */
 	char ignored[MAX_PROBES * GW_IGNORED_MAX][GW_IGNORED_LEN];
 	size_t n_ignored;
+	bool other_source;                 /* the IP comes from the web or an interface */
+	char src_ip[INET_ADDRSTRLEN];
+	char src_text[1200];
 } P;
 
 static void ignore(const char *what)
@@ -173,6 +181,8 @@ static void print_json(const struct probe *g, enum gw_protocol_pref pref, const 
 	const char *gw = g ? g->found.address : "";
 	json_t *o = json_object();
 
+	if (P.other_source)
+		json_object_set_new(o, "ip_source_detail", json_string(P.src_text));
 	for (size_t i = 0; i < P.n; i++) {
 		const struct probe *p = &P.p[i];
 		json_t *b = json_object();
@@ -219,15 +229,20 @@ static void print_text(const struct probe *g, enum gw_protocol_pref pref, const 
 	}
 	for (size_t i = 0; i < P.n_ignored; i++)
 		printf("ignored:     %s: not the default gateway\n", P.ignored[i]);
-	if (P.trusted[0])
+	if (!P.n)
+		printf("gateway:     not asked (protocol = none)\n");
+	else if (P.trusted[0])
 		printf("default gateway: %s (the only one trusted%s)\n", P.trusted,
 		       P.url ? ", and upnp_url" : "");
 	else
 		printf("default gateway: none (%s)\n", P.route_err);
-	printf("gateway:     %s\n", *gw ? gw : "none found");
+	if (P.n)
+		printf("gateway:     %s\n", *gw ? gw : "none found");
 	if (g)
 		printf("mapping:     over %s (%s)\n", g->be->label, gw_backend_why(g->be, pref));
 	printf("LAN address: %s\n", *lan ? lan : "unknown");
+	if (P.other_source)
+		printf("IP source:   %s\n", P.src_text);
 	if (!*ip)
 		printf("external IP: unknown\n");
 	else if (ipv4_str_is_public(ip))
@@ -242,10 +257,13 @@ int probe_run(const struct hp_config *cfg, bool json)
 	char lan[INET_ADDRSTRLEN] = "";
 	enum gw_protocol_pref pref = cfg->gateway.protocol;
 	const struct probe *g;
+	const char *ip;
 
 	if (ev_init() < 0)
 		return HP_EXIT_FAIL;
-	run(cfg);
+	memset(&P, 0, sizeof(P));          /* run() sets it up again when it runs */
+	if (cfg->gateway.protocol != GW_PREF_NONE)
+		run(cfg);
 	g = gateway(pref);
 	if (g) {
 		if (g->found.lan_addr[0])
@@ -253,14 +271,18 @@ int probe_run(const struct hp_config *cfg, bool json)
 		else if (route_source(g->found.address, lan, sizeof(lan)) < 0)
 			lan[0] = '\0';
 	}
+	P.other_source = ipsource_probe(cfg, *external_ip() != '\0', P.src_ip, sizeof(P.src_ip),
+					P.src_text, sizeof(P.src_text));
+	ip = P.other_source ? P.src_ip : external_ip();
 	if (json)
-		print_json(g, pref, lan, external_ip());
+		print_json(g, pref, lan, ip);
 	else
-		print_text(g, pref, lan, external_ip());
+		print_text(g, pref, lan, ip);
 	fflush(stdout);
 	for (size_t i = 0; i < P.n; i++)
 		if (P.p[i].started)
 			P.p[i].be->stop();
+	http_fini();
 	ev_fini();
-	return g ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
+	return g || (P.other_source && *ip) ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
 }

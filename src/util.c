@@ -133,6 +133,8 @@ bool ipv4_is_public(struct in_addr a)
 		{ 0xa9fe0000, 16 },  /* 169.254.0.0/16 */
 		{ 0xac100000, 12 },  /* 172.16.0.0/12 */
 		{ 0xc0a80000, 16 },  /* 192.168.0.0/16 */
+		{ 0xe0000000, 4 },   /* 224.0.0.0/4, multicast */
+		{ 0xf0000000, 4 },   /* 240.0.0.0/4, reserved and broadcast */
 	};
 	uint32_t h = ntohl(a.s_addr);
 

@@ -62,6 +62,11 @@ PROVIDER_HOSTS = [
     "www.duckdns.org", "duckdns.org", "alidns.aliyuncs.com", "dnspod.tencentcloudapi.com",
 ]
 
+# "What is my IP" services played by the stand-in (it answers the address a
+# request comes from); resolve to the wan address like the provider names.
+CHECKIP_HOSTS = ["checkip-a.example.test", "checkip-b.example.test",
+                 "checkip-c.example.test"]
+
 ROLES = ("wan", "gw", "lan", "lan2")
 
 
@@ -524,7 +529,8 @@ class Bed:
         other lookups go to the bed's BIND (never out of the bed)."""
         hosts = ("127.0.0.1 localhost\n::1 localhost ip6-localhost ip6-loopback\n"
                  "%s %s\n" % (self.wan_ip, " ".join(
-                     [self.standin_host] + PROVIDER_HOSTS + self.extra_hosts)))
+                     [self.standin_host] + PROVIDER_HOSTS + CHECKIP_HOSTS +
+                     self.extra_hosts)))
         resolv = "nameserver %s\noptions timeout:1 attempts:1\n" % self.wan_ip
         for ns in self.ns.all():
             d = os.path.join("/etc/netns", ns)
@@ -786,6 +792,26 @@ class Bed:
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
                         "route replace default via %s" % gwy], self.ns.gw)
         self.gw_wan_ip = str(ip)
+
+    def forward_port(self, port, proto="tcp", host="lan", internal_port=None):
+        """A port forward written "by hand" on the router, as an administrator of a
+        router without UPnP or NAT-PMP would: DNAT on the WAN side plus a forward
+        rule, in nft rules of the router's own (not miniupnpd's chains)."""
+        ip = {"lan": self.lan_ip, "lan2": self.lan2_ip}.get(host, host)
+        to = internal_port or port
+        rules = [
+            "add rule inet filter prerouting iifname %s %s dport %d dnat ip to %s:%d"
+            % (self.gw_wan_if, proto, port, ip, to),
+            "insert rule inet filter forward ip daddr %s %s dport %d ct status dnat accept"
+            % (ip, proto, to),
+        ]
+        p = self.run("gw", ["nft", "-f", "-"], input="\n".join(rules) + "\n")
+        if p.returncode != 0:
+            raise BedError("nft port forward failed: " + p.stderr)
+
+    def checkip_urls(self, n=2):
+        """URLs of n checkip stand-ins (at most len(CHECKIP_HOSTS))."""
+        return ["https://%s/" % h for h in CHECKIP_HOSTS[:n]]
 
     # -- router views -----------------------------------------------------------------------
     def mappings(self):
@@ -1125,7 +1151,7 @@ loglevel=6
     def _spawn_standin(self):
         tls = self.path("tls")
         san = ",".join(["DNS:%s" % h for h in [self.standin_host] + PROVIDER_HOSTS +
-                        self.extra_hosts] + ["IP:%s" % self.wan_ip])
+                        CHECKIP_HOSTS + self.extra_hosts] + ["IP:%s" % self.wan_ip])
         ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "2"]
         for argv in (
                 ["openssl", "req", "-x509"] + ec + [
@@ -1147,7 +1173,8 @@ loglevel=6
                "http_port": self.standin_http_port,
                "cert": os.path.join(tls, "cert.pem"), "key": os.path.join(tls, "key.pem"),
                "log": self.standin.log_file, "control": self.standin.control_path,
-               "ready": self.path("standin.ready"), "accounts": self.standin_accounts}
+               "ready": self.path("standin.ready"), "accounts": self.standin_accounts,
+               "checkip_hosts": CHECKIP_HOSTS}
         with open(self.path("standin.json"), "w") as f:
             json.dump(cfg, f, indent=1)
         p = self.popen("wan", [PYTHON, os.path.join(HERE, "standin.py"),
@@ -1494,6 +1521,21 @@ class Standin:
             es = [e for e in self.log(since, api) if pred is None or pred(e)]
             return es if len(es) >= n else None
         return wait_until(got, timeout, "%d stand-in request(s)" % n, interval=0.01)
+
+    def checkip(self, host, mode="echo", ip=None, delay=None, format=None):
+        """How checkip stand-in `host` (a name from CHECKIP_HOSTS, or its letter)
+        answers from now on: echo (the caller's address), lie (ip), private,
+        garbage, 500, close; format "page" answers Dyn's checkip page."""
+        if len(host) == 1:
+            host = "checkip-%s.example.test" % host
+        self.call(op="checkip", host=host, mode=mode, ip=ip, delay=delay, format=format)
+
+    def checkip_log(self, since=0, host=None):
+        """The checkip requests logged, optionally of one host (or its letter)."""
+        if host and len(host) == 1:
+            host = "checkip-%s.example.test" % host
+        return [e for e in self.log(since, api="checkip")
+                if host is None or e["headers"].get("Host", "").split(":")[0] == host]
 
     def records(self):
         """{name: {type: {"content", "ttl", "proxied", "id", "api", "updates", ...}}}"""

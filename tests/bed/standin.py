@@ -1,6 +1,9 @@
 """HTTPS stand-in for the DDNS providers: dyndns2, Cloudflare API v4, DuckDNS and a
 generic webhook, speaking each API as its public documentation describes
-(/work/shared/reference/ddns-protocols.md), with real state.
+(/work/shared/reference/ddns-protocols.md), with real state. It also plays the
+"what is my IP" web services (checkip): a request whose Host is one of
+checkip_hosts is answered with the source address of the connection, as a
+real service on the internet would.
 
     python3 standin.py CONFIG.json
 
@@ -9,7 +12,8 @@ kept by id, index lag, clock skew).
 
 CONFIG keys: addr, https_port, http_port (0 = none), cert, key, log (JSON lines,
 one per request), control (unix socket path), ready (file written once
-listening), accounts (see DEFAULT_ACCOUNTS).
+listening), accounts (see DEFAULT_ACCOUNTS), checkip_hosts (host names that
+answer as checkip services).
 
 Control (unix socket, one JSON object per line, one JSON reply line; also
 POST /_standin/control with the same JSON):
@@ -22,6 +26,12 @@ POST /_standin/control with the same JSON):
   {"op": "webhook", "status", "body", "headers", "content_type"}
   {"op": "accounts", "accounts": {...}} merged into the accounts
   {"op": "ping"}
+  {"op": "checkip", "host": H, "mode": M, "ip": IP, "delay": S, "format": F}
+                                        how checkip host H answers from now on:
+                                        M = echo (the caller's address, default),
+                                        lie (IP), private (10.9.8.7), garbage,
+                                        500, close; F = plain (default) or page
+                                        (Dyn/Oray's "Current IP Address:" page)
   {"op": "clock", "skew": S}             the stand-in's clock (and Date headers) S s off
   {"op": "cloud", "api": "alidns"|"dnspod", "index_lag": S}   new records hidden S s
   {"op": "cloud_records", "api"}         -> {"records": [...]}
@@ -92,6 +102,8 @@ class State:
         self.webhook = {"status": 200, "body": "ok", "content_type": "text/plain",
                         "headers": {}}
         self.logf = open(cfg["log"], "a", buffering=1)
+        self.checkip_hosts = [h.lower() for h in cfg.get("checkip_hosts") or ()]
+        self.checkip = {}          # host -> {"mode", "ip", "delay", "format"}
         self.cloud = cloud.CloudState(self)
 
     # -- failure switch ------------------------------------------------------
@@ -198,6 +210,11 @@ class State:
                 for k in ("status", "body", "headers", "content_type"):
                     if k in req and req[k] is not None:
                         self.webhook[k] = req[k]
+            return {"ok": True}
+        if op == "checkip":
+            with self.lock:
+                self.checkip[req["host"].lower()] = {
+                    k: req.get(k) for k in ("mode", "ip", "delay", "format")}
             return {"ok": True}
         if op == "accounts":
             with self.lock:
@@ -379,6 +396,8 @@ class Handler(BaseHTTPRequestHandler):
     def api_for(self, path, params):
         if path == "/_standin/control":
             return "control"
+        if self.host() in self.server.state.checkip_hosts:
+            return "checkip"
         if self.headers.get("x-acs-action"):
             return "alidns"
         if self.headers.get("X-TC-Action"):
@@ -395,7 +414,12 @@ class Handler(BaseHTTPRequestHandler):
             return "webhook"
         return "none"
 
+    def host(self):
+        return (self.headers.get("Host") or "").lower().rsplit(":", 1)[0]
+
     def dispatch(self, api, path, params, body):
+        if api == "checkip":
+            return self.checkip()
         if api == "dyndns2":
             return self.dyndns2(params)
         if api == "cloudflare":
@@ -462,6 +486,30 @@ class Handler(BaseHTTPRequestHandler):
             return Reply(500, mode + "\n")
         code = 401 if mode == "badauth" else 200
         return Reply(code, mode + "\n")
+
+    # -- checkip ---------------------------------------------------------------------
+    def checkip(self):
+        """What a "what is my IP" service answers: the address the request came
+        from (after the router's NAT), as text or as Dyn's checkip page."""
+        with self.server.state.lock:
+            how = dict(self.server.state.checkip.get(self.host()) or {})
+        mode = how.get("mode") or "echo"
+        if how.get("delay"):
+            time.sleep(float(how["delay"]))
+        if mode == "500":
+            return Reply(500, "Internal Server Error\n")
+        if mode == "close":
+            r = Reply()
+            r.close = True
+            return r
+        if mode == "garbage":
+            return Reply(200, "<html><body>your address is a secret</body></html>\n",
+                         "text/html")
+        ip = {"lie": how.get("ip"), "private": "10.9.8.7"}.get(mode) or self.client_address[0]
+        if how.get("format") == "page":
+            return Reply(200, "<html><head><title>Current IP Check</title></head><body>"
+                         "Current IP Address: %s</body></html>\r\n" % ip, "text/html")
+        return Reply(200, ip + "\n")
 
     # -- dyndns2 ---------------------------------------------------------------------
     def dyndns2(self, params):

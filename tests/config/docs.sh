@@ -23,6 +23,12 @@ report "keys not in homeport.conf(5)" "$(comm -23 <(echo "$code") <(echo "$man")
 report "keys in homeport.conf(5) the parser does not know" "$(comm -13 <(echo "$code") <(echo "$man"))"
 report "keys not in etc/homeport.conf" "$(comm -23 <(echo "$code") <(echo "$sample"))"
 report "keys in etc/homeport.conf the parser does not know" "$(comm -13 <(echo "$code") <(echo "$sample"))"
+# The built-in web sources (src/ipweb.c) are each named in homeport.conf(5) with
+# their operator, and the man page lists no other: users must know whom they ask.
+websrc=$(grep -oE '^	\{ "https?://[^"]+", "' src/ipweb.c | cut -d'"' -f2 | sort -u)
+webman=$(grep -oE '^\.It Lk https?://[^ ]+ Ta ' man/homeport.conf.5 | awk '{print $3}' | sort -u)
+report "built-in web sources not in homeport.conf(5)" "$(comm -23 <(echo "$websrc") <(echo "$webman"))"
+report "web sources in homeport.conf(5) that are not built in" "$(comm -13 <(echo "$websrc") <(echo "$webman"))"
 # Both READMEs list the same providers in their tables (a Chinese reader must not
 # miss one, nor find one that does not exist).
 readme_providers() { grep -oE '^\| `[a-z0-9.]+` \|' "$1" | sed 's/^| `\(.*\)` |$/\1/' | sort -u; }
@@ -37,5 +43,6 @@ known=$(sed -nE 's/^[[:space:]]*\{ "([a-z0-9.]+)", &provider_.*/\1/p' src/provid
 report "providers src/provider.c knows, not in the READMEs" "$(comm -23 <(echo "$known") <(echo "$en"))"
 report "providers in the READMEs src/provider.c does not know" "$(comm -13 <(echo "$known") <(echo "$en"))"
 [ $fail = 0 ] && echo "docs: README.md and README.zh-CN.md list the $(echo "$en" | wc -l) providers src/provider.c knows"
-[ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample"
+[ $fail = 0 ] && echo "docs: all $(echo "$code" | wc -l) keys in the parser, the man page and the sample;" \
+	"all $(echo "$websrc" | wc -l) built-in web sources in the man page"
 exit $fail

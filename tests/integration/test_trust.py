@@ -7,7 +7,8 @@ miniupnpd:
   publishes the real IP; --probe names the rogue. Also with UPnP off on the
   router (NAT-PMP only).
 - UPnP and NAT-PMP of the gateway disagree on the external IP: nothing new
-  is published and gateway.error says why.
+  is published and gateway.error says why; with ip_source = auto the web
+  sources do not take over meanwhile.
 - a flood of spoofed announcements (the gateway's source address, from the
   other LAN host, alternating epochs and BOOTIDs, 1000 packets/s for 10 s):
   the mappings stay, the router sees no storm, the log stays short, status
@@ -160,6 +161,46 @@ def test_protocols_that_disagree_publish_nothing(make_bed, other):
     d.ctl("refresh")
     st = d.wait_for(lambda st: st["ddns"][0]["published_ip"] == ROGUE_IP, timeout=20)
     assert st["gateway"]["error"] is None and st["gateway"]["external_ip"] == ROGUE_IP
+
+
+def test_protocols_that_disagree_hold_the_web_fallback(make_bed):
+    # ip_source = auto (issue 15): while no router answers, web sources give
+    # the IP. The router comes back with protocols that disagree: it answers,
+    # so the web sources rest, and nothing new is published, not even the
+    # address the web would now name.
+    b = make_bed()
+    old, new = b.gw_wan_ip, "203.0.113.3"
+    web_keys = dict(check_url=", ".join(b.checkip_urls(2)), ca_file=b.ca_file,
+                    check_interval="10s")
+    b.stop_router()
+    d = b.start_daemon(b.gateway_conf("natpmp", **web_keys),
+                       dropins={"home.conf": dns_entry(b)})
+    d.wait_for(lambda st: st["gateway"]["ip_source"] == "web" and
+               st["ddns"][0]["published_ip"] == old, timeout=60)
+    p, url = rogue(b, host=b.gw_lan_ip, ssdp=False, ns="gw")
+    b.start_router()
+    d.write_conf(b.gateway_conf("auto", upnp_url=url, **web_keys))
+    rc, out, err = d.ctl("reload")
+    assert rc == 0, out + err
+    st = d.wait_for(lambda st: st["gateway"]["ip_source"] == "gateway" and
+                    st["gateway"]["error"] and "agree" in st["gateway"]["error"], timeout=30)
+    assert st["gateway"]["ip_source_detail"] == \
+        "the gateway's protocols disagree on the external IP", st["gateway"]
+    assert "external IP source: web -> gateway (the router's protocols disagree)" in \
+        d.logtext()
+    # The WAN address changes: NAT-PMP and the web would name the new one,
+    # the second "IGD" still another. A refresh (past the web sources' 10 s
+    # floor) asks the gateway, not the web.
+    b.set_wan_ip(new)
+    d.wait_for(lambda st: new in (st["gateway"]["error"] or ""), timeout=30)
+    mark = b.standin.mark()
+    time.sleep(10)
+    assert d.ctl("refresh")[0] == 0
+    time.sleep(3)             # a web round and the DDNS debounce would be over
+    st = d.status()
+    assert st["gateway"]["ip_source"] == "gateway" and ROGUE_IP in st["gateway"]["error"]
+    assert b.standin.checkip_log(mark) == []
+    assert st["ddns"][0]["published_ip"] == old and b.dig(HOST) == [old]
 
 
 # ---- point 2: announcements are hints, rate-limited -------------------------

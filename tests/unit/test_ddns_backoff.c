@@ -496,6 +496,32 @@ static void test_publish_once_per_change(void **state)
 	free_cfg(c);
 }
 
+/* An address its source vouches for (web sources agreed, an interface's
+ * own) is published without the debounce the router's word gets. */
+static void test_settled_ip_skips_the_debounce(void **state)
+{
+	struct cfg_set *c = make_cfg(1, "pw");
+
+	ddns_test_hooks(fake_lookup, 60000);      /* a debounced address would wait a minute */
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	ddns_set_settled_ip("203.0.113.2", true);
+	settle();
+	assert_int_equal(fk.starts, 1);
+	assert_string_equal(fk.last_ip, "203.0.113.2");
+	assert_state("home", "ok");
+	/* the same again: nothing; the router's word still waits */
+	ddns_set_settled_ip("203.0.113.2", true);
+	ddns_set_external_ip("203.0.113.9", true);
+	settle();
+	assert_int_equal(fk.starts, 1);
+	ddns_set_settled_ip("203.0.113.3", true);
+	settle();
+	assert_int_equal(fk.starts, 2);
+	assert_string_equal(fk.last_ip, "203.0.113.3");
+	ddns_fini();
+	free_cfg(c);
+}
+
 static void test_tempfail_backs_off(void **state)
 {
 	struct cfg_set *c = make_cfg(1, "pw");
@@ -875,6 +901,8 @@ int main(void)
 		cmocka_unit_test(test_forced_updates_are_paced),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test_setup_teardown(test_publish_once_per_change, sm_setup, sm_teardown),
+		cmocka_unit_test_setup_teardown(test_settled_ip_skips_the_debounce, sm_setup,
+						sm_teardown),
 		cmocka_unit_test_setup_teardown(test_tempfail_backs_off, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_permfail_is_sticky_until_forced, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_changed_secret_resets_failed_across_restart,

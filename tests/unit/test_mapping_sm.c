@@ -10,7 +10,9 @@
  * shutdown (delete only what still is ours; keep_mappings), a restart
  * adopting what an earlier run made, and a PCP-like protocol: THIRD_PARTY
  * first for another host, the next protocol when it is refused, its own
- * renewal time, and an error answer's lifetime as the earliest retry. */
+ * renewal time, and an error answer's lifetime as the earliest retry; and
+ * services forwarded by hand (map = manual, protocol = none) that are never
+ * asked for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -264,7 +266,7 @@ static void start(bool stored)
 static const char *status(size_t i, json_t **keep)
 {
 	static char buf[512];
-	json_t *a = mapping_status_json(), *e = json_array_get(a, i);
+	json_t *a = mapping_status_json(NULL), *e = json_array_get(a, i);
 	const char *err = json_string_value(json_object_get(e, "error"));
 
 	snprintf(buf, sizeof(buf), "%s|%s", json_string_value(json_object_get(e, "state")),
@@ -591,7 +593,7 @@ static void test_removed_service_is_released(void **state)
 /* The status entry of service i, field key (an integer; -1 for null). */
 static long long status_int(size_t i, const char *key)
 {
-	json_t *a = mapping_status_json();
+	json_t *a = mapping_status_json(NULL);
 	json_t *v = json_object_get(json_array_get(a, i), key);
 	long long n = json_is_integer(v) ? json_integer_value(v) : -1;
 
@@ -674,6 +676,67 @@ static void test_error_lifetime_is_the_earliest_retry(void **state)
 	assert_in_range(status_int(0, "next_try_in"), 4, 6);
 }
 
+static void test_manual_service_asks_nothing(void **state)
+{
+	json_t *a, *e;
+
+	service(1, "byhand", 29003, 29003, NULL, 3600);
+	svcs[1].manual = true;
+	start(false);
+	assert_string_equal(status(1, NULL), "manual|");
+	up(&fake_igd);
+	/* only web is asked for; byhand stays manual through verify and loss */
+	assert_int_equal(live(F_MAP), 1);
+	assert_int_equal(pending(F_MAP)->q.ext_port, 18080);
+	answer_ok_map(3600, true);
+	mapping_verify_all();
+	assert_int_equal(live(F_MAP) + live(F_READ), 1);     /* web's verification only */
+	mapping_gateway_down("gone");
+	assert_string_equal(status(1, NULL), "manual|");
+	a = mapping_status_json("203.0.113.2");
+	e = json_array_get(a, 1);
+	assert_string_equal(json_string_value(json_object_get(e, "external_address")),
+			    "203.0.113.2:29003");
+	assert_true(json_is_null(json_object_get(e, "via")));
+	json_decref(a);
+	a = mapping_status_json(NULL);
+	assert_true(json_is_null(json_object_get(json_array_get(a, 1), "external_address")));
+	json_decref(a);
+	/* --once: a manual service is done and fine */
+	bool ok = false;
+	mapping_gateway_up(&(struct mapping_gw){ .via = &fake_igd, .answering = { &fake_igd },
+						 .check_interval = 300, .address = GW,
+						 .lan_addr = LAN });
+	pump();
+	answer_ok_map(3600, true);
+	assert_true(mapping_once_done(&ok));
+	assert_true(ok);
+}
+
+static void test_protocol_none_makes_every_service_manual(void **state)
+{
+	service(1, "dns", 53, 10053, NULL, 600);
+	cfg.gateway.protocol = GW_PREF_NONE;
+	start(false);
+	assert_string_equal(status(0, NULL), "manual|");
+	assert_string_equal(status(1, NULL), "manual|");
+	/* back to a protocol: pending, then mapped when the gateway is up */
+	cfg.gateway.protocol = GW_PREF_AUTO;
+	mapping_apply_config(&cfg);
+	assert_string_equal(status(0, NULL), "pending|");
+	up(&fake_igd);
+	assert_int_equal(live(F_MAP), 2);
+	answer_ok_map(3600, true);
+	answer_ok_map(600, true);
+	assert_string_equal(status(1, NULL), "mapped|");
+	/* and none again: manual, the router is asked nothing more */
+	cfg.gateway.protocol = GW_PREF_NONE;
+	mapping_apply_config(&cfg);
+	assert_string_equal(status(0, NULL), "manual|");
+	mapping_verify_all();
+	assert_int_equal(live(F_MAP) + live(F_READ) + live(F_UNMAP), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -698,6 +761,8 @@ int main(void)
 		T(test_third_party_refused_alone_is_refused),
 		T(test_renewal_when_the_protocol_says),
 		T(test_error_lifetime_is_the_earliest_retry),
+		T(test_manual_service_asks_nothing),
+		T(test_protocol_none_makes_every_service_manual),
 #undef T
 	};
 

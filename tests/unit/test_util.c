@@ -78,6 +78,8 @@ static void test_public(void **state)
 		{ "172.32.0.0", true }, { "192.167.255.255", true }, { "192.168.0.1", false },
 		{ "192.169.0.0", true }, { "203.0.113.2", true }, { "198.51.100.7", true },
 		{ "8.8.8.8", true }, { "11.0.0.0", true },
+		{ "223.255.255.255", true }, { "224.0.0.1", false }, { "239.1.2.3", false },
+		{ "240.0.0.1", false }, { "255.255.255.255", false },
 		{ "", false }, { "300.1.1.1", false }, { "1.2.3", false }, { "::1", false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
