@@ -609,10 +609,15 @@ class Soak:
             f["forced"] = True
             self.force(e, f)
             return
-        if ent and ent["state"] == "ok" and ent["published_ip"] == ip and \
-                not self.dns_problems((e,)):
+        # Recovered: the entry holds the current IP, or it published one since the
+        # fault (the provider works again; a later change may still wait for the
+        # daemon's pacing, and the rounds check that one).
+        self.read_daemon_log()
+        since = [tp for tp, _ in self.published[e] if tp > f["t"]]
+        if since or (ent and ent["state"] == "ok" and ent["published_ip"] == ip and
+                     not self.dns_problems((e,))):
             if not f.get("went_failed"):
-                self.recovery["provider"].append(now() - f["t"])
+                self.recovery["provider"].append((since[0] if since else now()) - f["t"])
             self.fault_detail.setdefault("provider_modes", []).append(
                 "%s:%s:%s" % (f["api"], f["mode"], f["count"]))
             self.bed.standin.reset()
