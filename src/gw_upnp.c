@@ -37,6 +37,7 @@
 #define DEFAULT_DEADLINE_MS 6000     /* SSDP alone takes 2 s */
 #define SSDP_PORT 1900
 #define READ_BURST 64                /* datagrams read per wake-up */
+#define SSDP_GATHER_MS 1000          /* read a burst of NOTIFYs in one go, see on_ssdp */
 
 struct ureq {
 	struct gwq_req q;            /* first: the queue's part */
@@ -53,6 +54,7 @@ static struct {
 	struct upnp_igd igd;
 	/* SSDP */
 	int ssdp_fd;
+	struct ev_timer *ssdp_gather;
 	struct in_addr ssdp_from;
 	bool have_bootid;
 	unsigned long bootid;
@@ -474,7 +476,7 @@ static void ssdp_message(const char *buf, size_t len)
 		st.hint_cb(st.hint_arg, hint, what);
 }
 
-static void on_ssdp(int fd, short revents, void *arg)
+static void ssdp_read(int fd)
 {
 	for (int i = 0; i < READ_BURST; i++) {
 		char buf[2048];
@@ -489,6 +491,26 @@ static void on_ssdp(int fd, short revents, void *arg)
 			continue;
 		ssdp_message(buf, (size_t)n);
 	}
+}
+
+/* A router sends its NOTIFYs in bursts (one per device and service, each
+ * sent twice), a datagram at a time: woken per datagram, an idle daemon
+ * would wake a dozen times per burst. So the first one wakes us, and the
+ * rest of the burst is read in one go SSDP_GATHER_MS later; a restart is
+ * still noticed within a second. */
+static void on_ssdp(int fd, short revents, void *arg)
+{
+	ssdp_read(fd);
+	ev_fd_set_events(fd, 0);
+	ev_timer_arm(st.ssdp_gather, SSDP_GATHER_MS);
+}
+
+static void on_ssdp_gather(void *arg)
+{
+	if (st.ssdp_fd < 0)
+		return;
+	ssdp_read(st.ssdp_fd);
+	ev_fd_set_events(st.ssdp_fd, POLLIN);
 }
 
 static void ssdp_search(int fd)
@@ -507,6 +529,8 @@ static void ssdp_search(int fd)
 
 static void ssdp_close(void)
 {
+	ev_timer_free(st.ssdp_gather);
+	st.ssdp_gather = NULL;
 	if (st.ssdp_fd < 0)
 		return;
 	ev_fd_del(st.ssdp_fd);
@@ -541,6 +565,7 @@ static int ssdp_open(void)
 	}
 	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
 	st.ssdp_fd = fd;
+	st.ssdp_gather = ev_timer_new(on_ssdp_gather, NULL);
 	st.have_bootid = false;
 	ssdp_search(fd);
 	return 0;
