@@ -56,9 +56,15 @@ def tree(pid):
     return [pid] + common.children_of(pid)
 
 
-def snapshot(procs):
-    """{label: {pid: (vol, invol)}} for every process of every client."""
-    return {label: {p: switches(p) for p in tree(pid)} for label, pid in procs.items()}
+def snapshot(procs, names):
+    """{label: {pid: (vol, invol)}} for every process of every client; names[pid] = comm."""
+    out = {}
+    for label, pid in procs.items():
+        out[label] = {}
+        for p in tree(pid):
+            names.setdefault(p, common.comm(p))
+            out[label][p] = switches(p)
+    return out
 
 
 def router_counters(bed):
@@ -136,9 +142,10 @@ def main():
             procs[label] = p.pid
         router_counters(bed)
         log("idle for %.1f min: %s" % (args.minutes, ", ".join(procs)))
-        s0 = snapshot(procs)
+        names = {}
+        s0 = snapshot(procs, names)
         time.sleep(args.minutes * 60)
-        s1 = snapshot(procs)
+        s1 = snapshot(procs, names)
         notify, natpmp = read_router_counters(bed)
         for label, d in daemons.items():
             if not d.running():
@@ -159,7 +166,7 @@ def main():
             tot_v += dv
             tot_i += di
             if len(s0[label]) > 1:
-                rows.append(["  %s (%s)" % (label, common.comm(pid) if b else pid), dv,
+                rows.append(["  %s (%s)" % (label, names.get(pid, pid)), dv,
                              fmt(dv / args.minutes, "", 1), di])
         rows.append([label, tot_v, fmt(tot_v / args.minutes, "", 1), tot_i])
     common.table(["process", "voluntary", "per minute", "nonvoluntary"], rows)
