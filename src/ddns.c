@@ -518,8 +518,8 @@ static void reconcile(struct entry *e)
 		transition(e, ST_BLOCKED, reason, -1, false);
 		break;
 	case DDNS_WAIT:
-		snprintf(reason, sizeof(reason), "%s%snext try in %lld s", e->error,
-			 e->error[0] ? "; " : "", (long long)wait_s);
+		snprintf(reason, sizeof(reason), "%s; next try in %lld s",
+			 e->error[0] ? e->error : "spacing requests", (long long)wait_s);
 		transition(e, e->attempts > 0 ? ST_RETRYING : ST_PENDING, reason, wait_s, true);
 		break;
 	case DDNS_SEND:
