@@ -685,6 +685,28 @@ static void test_told_to_wait_holds_across_restart(void **state)
 	free_cfg(c);
 }
 
+/* A restart does not refill the pacing: a flapping line with a crashing
+ * daemon is still paced. */
+static void test_pacing_survives_restart(void **state)
+{
+	struct cfg_set *c = make_cfg(1, "pw");
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.2", true);
+	set_ip_and_settle("203.0.113.3", true);
+	assert_int_equal(fk.starts, 2);
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.4", true);
+	assert_int_equal(fk.starts, 2);
+	assert_state("home", "pending");
+	assert_true(next_try_of("home") >= DDNS_PACE_INTERVAL - 5);
+	ddns_fini();
+	free_cfg(c);
+}
+
 static void test_permfail_is_sticky_until_forced(void **state)
 {
 	struct cfg_set *c = make_cfg(1, "pw");
@@ -1036,6 +1058,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_new_ip_cuts_a_backoff_short, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_told_to_wait_holds_across_restart, sm_setup,
 						sm_teardown),
+		cmocka_unit_test_setup_teardown(test_pacing_survives_restart, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_permfail_is_sticky_until_forced, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_changed_secret_resets_failed_across_restart,
 						sm_setup, sm_teardown),
