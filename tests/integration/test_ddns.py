@@ -1,7 +1,8 @@
 """DDNS end to end: homeportd in the bed's LAN learns the router's external IP
 (real miniupnpd) and publishes it to the HTTPS stand-in (dyndns2) and to BIND
 (rfc2136). Covers: an IP change reaching both, no request after a restart with
-the same IP, sticky permanent failures, backoff after temporary failures,
+the same IP, sticky permanent failures, backoff after temporary failures (cut
+short by a new IP unless the provider asked to wait),
 CGNAT blocking, `homeportctl update`, reloads, --once, and an upgrade from
 0.1.0's state files (tests/upgrade/).
 
