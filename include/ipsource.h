@@ -18,11 +18,10 @@
 
 struct ipsource_hooks {
 	/* The external IPv4 of the source in use (NULL: unknown), and whether
-	 * it is public. Called when either changes: ip_changed for the
-	 * router's word (it may announce an old address first), ip_settled
-	 * for the web's and an interface's, which need no debounce. */
+	 * it is public. Called when either changes; every source hands on
+	 * only what it vouches for (the router's answer to our own request,
+	 * web sources that agree, the kernel's address of an interface). */
 	void (*ip_changed)(const char *ip, bool is_public);
-	void (*ip_settled)(const char *ip, bool is_public);
 };
 
 int  ipsource_init(const struct hp_config *cfg, const struct ipsource_hooks *hooks);

@@ -73,8 +73,7 @@ static void hand_on(const struct addr *a)
 {
 	if (S.out_sent && a->known == S.out.known && strcmp(a->ip, S.out.ip) == 0)
 		return;
-	void (*hook)(const char *, bool) = S.active == SRC_GATEWAY ? S.hooks.ip_changed :
-					   S.hooks.ip_settled;
+	void (*hook)(const char *, bool) = S.hooks.ip_changed;
 
 	S.out = *a;
 	S.out_sent = true;
@@ -343,7 +342,7 @@ bool ipsource_probe(const struct hp_config *cfg, bool router_ip, char *ip, size_
 	struct ev_timer *limit;
 
 	memset(&S, 0, sizeof(S));
-	S.hooks.ip_changed = S.hooks.ip_settled = probe_heard;
+	S.hooks.ip_changed = probe_heard;
 	copy_settings(&cfg->gateway);
 	S.gw_heard = true;
 	S.gw.known = router_ip;

@@ -426,7 +426,7 @@ static void seed_random(void)
 static int init_modules(void)
 {
 	static const struct ipsource_hooks ipsource_hooks = {
-		.ip_changed = ddns_set_external_ip, .ip_settled = ddns_set_settled_ip,
+		.ip_changed = ddns_set_external_ip,
 	};
 	static const struct gateway_hooks gateway_hooks = {
 		.ip_changed = ipsource_gateway_ip, .ip_disputed = ipsource_gateway_disputed,

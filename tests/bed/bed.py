@@ -792,6 +792,11 @@ class Bed:
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
                         "route replace default via %s" % gwy], self.ns.gw)
         self.gw_wan_ip = str(ip)
+        if not self.upnp and self.miniupnpd is not None and not self.frozen:
+            # miniupnpd watches its interfaces only when UPnP is on (its netlink
+            # watcher is opened with the SSDP socket); without it, routers tell it of
+            # a new WAN address with SIGUSR1 (OpenWrt's hotplug does), and so do we.
+            os.kill(self.miniupnpd.pid, signal.SIGUSR1)
 
     def forward_port(self, port, proto="tcp", host="lan", internal_port=None):
         """A port forward written "by hand" on the router, as an administrator of a

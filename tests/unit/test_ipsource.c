@@ -19,24 +19,16 @@
 
 static char handed[64];
 static int n_handed;
-static bool handed_public, handed_settled;
+static bool handed_public;
 
 static void on_ip(const char *ip, bool is_public)
 {
 	snprintf(handed, sizeof(handed), "%s", ip ? ip : "none");
 	handed_public = is_public;
-	handed_settled = false;
 	n_handed++;
 }
 
-static void on_settled(const char *ip, bool is_public)
-{
-	on_ip(ip, is_public);
-	handed_settled = true;
-}
-
-/* The router's word is debounced by the DDNS side, the others are not. */
-static const struct ipsource_hooks hooks = { .ip_changed = on_ip, .ip_settled = on_settled };
+static const struct ipsource_hooks hooks = { .ip_changed = on_ip };
 static char closed[] = "http://127.0.0.1:1/";
 static char *closed_url[] = { closed };
 
@@ -112,7 +104,6 @@ static void test_auto_follows_the_router_then_the_web(void **state)
 	ipsource_gateway_ip("203.0.113.2", true);
 	assert_string_equal(handed, "203.0.113.2");
 	assert_true(handed_public);
-	assert_false(handed_settled);
 	assert_string_equal(status_str("ip_source_detail"), "external IP from the gateway");
 	/* the router is gone: the web sources take over; their first word
 	 * (here: none answered) is handed on */
@@ -121,7 +112,6 @@ static void test_auto_follows_the_router_then_the_web(void **state)
 	assert_string_equal(status_str("ip_source"), "web");
 	run_until_handed();
 	assert_string_equal(handed, "none");
-	assert_true(handed_settled);
 	assert_true(strstr(status_str("ip_source_detail"),
 			   "no mapping protocol answered; no web source answered") != NULL);
 	assert_true(strstr(status_str("error"), "no web source answered") != NULL);
@@ -161,7 +151,6 @@ static void test_disputed_router_publishes_nothing(void **state)
 	/* they agree again: that address is handed on, debounced */
 	ipsource_gateway_ip("203.0.113.4", true);
 	assert_string_equal(handed, "203.0.113.4");
-	assert_false(handed_settled);
 	assert_string_equal(status_str("ip_source_detail"), "external IP from the gateway");
 }
 
@@ -210,7 +199,6 @@ static void test_interface(void **state)
 	run_until_handed();
 	assert_string_equal(handed, "127.0.0.1");
 	assert_false(handed_public);
-	assert_true(handed_settled);
 	assert_string_equal(status_str("ip_source"), "interface");
 	assert_string_equal(status_str("ip_source_detail"), "external IP from interface lo");
 	assert_string_equal(status_str("external_ip"), "127.0.0.1");
