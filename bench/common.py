@@ -63,6 +63,15 @@ def table(headers, rows, out=sys.stdout):
     out.flush()
 
 
+def print_problems(problems):
+    """The problems a benchmark run saw, after its figures (nothing if none)."""
+    if problems:
+        print()
+        print("PROBLEMS SEEN (%d):" % len(problems))
+        for p in problems:
+            print(" - " + p.rstrip())
+
+
 def log(msg):
     sys.stderr.write("[bench %s] %s\n" % (time.strftime("%H:%M:%S"), msg))
     sys.stderr.flush()
@@ -339,6 +348,9 @@ def start_ddclient(bed, hostname, interval, ns="lan", label="ddclient", checkip_
     binary, err = ddclient_binary()
     if not binary:
         raise RuntimeError(err)
+    if subprocess.run(["perl", "-MIO::Socket::SSL", "-e", "1"], capture_output=True).returncode:
+        raise RuntimeError("ddclient needs perl's IO::Socket::SSL for HTTPS: "
+                           "apt-get install libio-socket-ssl-perl")
     user, pw = dyndns2_account(bed)
     d = bed.path(label)
     os.makedirs(d, exist_ok=True)

@@ -3,14 +3,18 @@
 address, homeportd against Debian's inadyn and ddclient.
 
 Run as root from the tree root:
-    python3 bench/ddns_latency.py [--rounds 10] [--no-ddclient] [--no-inadyn]
+    python3 bench/ddns_latency.py [--rounds 20] [--no-ddclient] [--no-inadyn]
+                                  [--before BUILD_DIR]
 
 One test bed (miniupnpd with UPnP and NAT-PMP, BIND, HTTPS stand-in). All clients run
 at the same time, each on its own host names, so one WAN change is one sample for each:
   (a) homeportd, protocol=natpmp, default check_interval (5m): it learns the change
       from the router's NAT-PMP announcement to 224.0.0.1:5350 (lan namespace)
+  (a0) with --before: the homeportd of another build (e.g. main before a change), the
+      same config as (a), beside it in the lan namespace
   (b) homeportd, protocol=upnp, check_interval=10s (its shortest): polling (lan2)
-  (c) inadyn 2.10, period=30 (its shortest), custom dyndns2 over HTTPS (lan)
+  (c1) inadyn 2.10, period=1: asking checkip every second, custom dyndns2 over HTTPS
+  (c) inadyn 2.10, period=30, custom dyndns2 over HTTPS (lan)
   (d) ddclient 3.10, daemon=60 (its shortest), min-interval=0, dyndns2 over HTTPS (lan)
 inadyn and ddclient speak no RFC 2136, so the common yardstick is a dyndns2 account on
 the bed's stand-in: every client updates its own name there, and the time is taken
@@ -21,8 +25,11 @@ in the wan namespace that answers the client's source address (the router's WAN 
 after NAT). Polling every 20 ms. Before each change the script waits a random time
 (uniform, 0 .. the longest polling period) so that the change falls at a random
 phase of every poller's cycle; a poller's expected latency is then about period/2.
+Traffic between changes: the requests the pollers sent to checkip, and the NAT-PMP
+requests the lan daemons sent to the router (an nft counter in the router), over the run.
 """
 import argparse
+import json
 import os
 import random
 import socket
@@ -33,8 +40,45 @@ sys.dont_write_bytecode = True   # keep bench/ free of __pycache__
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import common  # noqa: E402
 from common import Bed, median, fmt, fmt_ratio, ratio, log  # noqa: E402
+from bed import Daemon  # noqa: E402  (common puts tests/bed on the path)
 
 POLL = 0.020
+
+
+def start_daemon_from(bed, build, conf, ns):
+    """bed.start_daemon() with the homeportd of another build directory."""
+    d = Daemon(bed, conf, ns=ns)
+    d.homeportd = os.path.join(build, "homeportd")
+    d.homeportctl = os.path.join(build, "homeportctl")
+    bed._daemons.append(d)
+    d.start(wait=True, timeout=20)
+    return d
+
+
+def count_router_requests(bed):
+    """An nft counter in the router: NAT-PMP/PCP requests from the lan host."""
+    bed.run("gw", ["sh", "-c",
+                   "nft add table inet hpbench && "
+                   "nft add chain inet hpbench in '{ type filter hook input priority -5; }' && "
+                   "nft add rule inet hpbench in ip saddr %s udp dport 5351 counter"
+                   % bed.lan_ip], check=True)
+
+
+def router_requests(bed):
+    p = bed.run("gw", ["nft", "-j", "list", "table", "inet", "hpbench"], check=True)
+    for item in json.loads(p.stdout)["nftables"]:
+        for e in item.get("rule", {}).get("expr", []):
+            if "counter" in e:
+                return e["counter"]["packets"]
+    return None
+
+
+def checkip_requests(proc):
+    try:
+        with open(proc.log, errors="replace") as f:
+            return sum(1 for l in f if l.startswith("checkip "))
+    except OSError:
+        return None
 
 
 def wait_initial(bed, targets, dns_sock, ip, timeout):
@@ -67,7 +111,9 @@ def current_values(bed, targets, dns_sock):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rounds", type=int, default=10)
+    ap.add_argument("--rounds", type=int, default=20)
+    ap.add_argument("--before", metavar="BUILD_DIR",
+                    help="also run this build's homeportd as (a0), beside (a)")
     ap.add_argument("--no-ddclient", action="store_true")
     ap.add_argument("--no-inadyn", action="store_true")
     ap.add_argument("--seed", type=int, default=None)
@@ -90,6 +136,14 @@ def main():
         targets["A/bind"] = ("dns", "a.%s" % bed.zone)
         targets["A/dyn"] = ("standin", "a.dyn.example")
         timeouts["A"] = 15.0
+        if args.before:
+            conf_a0 = (bed.gateway_conf("natpmp") + "\n" +
+                       bed.ddns_section("bind", "rfc2136", "z.%s" % bed.zone, ttl=60) + "\n" +
+                       bed.ddns_section("dyn", "dyndns2", "z.dyn.example"))
+            d0 = start_daemon_from(bed, args.before, conf_a0, "lan")
+            targets["A0/bind"] = ("dns", "z.%s" % bed.zone)
+            targets["A0/dyn"] = ("standin", "z.dyn.example")
+            timeouts["A0"] = 15.0
 
         conf_b = (bed.gateway_conf("upnp", check_interval="10s") + "\n" +
                   bed.ddns_section("bind", "rfc2136", "b.%s" % bed.zone, ttl=60) + "\n" +
@@ -101,16 +155,18 @@ def main():
         period["B"] = 10
 
         need_checkip = not (args.no_inadyn and args.no_ddclient)
-        if need_checkip:
-            common.start_checkip(bed)
+        checkip = common.start_checkip(bed) if need_checkip else None
+        count_router_requests(bed)
         if not args.no_inadyn:
-            try:
-                procs["inadyn"] = common.start_inadyn(bed, "c.dyn.example", period=30)
-                targets["inadyn"] = ("standin", "c.dyn.example")
-                timeouts["inadyn"] = 75.0
-                period["inadyn"] = 30
-            except RuntimeError as e:
-                problems.append("inadyn not run: %s" % e)
+            for key, host, per in (("inadyn1", "c1.dyn.example", 1),
+                                   ("inadyn", "c.dyn.example", 30)):
+                try:
+                    procs[key] = common.start_inadyn(bed, host, period=per, label=key)
+                    targets[key] = ("standin", host)
+                    timeouts[key] = 2.5 * per + 15.0
+                    period[key] = per
+                except RuntimeError as e:
+                    problems.append("%s not run: %s" % (key, e))
         if not args.no_ddclient:
             try:
                 procs["ddclient"] = common.start_ddclient(bed, "d.dyn.example", interval=60)
@@ -131,6 +187,9 @@ def main():
                 problems.append("%s exited %s; log %s" % (k, p.returncode, p.log))
         samples = {k: [] for k in targets}
         pmax = max(period.values()) if period else 10
+        t_run = time.monotonic()
+        ck0 = checkip_requests(checkip) if checkip else None
+        rr0 = router_requests(bed)
         for rnd_i in range(args.rounds):
             pre = rnd.uniform(0, pmax)
             new_ip = "203.0.113.%d" % (10 + (rnd_i % 200))
@@ -160,6 +219,9 @@ def main():
             for k in targets:
                 samples[k].append(got.get(k))
             log("  " + "  ".join("%s=%s" % (k, fmt(got.get(k), "ms", 0)) for k in targets))
+        run_s = time.monotonic() - t_run
+        traffic = {"checkip": None if ck0 is None else checkip_requests(checkip) - ck0,
+                   "router": router_requests(bed) - rr0, "seconds": run_s}
         for name, d in (("A", da), ("B", db)):
             if not d.running():
                 problems.append("homeportd %s exited %s" % (name, d.proc.returncode))
@@ -174,6 +236,9 @@ def main():
     M = {k: median(v) for k, v in samples.items()}
     miss = {k: sum(1 for x in v if x is None) for k, v in samples.items()}
     labels = {
+        "A0/dyn": "(a0) homeportd before (%s), NAT-PMP -> dyndns2 stand-in" % args.before,
+        "A0/bind": "(a0) homeportd before, NAT-PMP -> BIND (rfc2136)",
+        "inadyn1": "(c1) inadyn, period 1s -> dyndns2 stand-in",
         "A/dyn": "(a) homeportd, NAT-PMP announcements -> dyndns2 stand-in",
         "B/dyn": "(b) homeportd, UPnP polling 10s -> dyndns2 stand-in",
         "inadyn": "(c) inadyn, period 30s -> dyndns2 stand-in",
@@ -186,7 +251,8 @@ def main():
           % args.rounds)
     print()
     rows = []
-    for k in ("A/dyn", "B/dyn", "inadyn", "ddclient", "A/bind", "B/bind"):
+    for k in ("A/dyn", "A0/dyn", "B/dyn", "inadyn1", "inadyn", "ddclient", "A/bind", "A0/bind",
+              "B/bind"):
         if k in samples:
             v = [x for x in samples[k] if x is not None]
             rows.append([labels[k], fmt(M[k], " ms", 0),
@@ -196,10 +262,10 @@ def main():
     common.table(["client", "median", "min", "max", "ok"], rows)
     print()
     rows = []
-    for base in ("inadyn", "ddclient"):
+    for base in ("inadyn1", "inadyn", "ddclient"):
         for d in ("A/dyn", "B/dyn"):
             if base in M and d in M:
-                rows.append(["%s / %s" % (labels[base][:3], labels[d][:3]) +
+                rows.append(["%s / %s" % (labels[base].split()[0], labels[d][:3]) +
                              "  (%s vs homeportd %s)" % (base, "NAT-PMP" if d == "A/dyn" else "UPnP 10s"),
                              fmt_ratio(ratio(M[base], M[d]))])
     if "B/dyn" in M and "A/dyn" in M:
@@ -208,17 +274,21 @@ def main():
     if "B/bind" in M and "A/bind" in M:
         rows.append(["(b) / (a)  (UPnP polling vs NAT-PMP, BIND)",
                      fmt_ratio(ratio(M["B/bind"], M["A/bind"]))])
+    if "A0/dyn" in M and "A/dyn" in M:
+        rows.append(["(a0) / (a)  (before / after, stand-in)", fmt_ratio(ratio(M["A0/dyn"], M["A/dyn"]))])
     common.table(["ratio (baseline / homeportd: how many times faster homeportd is)", "value"],
                  rows)
+    print()
+    print("traffic over the %.0f s of the rounds (%d changes): %s requests to checkip "
+          "(inadyn and ddclient), %s NAT-PMP requests from the lan host to the router "
+          "(homeportd (a)%s; both ask once per announcement)" % (
+              traffic["seconds"], args.rounds, traffic["checkip"], traffic["router"],
+              " and (a0)" if args.before else ""))
     print()
     print("samples (ms): ")
     for k, v in samples.items():
         print("  %-9s %s" % (k, [None if x is None else round(x) for x in v]))
-    if problems:
-        print()
-        print("PROBLEMS SEEN (%d):" % len(problems))
-        for p in problems:
-            print(" - " + p)
+    common.print_problems(problems)
     return 0
 
 

@@ -352,11 +352,7 @@ def main():
     print("samples (ms): " + "; ".join("%s=%s" % (k, [None if x is None else round(x, 1) for x in R[k]])
                                         for k in ("d_upnp", "d_auto", "floor_ops", "gwtool",
                                                   "upnpc_seq", "upnpc_ssdp")))
-    if problems:
-        print()
-        print("PROBLEMS SEEN (%d):" % len(problems))
-        for p in problems:
-            print(" - " + p.rstrip())
+    common.print_problems(problems)
     return 0
 
 

@@ -13,7 +13,8 @@
 
 #include "cfgkey.h"
 
-enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_NONE };
+enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_PCP,
+			     GW_PREF_NONE };
 
 /* Where the external IPv4 comes from (SPEC "Without UPnP, NAT-PMP or PCP"). */
 enum ip_source { IPSRC_AUTO, IPSRC_GATEWAY, IPSRC_WEB, IPSRC_INTERFACE };

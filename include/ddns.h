@@ -10,12 +10,10 @@ int  ddns_init(const struct hp_config *cfg);          /* loads state; 0 / -1 */
 void ddns_apply_config(const struct hp_config *cfg);  /* after a reload */
 
 /* From the gateway side: the current external IPv4 (NULL: unknown), and
- * whether it is public (SPEC "Status"). Cheap; debounced inside. */
+ * whether it is public (SPEC "Status"), as the gateway confirmed it in an
+ * answer to our own request (never what an announcement carried): a change
+ * is acted on at once, paced per entry (ddns_policy.h). Cheap. */
 void ddns_set_external_ip(const char *ip, bool is_public);
-/* The same for an address its source vouches for, which needs no
- * debounce: two web sources agreed on it, or it is the kernel's own
- * address of an interface (ipsource.h). */
-void ddns_set_settled_ip(const char *ip, bool is_public);
 
 /* homeportctl update [NAME]: publish now even if unchanged. NULL = all.
  * -1 if no entry has that name; -2 if the external IP is not public, so
@@ -34,10 +32,8 @@ bool ddns_once_done(bool *all_ok);
 
 /* Test seam (tests/unit/test_ddns_*.c), added by the ddns.c author: run
  * lookup(the entry's provider) instead of the entry's provider (NULL:
- * restore) and debounce IP reports for debounce_ms instead of 1000 (<= 0:
  * restore). */
 struct provider_ops;
-void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
-		     int debounce_ms);
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *));
 
 #endif

@@ -32,6 +32,9 @@ struct ddns_facts {
 	uint32_t min_interval;       /* the preset's spacing between two requests */
 	bool forced;                 /* homeportctl update */
 	bool failed;                 /* permanent failure, sticky */
+	const char *failed_ip;       /* what the last temporary failure tried to publish; NULL: none */
+	bool told_to_wait;           /* and the provider asked us to wait (Retry-After, 911, dnserr) */
+	int64_t pace_tat;            /* pacing of requests that are not forced (ddns_policy_pace) */
 };
 
 enum ddns_verdict {
@@ -41,7 +44,32 @@ enum ddns_verdict {
 	DDNS_SEND,    /* send now */
 };
 
+/* A request waiting out a temporary failure goes at once when the IP is no
+ * longer the one that failed: a new address is a new reason to send, unless
+ * the provider asked us to wait. Requests that are not forced are paced
+ * (DDNS_PACE_*), so that a flapping address cannot make us hammer a provider. */
 enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s);
+
+/* Pacing as a token bucket kept in one time, *tat (0: full): at most burst
+ * requests back to back, then one per interval. ddns_policy_pace_wait()
+ * says how long until the next may go (0: now); ddns_policy_pace_take()
+ * takes one: 0 and *tat advances, or the wait and *tat unchanged. A *tat
+ * far in the future (the wall clock went back) costs at most one interval. */
+int64_t ddns_policy_pace_wait(int64_t tat, int64_t now, unsigned burst, int64_t interval);
+int64_t ddns_policy_pace_take(int64_t *tat, int64_t now, unsigned burst, int64_t interval);
+
+/* Requests that are not forced, per entry: an address is published as soon
+ * as the gateway confirms it, so a change and a change back (A -> B -> A)
+ * cost the two updates that DNS needs, at once; anything beyond that within
+ * DDNS_PACE_INTERVAL waits, and is then sent only if the address still
+ * differs from what was published. A line flapping for ever costs one
+ * request per DDNS_PACE_INTERVAL; changes further apart are never delayed.
+ * Waiting before every first publication instead (a debounce) would cost
+ * every change its length and save nothing here: the gateway's own answers
+ * carry no transient address, and lines flap over seconds (PPPoE redials,
+ * failover), longer than any debounce compatible with publishing quickly. */
+#define DDNS_PACE_BURST 2
+#define DDNS_PACE_INTERVAL 30
 
 /* Forced updates (homeportctl update) per entry: at most DDNS_FORCE_BURST
  * back to back, then one per DDNS_FORCE_INTERVAL, so that a loop of

@@ -33,6 +33,10 @@ void ev_timer_disarm(struct ev_timer *t);
 bool ev_timer_armed(const struct ev_timer *t);
 int64_t ev_timer_remaining_ms(const struct ev_timer *t); /* -1 when not armed */
 
+/* How long the loop would sleep now: until the earliest timer (ms), -1 when
+ * none is armed. Nothing else wakes an idle loop. */
+int ev_wait_ms(void);
+
 /* CLOCK_MONOTONIC in milliseconds. */
 int64_t ev_now_ms(void);
 

@@ -14,6 +14,9 @@ struct gateway_hooks {
 	/* The external IPv4 as the gateway reports it (NULL: unknown), and
 	 * whether it is public (SPEC "Status"). Called on every check. */
 	void (*ip_changed)(const char *ip, bool is_public);
+	/* Its protocols name different external IPs (gateway.error says
+	 * which): the router answers, but nothing new may be published. */
+	void (*ip_disputed)(void);
 };
 
 /* After mapping_init and gw_backends_init; starts discovery. 0 / -1. */

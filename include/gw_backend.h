@@ -39,6 +39,9 @@ enum gw_outcome {
 #define GW_CAP_READ_BACK  0x02   /* can read a mapping back (who holds a port, its lease) */
 #define GW_CAP_EPOCH      0x04   /* answers carry an epoch: a lost table shows (state_lost) */
 #define GW_CAP_ANNOUNCES  0x08   /* the gateway announces changes (hints, see listen) */
+#define GW_CAP_THIRD_PARTY 0x10  /* maps for other hosts where the router allows it (PCP
+				  * THIRD_PARTY): tried first for them, then a protocol
+				  * with GW_CAP_OTHER_HOST alone */
 
 enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
 
@@ -87,6 +90,8 @@ struct gw_result {
 	char error[GW_ERROR_LEN];        /* its own words, e.g. "UPnP 718 ConflictInMappingEntry";
 					  * "" on GW_OK; never holds control characters */
 	bool timed_out;                  /* GW_GONE because the deadline passed */
+	uint32_t retry_s;                /* an error answer says it stands this long (0: unknown):
+					  * no new try before then */
 	bool state_lost;                 /* this answer shows the gateway lost its mappings
 					  * (an epoch that went back): re-create them */
 	bool has_epoch;                  /* for tools: the answer's epoch */
@@ -128,10 +133,13 @@ struct gw_setup {
 struct gw_backend {
 	const char *name;        /* "upnp": status ("via"), state files */
 	const char *label;       /* "UPnP": logs and messages */
+	const char *why;         /* why it maps when it is the first of the table to answer */
 	enum gw_protocol_pref pref;  /* the [gateway] protocol value that picks it alone */
 	unsigned caps;           /* GW_CAP_* */
 
-	int  (*init)(void);      /* once at start-up, before any start; 0 / -1 */
+	/* Once at start-up, before any start; state_dir holds what the backend
+	 * keeps across restarts (NULL: keep nothing, --probe). 0 / -1. */
+	int  (*init)(const char *state_dir);
 	void (*fini)(void);
 	/* Talk to one gateway; 0, or -1 with a sentence in err. */
 	int  (*start)(const struct gw_setup *s, char *err, size_t errlen);
@@ -151,15 +159,21 @@ struct gw_backend {
 	void (*describe)(char *buf, size_t len);
 	/* --probe --json: this protocol's own fields (found: it answered). */
 	void (*probe_json)(json_t *o, bool found);
+	/* When to renew a lease of granted seconds (ms after the grant; jitter
+	 * in [0, 1)). NULL: at half of it. */
+	int64_t (*renew_ms)(uint32_t granted, double jitter);
 };
 
 /* The table, in order of preference for mappings (NULL-terminated). */
 extern const struct gw_backend *const *gw_backends;
 
-int  gw_backends_init(void);         /* every backend's init; 0 / -1 */
+int  gw_backends_init(const char *state_dir);  /* every backend's init; 0 / -1 */
 void gw_backends_fini(void);
 const struct gw_backend *gw_backend_by_name(const char *name);
 bool gw_outcome_gone(enum gw_outcome o);   /* GW_GONE or GW_FAULT */
+/* Why be maps, for the log and --probe: the configured protocol, or why
+ * the table prefers it. */
+const char *gw_backend_why(const struct gw_backend *be, enum gw_protocol_pref pref);
 const char *gw_outcome_name(enum gw_outcome o);
 
 /* SPEC "Which gateway is trusted", for discover answers: every device the

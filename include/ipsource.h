@@ -4,8 +4,9 @@
  * says, this module decides which source is in use (the router, web
  * sources through ipweb.c, or an interface through ipif.c) and hands the
  * address of that source on. auto uses the router while it answers with an
- * address and the web sources while it does not, switching back as soon as
- * the router answers again. */
+ * address (or with two that disagree: then nothing new, SPEC "Which gateway
+ * is trusted") and the web sources while it does not, switching back as soon
+ * as the router answers again. */
 #ifndef HP_IPSOURCE_H
 #define HP_IPSOURCE_H
 
@@ -17,11 +18,10 @@
 
 struct ipsource_hooks {
 	/* The external IPv4 of the source in use (NULL: unknown), and whether
-	 * it is public. Called when either changes: ip_changed for the
-	 * router's word (it may announce an old address first), ip_settled
-	 * for the web's and an interface's, which need no debounce. */
+	 * it is public. Called when either changes; every source hands on
+	 * only what it vouches for (the router's answer to our own request,
+	 * web sources that agree, the kernel's address of an interface). */
 	void (*ip_changed)(const char *ip, bool is_public);
-	void (*ip_settled)(const char *ip, bool is_public);
 };
 
 int  ipsource_init(const struct hp_config *cfg, const struct ipsource_hooks *hooks);
@@ -31,6 +31,10 @@ void ipsource_fini(void);
 /* gateway.c's report: the router's external IP, NULL when it has none or
  * does not answer. */
 void ipsource_gateway_ip(const char *ip, bool is_public);
+/* gateway.c's report that the router's protocols disagree on the external
+ * IP: the router answers, so auto does not turn to the web sources, and
+ * nothing new is handed on until the router names one address again. */
+void ipsource_gateway_disputed(void);
 
 void ipsource_refresh(void);                 /* homeportctl refresh */
 

@@ -106,6 +106,37 @@ static void add_error(struct config_errors *errs, const char *file, int line,
 
 /* ---- value parsers --------------------------------------------------- */
 
+/* A key whose value is a list separated by commas or blanks (hostname,
+ * check_url): each item checked, a repeated one an error. */
+struct list_kind {
+	const char *key;
+	const char *bad;                            /* after "KEY: \"ITEM\" " */
+	const char *item;                           /* "no ITEM given" */
+	bool (*valid)(const char *s);
+	int (*cmp)(const char *a, const char *b);   /* the same item? */
+};
+
+static void list_key(struct parser *p, const struct list_kind *k, const char *value,
+		     char ***list, size_t *n)
+{
+	char *copy = xstrdup(value), *save = NULL;
+
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		if (!k->valid(tok)) {
+			PERR(p, "%s: \"%s\" %s", k->key, tok, k->bad);
+			continue;
+		}
+		for (size_t i = 0; i < *n; i++)
+			if (k->cmp((*list)[i], tok) == 0)
+				PERR(p, "%s: \"%s\" is listed twice", k->key, tok);
+		*list = xrealloc(*list, *n + 1, sizeof(char *));
+		(*list)[(*n)++] = xstrdup(tok);
+	}
+	if (strspn(value, ", \t") == strlen(value))
+		PERR(p, "%s: no %s given", k->key, k->item);
+	free(copy);
+}
+
 static bool valid_entry_name(const char *s)
 {
 	size_t n = strlen(s);
@@ -441,25 +472,20 @@ static void ip_source_value(struct parser *p, struct cfg_gateway *g, const char 
 	PERR(p, "ip_source: unknown value \"%s\" (auto, gateway, web or interface:NAME)", value);
 }
 
-static void check_urls_key(struct parser *p, struct cfg_gateway *g, const char *value)
+static bool any_url(const char *s)
 {
-	char *copy = xstrdup(value), *save = NULL;
 	bool is_http;
 
-	for (char *u = strtok_r(copy, ", \t", &save); u; u = strtok_r(NULL, ", \t", &save)) {
-		if (!url_valid(u, &is_http)) {
-			PERR(p, "check_url: \"%s\" is not an https:// URL", u);
-			continue;
-		}
-		for (size_t i = 0; i < g->n_check_urls; i++)
-			if (strcmp(g->check_urls[i], u) == 0)
-				PERR(p, "check_url: \"%s\" is listed twice", u);
-		g->check_urls = xrealloc(g->check_urls, g->n_check_urls + 1, sizeof(char *));
-		g->check_urls[g->n_check_urls++] = xstrdup(u);
-	}
-	if (strspn(value, ", \t") == strlen(value))
-		PERR(p, "check_url: no URL given");
-	free(copy);
+	return url_valid(s, &is_http);
+}
+
+static const struct list_kind url_list = {
+	"check_url", "is not an https:// URL", "URL", any_url, strcmp,
+};
+
+static void check_urls_key(struct parser *p, struct cfg_gateway *g, const char *value)
+{
+	list_key(p, &url_list, value, &g->check_urls, &g->n_check_urls);
 }
 
 /* The keys of SPEC "Without UPnP, NAT-PMP or PCP"; false: not one of them. */
@@ -489,12 +515,14 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->protocol = GW_PREF_AUTO;
 		else if (strcasecmp(value, "upnp") == 0)
 			g->protocol = GW_PREF_UPNP;
+		else if (strcasecmp(value, "pcp") == 0)
+			g->protocol = GW_PREF_PCP;
 		else if (strcasecmp(value, "natpmp") == 0 || strcasecmp(value, "nat-pmp") == 0)
 			g->protocol = GW_PREF_NATPMP;
 		else if (strcasecmp(value, "none") == 0)
 			g->protocol = GW_PREF_NONE;
 		else
-			PERR(p, "protocol: unknown value \"%s\" (auto, upnp, natpmp or none)", value);
+			PERR(p, "protocol: unknown value \"%s\" (auto, upnp, natpmp, pcp or none)", value);
 	} else if (strcmp(key, "upnp_url") == 0) {
 		if (*value && (!url_valid(value, &is_http) || !is_http))
 			PERR(p, "upnp_url: \"%s\" is not an http:// URL of the IGD's root description", value);
@@ -566,24 +594,13 @@ static void service_key(struct parser *p, struct cfg_service *svc, const char *k
 	}
 }
 
+static const struct list_kind hostname_list = {
+	"hostname", "is not a valid host name", "host name", dns_name_valid, strcasecmp,
+};
+
 static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *value)
 {
-	char *copy = xstrdup(value), *save = NULL;
-
-	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (!dns_name_valid(tok)) {
-			PERR(p, "hostname: \"%s\" is not a valid host name", tok);
-			continue;
-		}
-		for (size_t i = 0; i < d->n_hostnames; i++)
-			if (strcasecmp(d->hostnames[i], tok) == 0)
-				PERR(p, "hostname: \"%s\" is listed twice", tok);
-		d->hostnames = xrealloc(d->hostnames, d->n_hostnames + 1, sizeof(char *));
-		d->hostnames[d->n_hostnames++] = xstrdup(tok);
-	}
-	if (strspn(value, ", \t") == strlen(value))
-		PERR(p, "hostname: no host name given");
-	free(copy);
+	list_key(p, &hostname_list, value, &d->hostnames, &d->n_hostnames);
 }
 
 /* The keys every entry has; the provider's own keys wait in the section's
@@ -1294,7 +1311,7 @@ static void dump_ip_source(const struct cfg_gateway *g, FILE *out)
 
 void config_dump(const struct hp_config *cfg, FILE *out)
 {
-	static const char *const gw_proto[] = { "auto", "upnp", "natpmp", "none" };
+	static const char *const gw_proto[] = { "auto", "upnp", "natpmp", "pcp", "none" };
 
 	fprintf(out, "; effective configuration of %s\n", cfg->path);
 	fprintf(out, "[daemon]\n");

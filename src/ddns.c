@@ -31,7 +31,6 @@
 #include "state.h"
 #include "util.h"
 
-#define DEBOUNCE_MS 1000       /* the router announces twice, the old IP first */
 #define STATE_VERSION 1
 #define SALT_HEX 32
 #define ATTEMPTS_MAX 1000      /* sanity bound for a loaded state file */
@@ -61,7 +60,10 @@ struct entry {
 	int64_t last_update, last_attempt;   /* wall clock, 0: never */
 	int64_t retry_at;                    /* wall clock end of the backoff, 0: none */
 	int64_t force_tat;                   /* pacing of forced updates, see ddns_policy.h */
+	int64_t pace_tat;                    /* pacing of the others */
 	unsigned attempts;                   /* consecutive temporary failures */
+	char failed_ip[INET6_ADDRSTRLEN];    /* what the last temporary failure tried */
+	bool told_to_wait;                   /* and the provider asked us to wait */
 	bool failed;
 	char error[256];
 	char last_result[256];
@@ -75,15 +77,12 @@ static struct {
 	bool inited, down;
 	char *state_dir;
 	struct entry *entries;
-	struct ev_timer *debounce;
-	/* the stable IP every entry works with, and the one being debounced */
+	/* the external IP as the gateway confirmed it in an answer to our own
+	 * request (gateway.c): published at once, paced by ddns_policy */
 	char ip[INET6_ADDRSTRLEN];
 	bool ip_known, ip_public;
-	char next_ip[INET6_ADDRSTRLEN];
-	bool next_known, next_public;
 	bool ip_gone;                        /* the gateway said "unknown" before any IP */
 	const struct provider_ops *(*lookup)(const struct provider_ops *);
-	int debounce_ms;
 } dd;
 
 static void reconcile(struct entry *e);
@@ -160,6 +159,9 @@ static void fill_facts(const struct entry *e, struct ddns_facts *f)
 	f->min_interval = min_interval(e);
 	f->forced = e->forced;
 	f->failed = e->failed;
+	f->failed_ip = e->failed_ip[0] ? e->failed_ip : NULL;
+	f->told_to_wait = e->told_to_wait;
+	f->pace_tat = e->pace_tat;
 }
 
 /* ------------------------------------------------------------------ */
@@ -182,13 +184,15 @@ static void save_state(struct entry *e)
 
 	if (!dd.state_dir || ddns_policy_fingerprint(e->cfg, e->salt, fp) < 0)
 		return;
-	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:i, s:b, s:s, s:s}",
+	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:b, s:b, "
+		      "s:s, s:s}",
 		      "version", STATE_VERSION, "name", e->name, "salt", e->salt,
 		      "fingerprint", fp, "published_ip", json_str_or_null(e->published_ip),
 		      "last_update", (json_int_t)e->last_update,
 		      "last_attempt", (json_int_t)e->last_attempt,
 		      "next_try", (json_int_t)e->retry_at, "force_tat", (json_int_t)e->force_tat,
-		      "attempts", (int)e->attempts,
+		      "pace_tat", (json_int_t)e->pace_tat, "attempts", (int)e->attempts,
+		      "failed_ip", json_str_or_null(e->failed_ip), "told_to_wait", e->told_to_wait,
 		      "failed", e->failed, "error", e->error, "last_result", e->last_result);
 	if (!o)
 		return;
@@ -236,6 +240,7 @@ static bool valid_ipv4(const char *s)
 static int parse_state(struct entry *tmp, json_t *o)
 {
 	json_t *attempts = json_object_get(o, "attempts"), *failed = json_object_get(o, "failed");
+	json_t *told = json_object_get(o, "told_to_wait");
 	int64_t retry_at;
 
 	if (!json_is_integer(json_object_get(o, "version")) ||
@@ -249,14 +254,18 @@ static int parse_state(struct entry *tmp, json_t *o)
 	    get_time(o, "last_attempt", &tmp->last_attempt) < 0 ||
 	    get_time(o, "next_try", &retry_at) < 0 ||
 	    get_time(o, "force_tat", &tmp->force_tat) < 0 ||
+	    get_time(o, "pace_tat", &tmp->pace_tat) < 0 ||
+	    get_text(o, "failed_ip", tmp->failed_ip, sizeof(tmp->failed_ip)) < 0 ||
+	    (tmp->failed_ip[0] && !valid_ipv4(tmp->failed_ip)) ||
 	    get_text(o, "error", tmp->error, sizeof(tmp->error)) < 0 ||
 	    get_text(o, "last_result", tmp->last_result, sizeof(tmp->last_result)) < 0)
 		return -1;
 	if (attempts && (!json_is_integer(attempts) || json_integer_value(attempts) < 0 ||
 			 json_integer_value(attempts) > ATTEMPTS_MAX))
 		return -1;
-	if (failed && !json_is_boolean(failed))
+	if ((failed && !json_is_boolean(failed)) || (told && !json_is_boolean(told)))
 		return -1;
+	tmp->told_to_wait = told && json_is_true(told);
 	tmp->retry_at = retry_at;
 	tmp->attempts = attempts ? (unsigned)json_integer_value(attempts) : 0;
 	tmp->failed = failed && json_is_true(failed);
@@ -271,7 +280,10 @@ static void adopt_state(struct entry *e, const struct entry *tmp)
 	e->last_attempt = tmp->last_attempt;
 	e->retry_at = tmp->retry_at;
 	e->force_tat = tmp->force_tat;
+	e->pace_tat = tmp->pace_tat;
 	e->attempts = tmp->attempts;
+	memcpy(e->failed_ip, tmp->failed_ip, sizeof(e->failed_ip));
+	e->told_to_wait = tmp->told_to_wait;
 	e->failed = tmp->failed;
 	memcpy(e->error, tmp->error, sizeof(e->error));
 	memcpy(e->last_result, tmp->last_result, sizeof(e->last_result));
@@ -363,6 +375,8 @@ static void record_success(struct entry *e, int64_t now)
 	e->last_update = now;
 	e->retry_at = 0;
 	e->attempts = 0;
+	e->failed_ip[0] = '\0';
+	e->told_to_wait = false;
 	e->error[0] = '\0';
 	snprintf(e->last_result, sizeof(e->last_result), "published %s", e->req_ip);
 	hostnames_text(e->cfg, hosts, sizeof(hosts));
@@ -376,6 +390,8 @@ static void record_tempfail(struct entry *e, const struct ddns_result *res, int6
 	e->attempts++;
 	delay = ddns_policy_backoff(e->attempts, res->retry_after, rnd32());
 	e->retry_at = now + delay;
+	copy_str(e->failed_ip, sizeof(e->failed_ip), e->req_ip);
+	e->told_to_wait = res->retry_after > 0;
 	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "temporary failure");
 	copy_str(e->last_result, sizeof(e->last_result), e->error);
 	log_warnx("ddns %s: %s; next try in %u s", e->name, e->error, delay);
@@ -386,6 +402,8 @@ static void record_permfail(struct entry *e, const struct ddns_result *res)
 	e->failed = true;
 	e->retry_at = 0;
 	e->attempts = 0;
+	e->failed_ip[0] = '\0';
+	e->told_to_wait = false;
 	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "permanent failure");
 	copy_str(e->last_result, sizeof(e->last_result), e->error);
 	log_warnx("ddns %s: %s; no more tries until its configuration changes", e->name, e->error);
@@ -431,6 +449,9 @@ static void start_update(struct entry *e)
 	e->forced = false;
 	e->failed = false;     /* a forced try on a failed entry: the outcome decides anew */
 	e->last_attempt = time(NULL);
+	if (!e->req_forced)    /* ddns_policy_decide() found it free */
+		ddns_policy_pace_take(&e->pace_tat, e->last_attempt, DDNS_PACE_BURST,
+				      DDNS_PACE_INTERVAL);
 	snprintf(reason, sizeof(reason), "%s %s", e->req_forced ? "forced update to" : "publishing",
 		 e->req_ip);
 	if (e->state == ST_PENDING || e->state == ST_RETRYING)
@@ -497,8 +518,8 @@ static void reconcile(struct entry *e)
 		transition(e, ST_BLOCKED, reason, -1, false);
 		break;
 	case DDNS_WAIT:
-		snprintf(reason, sizeof(reason), "%s%snext try in %lld s", e->error,
-			 e->error[0] ? "; " : "", (long long)wait_s);
+		snprintf(reason, sizeof(reason), "%s; next try in %lld s",
+			 e->error[0] ? e->error : "spacing requests", (long long)wait_s);
 		transition(e, e->attempts > 0 ? ST_RETRYING : ST_PENDING, reason, wait_s, true);
 		break;
 	case DDNS_SEND:
@@ -522,22 +543,9 @@ static void reconcile_all(void)
 }
 
 /* ------------------------------------------------------------------ */
-/* external IP, debounced */
+/* external IP */
 
-static void on_debounce(void *arg)
-{
-	if (dd.ip_known && strcmp(dd.ip, dd.next_ip) == 0 && dd.ip_public == dd.next_public)
-		return;        /* flipped back within the debounce */
-	log_info("ddns: external IP %s -> %s%s", dd.ip_known ? dd.ip : "unknown", dd.next_ip,
-		 dd.next_public ? "" : " (not public)");
-	memcpy(dd.ip, dd.next_ip, sizeof(dd.ip));
-	dd.ip_public = dd.next_public;
-	dd.ip_known = true;
-	event_ip(dd.ip, dd.ip_public);
-	reconcile_all();
-}
-
-static void set_ip(const char *ip, bool is_public, bool settled)
+void ddns_set_external_ip(const char *ip, bool is_public)
 {
 	if (!dd.inited || dd.down)
 		return;
@@ -553,27 +561,15 @@ static void set_ip(const char *ip, bool is_public, bool settled)
 	}
 	/* Never trust a caller's verdict more than the SPEC's ranges. */
 	is_public = is_public && ipv4_str_is_public(ip);
-	if (dd.next_known && strcmp(dd.next_ip, ip) == 0 && dd.next_public == is_public)
-		return;        /* same as the IP being debounced or already stable */
-	copy_str(dd.next_ip, sizeof(dd.next_ip), ip);
-	dd.next_public = is_public;
-	dd.next_known = true;
-	if (settled) {
-		ev_timer_disarm(dd.debounce);
-		on_debounce(NULL);
+	if (dd.ip_known && strcmp(dd.ip, ip) == 0 && dd.ip_public == is_public)
 		return;
-	}
-	ev_timer_arm(dd.debounce, dd.debounce_ms > 0 ? dd.debounce_ms : DEBOUNCE_MS);
-}
-
-void ddns_set_external_ip(const char *ip, bool is_public)
-{
-	set_ip(ip, is_public, false);
-}
-
-void ddns_set_settled_ip(const char *ip, bool is_public)
-{
-	set_ip(ip, is_public, true);
+	log_info("ddns: external IP %s -> %s%s", dd.ip_known ? dd.ip : "unknown", ip,
+		 is_public ? "" : " (not public)");
+	copy_str(dd.ip, sizeof(dd.ip), ip);
+	dd.ip_public = is_public;
+	dd.ip_known = true;
+	event_ip(dd.ip, dd.ip_public);
+	reconcile_all();
 }
 
 /* ------------------------------------------------------------------ */
@@ -621,7 +617,6 @@ int ddns_init(const struct hp_config *cfg)
 		return -1;
 	}
 	dd.state_dir = xstrdup(cfg->daemon.state_dir);
-	dd.debounce = ev_timer_new(on_debounce, NULL);
 	for (size_t i = 0; i < cfg->n_ddns; i++) {
 		struct entry *e = entry_new(&cfg->ddns[i]);
 		load_state(e);
@@ -651,7 +646,8 @@ static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c)
 	if (old) {
 		log_info("ddns %s: configuration changed: starting afresh", c->name);
 		e->last_attempt = old->last_attempt;   /* min_interval survives reloads */
-		e->force_tat = old->force_tat;         /* and so does the pacing of forced ones */
+		e->force_tat = old->force_tat;         /* and so does the pacing */
+		e->pace_tat = old->pace_tat;
 		entry_free(old);
 	} else {
 		log_info("ddns %s: new entry", c->name);
@@ -763,7 +759,6 @@ void ddns_shutdown(void)
 	if (!dd.inited || dd.down)
 		return;
 	dd.down = true;
-	ev_timer_disarm(dd.debounce);
 	for (struct entry *e = dd.entries; e; e = e->next) {
 		if (e->req) {
 			log_info("ddns %s: update to %s cancelled by shutdown", e->name, e->req_ip);
@@ -783,16 +778,13 @@ void ddns_fini(void)
 		dd.entries = e->next;
 		entry_free(e);
 	}
-	ev_timer_free(dd.debounce);
 	free(dd.state_dir);
 	memset(&dd, 0, sizeof(dd));
 }
 
-void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
-		     int debounce_ms)
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *))
 {
 	dd.lookup = lookup;
-	dd.debounce_ms = debounce_ms;
 }
 
 /* ------------------------------------------------------------------ */

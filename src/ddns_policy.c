@@ -52,17 +52,33 @@ static bool needs_send(const struct ddns_facts *f, int64_t *wait_s)
 	return false;
 }
 
-/* Earliest moment a request may go out: after the backoff (a forced update
- * skips it) and never closer than the preset's min_interval to the last one
- * (that one even a user cannot skip: 3322 answers "abuse" to rapid repeats). */
+/* Does the backoff of a temporary failure still hold? Not once the IP is
+ * another than the one that failed, unless the provider asked us to wait. */
+static bool backoff_holds(const struct ddns_facts *f)
+{
+	if (f->retry_at <= 0)
+		return false;
+	return f->told_to_wait || !f->failed_ip || strcmp(f->failed_ip, f->ip) == 0;
+}
+
+/* Earliest moment a request may go out: after the backoff and the pacing
+ * (a forced update skips both: it has its own, ddns_policy_force_take) and
+ * never closer than the preset's min_interval to the last one (that one
+ * even a user cannot skip: 3322 answers "abuse" to rapid repeats). */
 static int64_t not_before(const struct ddns_facts *f)
 {
 	int64_t t = 0;
 
-	if (!f->forced && f->retry_at > 0) {
+	if (!f->forced && backoff_holds(f)) {
 		t = f->retry_at;
 		if (t > f->now + DDNS_RETRY_AFTER_MAX)
 			t = f->now + DDNS_RETRY_AFTER_MAX;
+	}
+	if (!f->forced) {
+		int64_t paced = f->now + ddns_policy_pace_wait(f->pace_tat, f->now, DDNS_PACE_BURST,
+								DDNS_PACE_INTERVAL);
+		if (paced > t)
+			t = paced;
 	}
 	if (f->min_interval > 0 && f->last_attempt > 0) {
 		int64_t spaced = not_after_now(f->last_attempt, f->now) + f->min_interval;
@@ -95,17 +111,39 @@ enum ddns_verdict ddns_policy_decide(const struct ddns_facts *f, int64_t *wait_s
 	return DDNS_SEND;
 }
 
+/* GCRA: *tat is when the bucket would be full again; a request may go
+ * while that is at most (burst - 1) intervals ahead. */
+static int64_t pace_tat(int64_t tat, int64_t now, unsigned burst, int64_t interval)
+{
+	const int64_t slack = (int64_t)(burst - 1) * interval;
+	int64_t t = tat > now ? tat : now;
+
+	if (t > now + slack + interval)
+		t = now + slack + interval;               /* the clock went back */
+	return t;
+}
+
+int64_t ddns_policy_pace_wait(int64_t tat, int64_t now, unsigned burst, int64_t interval)
+{
+	const int64_t slack = (int64_t)(burst - 1) * interval;
+	int64_t t = pace_tat(tat, now, burst, interval);
+
+	return t - now > slack ? t - now - slack : 0;
+}
+
+int64_t ddns_policy_pace_take(int64_t *tat, int64_t now, unsigned burst, int64_t interval)
+{
+	int64_t wait_s = ddns_policy_pace_wait(*tat, now, burst, interval);
+
+	if (wait_s > 0)
+		return wait_s;
+	*tat = pace_tat(*tat, now, burst, interval) + interval;
+	return 0;
+}
+
 int64_t ddns_policy_force_take(int64_t *tat, int64_t now)
 {
-	const int64_t slack = (int64_t)(DDNS_FORCE_BURST - 1) * DDNS_FORCE_INTERVAL;
-	int64_t t = *tat > now ? *tat : now;
-
-	if (t > now + slack + DDNS_FORCE_INTERVAL)
-		t = now + slack + DDNS_FORCE_INTERVAL;    /* the clock went back */
-	if (t - now > slack)
-		return t - now - slack;
-	*tat = t + DDNS_FORCE_INTERVAL;
-	return 0;
+	return ddns_policy_pace_take(tat, now, DDNS_FORCE_BURST, DDNS_FORCE_INTERVAL);
 }
 
 /* Length-prefixed, so "ab"+"c" and "a"+"bc" hash differently; NULL differs from "". */

@@ -2,6 +2,7 @@
  * timers, signals through signalfd. Small on purpose: the daemon watches a
  * few dozen fds and timers at most, so linear scans beat a heap in clarity. */
 #include <errno.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,7 +166,9 @@ int64_t ev_timer_remaining_ms(const struct ev_timer *t)
 	return left > 0 ? left : 0;
 }
 
-/* Earliest armed timer, or -1 (infinite) for poll. */
+/* Earliest armed timer, or -1 (infinite) for poll. Nothing else bounds the
+ * wait: idle means asleep until the next timer (signals come through
+ * signalfd), so only the int of poll() limits it (24 days). */
 static int poll_timeout(void)
 {
 	int64_t now = ev_now_ms(), best = -1;
@@ -179,9 +182,14 @@ static int poll_timeout(void)
 		if (best < 0 || left < best)
 			best = left;
 	}
-	if (best > 60000)
-		best = 60000;
+	if (best > INT_MAX)
+		best = INT_MAX;
 	return (int)best;
+}
+
+int ev_wait_ms(void)
+{
+	return poll_timeout();
 }
 
 /* Fire every timer due now that was armed before this pass began; a timer

@@ -22,13 +22,14 @@
  * default IPv4 router (route.c, rtnetlink), unless upnp_url names one;
  * whatever answers from elsewhere is ignored and named once an hour.
  * Mappings go over the first protocol in table order that answers there
- * (UPnP: only it can map for other LAN hosts). Every protocol that answers
- * is asked for the external IP at each check: when they disagree, nothing
- * new is published and gateway.error says so.
+ * (mapping.c may pick another for a service on another host). Every
+ * protocol that answers is asked for the external IP at each check: when
+ * they disagree, nothing new is published and gateway.error says so.
  *
  * A router that lost its table is noticed by an answer that says so (an
- * epoch that went back, RFC 6886 3.6, judged by the backend on answers to
- * our own requests only), by a mapping gone at verification (mapping.c),
+ * epoch that went back, RFC 6886 3.6 and RFC 6887 8.5, judged by the
+ * backend on answers to our own requests only), by a mapping gone at
+ * verification (mapping.c),
  * or after an announcement. Announcements (gw_hint) are only hints: they
  * make us ask the gateway, at most once a second however many arrive
  * (miniupnpd's first NAT-PMP announcement after a change carries the old
@@ -54,6 +55,8 @@
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
 #define ASK_GAP_MS 1000            /* announcements make us ask once a second at most */
+#define IP_RETRY_MS 2000           /* an external-IP read the gateway could not answer yet */
+#define IP_RETRIES 5               /* ... tried again this often, then at the next check */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
 
 enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING,
@@ -132,6 +135,7 @@ static struct {
 	bool ext_known, ext_public, ip_checked, ip_again;
 	bool disagree;                 /* the protocols report different IPs (G.error says) */
 	bool disagree_again;           /* one quick second look taken */
+	unsigned ip_tries;             /* rounds in a row that read no IP, only errors */
 	int64_t last_check_ms;
 
 	/* announcements: what to do, and when it was last done */
@@ -146,7 +150,7 @@ static struct {
 	char lost_why[200], remap_why[200];
 	struct ev_timer *timer;        /* up: next check; unreachable: retry; stopping: limit */
 	struct ev_timer *kick;         /* the deferred work */
-	struct ev_timer *hint_timer;   /* the rate-limited action on announcements */
+	struct ev_timer *hint_timer;   /* the rate-limited action on announcements, a look again */
 	void (*done)(void *arg);
 	void *done_arg;
 } G;
@@ -300,6 +304,15 @@ static void cancel_ip(void)
 	G.ip_again = false;
 }
 
+/* Do ask (ASK_*) in ms, on the timer the announcements use: a timer once
+ * armed is never pushed back, and what it finds to do is done once. */
+static void ask_later(unsigned ask, int64_t ms)
+{
+	G.ask |= ask;
+	if (!ev_timer_armed(G.hint_timer))
+		ev_timer_arm(G.hint_timer, ms > 0 ? ms : 0);
+}
+
 /* Two protocols of the one gateway name different external IPs: one of
  * them is wrong (or the IP changed between the answers). Publish nothing
  * new; look once more soon, then at the next check. */
@@ -315,10 +328,11 @@ static void disagree(const struct slot *a, const struct slot *b)
 	G.disagree = true;
 	G.ip_checked = true;
 	G.last_check_ms = ev_now_ms();
+	if (G.hooks.ip_disputed)
+		G.hooks.ip_disputed();
 	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
 		G.disagree_again = true;
-		G.ask |= ASK_IP;
-		ev_timer_arm(G.hint_timer, ASK_GAP_MS);
+		ask_later(ASK_IP, ASK_GAP_MS);
 	}
 }
 
@@ -330,16 +344,21 @@ static void agree(const char *ip)
 		G.disagree = false;
 	}
 	G.disagree_again = false;
+	G.ip_tries = 0;
 	learn_ip(ip);
 }
 
 /* Nothing answered with an IP: the gateway is lost when the protocol that
- * maps had no answer at all. */
+ * maps had no answer at all. An error answer is asked again soon: a router
+ * in the middle of an address change answers "no resources" or "network
+ * failure" for a moment. */
 static void no_ip(void)
 {
 	G.ip_checked = true;
 	if (G.via && gw_outcome_gone(G.via->ip_outcome))
 		gateway_lost(G.via->error[0] ? G.via->error : "no answer");
+	else if (G.ip_tries++ < IP_RETRIES)
+		ask_later(ASK_IP, IP_RETRY_MS);
 }
 
 /* Every protocol of the gateway answered (or failed): judge the round. */
@@ -516,9 +535,7 @@ static void schedule(unsigned ask)
 
 	if ((ask & ASK_VERIFY) && delay < RESTART_SETTLE_MS)
 		delay = RESTART_SETTLE_MS;
-	G.ask |= ask;
-	if (!ev_timer_armed(G.hint_timer))
-		ev_timer_arm(G.hint_timer, delay > 0 ? delay : 0);
+	ask_later(ask, delay);
 }
 
 /* What an announcement carries is never trusted: it only makes us ask the
@@ -611,6 +628,7 @@ static void gateway_found(struct slot *via)
 	log_notice("gateway %s: mapping over %s%s%s%s, LAN address %s", G.address, via->be->label,
 		   via->found.locator[0] ? " (" : "", via->found.locator,
 		   via->found.locator[0] ? ")" : "", G.lan_address[0] ? G.lan_address : "unknown");
+	log_info("gateway: %s: %s", via->be->label, gw_backend_why(via->be, G.conf.protocol));
 	listen_all();
 	check_ip();              /* every protocol, even one that said it: they must agree */
 	mapping_up();
@@ -740,7 +758,7 @@ static void discover(void)
 	cancel_ip();
 	stop_all();
 	ev_timer_disarm(G.hint_timer);
-	G.ask = 0;
+	G.ask = G.ip_tries = 0;
 	G.disagree = G.disagree_again = false;
 	find_trusted();
 	for (size_t i = 0; i < G.n_slots; i++)

@@ -1,16 +1,29 @@
 /* gw_backend.c - the table of gateway protocols (gw_backend.h). Its order
  * is the order of preference for mappings: the first protocol that
- * answers maps (UPnP first: only it can map for other LAN hosts). */
+ * answers maps.
+ *   UPnP first: the router's table then shows each mapping's description,
+ *     a mapping can be read back (verified without re-creating it, the
+ *     holder of a conflicting port named), and it maps for other hosts.
+ *   PCP next: NAT-PMP's successor on the same port, with the same epoch
+ *     and announcements, plus mappings owned by a nonce (no other host
+ *     can renew or delete them), THIRD_PARTY for other hosts, IPv6. Every
+ *     PCP server also answers NAT-PMP, so NAT-PMP before it would leave
+ *     PCP unused.
+ *   NAT-PMP last: what PCP does, minus the above.
+ * Mappings for another host try a protocol with GW_CAP_THIRD_PARTY first
+ * (where the router allows it), then one with GW_CAP_OTHER_HOST. */
 #include <stdio.h>
 #include <string.h>
 
 #include "gw_backend.h"
 #include "gw_natpmp.h"
+#include "gw_pcp.h"
 #include "gw_upnp.h"
 #include "homeport.h"
 
 static const struct gw_backend *table[] = {
 	&gw_backend_upnp,
+	&gw_backend_pcp,
 	&gw_backend_natpmp,
 	NULL,          /* gw_backends_test_row */
 	NULL,
@@ -18,10 +31,10 @@ static const struct gw_backend *table[] = {
 
 const struct gw_backend *const *gw_backends = table;
 
-int gw_backends_init(void)
+int gw_backends_init(const char *state_dir)
 {
 	for (const struct gw_backend *const *b = gw_backends; *b; b++)
-		if ((*b)->init && (*b)->init() < 0)
+		if ((*b)->init && (*b)->init(state_dir) < 0)
 			return -1;
 	return 0;
 }
@@ -39,6 +52,11 @@ const struct gw_backend *gw_backend_by_name(const char *name)
 		if (strcmp((*b)->name, name) == 0)
 			return *b;
 	return NULL;
+}
+
+const char *gw_backend_why(const struct gw_backend *be, enum gw_protocol_pref pref)
+{
+	return pref == GW_PREF_AUTO ? be->why : "the protocol configured ([gateway] protocol)";
 }
 
 bool gw_outcome_gone(enum gw_outcome o)

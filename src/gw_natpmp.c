@@ -8,7 +8,6 @@
  * because a natpmp_t holds only one pending request. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ifaddrs.h>
 #include <net/if.h>
 #include <natpmp.h>
 #include <poll.h>
@@ -24,6 +23,7 @@
 #include "gw_natpmp.h"
 #include "gw_queue.h"
 #include "log.h"
+#include "mcast.h"
 #include "natpmp_wire.h"
 #include "route.h"
 #include "util.h"
@@ -343,22 +343,13 @@ fail:
 	return -1;
 }
 
-static void close_announce(void)
-{
-	if (st.ann_fd >= 0) {
-		ev_fd_del(st.ann_fd);
-		close(st.ann_fd);
-		st.ann_fd = -1;
-	}
-}
-
 void natpmp_fini(void)
 {
 	if (!st.inited)
 		return;
 	st.inited = false;
 	gwq_fini(&st.queue);
-	close_announce();
+	mcast_close(&st.ann_fd);
 	ev_fd_del(st.np.s);
 	closenatpmp(&st.np);
 	ev_timer_free(st.retry);
@@ -471,78 +462,17 @@ static void on_announce(int fd, short revents, void *arg)
 	}
 }
 
-/* The interface holding the address our NAT-PMP socket uses towards the
- * gateway (it is connected, so the kernel picked it by route). */
-static unsigned iface_towards_gw(void)
-{
-	struct sockaddr_in me;
-	socklen_t len = sizeof(me);
-	struct ifaddrs *ifs, *i;
-	unsigned idx = 0;
-
-	if (getsockname(st.np.s, (struct sockaddr *)&me, &len) < 0 || getifaddrs(&ifs) < 0)
-		return 0;
-	for (i = ifs; i; i = i->ifa_next)
-		if (i->ifa_addr && i->ifa_addr->sa_family == AF_INET &&
-		    ((struct sockaddr_in *)(void *)i->ifa_addr)->sin_addr.s_addr == me.sin_addr.s_addr) {
-			idx = if_nametoindex(i->ifa_name);
-			break;
-		}
-	freeifaddrs(ifs);
-	return idx;
-}
-
-static int announce_socket(unsigned ifindex)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(ANNOUNCE_PORT) };
-	struct ip_mreqn mr = { .imr_ifindex = (int)ifindex };
-	int fd, one = 1, zero = 0;
-
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0) {
-		log_warn("natpmp: announcement socket");
-		return -1;
-	}
-	inet_pton(AF_INET, "224.0.0.1", &mr.imr_multiaddr);
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0) {
-		log_warn("natpmp: cannot listen on 224.0.0.1:%d", ANNOUNCE_PORT);
-		close(fd);
-		return -1;
-	}
-	/* Only the group joined here, not every group any socket joined. */
-	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
-	return fd;
-}
-
 int natpmp_listen_announcements(const char *ifname, natpmp_announce_cb cb, void *arg)
 {
-	unsigned idx;
-	int fd;
-
 	if (!st.inited) {
 		log_warnx("natpmp: announcements need a gateway first");
 		return -1;
 	}
-	idx = ifname ? if_nametoindex(ifname) : iface_towards_gw();
-	if (ifname && !idx) {
-		log_warn("natpmp: interface %s", ifname);
+	if (mcast_listen(&st.ann_fd, ANNOUNCE_PORT, ifname, st.np.s, "natpmp", on_announce,
+			 NULL) < 0)
 		return -1;
-	}
-	fd = announce_socket(idx);
-	if (fd < 0)
-		return -1;
-	if (ev_fd_add(fd, POLLIN, on_announce, NULL) < 0) {
-		log_warn("natpmp: ev_fd_add");
-		close(fd);
-		return -1;
-	}
-	close_announce();
-	st.ann_fd = fd;
 	st.ann_cb = cb;
 	st.ann_arg = arg;
-	log_debug("natpmp: listening for announcements on ifindex %u", idx);
 	return 0;
 }
 
@@ -624,6 +554,7 @@ static void op_probe_json(json_t *o, bool answered)
 const struct gw_backend gw_backend_natpmp = {
 	.name = "natpmp",
 	.label = "NAT-PMP",
+	.why = "neither UPnP nor PCP answered",
 	.pref = GW_PREF_NATPMP,
 	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES,
 	.start = op_start,

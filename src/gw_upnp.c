@@ -41,6 +41,8 @@
 #define DEFAULT_DEADLINE_MS 6000     /* SSDP alone takes 2 s */
 #define SSDP_PORT 1900
 #define READ_BURST 64                /* datagrams read per wake-up */
+#define SSDP_GATHER_MS 1000          /* read a burst of NOTIFYs in one go, see on_ssdp */
+#define SSDP_FLOOD 100               /* datagrams a second: no router's burst, a flood */
 
 struct ureq {
 	struct gwq_req q;            /* first: the queue's part */
@@ -57,6 +59,9 @@ static struct {
 	struct upnp_igd igd;
 	/* SSDP */
 	int ssdp_fd;
+	struct ev_timer *ssdp_gather;
+	int64_t ssdp_sec_ms;         /* the flood meter: this second's start, */
+	unsigned ssdp_this_sec, ssdp_last_sec;   /* datagrams in it and the one before */
 	struct in_addr ssdp_from;
 	bool have_bootid;
 	unsigned long bootid;
@@ -482,9 +487,28 @@ static void ssdp_message(const char *buf, size_t len)
 		st.hint_cb(st.hint_arg, hint, what);
 }
 
-static void on_ssdp(int fd, short revents, void *arg)
+/* Counts n datagrams read; true while more than SSDP_FLOOD arrived in
+ * this second or the one before. */
+static bool ssdp_flood(unsigned n)
 {
-	for (int i = 0; i < READ_BURST; i++) {
+	int64_t now = ev_now_ms();
+
+	if (now - st.ssdp_sec_ms >= 1000) {
+		st.ssdp_last_sec = now - st.ssdp_sec_ms < 2000 ? st.ssdp_this_sec : 0;
+		st.ssdp_this_sec = 0;
+		st.ssdp_sec_ms = now;
+	}
+	st.ssdp_this_sec += n;
+	return st.ssdp_this_sec > SSDP_FLOOD || st.ssdp_last_sec > SSDP_FLOOD;
+}
+
+/* Reads what waits, READ_BURST datagrams at most. True when that emptied
+ * the socket and no flood is under way. */
+static bool ssdp_read(int fd)
+{
+	int i;
+
+	for (i = 0; i < READ_BURST; i++) {
 		char buf[2048];
 		struct sockaddr_in from;
 		socklen_t flen = sizeof(from);
@@ -492,11 +516,36 @@ static void on_ssdp(int fd, short revents, void *arg)
 				     (struct sockaddr *)&from, &flen);
 
 		if (n < 0)
-			return;
+			break;
 		if (flen != sizeof(from) || from.sin_addr.s_addr != st.ssdp_from.s_addr)
 			continue;
 		ssdp_message(buf, (size_t)n);
 	}
+	return !ssdp_flood((unsigned)i) && i < READ_BURST;
+}
+
+/* A router sends its NOTIFYs in bursts (one per device and service, each
+ * sent twice), a datagram at a time: woken per datagram, an idle daemon
+ * would wake a dozen times per burst. So the first one wakes us, and the
+ * rest of the burst is read in one go SSDP_GATHER_MS later; a restart is
+ * still noticed within a second. Every datagram is still read and its
+ * hint passed on (the last of a burst too). A flood is read as it comes
+ * instead: paused, the socket would fill up and the kernel would drop the
+ * gateway's own NOTIFYs among the spoofed ones. */
+static void on_ssdp(int fd, short revents, void *arg)
+{
+	if (!ssdp_read(fd))
+		return;
+	ev_fd_set_events(fd, 0);
+	ev_timer_arm(st.ssdp_gather, SSDP_GATHER_MS);
+}
+
+static void on_ssdp_gather(void *arg)
+{
+	if (st.ssdp_fd < 0)
+		return;
+	ssdp_read(st.ssdp_fd);
+	ev_fd_set_events(st.ssdp_fd, POLLIN);
 }
 
 static void ssdp_search(int fd)
@@ -515,6 +564,8 @@ static void ssdp_search(int fd)
 
 static void ssdp_close(void)
 {
+	ev_timer_free(st.ssdp_gather);
+	st.ssdp_gather = NULL;
 	if (st.ssdp_fd < 0)
 		return;
 	ev_fd_del(st.ssdp_fd);
@@ -549,6 +600,7 @@ static int ssdp_open(void)
 	}
 	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
 	st.ssdp_fd = fd;
+	st.ssdp_gather = ev_timer_new(on_ssdp_gather, NULL);
 	st.have_bootid = false;
 	ssdp_search(fd);
 	return 0;
@@ -582,7 +634,7 @@ static bool url_host_is_ipv4(const char *url)
 	return inet_pton(AF_INET, host, &a) == 1;
 }
 
-static int op_init(void)
+static int op_init(const char *state_dir)
 {
 	upnp_proc_prepare();
 	return 0;
@@ -663,6 +715,8 @@ static void op_probe_json(json_t *o, bool answered)
 const struct gw_backend gw_backend_upnp = {
 	.name = "upnp",
 	.label = "UPnP",
+	.why = "first choice: the router's table shows each description, mappings can be read "
+	       "back, other hosts can be mapped",
 	.pref = GW_PREF_UPNP,
 	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES,
 	.init = op_init,

@@ -20,6 +20,7 @@
 #include "ev.h"
 #include "ipif.h"
 #include "log.h"
+#include "nl.h"
 #include "util.h"
 
 #define RECV_BUF 16384
@@ -86,12 +87,18 @@ static bool attr_in_addr(const struct rtattr *rta, struct in_addr *out)
 	return true;
 }
 
+struct apply {
+	struct ipif_set *set;
+	const char *ifname;
+	unsigned ifindex;
+};
+
 /* One RTM_NEWADDR / RTM_DELADDR. IFA_LOCAL is this host's address; on a
  * point-to-point link (PPP) IFA_ADDRESS is the peer's, so it only counts
  * when IFA_LOCAL is missing. */
-static int apply_addr(struct ipif_set *set, const char *ifname, unsigned ifindex,
-		      const struct nlmsghdr *h)
+static int apply_addr(const struct nlmsghdr *h, void *arg)
 {
+	const struct apply *ap = arg;
 	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
 	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifa));
 	const char *label = NULL;
@@ -99,6 +106,8 @@ static int apply_addr(struct ipif_set *set, const char *ifname, unsigned ifindex
 	bool has_local = false, has_address = false;
 	uint32_t flags;
 
+	if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
+		return 0;
 	if (len < 0)
 		return -1;
 	if (ifa->ifa_family != AF_INET)
@@ -116,32 +125,24 @@ static int apply_addr(struct ipif_set *set, const char *ifname, unsigned ifindex
 		else if (rta->rta_type == IFA_FLAGS && plen == 4)
 			memcpy(&flags, RTA_DATA(rta), 4);
 	}
-	if (label ? !label_matches(label, ifname) : ifa->ifa_index != ifindex || !ifindex)
+	if (label ? !label_matches(label, ap->ifname) :
+	    ifa->ifa_index != ap->ifindex || !ap->ifindex)
 		return 0;
 	if (!has_local && !has_address)
 		return 0;
 	if (h->nlmsg_type == RTM_DELADDR)
-		set_drop(set, has_local ? local : address);
+		set_drop(ap->set, has_local ? local : address);
 	else
-		set_put(set, has_local ? local : address, flags & IFA_F_SECONDARY);
+		set_put(ap->set, has_local ? local : address, flags & IFA_F_SECONDARY);
 	return 0;
 }
 
 int ipif_apply(struct ipif_set *set, const char *ifname, unsigned ifindex,
 	       const void *buf, size_t len)
 {
-	int left = len > INT32_MAX ? INT32_MAX : (int)len;
+	struct apply ap = { .set = set, .ifname = ifname, .ifindex = ifindex };
 
-	for (const struct nlmsghdr *h = buf; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-		if (h->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (h->nlmsg_type == NLMSG_ERROR)
-			return -1;
-		if ((h->nlmsg_type == RTM_NEWADDR || h->nlmsg_type == RTM_DELADDR) &&
-		    apply_addr(set, ifname, ifindex, h) < 0)
-			return -1;
-	}
-	return left == 0 ? 0 : -1;
+	return nl_walk(buf, len, apply_addr, &ap);
 }
 
 bool ipif_choose(const struct ipif_set *set, struct in_addr *out)
@@ -196,20 +197,6 @@ static void report(void)
 		I.cb(I.cb_arg, have ? ip : NULL, have ? NULL : why);
 }
 
-static int open_netlink(unsigned groups)
-{
-	struct sockaddr_nl sa = { .nl_family = AF_NETLINK, .nl_groups = groups };
-	int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_NONBLOCK | SOCK_CLOEXEC, NETLINK_ROUTE);
-
-	if (fd < 0)
-		return -1;
-	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
-
 static void close_fd(int *fd)
 {
 	if (*fd < 0)
@@ -226,16 +213,16 @@ static int drain(int fd, struct ipif_set *set)
 	static char buf[RECV_BUF];
 
 	for (;;) {
-		ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		ssize_t n = nl_recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
 		int rc;
-		if (n < 0 && errno == EINTR)
-			continue;
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
 		if (n < 0 && errno == ENOBUFS)
 			return -2;
-		if (n <= 0)
+		if (n < 0)
 			return -1;
+		if (n == 0)
+			continue;               /* not the kernel's */
 		rc = ipif_apply(set, I.ifname, I.ifindex, buf, (size_t)n);
 		if (rc != 0)
 			return rc;
@@ -263,20 +250,13 @@ static void on_dump(int fd, short revents, void *arg)
 /* Ask the kernel for every IPv4 address; events wait until it answered. */
 static int start_dump(void)
 {
-	struct {
-		struct nlmsghdr h;
-		struct ifaddrmsg ifa;
-	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETADDR,
-		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = ++I.seq },
-		.ifa = { .ifa_family = AF_INET },
-	};
+	const struct ifaddrmsg req = { .ifa_family = AF_INET };
 
 	ev_fd_del(I.ev_fd);
 	close_fd(&I.dump_fd);
 	memset(&I.dumping, 0, sizeof(I.dumping));
-	I.dump_fd = open_netlink(0);
-	if (I.dump_fd < 0 || send(I.dump_fd, &req, sizeof(req), 0) != (ssize_t)sizeof(req) ||
+	I.dump_fd = nl_open(0, true);
+	if (I.dump_fd < 0 || nl_dump(I.dump_fd, RTM_GETADDR, &req, sizeof(req), ++I.seq) < 0 ||
 	    ev_fd_add(I.dump_fd, POLLIN, on_dump, NULL) < 0) {
 		log_warn("ipif: cannot ask the kernel for addresses");
 		close_fd(&I.dump_fd);
@@ -308,7 +288,7 @@ int ipif_start(const char *ifname, ipif_cb cb, void *arg)
 	I.cb_arg = arg;
 	I.reported = false;
 	memset(&I.set, 0, sizeof(I.set));
-	I.ev_fd = open_netlink(RTMGRP_IPV4_IFADDR);
+	I.ev_fd = nl_open(RTMGRP_IPV4_IFADDR, true);
 	if (I.ev_fd < 0) {
 		log_warn("ipif: cannot open a netlink socket");
 		return -1;

@@ -7,7 +7,9 @@
  * one. With ip_source = auto the router is the source while it reports an
  * address; once it reports none (it stopped answering, none answered at
  * all, or protocol = none asks it nothing) the web sources are, until the
- * router reports an address again. */
+ * router reports an address again. A router whose protocols name different
+ * addresses still answers: it stays (or becomes) the source and nothing new
+ * is handed on (gateway.c's rule), the web does not outvote it. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,6 +53,7 @@ static struct {
 	enum src active;
 	struct addr gw;                /* what the router reports */
 	bool gw_heard;                 /* the router has reported (an address or none) */
+	bool gw_disputed;              /* its protocols disagree: hand nothing new on */
 	struct addr src;               /* what the web or the interface says */
 	char src_error[TEXT_LEN];      /* why that source gives none (new) */
 	struct addr out;               /* handed on */
@@ -70,8 +73,7 @@ static void hand_on(const struct addr *a)
 {
 	if (S.out_sent && a->known == S.out.known && strcmp(a->ip, S.out.ip) == 0)
 		return;
-	void (*hook)(const char *, bool) = S.active == SRC_GATEWAY ? S.hooks.ip_changed :
-					   S.hooks.ip_settled;
+	void (*hook)(const char *, bool) = S.hooks.ip_changed;
 
 	S.out = *a;
 	S.out_sent = true;
@@ -91,7 +93,7 @@ static enum src wanted(void)
 	case IPSRC_AUTO:
 		break;
 	}
-	if (S.no_protocol || (S.gw_heard && !S.gw.known))
+	if (S.no_protocol || (S.gw_heard && !S.gw.known && !S.gw_disputed))
 		return SRC_WEB;
 	return SRC_GATEWAY;           /* it answers, or we still wait for its first word */
 }
@@ -136,7 +138,7 @@ static void use(enum src to, const char *why)
 	start(to);
 	/* Each source is handed on once it said something: the DDNS side keeps
 	 * what it had until then (and --once waits for it). */
-	if (to == SRC_GATEWAY && S.gw_heard)
+	if (to == SRC_GATEWAY && S.gw_heard && !S.gw_disputed)
 		hand_on(&S.gw);
 }
 
@@ -148,6 +150,8 @@ static const char *why_wanted(void)
 		return "protocol = none";
 	if (!S.gw_heard)
 		return "waiting for the router";
+	if (S.gw_disputed)
+		return "the router's protocols disagree";
 	return S.gw.known ? "the gateway answers" : "no mapping protocol answered";
 }
 
@@ -164,9 +168,17 @@ void ipsource_gateway_ip(const char *ip, bool is_public)
 {
 	set_addr(&S.gw, ip);
 	S.gw_heard = true;
+	S.gw_disputed = false;
 	use(wanted(), why_wanted());
 	if (S.active == SRC_GATEWAY)
 		hand_on(&S.gw);
+}
+
+void ipsource_gateway_disputed(void)
+{
+	S.gw_heard = true;
+	S.gw_disputed = true;
+	use(wanted(), why_wanted());
 }
 
 /* ---- set-up ---- */
@@ -229,6 +241,10 @@ void ipsource_apply_config(const struct hp_config *cfg)
 	bool redo_if = !str_same(S.ifname, cfg->gateway.ip_source_if);
 
 	copy_settings(&cfg->gateway);
+	if (S.no_protocol) {          /* what the router said before counts no more */
+		S.gw_heard = S.gw_disputed = false;
+		set_addr(&S.gw, NULL);
+	}
 	if (S.active == SRC_WEB && wanted() == SRC_WEB && redo_web)
 		start_web();              /* the sources keep their pacing */
 	else if (S.active == SRC_INTERFACE && wanted() == SRC_INTERFACE && redo_if)
@@ -276,8 +292,9 @@ void ipsource_describe(char *buf, size_t len)
 			ipif_describe(text, sizeof(text));
 		break;
 	case SRC_GATEWAY:
-		snprintf(text, sizeof(text), "%s", S.gw.known ? "external IP from the gateway" :
-			 "waiting for the gateway");
+		snprintf(text, sizeof(text), "%s", S.gw_disputed ?
+			 "the gateway's protocols disagree on the external IP" :
+			 S.gw.known ? "external IP from the gateway" : "waiting for the gateway");
 		break;
 	case SRC_NONE:
 		snprintf(text, sizeof(text), "no source chosen yet");
@@ -325,7 +342,7 @@ bool ipsource_probe(const struct hp_config *cfg, bool router_ip, char *ip, size_
 	struct ev_timer *limit;
 
 	memset(&S, 0, sizeof(S));
-	S.hooks.ip_changed = S.hooks.ip_settled = probe_heard;
+	S.hooks.ip_changed = probe_heard;
 	copy_settings(&cfg->gateway);
 	S.gw_heard = true;
 	S.gw.known = router_ip;

@@ -426,11 +426,13 @@ static void seed_random(void)
 static int init_modules(void)
 {
 	static const struct ipsource_hooks ipsource_hooks = {
-		.ip_changed = ddns_set_external_ip, .ip_settled = ddns_set_settled_ip,
+		.ip_changed = ddns_set_external_ip,
 	};
-	static const struct gateway_hooks gateway_hooks = { .ip_changed = ipsource_gateway_ip };
+	static const struct gateway_hooks gateway_hooks = {
+		.ip_changed = ipsource_gateway_ip, .ip_disputed = ipsource_gateway_disputed,
+	};
 
-	if (gw_backends_init() < 0) {
+	if (gw_backends_init(cfg->daemon.state_dir) < 0) {
 		log_errx("cannot set up the gateway protocols");
 		return -1;
 	}
@@ -535,7 +537,7 @@ int main(int argc, char **argv)
 	}
 	seed_random();
 	if (opt.probe) {
-		rc = priv_drop(&ids) < 0 || gw_backends_init() < 0 ? HP_EXIT_FAIL :
+		rc = priv_drop(&ids) < 0 || gw_backends_init(NULL) < 0 ? HP_EXIT_FAIL :
 		     probe_run(cfg, opt.json);
 		gw_backends_fini();
 		config_free(cfg);

@@ -80,6 +80,7 @@ struct map_entry {
 	bool owned;                  /* the gateway may hold a mapping of ours */
 	bool settled;                /* reached a first result (--once) */
 	bool waiting;                /* start() waits for a release of the same port */
+	bool tp_refused;             /* the THIRD_PARTY protocol refused this host: use another */
 	const struct gw_backend *made_via;   /* protocol the mapping was (last) made with */
 	char gw_addr[INET_ADDRSTRLEN];   /* gateway it was made on, "" if none yet */
 	char locator[256];           /* made_via's locator for that gateway */
@@ -333,6 +334,12 @@ static void arm_recheck(struct map_entry *e)
 	ev_timer_arm(e->timer, delay > 0 ? delay : 0);
 }
 
+/* At half the lease, or when the protocol says (PCP: in [1/2, 5/8]). */
+static int64_t renew_after_ms(const struct gw_backend *be, uint32_t granted)
+{
+	return be->renew_ms ? be->renew_ms(granted, drand48()) : (int64_t)granted * 500;
+}
+
 static void mapped(struct map_entry *e, uint32_t granted, uint32_t asked)
 {
 	int64_t now = ev_now_ms();
@@ -345,7 +352,7 @@ static void mapped(struct map_entry *e, uint32_t granted, uint32_t asked)
 	 * mapping is only verified (and re-added if it vanished), unless the
 	 * protocol cannot look: then its finite lease is renewed too. */
 	e->renew_ms = granted && (asked || !can(e->via, GW_CAP_READ_BACK)) ?
-		now + (int64_t)granted * 500 : 0;
+		now + renew_after_ms(e->via, granted) : 0;
 	set_state(e, MAP_MAPPED, NULL);
 	arm_recheck(e);
 }
@@ -562,6 +569,27 @@ static void add_ok(struct map_entry *e, const struct gw_mapping *m)
 	read_back(e, OP_CONFIRM, on_confirm);
 }
 
+static const struct gw_backend *pick(const struct map_entry *e);
+
+/* A protocol that maps for other hosts only where the router allows it
+ * (PCP THIRD_PARTY) said no for this one: try the next that can. */
+static bool third_party_refused(struct map_entry *e, const struct gw_result *r)
+{
+	const struct gw_backend *was = e->via;
+
+	if (for_this_host(e) || !can(was, GW_CAP_THIRD_PARTY) || e->tp_refused)
+		return false;
+	e->tp_refused = true;
+	if (pick(e) == was) {
+		e->tp_refused = false;
+		return false;
+	}
+	log_info("mapping %s/%s: %s; trying %s", e->svc.name, proto_str(e->proto), r->error,
+		 pick(e)->label);
+	start(e);
+	return true;
+}
+
 static void on_add(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
@@ -583,6 +611,8 @@ static void on_add(void *arg, const struct gw_result *r)
 		conflict(e, r);
 		return;
 	case GW_REFUSED:
+		if (third_party_refused(e, r))
+			return;
 		settle(e, MAP_REFUSED, "%s: the gateway does not allow mapping port %u/%s to %s:%u",
 		       r->error, e->svc.external_port, proto_upper(e->proto), e->host,
 		       e->svc.internal_port);
@@ -596,6 +626,9 @@ static void on_add(void *arg, const struct gw_result *r)
 	}
 	fail_backoff(e, "%s (mapping port %u/%s)", r->error, e->svc.external_port,
 		     proto_upper(e->proto));
+	/* The gateway said how long its answer stands: no try before then. */
+	if (r->retry_s && ev_timer_remaining_ms(e->timer) < (int64_t)r->retry_s * 1000)
+		ev_timer_arm(e->timer, (int64_t)r->retry_s * 1000);
 }
 
 /* An add is only marked here (op OP_ADD, no request yet): it goes out
@@ -765,7 +798,35 @@ static bool release_in_flight(const struct map_entry *e)
 	return false;
 }
 
-/* (Re)map now with the gateway's protocol. */
+static bool answering(const struct gw_backend *be)
+{
+	for (size_t i = 0; i < MAPPING_MAX_BACKENDS && M.gw.answering[i]; i++)
+		if (M.gw.answering[i] == be)
+			return true;
+	return false;
+}
+
+/* The protocol for e: the gateway's; for another host the first that maps
+ * for it where the router allows it (PCP THIRD_PARTY), unless that one
+ * refused it here, then the first that maps for other hosts at all. */
+static const struct gw_backend *pick(const struct map_entry *e)
+{
+	const struct gw_backend *other = NULL;
+
+	if (for_this_host(e))
+		return M.gw.via;
+	for (size_t i = 0; i < MAPPING_MAX_BACKENDS && M.gw.answering[i]; i++) {
+		const struct gw_backend *be = M.gw.answering[i];
+
+		if (can(be, GW_CAP_THIRD_PARTY) && !e->tp_refused)
+			return be;
+		if (!other && can(be, GW_CAP_OTHER_HOST) && !can(be, GW_CAP_THIRD_PARTY))
+			other = be;
+	}
+	return other ? other : M.gw.via;
+}
+
+/* (Re)map now with the entry's protocol. */
 static void start(struct map_entry *e)
 {
 	cancel_req(e);
@@ -782,7 +843,7 @@ static void start(struct map_entry *e)
 		return;
 	snprintf(e->host, sizeof(e->host), "%s",
 		 e->svc.internal_host ? e->svc.internal_host : M.gw.lan_addr);
-	e->via = M.gw.via;
+	e->via = pick(e);
 	if (!can(e->via, GW_CAP_OTHER_HOST) && !for_this_host(e)) {
 		set_state(e, MAP_REFUSED, "%s can only map ports to the host that asks (%s); "
 			  "internal_host %s needs a gateway protocol that maps for other hosts",
@@ -805,7 +866,7 @@ static void recheck(struct map_entry *e)
 {
 	if (e->op != OP_NONE || !M.up || manual(e))
 		return;
-	if (e->state != MAP_MAPPED || e->via != M.gw.via) {
+	if (e->state != MAP_MAPPED || e->via != pick(e)) {
 		start(e);
 		return;
 	}
@@ -964,14 +1025,6 @@ static void on_release_check(void *arg, const struct gw_result *r)
 	}
 }
 
-static bool answering(const struct gw_backend *be)
-{
-	for (size_t i = 0; i < MAPPING_MAX_BACKENDS && M.gw.answering[i]; i++)
-		if (M.gw.answering[i] == be)
-			return true;
-	return false;
-}
-
 /* Start deleting a dying entry's mapping from its gateway, with the
  * protocol that made it where it still answers. Stays with op OP_NONE
  * (remembered) when that gateway is not the one up now. */
@@ -983,14 +1036,15 @@ static void release(struct map_entry *e)
 	e->op = OP_NONE;
 	if (!M.up || strcmp(e->gw_addr, M.gw.address) != 0)
 		return;
+	/* A PCP mapping answers to its nonce only. */
 	e->via = answering(e->made_via) ? e->made_via : M.gw.via;
 	if (can(e->via, GW_CAP_READ_BACK)) {
 		fill_req(e, &q);
 		e->op = OP_CHECK;
 		e->req = e->via->read_back(&q, on_release_check, e);
-	} else if (strcmp(e->host, M.gw.lan_addr) == 0) {
+	} else if (strcmp(e->host, M.gw.lan_addr) == 0 || can(e->via, GW_CAP_THIRD_PARTY)) {
 		/* Without a read-back the router lets a host delete only its own
-		 * mappings. */
+		 * mappings (or, over PCP, those its nonce made). */
 		fill_req(e, &q);
 		e->op = OP_DELETE;
 		e->req = e->via->unmap(&q, on_deleted, e);
@@ -1165,6 +1219,7 @@ void mapping_gateway_up(const struct mapping_gw *gw)
 	persist();
 	for (struct map_entry *e = M.head; e; e = e->next) {
 		e->failures = 0;
+		e->tp_refused = false;
 		start(e);
 	}
 }
@@ -1273,6 +1328,8 @@ static json_t *entry_json(const struct map_entry *e, const char *ext_ip)
 	json_object_set_new(o, "expires_in", e->expires_ms ?
 			    json_integer(e->expires_ms > now ? (e->expires_ms - now) / 1000 : 0) :
 			    json_null());
+	json_object_set_new(o, "next_try_in", ev_timer_armed(e->timer) ?
+			    json_integer(ev_timer_remaining_ms(e->timer) / 1000) : json_null());
 	json_object_set_new(o, "error", json_string_or_null(e->error));
 	snprintf(where, sizeof(where), "%s:%u", ext_ip ? ext_ip : "", e->svc.external_port);
 	json_object_set_new(o, "external_address", ext_ip ? json_string(where) : json_null());

@@ -135,11 +135,12 @@ static void run(const struct hp_config *cfg)
 	ev_timer_free(limit);
 }
 
-/* The gateway: the first protocol that answered, in table order. */
-static const struct probe *gateway(void)
+/* The gateway: the first protocol that answered, in table order, among
+ * those [gateway] protocol allows (as the daemon picks). */
+static const struct probe *gateway(enum gw_protocol_pref pref)
 {
 	for (size_t i = 0; i < P.n; i++)
-		if (P.p[i].ok)
+		if (P.p[i].ok && (pref == GW_PREF_AUTO || pref == P.p[i].be->pref))
 			return &P.p[i];
 	return NULL;
 }
@@ -174,8 +175,10 @@ static json_t *ignored_json(void)
 	return a;
 }
 
-static void print_json(const char *gw, const char *lan, const char *ip)
+static void print_json(const struct probe *g, enum gw_protocol_pref pref, const char *lan,
+		       const char *ip)
 {
+	const char *gw = g ? g->found.address : "";
 	json_t *o = json_object();
 
 	if (P.other_source)
@@ -191,6 +194,9 @@ static void print_json(const char *gw, const char *lan, const char *ip)
 		json_object_set_new(o, p->be->name, b);
 	}
 	json_object_set_new(o, "gateway", json_string_or_null(gw));
+	json_object_set_new(o, "protocol", g ? json_string(g->be->name) : json_null());
+	json_object_set_new(o, "protocol_reason", g ? json_string(gw_backend_why(g->be, pref)) :
+			    json_null());
 	json_object_set_new(o, "default_gateway", json_string_or_null(P.trusted));
 	json_object_set_new(o, "ignored", ignored_json());
 	json_object_set_new(o, "lan_address", json_string_or_null(lan));
@@ -203,8 +209,10 @@ static void print_json(const char *gw, const char *lan, const char *ip)
 	json_decref(o);
 }
 
-static void print_text(const char *gw, const char *lan, const char *ip)
+static void print_text(const struct probe *g, enum gw_protocol_pref pref, const char *lan,
+		       const char *ip)
 {
+	const char *gw = g ? g->found.address : "";
 	char label[32], what[400];
 
 	for (size_t i = 0; i < P.n; i++) {
@@ -230,6 +238,8 @@ static void print_text(const char *gw, const char *lan, const char *ip)
 		printf("default gateway: none (%s)\n", P.route_err);
 	if (P.n)
 		printf("gateway:     %s\n", *gw ? gw : "none found");
+	if (g)
+		printf("mapping:     over %s (%s)\n", g->be->label, gw_backend_why(g->be, pref));
 	printf("LAN address: %s\n", *lan ? lan : "unknown");
 	if (P.other_source)
 		printf("IP source:   %s\n", P.src_text);
@@ -245,29 +255,29 @@ static void print_text(const char *gw, const char *lan, const char *ip)
 int probe_run(const struct hp_config *cfg, bool json)
 {
 	char lan[INET_ADDRSTRLEN] = "";
+	enum gw_protocol_pref pref = cfg->gateway.protocol;
 	const struct probe *g;
-	const char *gw = "", *ip;
+	const char *ip;
 
 	if (ev_init() < 0)
 		return HP_EXIT_FAIL;
 	memset(&P, 0, sizeof(P));          /* run() sets it up again when it runs */
 	if (cfg->gateway.protocol != GW_PREF_NONE)
 		run(cfg);
-	g = gateway();
+	g = gateway(pref);
 	if (g) {
-		gw = g->found.address;
 		if (g->found.lan_addr[0])
 			snprintf(lan, sizeof(lan), "%s", g->found.lan_addr);
-		else if (route_source(gw, lan, sizeof(lan)) < 0)
+		else if (route_source(g->found.address, lan, sizeof(lan)) < 0)
 			lan[0] = '\0';
 	}
 	P.other_source = ipsource_probe(cfg, *external_ip() != '\0', P.src_ip, sizeof(P.src_ip),
 					P.src_text, sizeof(P.src_text));
 	ip = P.other_source ? P.src_ip : external_ip();
 	if (json)
-		print_json(gw, lan, ip);
+		print_json(g, pref, lan, ip);
 	else
-		print_text(gw, lan, ip);
+		print_text(g, pref, lan, ip);
 	fflush(stdout);
 	for (size_t i = 0; i < P.n; i++)
 		if (P.p[i].started)

@@ -11,6 +11,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "nl.h"
 #include "route.h"
 
 #define DUMP_MAX_READS 64            /* a routing table larger than 64 reads: give up */
@@ -46,77 +47,57 @@ static void parse_attrs(const struct rtmsg *rt, size_t len, struct route_attrs *
 	}
 }
 
-/* One RTM_NEWROUTE: a default route of the main table via a gateway? */
-static void consider(const struct nlmsghdr *h, unsigned ifindex, struct route_default *best)
+struct scan {
+	unsigned ifindex;
+	struct route_default *best;
+};
+
+/* One message: a default route of the main table via a gateway? */
+static int consider(const struct nlmsghdr *h, void *arg)
 {
+	const struct scan *sc = arg;
 	const struct rtmsg *rt = NLMSG_DATA(h);
+	struct route_default *best = sc->best;
 	struct route_attrs a;
 
-	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
-		return;
+	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
+		return 0;
 	if (rt->rtm_family != AF_INET || rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
-		return;
+		return 0;
 	parse_attrs(rt, h->nlmsg_len - NLMSG_LENGTH(sizeof(*rt)), &a);
-	if (a.table != RT_TABLE_MAIN || !a.has_gw || (ifindex && a.oif != ifindex))
-		return;
+	if (a.table != RT_TABLE_MAIN || !a.has_gw || (sc->ifindex && a.oif != sc->ifindex))
+		return 0;
 	if (best->found && a.metric >= best->metric)
-		return;
+		return 0;
 	best->found = true;
 	best->gw = a.gw;
 	best->ifindex = a.oif;
 	best->metric = a.metric;
+	return 0;
 }
 
 int route_scan(const void *buf, size_t len, unsigned ifindex, struct route_default *best)
 {
-	const struct nlmsghdr *h = buf;
-	unsigned int left = (unsigned int)len;
+	struct scan sc = { .ifindex = ifindex, .best = best };
 
-	if (len > 0x7fffffff)
-		return -1;
-	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-		if (h->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (h->nlmsg_type == NLMSG_ERROR)
-			return -1;
-		if (h->nlmsg_type == RTM_NEWROUTE)
-			consider(h, ifindex, best);
-	}
-	return left == 0 ? 0 : -1;
-}
-
-static int dump_request(int fd)
-{
-	struct {
-		struct nlmsghdr h;
-		struct rtmsg rt;
-	} req = {
-		.h = { .nlmsg_len = sizeof(req), .nlmsg_type = RTM_GETROUTE,
-		       .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP, .nlmsg_seq = 1 },
-		.rt = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN },
-	};
-	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
-
-	return sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&kernel,
-		      sizeof(kernel)) == (ssize_t)sizeof(req) ? 0 : -1;
+	return nl_walk(buf, len, consider, &sc);
 }
 
 static int read_dump(int fd, unsigned ifindex, struct route_default *best)
 {
 	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
+	const struct rtmsg req = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN };
 
+	if (nl_dump(fd, RTM_GETROUTE, &req, sizeof(req), 1) < 0)
+		return -1;
 	for (int i = 0; i < DUMP_MAX_READS; i++) {
-		struct sockaddr_nl from;
-		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &flen);
+		ssize_t n = nl_recv(fd, buf, sizeof(buf), 0);
 		int rc;
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (n < 0)
 			return -1;
-		if (flen != sizeof(from) || from.nl_pid != 0)
-			continue;            /* only the kernel speaks for the table */
+		if (n == 0)
+			continue;            /* not the kernel's */
 		rc = route_scan(buf, (size_t)n, ifindex, best);
 		if (rc != 0)
 			return rc > 0 ? 0 : -1;
@@ -136,13 +117,13 @@ int route_default_gw(const char *ifname, char gw[INET_ADDRSTRLEN], char out_if[I
 		snprintf(err, errlen, "no interface %s", ifname);
 		return -1;
 	}
-	fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+	fd = nl_open(0, false);
 	if (fd < 0) {
 		snprintf(err, errlen, "cannot read the routing table: %s", strerror(errno));
 		return -1;
 	}
 	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-	if (dump_request(fd) < 0 || read_dump(fd, ifindex, &best) < 0) {
+	if (read_dump(fd, ifindex, &best) < 0) {
 		snprintf(err, errlen, "cannot read the routing table: %s", strerror(errno));
 		goto out;
 	}

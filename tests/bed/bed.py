@@ -303,7 +303,7 @@ class Bed:
                  lan_net="192.168.77.0/24", gw_lan_ip="192.168.77.1",
                  lan_ip="192.168.77.10", lan2_ip="192.168.77.20",
                  http_port=5000, min_lifetime=120, max_lifetime=86400,
-                 miniupnpd_extra="",
+                 miniupnpd_extra="", pcp=True, pcp_allow_thirdparty=False,
                  permissions=("allow 1024-65535 LAN 1-65535", "deny 0-65535 0.0.0.0/0 0-65535"),
                  zone="home.example", key_name="homeport-key", key_secret=None,
                  dns_port=53,
@@ -324,6 +324,7 @@ class Bed:
         self.http_port = http_port
         self.min_lifetime, self.max_lifetime = min_lifetime, max_lifetime
         self.miniupnpd_extra = miniupnpd_extra
+        self.pcp, self.pcp_allow_thirdparty = pcp, pcp_allow_thirdparty
         self.permissions = list(permissions)     # miniupnpd allow/deny lines, LAN = lan_net
         self.zone = zone.rstrip(".")
         self.key_name = key_name
@@ -510,8 +511,17 @@ class Bed:
   }
   chain postrouting_miniupnpd {
   }
-}
-""" % self.lan_net
+%s}
+""" % (self.lan_net, "" if self.pcp or not self.natpmp else self._no_pcp)
+
+    # miniupnpd 2.3.1 answers PCP wherever it answers NAT-PMP: a NAT-PMP-only
+    # router (pcp=False) rejects PCP (version 2) on port 5351 as a router
+    # without a PCP server would (ICMP port unreachable)
+    _no_pcp = """  chain input {
+    type filter hook input priority 0; policy accept;
+    udp dport 5351 @th,64,8 2 reject
+  }
+"""
 
     def _write_etc(self):
         """/etc/netns/<ns>/{hosts,resolv.conf}: `ip netns exec` bind-mounts them, so
@@ -645,6 +655,10 @@ class Bed:
             "upnp_nat_chain=prerouting_miniupnpd",
             "upnp_nat_postrouting_chain=postrouting_miniupnpd",
         ]
+        if self.pcp_allow_thirdparty:
+            # PCP MAP for other LAN hosts; miniupnpd then also answers PCP
+            # from the WAN side (the bed's firewall has no input policy)
+            lines.append("pcp_allow_thirdparty=yes")
         if self.miniupnpd_extra:
             lines.append(self.miniupnpd_extra.strip())
         lines += [l.replace("LAN", str(self.lan_net)) for l in self.permissions]
@@ -778,6 +792,11 @@ class Bed:
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
                         "route replace default via %s" % gwy], self.ns.gw)
         self.gw_wan_ip = str(ip)
+        if not self.upnp and self.miniupnpd is not None and not self.frozen:
+            # miniupnpd watches its interfaces only when UPnP is on (its netlink
+            # watcher is opened with the SSDP socket); without it, routers tell it of
+            # a new WAN address with SIGUSR1 (OpenWrt's hotplug does), and so do we.
+            os.kill(self.miniupnpd.pid, signal.SIGUSR1)
 
     def forward_port(self, port, proto="tcp", host="lan", internal_port=None):
         """A port forward written "by hand" on the router, as an administrator of a
@@ -908,6 +927,49 @@ class Bed:
     def natpmp_announcements(self, ns="lan"):
         """A listener on 224.0.0.1:5350 in a LAN namespace (context manager)."""
         return Announcements(self, ns)
+
+    def pcp_announcements(self, ns="lan"):
+        """Like natpmp_announcements, for PCP ANNOUNCE: [{"epoch","from","time"}]."""
+        return Announcements(self, ns, kind="pcp")
+
+    def pcp_map(self, proto, internal, external, lifetime, nonce, ns="lan", host=None,
+                third_party=None, timeout=2.0):
+        """A PCP MAP request (RFC 6887) from `host` (default: the namespace's own
+        address), optionally with THIRD_PARTY: the reply as a dict
+        {"result","lifetime","epoch","nonce","internal","external","ext_ip"} or None."""
+        host = host or (self.lan_ip if ns == "lan" else self.lan2_ip)
+        req = _pcp_header(1, lifetime, host) + nonce + struct.pack(
+            "!B3xHH", {"tcp": 6, "udp": 17}[proto], internal, external) + _v4mapped("0.0.0.0")
+        if third_party:
+            req += struct.pack("!BBH", 1, 0, 16) + _v4mapped(third_party)
+        r = self._natpmp(req, ns, timeout)
+        if not r or len(r) < 60 or r[0] != 2:
+            return None
+        life, epoch = struct.unpack("!II", r[4:12])
+        return {"result": r[3], "lifetime": life, "epoch": epoch, "nonce": r[24:36],
+                "internal": struct.unpack("!H", r[40:42])[0],
+                "external": struct.unpack("!H", r[42:44])[0],
+                "ext_ip": socket.inet_ntoa(r[56:60])}
+
+    def pcp_epoch(self, ns="lan", timeout=2.0):
+        """The router's PCP epoch, from the answer to an ANNOUNCE request (or None)."""
+        host = self.lan_ip if ns == "lan" else self.lan2_ip
+        r = self._natpmp(_pcp_header(0, 0, host), ns, timeout)
+        if not r or len(r) < 24 or r[0] != 2 or r[1] != 0x80:
+            return None
+        return struct.unpack("!I", r[8:12])[0]
+
+    def pcp_nonces(self):
+        """The nonces (hex, as sent on the wire) of the router's PCP mappings, from
+        its lease file: {(proto, ext_port): nonce}. miniupnpd writes a nonce as
+        three 32-bit words in host (little-endian) order: "PCP MAP <24 hex>"."""
+        out = {}
+        for l in self.leases():
+            m = re.match(r"PCP MAP ([0-9a-f]{24})$", l["desc"] or "")
+            if m:
+                words = [bytes.fromhex(m.group(1)[i:i + 8])[::-1] for i in (0, 8, 16)]
+                out[(l["proto"], l["ext_port"])] = b"".join(words).hex()
+        return out
 
     # -- traffic ----------------------------------------------------------------------------
     def socket(self, ns, family=socket.AF_INET, type=socket.SOCK_STREAM, proto=0):
@@ -1289,6 +1351,14 @@ loglevel=6
             _live.discard(self)
 
 
+def _v4mapped(ip):
+    return b"\0" * 10 + b"\xff\xff" + socket.inet_aton(ip)
+
+
+def _pcp_header(opcode, lifetime, client):
+    return struct.pack("!BBHI", 2, opcode, 0, lifetime) + _v4mapped(client)
+
+
 def _ini(v):
     if isinstance(v, bool):
         return "yes" if v else "no"
@@ -1310,10 +1380,11 @@ def _lines(keys, over):
 # -------------------------------------------------------------------------------------------
 
 class Announcements:
-    """Collects NAT-PMP announcements (224.0.0.1:5350) seen in a LAN namespace."""
+    """Collects NAT-PMP announcements (224.0.0.1:5350) seen in a LAN namespace,
+    or with kind="pcp" PCP ANNOUNCE messages."""
 
-    def __init__(self, bed, ns="lan"):
-        self.bed, self.ns = bed, ns
+    def __init__(self, bed, ns="lan", kind="natpmp"):
+        self.bed, self.ns, self.kind = bed, ns, kind
         self.items = []
         self.cond = threading.Condition()
         self.sock = None
@@ -1348,10 +1419,15 @@ class Announcements:
                 continue
             except OSError:
                 break
-            if len(data) >= 12 and data[0] == 0 and data[1] == 128:
+            item = None
+            if self.kind == "natpmp" and len(data) >= 12 and data[0] == 0 and data[1] == 128:
                 _, _, code, epoch = struct.unpack("!BBHI", data[:8])
                 item = {"ip": socket.inet_ntoa(data[8:12]), "epoch": epoch, "result": code,
                         "from": peer[0], "time": time.monotonic()}
+            elif self.kind == "pcp" and len(data) >= 24 and data[0] == 2 and data[1] == 0x80:
+                item = {"epoch": struct.unpack("!I", data[8:12])[0], "result": data[3],
+                        "from": peer[0], "time": time.monotonic()}
+            if item:
                 with self.cond:
                     self.items.append(item)
                     self.cond.notify_all()
@@ -1366,8 +1442,8 @@ class Announcements:
                     return got
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    raise BedError("got %d NAT-PMP announcements, wanted %d: %r"
-                                   % (len(got), n, self.items))
+                    raise BedError("got %d %s announcements, wanted %d: %r"
+                                   % (len(got), self.kind, n, self.items))
                 self.cond.wait(left)
 
     def close(self):

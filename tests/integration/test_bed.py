@@ -244,6 +244,16 @@ def test_natpmp_only_router(make_bed):
     assert b.reaches(18080)
 
 
+def test_natpmp_only_router_follows_a_wan_change(make_bed):
+    # miniupnpd watches its interfaces only with UPnP on: set_wan_ip() tells it
+    b = make_bed(upnp=False, bind=False, standin=False)
+    with b.natpmp_announcements() as ann:
+        b.set_wan_ip("203.0.113.3")
+        got = ann.wait(1, timeout=10, pred=lambda a: a["ip"] == "203.0.113.3")
+    assert got[0]["from"] == b.gw_lan_ip
+    assert b.natpmp_public_ip()[0] == "203.0.113.3"
+
+
 def test_wan_ip_change_is_announced_and_epoch_resets(bed):
     bed.natpmpc("-a", 18080, 8080, "tcp", 3600)
     # let the epoch grow so that a reset can be seen

@@ -1,7 +1,8 @@
 """DDNS end to end: homeportd in the bed's LAN learns the router's external IP
 (real miniupnpd) and publishes it to the HTTPS stand-in (dyndns2) and to BIND
 (rfc2136). Covers: an IP change reaching both, no request after a restart with
-the same IP, sticky permanent failures, backoff after temporary failures,
+the same IP, sticky permanent failures, backoff after temporary failures (cut
+short by a new IP unless the provider asked to wait),
 CGNAT blocking, `homeportctl update`, reloads, --once, and an upgrade from
 0.1.0's state files (tests/upgrade/).
 
@@ -148,6 +149,39 @@ def test_tempfail_retries_later(make_bed, mode, lo, hi):
     n = len(dyn_requests(bed, 0))
     assert n == 1
     assert_quiet(bed, n)                         # backing off, not looping
+
+
+def test_new_ip_is_retried_at_once_after_a_temporary_error(bed):
+    # a 500 makes the entry back off (>= 27 s); a new IP is a new reason to send
+    bed.standin.fail("500", count=1, api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert e["next_try_in"] >= 20, e
+    first = dyn_requests(bed, 0)
+    assert len(first) == 1
+    bed.set_wan_ip("203.0.113.3")
+    wait_state(d, "dyn", "ok", timeout=20, pred=lambda e: e["published_ip"] == "203.0.113.3")
+    reqs = dyn_requests(bed, 0)
+    assert len(reqs) == 2 and "203.0.113.3" in reqs[1]["query_raw"], reqs
+    # sent for the new IP, not at the end of the backoff (30 s +- 10 %)
+    assert reqs[1]["time"] - first[0]["time"] < 27, reqs[1]["time"] - first[0]["time"]
+    assert bed.standin.ip_of(DYN_HOST) == "203.0.113.3"
+
+
+@pytest.mark.parametrize("mode", ["911", "429"])
+def test_new_ip_waits_when_the_provider_asked_to(make_bed, mode):
+    # 911: "wait 30 min"; 429: Retry-After (the stand-in says 120 s)
+    bed = make_bed()
+    bed.standin.fail(mode, api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert e["next_try_in"] >= 100, e
+    mark = bed.standin.mark()
+    bed.set_wan_ip("203.0.113.3")
+    d.wait_for(lambda s: s["gateway"]["external_ip"] == "203.0.113.3")
+    assert_quiet(bed, mark)
+    e = entry(d.status(), "dyn")
+    assert e["state"] == "retrying" and e["next_try_in"] >= 90, e
 
 
 def test_cgnat_blocks_publishing(bed):

@@ -20,6 +20,7 @@ from bed import wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOSTILE = os.path.join(REPO, "tests", "tools", "hostile_upnp.py")
+HOSTILE_PCP = os.path.join(REPO, "tests", "tools", "hostile_pcp.py")
 
 MODES = ["desc-garbage", "desc-huge", "desc-trickle", "desc-hang", "soap-garbage",
          "soap-huge", "soap-trickle", "soap-hang", "soap-500", "soap-fault", "extip-hang"]
@@ -119,6 +120,66 @@ def test_hostile_natpmp_router(make_bed, mode):
         assert st["gateway"]["external_ip"] in (None, "203.0.113.9"), st
     else:
         assert st["gateway"]["external_ip"] is None, st
+    assert d.stop() == 0
+
+
+def _pcp_server(bed, mode):
+    """tests/tools/hostile_pcp.py MODE on the router's LAN address (miniupnpd off)."""
+    p = bed.popen("gw", [sys.executable, HOSTILE_PCP, mode, bed.gw_lan_ip, bed.gw_wan_ip],
+                  label="pcp-" + mode)
+    _wait_port(p.log)
+    return p
+
+
+def _pcp_requests(p, op):
+    """How many requests of opcode op the hostile PCP server has seen."""
+    return len(re.findall(r"REQ op=%d " % op, open(p.log, errors="replace").read()))
+
+
+PCP_BROKEN = ["garbage", "wrong-nonce", "wrong-opcode", "wrong-port", "other-address", "silent"]
+
+
+@pytest.mark.parametrize("mode", PCP_BROKEN)
+def test_hostile_pcp_router_never_maps(make_bed, mode):
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    _pcp_server(bed, mode)
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\n",
+                         dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    # Past the PCP deadline (4 s): every request ended one way or the other.
+    slowest, st = _watch(d, 5)
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    assert st["services"][0]["state"] != "mapped", st
+    assert st["gateway"]["external_ip"] is None, st
+    t = time.monotonic()
+    assert d.stop() == 0
+    assert time.monotonic() - t < 5.5
+
+
+@pytest.mark.parametrize("mode", ["ok", "flood", "short-life", "epoch-reset", "announce-flood"])
+def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
+    """Answers that are right but odd: the mapping is made, and neither a 1 s
+    lifetime, an epoch that is always 0 nor 50 ANNOUNCEs a second make the
+    daemon send much."""
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = _pcp_server(bed, mode)
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\ncheck_interval = 1h\n",
+                         dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    d.wait_for(lambda st: st["services"][0]["state"] == "mapped", timeout=10)
+    maps, announces = _pcp_requests(p, 1), _pcp_requests(p, 0)
+    if mode == "epoch-reset":
+        time.sleep(3)              # past the 2 s slack: the next answer "resets"
+        assert d.ctl("refresh")[0] == 0
+    slowest, st = _watch(d, 8)
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    assert st["gateway"]["external_ip"] == "198.51.100.7", st
+    maps, announces = _pcp_requests(p, 1) - maps, _pcp_requests(p, 0) - announces
+    print("%s: %d MAP and %d ANNOUNCE requests in 8 s" % (mode, maps, announces))
+    # Renewals of a 1 s lifetime at most every 4 s (RFC 6887 11.2.1); a
+    # "reset" epoch re-maps once per 2 s of slack at most; ANNOUNCE
+    # requests at most one a second however many announcements come.
+    assert maps <= {"short-life": 6, "epoch-reset": 8, "announce-flood": 4}.get(mode, 2), \
+        (mode, maps)
+    assert announces <= {"announce-flood": 10}.get(mode, 0), (mode, announces)
     assert d.stop() == 0
 
 

@@ -7,7 +7,8 @@ miniupnpd:
   publishes the real IP; --probe names the rogue. Also with UPnP off on the
   router (NAT-PMP only).
 - UPnP and NAT-PMP of the gateway disagree on the external IP: nothing new
-  is published and gateway.error says why.
+  is published and gateway.error says why; with ip_source = auto the web
+  sources do not take over meanwhile.
 - a flood of spoofed announcements (the gateway's source address, from the
   other LAN host, alternating epochs and BOOTIDs, 1000 packets/s for 10 s):
   the mappings stay, the router sees no storm, the log stays short, status
@@ -111,14 +112,17 @@ def test_rogue_igd_answering_ssdp_is_ignored(bed):
     print(r.stdout)
 
 
-def test_rogue_igd_with_upnp_off_on_the_router(make_bed):
-    b = make_bed(upnp=False)
+@pytest.mark.parametrize("proto", ["natpmp", "pcp"])
+def test_rogue_igd_with_upnp_off_on_the_router(make_bed, proto):
+    # natpmp: the router speaks NAT-PMP only (miniupnpd 2.3.1 would answer
+    # PCP too, and auto prefers it); pcp: PCP and NAT-PMP.
+    b = make_bed(upnp=False, pcp=proto == "pcp")
     p, url = rogue(b)
     d = b.start_daemon(b.gateway_conf("auto", upnp_url=None),
                        dropins={"web.conf": web(b), "home.conf": dns_entry(b)})
     st = d.wait_for(lambda st: (svc(st, "web") or {}).get("state") == "mapped", timeout=20)
-    assert st["gateway"]["protocol"] == "natpmp" and st["gateway"]["address"] == b.gw_lan_ip
-    assert svc(st, "web")["via"] == "natpmp"
+    assert st["gateway"]["protocol"] == proto and st["gateway"]["address"] == b.gw_lan_ip
+    assert svc(st, "web")["via"] == proto
     assert_real_ip_published(b, d)
     assert rogue_requests(p) == []
     assert "ignoring UPnP IGD at %s" % url in d.logtext()
@@ -127,23 +131,26 @@ def test_rogue_igd_with_upnp_off_on_the_router(make_bed):
     j = json.loads(b.run("lan", [HOMEPORTD, "-c", b.path("probe.conf"), "--probe", "--json"],
                          timeout=40).stdout)
     assert j["upnp"]["ok"] is False and j["natpmp"]["ok"] is True, j
+    assert j["pcp"]["ok"] is (proto == "pcp"), j
     assert j["ignored"] == [{"what": "UPnP IGD at %s" % url,
                              "reason": "not the default gateway"}], j
     assert j["default_gateway"] == b.gw_lan_ip and j["external_ip"] == b.gw_wan_ip
 
 
-def test_protocols_that_disagree_publish_nothing(make_bed):
+@pytest.mark.parametrize("other", ["NAT-PMP", "PCP"])
+def test_protocols_that_disagree_publish_nothing(make_bed, other):
     # A second "IGD" on the router's own address (so it is the gateway)
-    # that names another external IP than the router's NAT-PMP. (miniupnpd's
-    # own UPnP stays on: without it, it misses the WAN address change below.)
-    b = make_bed()
+    # that names another external IP than the router's NAT-PMP (or PCP, the
+    # next in table order when the router speaks it). (miniupnpd's own UPnP
+    # stays on: without it, it misses the WAN address change below.)
+    b = make_bed(pcp=other == "PCP")
     p, url = rogue(b, host=b.gw_lan_ip, ssdp=False, ns="gw")
     d = b.start_daemon(b.gateway_conf("auto", upnp_url=url),
                        dropins={"home.conf": dns_entry(b)})
     st = d.wait_for(lambda st: st["gateway"]["error"] and "agree" in st["gateway"]["error"],
                     timeout=20)
     err = st["gateway"]["error"]
-    assert ROGUE_IP in err and b.gw_wan_ip in err and "UPnP" in err and "NAT-PMP" in err, err
+    assert ROGUE_IP in err and b.gw_wan_ip in err and "UPnP" in err and other in err, err
     time.sleep(3)             # the quick second look, and the DDNS debounce, are over
     st = d.status()
     assert st["gateway"]["external_ip"] is None, st["gateway"]
@@ -154,6 +161,46 @@ def test_protocols_that_disagree_publish_nothing(make_bed):
     d.ctl("refresh")
     st = d.wait_for(lambda st: st["ddns"][0]["published_ip"] == ROGUE_IP, timeout=20)
     assert st["gateway"]["error"] is None and st["gateway"]["external_ip"] == ROGUE_IP
+
+
+def test_protocols_that_disagree_hold_the_web_fallback(make_bed):
+    # ip_source = auto (issue 15): while no router answers, web sources give
+    # the IP. The router comes back with protocols that disagree: it answers,
+    # so the web sources rest, and nothing new is published, not even the
+    # address the web would now name.
+    b = make_bed()
+    old, new = b.gw_wan_ip, "203.0.113.3"
+    web_keys = dict(check_url=", ".join(b.checkip_urls(2)), ca_file=b.ca_file,
+                    check_interval="10s")
+    b.stop_router()
+    d = b.start_daemon(b.gateway_conf("natpmp", **web_keys),
+                       dropins={"home.conf": dns_entry(b)})
+    d.wait_for(lambda st: st["gateway"]["ip_source"] == "web" and
+               st["ddns"][0]["published_ip"] == old, timeout=60)
+    p, url = rogue(b, host=b.gw_lan_ip, ssdp=False, ns="gw")
+    b.start_router()
+    d.write_conf(b.gateway_conf("auto", upnp_url=url, **web_keys))
+    rc, out, err = d.ctl("reload")
+    assert rc == 0, out + err
+    st = d.wait_for(lambda st: st["gateway"]["ip_source"] == "gateway" and
+                    st["gateway"]["error"] and "agree" in st["gateway"]["error"], timeout=30)
+    assert st["gateway"]["ip_source_detail"] == \
+        "the gateway's protocols disagree on the external IP", st["gateway"]
+    assert "external IP source: web -> gateway (the router's protocols disagree)" in \
+        d.logtext()
+    # The WAN address changes: NAT-PMP and the web would name the new one,
+    # the second "IGD" still another. A refresh (past the web sources' 10 s
+    # floor) asks the gateway, not the web.
+    b.set_wan_ip(new)
+    d.wait_for(lambda st: new in (st["gateway"]["error"] or ""), timeout=30)
+    mark = b.standin.mark()
+    time.sleep(10)
+    assert d.ctl("refresh")[0] == 0
+    time.sleep(3)             # a web round and the DDNS debounce would be over
+    st = d.status()
+    assert st["gateway"]["ip_source"] == "gateway" and ROGUE_IP in st["gateway"]["error"]
+    assert b.standin.checkip_log(mark) == []
+    assert st["ddns"][0]["published_ip"] == old and b.dig(HOST) == [old]
 
 
 # ---- point 2: announcements are hints, rate-limited -------------------------

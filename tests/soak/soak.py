@@ -32,7 +32,10 @@ asserted):
     the dyndns2 and cloudflare names (an entry whose provider fault is still being
     retried is checked once its backoff allows, see "provider faults" below);
   * the provider logs show no update for an IP the daemon had already published
-    (unless forced with homeportctl update) and no retry sooner than the backoff.
+    when it started that request (its own log line, on its own clock: a request
+    over a reused connection is answered within the millisecond the daemon's stamps
+    are cut to), unless forced with homeportctl update, and no retry sooner than the
+    backoff, unless for a new IP after an error that did not ask us to wait.
 
 Backoff bound (from ddns_policy.c and the SPEC): after the k-th consecutive
 temporary failure the next try waits 30 s * 2^(k-1) +-10 % (capped at 1 h), or the
@@ -48,7 +51,9 @@ the backoff; later rounds go on (only one provider fault is open at a time, sinc
 the stand-in has one failure switch), and the entry's recovery is awaited with a
 deadline of its backoff schedule plus a margin. A 911 asks for 30 minutes: the soak
 checks status next_try_in is at least 1700 s, then forces the update (homeportctl
-update NAME), which the rules above allow.
+update NAME), which the rules above allow. The daemon refuses a forced update after
+3 in a row per entry (then one per 10 minutes): the soak then forces again when the
+refusal says it may, and the fault's deadline moves with it.
 
 Output: a summary (and --json FILE); exit 1 when a check failed, naming the round,
 the fault and what was wrong; 77 when the bed cannot run here.
@@ -379,6 +384,16 @@ class Soak:
                                          "fail": None, "delay": None, "round": self.round,
                                          "n": 1, "write": True})
 
+    def start_of(self, entry, t, ip=None):
+        """The daemon's log line that started a request the provider saw at t: the
+        last start (of that IP) stamped no later (the daemon logs the start before it
+        sends). (time, ip, forced) or None."""
+        best = None
+        for st in self.starts[entry]:
+            if st[0] <= t and (ip is None or st[1] == ip):
+                best = st
+        return best
+
     def last_published(self, entry, t):
         ip = None
         for tp, p in self.published[entry]:
@@ -463,10 +478,15 @@ class Soak:
     def check_attempt(self, entry, a):
         atts = self.attempts[entry]
         i = atts.index(a)
-        # redundancy: the daemon had already published this IP and nobody forced it
-        last = self.last_published(entry, a["t"])
+        # redundancy: the daemon had already published this IP when it started the
+        # request, and nobody forced it. Judged at the daemon's start, on its own clock:
+        # the provider's stamp of a request answered in 2 ms (a reused connection) can
+        # be later than the daemon's stamp, cut to the millisecond, of its answer.
+        st = self.start_of(entry, a["t"], a["ip"])
+        when = st[0] if st else a["t"]
+        last = self.last_published(entry, when)
         if a["ip"] and last == a["ip"]:
-            tp = self.last_pub_time(entry, a["t"])
+            tp = self.last_pub_time(entry, when)
             excused = self.events_between(tp, a["t"], ("force-" + entry,)) or \
                 self.events_between(tp - 0.5, tp + 1.0, ("kill",)) or \
                 (not a.get("write") and self.events_between(a["t"], a["t"] + HTTP_TIMEOUT * 3,
@@ -484,6 +504,8 @@ class Soak:
             return
         if self.cut(prev):
             return            # the request in flight was cut: a fresh try is fair
+        if self.new_ip_retry(entry, prev, a):
+            return            # a new IP is a new reason to send (ddns_policy.c)
         # consecutive failures the daemon learnt of (a cut request taught it nothing)
         k = 0
         for p in reversed(atts[:i]):
@@ -510,6 +532,17 @@ class Soak:
                        % (gap, k, prev.get("fail") or "delay %s" % prev.get("delay"),
                           time.strftime("%H:%M:%S", time.localtime(prev["t"])),
                           bound - SLACK, self.log_context(entry, prev["t"] - 60, a["t"])))
+
+    def new_ip_retry(self, entry, prev, a):
+        """A retry for another IP than the failed attempt's, which did not ask us to
+        wait (911, dnserr, 429 do): the daemon sends it at once, not after the backoff."""
+        if prev.get("fail") in ("911", "dnserr", "429"):
+            return False
+        st = self.start_of(entry, prev["t"])
+        prev_ip = prev["ip"] or (st[1] if st else None)
+        st = self.start_of(entry, a["t"])
+        ip = a["ip"] or (st[1] if st else None)
+        return bool(ip and prev_ip and ip != prev_ip)
 
     def cut(self, a):
         """Was a SIGKILL or a reload made while this request was in flight?"""
@@ -561,6 +594,10 @@ class Soak:
             return
         ent = next((x for x in st["ddns"] if x["name"] == e), None)
         ip = self.bed.gw_wan_ip
+        if f.get("force_at") and now() >= f["force_at"]:
+            del f["force_at"]
+            self.force(e, f)
+            return
         if f["mode"] == "911" and not f.get("forced") and ent and ent["state"] == "retrying":
             nt = ent.get("next_try_in")
             if nt is None or nt < 1700:
@@ -570,12 +607,17 @@ class Soak:
                           % (e, nt))
                 self.round = saved
             f["forced"] = True
-            self.force(e)
+            self.force(e, f)
             return
-        if ent and ent["state"] == "ok" and ent["published_ip"] == ip and \
-                not self.dns_problems((e,)):
+        # Recovered: the entry holds the current IP, or it published one since the
+        # fault (the provider works again; a later change may still wait for the
+        # daemon's pacing, and the rounds check that one).
+        self.read_daemon_log()
+        since = [tp for tp, _ in self.published[e] if tp > f["t"]]
+        if since or (ent and ent["state"] == "ok" and ent["published_ip"] == ip and
+                     not self.dns_problems((e,))):
             if not f.get("went_failed"):
-                self.recovery["provider"].append(now() - f["t"])
+                self.recovery["provider"].append((since[0] if since else now()) - f["t"])
             self.fault_detail.setdefault("provider_modes", []).append(
                 "%s:%s:%s" % (f["api"], f["mode"], f["count"]))
             self.bed.standin.reset()
@@ -590,8 +632,8 @@ class Soak:
             self.round = saved
             self.bed.standin.reset()
             f["went_failed"] = True
-            self.force(e)
             f["deadline"] = now() + 60 * self.slow
+            self.force(e, f)
         if now() > f["deadline"]:
             saved = self.round
             self.round = f["round"]
@@ -602,9 +644,24 @@ class Soak:
             self.bed.standin.reset()
             self.open_fault = None
 
-    def force(self, entry):
-        self.events.append((now(), "force-" + entry, None))
+    def force(self, entry, fault=None):
+        """homeportctl update ENTRY. The daemon allows 3 forced updates per entry in a
+        row, then one per 10 minutes (ddns_policy_force_take): a refusal names the wait;
+        the open fault then forces again once it is over (a refused update sends
+        nothing, so it is no force event)."""
+        t = now()
         rc, out, err = self.d.ctl("update", entry)
+        m = re.search(r"forced update refused for .*?%s \(next allowed in (\d+) s\)" % entry,
+                      err)
+        if rc != 0 and m and fault is not None:
+            wait = int(m.group(1))
+            self.fault_detail.setdefault("forced_refused", []).append(wait)
+            self.say("forced update of %s refused: again in %d s" % (entry, wait))
+            fault["force_at"] = now() + wait + 1
+            fault["deadline"] = max(fault["deadline"],
+                                    fault["force_at"] + (60 + HTTP_TIMEOUT * 4) * self.slow)
+            return
+        self.events.append((t, "force-" + entry, None))
         if rc != 0:
             self.fail("homeportctl update %s: rc %d %s" % (entry, rc, err.strip()))
 

@@ -1,7 +1,8 @@
 /* Unit tests for the DDNS side: the pure policy (backoff, when to send,
  * fingerprint) and the state machine in ddns.c driven through the real event
  * loop against a scripted provider (ddns_test_hooks), with state files in a
- * temp dir: debounce, no resend of an unchanged IP, backoff, sticky permanent
+ * temp dir: publishing at once, pacing, no resend of an unchanged IP, backoff,
+ * retry on a new IP, sticky permanent
  * failures, CGNAT blocking, one request at a time, persistence across a
  * restart, corrupt state, reloads and --once. */
 #include <setjmp.h>
@@ -135,6 +136,71 @@ static void test_decide_waits_for_backoff_and_min_interval(void **state)
 	f.retry_at = 0;
 	f.last_attempt = f.now - 60;
 	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
+}
+
+static void test_decide_retries_at_once_on_a_new_ip(void **state)
+{
+	struct ddns_facts f = facts();
+	int64_t w;
+
+	f.published_ip = "203.0.113.1";
+	f.retry_at = f.now + 600;                        /* backing off after a 5xx ... */
+	f.failed_ip = "203.0.113.2";
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_WAIT);
+	assert_int_equal(w, 600);
+	f.ip = "203.0.113.3";                            /* ... a new IP: at once */
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
+	f.told_to_wait = true;                           /* unless it asked us to wait */
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_WAIT);
+	assert_int_equal(w, 600);
+	f.told_to_wait = false;
+	f.failed_ip = NULL;                              /* state without it: as before */
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_WAIT);
+	f.failed_ip = "203.0.113.2";
+	f.min_interval = 60;                             /* the preset's spacing still holds */
+	f.last_attempt = f.now - 20;
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_WAIT);
+	assert_int_equal(w, 40);
+}
+
+static void test_decide_paces_requests(void **state)
+{
+	struct ddns_facts f = facts();
+	int64_t w, tat = 0, now = f.now;
+
+	/* two back to back (a change and a change back), then one per interval */
+	assert_int_equal(ddns_policy_pace_take(&tat, now, DDNS_PACE_BURST, DDNS_PACE_INTERVAL), 0);
+	assert_int_equal(ddns_policy_pace_take(&tat, now + 1, DDNS_PACE_BURST, DDNS_PACE_INTERVAL), 0);
+	assert_int_equal(ddns_policy_pace_take(&tat, now + 2, DDNS_PACE_BURST, DDNS_PACE_INTERVAL),
+			 DDNS_PACE_INTERVAL - 2);
+	f.ip = "203.0.113.3";
+	f.now = now + 2;
+	f.pace_tat = tat;
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_WAIT);
+	assert_int_equal(w, DDNS_PACE_INTERVAL - 2);
+	f.forced = true;                                 /* a user's request is paced apart */
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
+	f.forced = false;
+	f.now = now + DDNS_PACE_INTERVAL;
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_SEND);
+	f.ip = f.published_ip;                           /* flipped back meanwhile: nothing */
+	assert_int_equal(ddns_policy_decide(&f, &w), DDNS_IDLE);
+	/* changes further apart than the interval are never delayed */
+	tat = 0;
+	for (int64_t t = now; t < now + 20 * DDNS_PACE_INTERVAL; t += DDNS_PACE_INTERVAL)
+		assert_int_equal(ddns_policy_pace_take(&tat, t, DDNS_PACE_BURST,
+						       DDNS_PACE_INTERVAL), 0);
+	/* a flapping line: one per interval over a day, plus the burst */
+	tat = 0;
+	for (int64_t t = now, sent = 0; t < now + 86400; t++) {
+		if (ddns_policy_pace_take(&tat, t, DDNS_PACE_BURST, DDNS_PACE_INTERVAL) == 0)
+			sent++;
+		if (t == now + 86400 - 1)
+			assert_int_equal(sent, 86400 / DDNS_PACE_INTERVAL + DDNS_PACE_BURST - 1);
+	}
+	/* the wall clock went back a day: at most one interval */
+	assert_int_equal(ddns_policy_pace_wait(now + 86400, now, DDNS_PACE_BURST,
+					       DDNS_PACE_INTERVAL), DDNS_PACE_INTERVAL);
 }
 
 static void test_forced_updates_are_paced(void **state)
@@ -375,8 +441,6 @@ static void run_ms(int ms)
 	ev_run();
 }
 
-#define DEBOUNCE_TEST_MS 30
-
 static int sm_setup(void **state)
 {
 	char cmd[256];
@@ -389,7 +453,7 @@ static int sm_setup(void **state)
 	if (ev_init() < 0)
 		return -1;
 	stop_timer = ev_timer_new(on_stop, NULL);
-	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	ddns_test_hooks(fake_lookup);
 	return 0;
 }
 
@@ -436,7 +500,7 @@ static void settle(void)
 static void set_ip_and_settle(const char *ip, bool pub)
 {
 	ddns_set_external_ip(ip, pub);
-	run_ms(DEBOUNCE_TEST_MS + 20);
+	run_ms(20);
 	settle();
 }
 
@@ -470,24 +534,41 @@ static void test_publish_once_per_change(void **state)
 		set_ip_and_settle("203.0.113.2", true);
 	assert_int_equal(fk.starts, 1);
 
-	/* the router's double announcement: old IP, new IP, within the debounce */
-	ddns_set_external_ip("203.0.113.2", true);
+	/* a change goes out at once, without waiting for the loop; changes while
+	 * it is in flight fold into one follow-up with the newest IP, if any */
+	fk.hold = true;
 	ddns_set_external_ip("203.0.113.3", true);
-	ddns_set_external_ip("203.0.113.2", true);
-	ddns_set_external_ip("203.0.113.3", true);
-	run_ms(DEBOUNCE_TEST_MS + 20);
-	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_string_equal(fk.last_ip, "203.0.113.3");
-	/* a change that flips back within the debounce sends nothing */
-	ddns_set_external_ip("203.0.113.4", true);
+	ddns_set_external_ip("203.0.113.2", true);
 	ddns_set_external_ip("203.0.113.3", true);
-	run_ms(DEBOUNCE_TEST_MS + 20);
+	fk.hold = false;
+	fake_complete();
 	settle();
 	assert_int_equal(fk.starts, 2);
+	assert_state("home", "ok");
+	/* flapping: .2 and .3 went out back to back; a third change within
+	 * DDNS_PACE_INTERVAL waits its turn ... */
+	ddns_set_external_ip("203.0.113.4", true);
+	settle();
+	assert_int_equal(fk.starts, 2);
+	st = ddns_status_json();
+	e = status_of(st, "home");
+	assert_string_equal(json_string_value(json_object_get(e, "state")), "pending");
+	assert_true(json_integer_value(json_object_get(e, "next_try_in")) >= DDNS_PACE_INTERVAL - 5);
+	assert_true(json_integer_value(json_object_get(e, "next_try_in")) <= DDNS_PACE_INTERVAL);
+	json_decref(st);
+	/* ... and a change back before then costs nothing more */
+	ddns_set_external_ip("203.0.113.3", true);
+	settle();
+	assert_int_equal(fk.starts, 2);
+	assert_state("home", "ok");
+	st = ddns_status_json();
+	assert_true(json_is_null(json_object_get(status_of(st, "home"), "next_try_in")));
+	json_decref(st);
 	/* unknown IP: nothing new */
 	ddns_set_external_ip(NULL, false);
-	run_ms(DEBOUNCE_TEST_MS + 20);
+	run_ms(20);
 	settle();
 	assert_int_equal(fk.starts, 2);
 	assert_state("home", "ok");
@@ -496,30 +577,13 @@ static void test_publish_once_per_change(void **state)
 	free_cfg(c);
 }
 
-/* An address its source vouches for (web sources agreed, an interface's
- * own) is published without the debounce the router's word gets. */
-static void test_settled_ip_skips_the_debounce(void **state)
+static json_int_t next_try_of(const char *name)
 {
-	struct cfg_set *c = make_cfg(1, "pw");
+	json_t *st = ddns_status_json();
+	json_int_t n = json_integer_value(json_object_get(status_of(st, name), "next_try_in"));
 
-	ddns_test_hooks(fake_lookup, 60000);      /* a debounced address would wait a minute */
-	assert_int_equal(ddns_init(&c->cfg), 0);
-	ddns_set_settled_ip("203.0.113.2", true);
-	settle();
-	assert_int_equal(fk.starts, 1);
-	assert_string_equal(fk.last_ip, "203.0.113.2");
-	assert_state("home", "ok");
-	/* the same again: nothing; the router's word still waits */
-	ddns_set_settled_ip("203.0.113.2", true);
-	ddns_set_external_ip("203.0.113.9", true);
-	settle();
-	assert_int_equal(fk.starts, 1);
-	ddns_set_settled_ip("203.0.113.3", true);
-	settle();
-	assert_int_equal(fk.starts, 2);
-	assert_string_equal(fk.last_ip, "203.0.113.3");
-	ddns_fini();
-	free_cfg(c);
+	json_decref(st);
+	return n;
 }
 
 static void test_tempfail_backs_off(void **state)
@@ -528,7 +592,7 @@ static void test_tempfail_backs_off(void **state)
 	json_t *st, *e;
 
 	assert_int_equal(ddns_init(&c->cfg), 0);
-	fake_answer(DDNS_TEMPFAIL, 0, "dyndns2 911: provider outage");
+	fake_answer(DDNS_TEMPFAIL, 0, "HTTP 500");
 	set_ip_and_settle("203.0.113.2", true);
 	assert_int_equal(fk.starts, 1);
 	st = ddns_status_json();
@@ -536,22 +600,109 @@ static void test_tempfail_backs_off(void **state)
 	assert_string_equal(json_string_value(json_object_get(e, "state")), "retrying");
 	assert_true(json_integer_value(json_object_get(e, "next_try_in")) >= 27);
 	assert_true(json_integer_value(json_object_get(e, "next_try_in")) <= 33);
-	assert_string_equal(json_string_value(json_object_get(e, "error")),
-			    "dyndns2 911: provider outage");
+	assert_string_equal(json_string_value(json_object_get(e, "error")), "HTTP 500");
 	assert_true(json_is_null(json_object_get(e, "published_ip")));
 	json_decref(st);
-	/* an IP change during the backoff does not cut it short */
-	set_ip_and_settle("203.0.113.3", true);
+	/* the same IP again does not cut the backoff short */
+	set_ip_and_settle("203.0.113.2", true);
 	assert_int_equal(fk.starts, 1);
 	assert_state("home", "retrying");
+	/* when the provider asked us to wait (911: 30 min), a new IP does not either */
+	fake_answer(DDNS_TEMPFAIL, 1800, "dyndns2 911: provider outage");
+	assert_int_equal(ddns_force_update("home", NULL, 0), 0);
+	settle();
+	assert_int_equal(fk.starts, 2);
+	assert_true(next_try_of("home") >= 1790);
+	set_ip_and_settle("203.0.113.3", true);
+	assert_int_equal(fk.starts, 2);
+	assert_state("home", "retrying");
+	assert_true(next_try_of("home") >= 1790);
 	/* a user's request does */
 	fake_answer(DDNS_OK, 0, "");
 	assert_int_equal(ddns_force_update("home", NULL, 0), 0);
 	settle();
-	assert_int_equal(fk.starts, 2);
+	assert_int_equal(fk.starts, 3);
 	assert_string_equal(fk.last_ip, "203.0.113.3");
 	assert_state("home", "ok");
 	assert_int_equal(ddns_force_update("nosuch", NULL, 0), -1);
+	ddns_fini();
+	free_cfg(c);
+}
+
+/* A new IP is a new reason to send: an entry backing off after a timeout or
+ * a 5xx tries again at once, also after a restart (the failed IP is kept). */
+static void test_new_ip_cuts_a_backoff_short(void **state)
+{
+	struct cfg_set *c = make_cfg(1, "pw");
+	json_int_t next;
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	fake_answer(DDNS_TEMPFAIL, 0, "HTTP 503");
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(fk.starts, 1);
+	assert_state("home", "retrying");
+	/* kept across a restart: the failed IP, and that nobody asked us to wait */
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(fk.starts, 1);
+	assert_state("home", "retrying");
+	ddns_set_external_ip("203.0.113.3", true);
+	assert_int_equal(fk.starts, 2);                  /* at once */
+	assert_string_equal(fk.last_ip, "203.0.113.3");
+	settle();
+	assert_state("home", "retrying");                /* failed again: backs off longer */
+	assert_true(next_try_of("home") >= 54);
+	/* one more new IP: the backoff does not hold it, only the pacing does */
+	set_ip_and_settle("203.0.113.4", true);
+	assert_int_equal(fk.starts, 2);
+	next = next_try_of("home");
+	assert_true(next >= DDNS_PACE_INTERVAL - 5 && next <= DDNS_PACE_INTERVAL);
+	ddns_fini();
+	free_cfg(c);
+}
+
+/* ... unless the provider asked us to wait, which a restart remembers too. */
+static void test_told_to_wait_holds_across_restart(void **state)
+{
+	struct cfg_set *c = make_cfg(1, "pw");
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	fake_answer(DDNS_TEMPFAIL, 120, "HTTP 429 (Retry-After 120)");
+	set_ip_and_settle("203.0.113.2", true);
+	assert_int_equal(fk.starts, 1);
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.5", true);
+	assert_int_equal(fk.starts, 1);
+	assert_state("home", "retrying");
+	assert_true(next_try_of("home") >= 110 && next_try_of("home") <= 120);
+	ddns_fini();
+	free_cfg(c);
+}
+
+/* A restart does not refill the pacing: a flapping line with a crashing
+ * daemon is still paced. */
+static void test_pacing_survives_restart(void **state)
+{
+	struct cfg_set *c = make_cfg(1, "pw");
+
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.2", true);
+	set_ip_and_settle("203.0.113.3", true);
+	assert_int_equal(fk.starts, 2);
+	ddns_shutdown();
+	ddns_fini();
+	ddns_test_hooks(fake_lookup);
+	assert_int_equal(ddns_init(&c->cfg), 0);
+	set_ip_and_settle("203.0.113.4", true);
+	assert_int_equal(fk.starts, 2);
+	assert_state("home", "pending");
+	assert_true(next_try_of("home") >= DDNS_PACE_INTERVAL - 5);
 	ddns_fini();
 	free_cfg(c);
 }
@@ -578,7 +729,7 @@ static void test_permfail_is_sticky_until_forced(void **state)
 	/* failed survives a restart with the same config ... */
 	ddns_shutdown();
 	ddns_fini();
-	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	ddns_test_hooks(fake_lookup);
 	assert_int_equal(ddns_init(&c->cfg), 0);
 	assert_state("home", "failed");
 	set_ip_and_settle("203.0.113.5", true);
@@ -603,7 +754,7 @@ static void test_changed_secret_resets_failed_across_restart(void **state)
 	assert_state("home", "failed");
 	ddns_shutdown();
 	ddns_fini();
-	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	ddns_test_hooks(fake_lookup);
 	fake_answer(DDNS_OK, 0, "");
 	assert_int_equal(ddns_init(&fixed->cfg), 0);
 	assert_state("home", "pending");
@@ -626,7 +777,7 @@ static void test_restart_same_ip_sends_nothing(void **state)
 	ddns_shutdown();
 	ddns_shutdown();                                 /* idempotent */
 	ddns_fini();
-	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	ddns_test_hooks(fake_lookup);
 	assert_int_equal(ddns_init(&c->cfg), 0);
 	set_ip_and_settle("203.0.113.2", true);
 	assert_int_equal(fk.starts, 1);
@@ -677,7 +828,7 @@ static void test_corrupt_state_is_ignored(void **state)
 		set_ip_and_settle("203.0.113.2", true);
 		assert_int_equal(fk.starts, (int)i + 1);     /* fresh entry: publishes */
 		ddns_fini();
-		ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+		ddns_test_hooks(fake_lookup);
 	}
 	ddns_fini();
 	free_cfg(c);
@@ -835,7 +986,7 @@ static void test_forced_updates_refused_after_a_burst(void **state)
 	/* a restart does not refill it */
 	ddns_shutdown();
 	ddns_fini();
-	ddns_test_hooks(fake_lookup, DEBOUNCE_TEST_MS);
+	ddns_test_hooks(fake_lookup);
 	assert_int_equal(ddns_init(&c->cfg), 0);
 	set_ip_and_settle("203.0.113.2", true);
 	assert_int_equal(ddns_force_update("home", NULL, 0), -3);
@@ -860,7 +1011,7 @@ static void test_shutdown_cancels_in_flight(void **state)
 	assert_int_equal(fk.cancels, 1);
 	ddns_set_external_ip("203.0.113.3", true);       /* ignored after shutdown */
 	assert_int_equal(ddns_force_update(NULL, NULL, 0), 0);
-	run_ms(DEBOUNCE_TEST_MS + 20);
+	run_ms(20);
 	assert_int_equal(fk.starts, 1);
 	ddns_fini();
 	free_cfg(c);
@@ -898,12 +1049,16 @@ int main(void)
 		cmocka_unit_test(test_decide_blocked_and_failed),
 		cmocka_unit_test(test_decide_waits_for_backoff_and_min_interval),
 		cmocka_unit_test(test_decide_survives_clock_steps),
+		cmocka_unit_test(test_decide_retries_at_once_on_a_new_ip),
+		cmocka_unit_test(test_decide_paces_requests),
 		cmocka_unit_test(test_forced_updates_are_paced),
 		cmocka_unit_test(test_fingerprint),
 		cmocka_unit_test_setup_teardown(test_publish_once_per_change, sm_setup, sm_teardown),
-		cmocka_unit_test_setup_teardown(test_settled_ip_skips_the_debounce, sm_setup,
-						sm_teardown),
 		cmocka_unit_test_setup_teardown(test_tempfail_backs_off, sm_setup, sm_teardown),
+		cmocka_unit_test_setup_teardown(test_new_ip_cuts_a_backoff_short, sm_setup, sm_teardown),
+		cmocka_unit_test_setup_teardown(test_told_to_wait_holds_across_restart, sm_setup,
+						sm_teardown),
+		cmocka_unit_test_setup_teardown(test_pacing_survives_restart, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_permfail_is_sticky_until_forced, sm_setup, sm_teardown),
 		cmocka_unit_test_setup_teardown(test_changed_secret_resets_failed_across_restart,
 						sm_setup, sm_teardown),

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <limits.h>
 #include <stdint.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -169,6 +170,27 @@ static void test_signal_through_loop(void **state)
 	ev_fini();
 }
 
+/* Idle means asleep until the next timer: no periodic wake-up of its own. */
+static void test_idle_loop_sleeps_until_the_next_timer(void **state)
+{
+	struct ev_timer *a, *b;
+
+	assert_int_equal(ev_init(), 0);
+	assert_int_equal(ev_wait_ms(), -1);                     /* nothing armed: forever */
+	a = ev_timer_new(record, NULL);
+	b = ev_timer_new(record, NULL);
+	ev_timer_arm(a, 10 * 60 * 1000);
+	assert_true(ev_wait_ms() > 10 * 60 * 1000 - 1000);
+	ev_timer_arm(b, 30LL * 86400 * 1000);                   /* longer than an int of ms */
+	ev_timer_disarm(a);
+	assert_int_equal(ev_wait_ms(), INT_MAX);
+	ev_timer_arm(a, 5);
+	assert_true(ev_wait_ms() <= 5);
+	ev_timer_free(a);
+	ev_timer_free(b);
+	ev_fini();
+}
+
 static void test_now_is_monotonic(void **state)
 {
 	int64_t a = ev_now_ms();
@@ -184,6 +206,7 @@ int main(void)
 		cmocka_unit_test(test_timer_free_in_callback),
 		cmocka_unit_test(test_fd_readiness),
 		cmocka_unit_test(test_signal_through_loop),
+		cmocka_unit_test(test_idle_loop_sleeps_until_the_next_timer),
 		cmocka_unit_test(test_now_is_monotonic),
 	};
 	return cmocka_run_group_tests_name("ev", tests, NULL, NULL);

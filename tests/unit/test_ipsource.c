@@ -1,6 +1,6 @@
 /* test_ipsource.c - the choice of the external IP source: auto follows the
  * router while it reports an address and the web sources while it does
- * not, and back; gateway never leaves the router; interface hands on the
+ * not, and back; a router whose protocols disagree hands nothing new on; gateway never leaves the router; interface hands on the
  * interface's address; status names the source and says why. The web
  * sources here are a closed port on loopback (they fail at once). */
 #include <setjmp.h>
@@ -19,24 +19,16 @@
 
 static char handed[64];
 static int n_handed;
-static bool handed_public, handed_settled;
+static bool handed_public;
 
 static void on_ip(const char *ip, bool is_public)
 {
 	snprintf(handed, sizeof(handed), "%s", ip ? ip : "none");
 	handed_public = is_public;
-	handed_settled = false;
 	n_handed++;
 }
 
-static void on_settled(const char *ip, bool is_public)
-{
-	on_ip(ip, is_public);
-	handed_settled = true;
-}
-
-/* The router's word is debounced by the DDNS side, the others are not. */
-static const struct ipsource_hooks hooks = { .ip_changed = on_ip, .ip_settled = on_settled };
+static const struct ipsource_hooks hooks = { .ip_changed = on_ip };
 static char closed[] = "http://127.0.0.1:1/";
 static char *closed_url[] = { closed };
 
@@ -112,7 +104,6 @@ static void test_auto_follows_the_router_then_the_web(void **state)
 	ipsource_gateway_ip("203.0.113.2", true);
 	assert_string_equal(handed, "203.0.113.2");
 	assert_true(handed_public);
-	assert_false(handed_settled);
 	assert_string_equal(status_str("ip_source_detail"), "external IP from the gateway");
 	/* the router is gone: the web sources take over; their first word
 	 * (here: none answered) is handed on */
@@ -121,7 +112,6 @@ static void test_auto_follows_the_router_then_the_web(void **state)
 	assert_string_equal(status_str("ip_source"), "web");
 	run_until_handed();
 	assert_string_equal(handed, "none");
-	assert_true(handed_settled);
 	assert_true(strstr(status_str("ip_source_detail"),
 			   "no mapping protocol answered; no web source answered") != NULL);
 	assert_true(strstr(status_str("error"), "no web source answered") != NULL);
@@ -131,6 +121,54 @@ static void test_auto_follows_the_router_then_the_web(void **state)
 	assert_string_equal(handed, "203.0.113.3");
 	assert_string_equal(status_str("ip_source"), "gateway");
 	assert_string_equal(ipsource_ip(), "203.0.113.3");
+}
+
+/* gateway.c's rule (SPEC "Which gateway is trusted"): protocols that name
+ * different addresses publish nothing new. The router still answers, so the
+ * web sources do not take over (nor stay on) and nothing is handed on. */
+static void test_disputed_router_publishes_nothing(void **state)
+{
+	ipsource_init(config(IPSRC_AUTO, GW_PREF_AUTO, NULL), &hooks);
+	ipsource_gateway_disputed();             /* before any address */
+	assert_int_equal(n_handed, 0);
+	assert_string_equal(status_str("ip_source"), "gateway");
+	assert_string_equal(status_str("ip_source_detail"),
+			    "the gateway's protocols disagree on the external IP");
+	ipsource_gateway_ip("203.0.113.2", true);
+	assert_int_equal(n_handed, 1);
+	ipsource_gateway_disputed();             /* while the router is the source */
+	assert_int_equal(n_handed, 1);
+	/* the router is gone: the web; back with protocols that disagree: the
+	 * web rests and its last word stays what was handed on */
+	ipsource_gateway_ip(NULL, false);
+	assert_string_equal(status_str("ip_source"), "web");
+	run_until_handed();
+	assert_string_equal(handed, "none");
+	ipsource_gateway_disputed();
+	assert_string_equal(status_str("ip_source"), "gateway");
+	assert_string_equal(handed, "none");
+	assert_int_equal(n_handed, 2);
+	/* they agree again: that address is handed on, debounced */
+	ipsource_gateway_ip("203.0.113.4", true);
+	assert_string_equal(handed, "203.0.113.4");
+	assert_string_equal(status_str("ip_source_detail"), "external IP from the gateway");
+}
+
+/* A reload to protocol = none and back: what the router said before the
+ * router was left alone is not handed on again. */
+static void test_no_protocol_forgets_the_router(void **state)
+{
+	ipsource_init(config(IPSRC_AUTO, GW_PREF_AUTO, NULL), &hooks);
+	ipsource_gateway_ip("203.0.113.2", true);
+	ipsource_apply_config(config(IPSRC_AUTO, GW_PREF_NONE, NULL));
+	assert_string_equal(status_str("ip_source"), "web");
+	run_until_handed();
+	assert_string_equal(handed, "none");
+	ipsource_apply_config(config(IPSRC_AUTO, GW_PREF_AUTO, NULL));
+	assert_string_equal(status_str("ip_source"), "gateway");
+	assert_string_equal(status_str("ip_source_detail"), "waiting for the gateway");
+	assert_string_equal(handed, "none");
+	assert_int_equal(n_handed, 2);
 }
 
 static void test_no_protocol_uses_the_web_at_once(void **state)
@@ -161,7 +199,6 @@ static void test_interface(void **state)
 	run_until_handed();
 	assert_string_equal(handed, "127.0.0.1");
 	assert_false(handed_public);
-	assert_true(handed_settled);
 	assert_string_equal(status_str("ip_source"), "interface");
 	assert_string_equal(status_str("ip_source_detail"), "external IP from interface lo");
 	assert_string_equal(status_str("external_ip"), "127.0.0.1");
@@ -176,6 +213,10 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_auto_follows_the_router_then_the_web, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_disputed_router_publishes_nothing, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_no_protocol_forgets_the_router, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_no_protocol_uses_the_web_at_once, setup,
 						teardown),

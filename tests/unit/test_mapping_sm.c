@@ -8,8 +8,11 @@
  * permanent-lease fallback, a port handed back, a reboot (mapping gone at
  * verification, an answer showing a lost table, re-map all), gateway loss,
  * shutdown (delete only what still is ours; keep_mappings), a restart
- * adopting what an earlier run made, and services forwarded by hand (map =
- * manual, protocol = none) that are never asked for. */
+ * adopting what an earlier run made, and a PCP-like protocol: THIRD_PARTY
+ * first for another host, the next protocol when it is refused, its own
+ * renewal time, and an error answer's lifetime as the earliest retry; and
+ * services forwarded by hand (map = manual, protocol = none) that are never
+ * asked for. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -39,6 +42,7 @@ struct fake_req {
 	void *arg;
 	uint64_t id;
 	bool live;
+	bool tp;                     /* sent over the PCP-like protocol */
 };
 
 static struct {
@@ -68,6 +72,20 @@ static uint64_t fake_map(const struct gw_map_req *q, gw_cb cb, void *arg)
 	return submit(F_MAP, q, cb, arg);
 }
 
+static uint64_t fake_tp_map(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	uint64_t id = submit(F_MAP, q, cb, arg);
+
+	F.reqs[F.n - 1].tp = true;
+	return id;
+}
+
+/* PCP's renewal window, fixed for the test: 5/8 of the lease. */
+static int64_t fake_tp_renew(uint32_t granted, double jitter)
+{
+	return (int64_t)granted * 625;
+}
+
 static uint64_t fake_read(const struct gw_map_req *q, gw_cb cb, void *arg)
 {
 	return submit(F_READ, q, cb, arg);
@@ -94,6 +112,14 @@ static const struct gw_backend fake_igd = {
 	.name = "fake", .label = "FAKE", .caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK,
 	.stop = fake_nothing, .map = fake_map, .read_back = fake_read, .unmap = fake_unmap,
 	.cancel = fake_cancel, .cancel_all = fake_nothing,
+};
+
+/* A PCP-like one: maps for other hosts where the router allows it. */
+static const struct gw_backend fake_tp = {
+	.name = "faketp", .label = "FAKETP",
+	.caps = GW_CAP_OTHER_HOST | GW_CAP_THIRD_PARTY | GW_CAP_EPOCH,
+	.stop = fake_nothing, .map = fake_tp_map, .unmap = fake_unmap,
+	.cancel = fake_cancel, .cancel_all = fake_nothing, .renew_ms = fake_tp_renew,
 };
 
 static const struct gw_backend fake_pmp = {
@@ -213,14 +239,19 @@ static void service(size_t i, const char *name, uint16_t in, uint16_t ext, const
 		cfg.n_services = i + 1;
 }
 
-static void up(const struct gw_backend *be)
+static void up_with(const struct gw_backend *via, const struct gw_backend *also)
 {
-	struct mapping_gw gw = { .via = be, .answering = { be }, .check_interval = 300 };
+	struct mapping_gw gw = { .via = via, .answering = { via, also }, .check_interval = 300 };
 
 	snprintf(gw.address, sizeof(gw.address), GW);
 	snprintf(gw.lan_addr, sizeof(gw.lan_addr), LAN);
 	mapping_gateway_up(&gw);
 	pump();
+}
+
+static void up(const struct gw_backend *be)
+{
+	up_with(be, NULL);
 }
 
 static void start(bool stored)
@@ -559,6 +590,92 @@ static void test_removed_service_is_released(void **state)
 	assert_int_equal(pending(F_UNMAP)->q.ext_port, 10053);
 }
 
+/* The status entry of service i, field key (an integer; -1 for null). */
+static long long status_int(size_t i, const char *key)
+{
+	json_t *a = mapping_status_json(NULL);
+	json_t *v = json_object_get(json_array_get(a, i), key);
+	long long n = json_is_integer(v) ? json_integer_value(v) : -1;
+
+	json_decref(a);
+	return n;
+}
+
+static void test_camera_third_party_first(void **state)
+{
+	json_t *st;
+
+	service(0, "cam", 554, 10554, CAM, 3600);
+	service(1, "web", 8080, 18080, NULL, 3600);
+	start(false);
+	up_with(&fake_igd, &fake_tp);            /* UPnP-like first in the table */
+	/* Ours over the gateway's protocol, the camera's over THIRD_PARTY. */
+	assert_int_equal(live(F_MAP), 2);
+	assert_true(F.reqs[0].tp && strcmp(F.reqs[0].q.int_host, CAM) == 0);
+	assert_false(F.reqs[1].tp);
+	answer_ok_map(3600, true);
+	answer_ok_map(3600, true);
+	assert_string_equal(status(0, &st), "mapped|");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(st, 0), "via")),
+			    "faketp");
+	json_decref(st);
+}
+
+static void test_third_party_refused_goes_to_the_next(void **state)
+{
+	service(0, "cam", 554, 10554, CAM, 3600);
+	start(false);
+	up_with(&fake_igd, &fake_tp);
+	assert_true(pending(F_MAP)->tp);
+	answer_outcome(F_MAP, GW_REFUSED, "FAKETP 5 UNSUPP_OPTION");
+	pump();
+	assert_int_equal(live(F_MAP), 1);
+	assert_false(pending(F_MAP)->tp);         /* now over the UPnP-like one */
+	answer_ok_map(3600, true);
+	assert_string_equal(status(0, NULL), "mapped|");
+}
+
+static void test_third_party_refused_alone_is_refused(void **state)
+{
+	service(0, "cam", 554, 10554, CAM, 3600);
+	start(false);
+	up(&fake_tp);
+	answer_outcome(F_MAP, GW_REFUSED, "FAKETP 5 UNSUPP_OPTION: no THIRD_PARTY");
+	pump();
+	assert_int_equal(live(F_MAP), 0);
+	assert_string_equal(status(0, NULL), "refused|FAKETP 5 UNSUPP_OPTION: no THIRD_PARTY: "
+			    "the gateway does not allow mapping port 10554/TCP to 192.168.77.20:554");
+}
+
+static void test_renewal_when_the_protocol_says(void **state)
+{
+	start(false);
+	up(&fake_tp);
+	answer_ok_map(100, true);
+	assert_string_equal(status(0, NULL), "mapped|");
+	/* At 5/8 of 100 s, as the protocol says, not at half. */
+	assert_in_range(status_int(0, "expires_in"), 99, 100);
+	assert_in_range(status_int(0, "next_try_in"), 61, 62);
+}
+
+static void test_error_lifetime_is_the_earliest_retry(void **state)
+{
+	struct gw_result r = { .outcome = GW_TEMPORARY, .retry_s = 900 };
+
+	start(false);
+	up(&fake_tp);
+	snprintf(r.error, sizeof(r.error), "FAKETP 8 NO_RESOURCES");
+	answer(F_MAP, &r);
+	assert_string_equal(status(0, NULL), "failed|FAKETP 8 NO_RESOURCES (mapping port "
+			    "18080/TCP)");
+	assert_in_range(status_int(0, "next_try_in"), 895, 900);
+	/* Without a lifetime, the usual first back-off (5-6 s). */
+	mapping_verify_all();
+	pump();
+	answer_outcome(F_MAP, GW_TEMPORARY, "FAKETP 7 NETWORK_FAILURE");
+	assert_in_range(status_int(0, "next_try_in"), 4, 6);
+}
+
 static void test_manual_service_asks_nothing(void **state)
 {
 	json_t *a, *e;
@@ -639,6 +756,11 @@ int main(void)
 		T(test_release_with_the_protocol_that_made_it),
 		T(test_keep_mappings_adopted_by_next_run),
 		T(test_removed_service_is_released),
+		T(test_camera_third_party_first),
+		T(test_third_party_refused_goes_to_the_next),
+		T(test_third_party_refused_alone_is_refused),
+		T(test_renewal_when_the_protocol_says),
+		T(test_error_lifetime_is_the_earliest_retry),
 		T(test_manual_service_asks_nothing),
 		T(test_protocol_none_makes_every_service_manual),
 #undef T
