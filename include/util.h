@@ -36,6 +36,9 @@ void *xrealloc(void *p, size_t n, size_t size);
  * become '?'. Returns s. */
 char *str_sanitize(char *s);
 
+/* Copy src (NULL: "") into dst of size bytes, cut to fit, always terminated. */
+void str_copy(char *dst, size_t size, const char *src);
+
 /* A JSON string, or null for NULL and "". */
 json_t *json_string_or_null(const char *s);
 

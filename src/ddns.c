@@ -102,11 +102,6 @@ static void new_salt(char *out)
 		snprintf(out + 8 * i, 9, "%08x", rnd32());
 }
 
-static void copy_str(char *dst, size_t size, const char *src)
-{
-	snprintf(dst, size, "%s", src ? src : "");
-}
-
 /* ------------------------------------------------------------------ */
 /* state machine */
 
@@ -172,11 +167,6 @@ static void state_name(const struct entry *e, char *buf, size_t size)
 	snprintf(buf, size, "ddns-%s", e->name);
 }
 
-static json_t *json_str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
-
 static void save_state(struct entry *e)
 {
 	char fp[DDNS_FP_LEN + 1], name[300];
@@ -187,12 +177,12 @@ static void save_state(struct entry *e)
 	o = json_pack("{s:i, s:s, s:s, s:s, s:o, s:I, s:I, s:I, s:I, s:I, s:i, s:o, s:b, s:b, "
 		      "s:s, s:s}",
 		      "version", STATE_VERSION, "name", e->name, "salt", e->salt,
-		      "fingerprint", fp, "published_ip", json_str_or_null(e->published_ip),
+		      "fingerprint", fp, "published_ip", json_string_or_null(e->published_ip),
 		      "last_update", (json_int_t)e->last_update,
 		      "last_attempt", (json_int_t)e->last_attempt,
 		      "next_try", (json_int_t)e->retry_at, "force_tat", (json_int_t)e->force_tat,
 		      "pace_tat", (json_int_t)e->pace_tat, "attempts", (int)e->attempts,
-		      "failed_ip", json_str_or_null(e->failed_ip), "told_to_wait", e->told_to_wait,
+		      "failed_ip", json_string_or_null(e->failed_ip), "told_to_wait", e->told_to_wait,
 		      "failed", e->failed, "error", e->error, "last_result", e->last_result);
 	if (!o)
 		return;
@@ -225,7 +215,7 @@ static int get_text(json_t *o, const char *key, char *out, size_t size)
 		return 0;
 	if (!json_is_string(v))
 		return -1;
-	copy_str(out, size, json_string_value(v));
+	str_copy(out, size, json_string_value(v));
 	return 0;
 }
 
@@ -371,7 +361,7 @@ static void record_success(struct entry *e, int64_t now)
 {
 	char hosts[256];
 
-	copy_str(e->published_ip, sizeof(e->published_ip), e->req_ip);
+	str_copy(e->published_ip, sizeof(e->published_ip), e->req_ip);
 	e->last_update = now;
 	e->retry_at = 0;
 	e->attempts = 0;
@@ -390,10 +380,10 @@ static void record_tempfail(struct entry *e, const struct ddns_result *res, int6
 	e->attempts++;
 	delay = ddns_policy_backoff(e->attempts, res->retry_after, rnd32());
 	e->retry_at = now + delay;
-	copy_str(e->failed_ip, sizeof(e->failed_ip), e->req_ip);
+	str_copy(e->failed_ip, sizeof(e->failed_ip), e->req_ip);
 	e->told_to_wait = res->retry_after > 0;
-	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "temporary failure");
-	copy_str(e->last_result, sizeof(e->last_result), e->error);
+	str_copy(e->error, sizeof(e->error), res->error[0] ? res->error : "temporary failure");
+	str_copy(e->last_result, sizeof(e->last_result), e->error);
 	log_warnx("ddns %s: %s; next try in %u s", e->name, e->error, delay);
 }
 
@@ -404,8 +394,8 @@ static void record_permfail(struct entry *e, const struct ddns_result *res)
 	e->attempts = 0;
 	e->failed_ip[0] = '\0';
 	e->told_to_wait = false;
-	copy_str(e->error, sizeof(e->error), res->error[0] ? res->error : "permanent failure");
-	copy_str(e->last_result, sizeof(e->last_result), e->error);
+	str_copy(e->error, sizeof(e->error), res->error[0] ? res->error : "permanent failure");
+	str_copy(e->last_result, sizeof(e->last_result), e->error);
 	log_warnx("ddns %s: %s; no more tries until its configuration changes", e->name, e->error);
 }
 
@@ -444,7 +434,7 @@ static void start_update(struct entry *e)
 	const struct provider_ops *ops = ops_for(e->cfg->ops);
 	char reason[96];
 
-	copy_str(e->req_ip, sizeof(e->req_ip), dd.ip);
+	str_copy(e->req_ip, sizeof(e->req_ip), dd.ip);
 	e->req_forced = e->forced;
 	e->forced = false;
 	e->failed = false;     /* a forced try on a failed entry: the outcome decides anew */
@@ -565,7 +555,7 @@ void ddns_set_external_ip(const char *ip, bool is_public)
 		return;
 	log_info("ddns: external IP %s -> %s%s", dd.ip_known ? dd.ip : "unknown", ip,
 		 is_public ? "" : " (not public)");
-	copy_str(dd.ip, sizeof(dd.ip), ip);
+	str_copy(dd.ip, sizeof(dd.ip), ip);
 	dd.ip_public = is_public;
 	dd.ip_known = true;
 	event_ip(dd.ip, dd.ip_public);
@@ -805,7 +795,7 @@ static json_t *entry_error(const struct entry *e)
 	}
 	if (e->state == ST_OK)
 		return json_null();
-	return json_str_or_null(e->error);
+	return json_string_or_null(e->error);
 }
 
 static json_t *entry_next_try(const struct entry *e)
@@ -826,11 +816,11 @@ static json_t *entry_json(const struct entry *e, int64_t now)
 	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
 			 "name", e->name, "provider", e->cfg->provider ? e->cfg->provider : "",
 			 "hostnames", hosts, "state", state_names[e->state],
-			 "published_ip", json_str_or_null(e->published_ip),
+			 "published_ip", json_string_or_null(e->published_ip),
 			 "last_update_ago", json_ago(e->last_update, now),
 			 "next_try_in", entry_next_try(e), "error", entry_error(e),
 			 "last_attempt_ago", json_ago(e->last_attempt, now),
-			 "last_result", json_str_or_null(e->last_result),
+			 "last_result", json_string_or_null(e->last_result),
 			 "updating", e->req != NULL);
 }
 

@@ -168,11 +168,6 @@ static const char *current_ip(void)
 	return s ? s->value : "";
 }
 
-static void copy(char *dst, size_t len, const char *src)
-{
-	snprintf(dst, len, "%s", src ? src : "");
-}
-
 void event_gateway(bool found, const char *address, const char *why)
 {
 	struct event ev = { .type = found ? EV_GATEWAY_FOUND : EV_GATEWAY_LOST };
@@ -181,12 +176,12 @@ void event_gateway(bool found, const char *address, const char *why)
 	if (!ST.inited)
 		return;
 	before = find("gateway", false);
-	copy(ev.name, sizeof(ev.name), found ? address : before ? before->detail : "");
+	str_copy(ev.name, sizeof(ev.name), found ? address : before ? before->detail : "");
 	if (!announce("gateway", found ? "found" : "lost", found && address ? address : ""))
 		return;
-	copy(ev.ip, sizeof(ev.ip), current_ip());
-	copy(ev.state, sizeof(ev.state), found ? "ok" : "unreachable");
-	copy(ev.error, sizeof(ev.error), found ? "" : why);
+	str_copy(ev.ip, sizeof(ev.ip), current_ip());
+	str_copy(ev.state, sizeof(ev.state), found ? "ok" : "unreachable");
+	str_copy(ev.error, sizeof(ev.error), found ? "" : why);
 	event_publish(&ev);
 }
 
@@ -196,11 +191,11 @@ void event_ip(const char *ip, bool is_public)
 
 	if (!ST.inited || !ip || !*ip)
 		return;
-	copy(ev.old_ip, sizeof(ev.old_ip), current_ip());
+	str_copy(ev.old_ip, sizeof(ev.old_ip), current_ip());
 	if (!announce("ip", ip, ""))
 		return;
-	copy(ev.ip, sizeof(ev.ip), ip);
-	copy(ev.state, sizeof(ev.state), is_public ? "public" : "double_nat");
+	str_copy(ev.ip, sizeof(ev.ip), ip);
+	str_copy(ev.state, sizeof(ev.state), is_public ? "public" : "double_nat");
 	event_publish(&ev);
 }
 
@@ -218,11 +213,11 @@ void event_mapping(const char *service, const char *protocol, unsigned port,
 		return;
 	ev.type = strcmp(state, "mapped") == 0 ? EV_MAPPING_OK :
 		  strcmp(state, "lost") == 0 ? EV_MAPPING_LOST : EV_MAPPING_FAILED;
-	copy(ev.name, sizeof(ev.name), service);
-	copy(ev.protocol, sizeof(ev.protocol), protocol);
-	copy(ev.ip, sizeof(ev.ip), current_ip());
-	copy(ev.state, sizeof(ev.state), ev.type == EV_MAPPING_LOST ? "pending" : state);
-	copy(ev.error, sizeof(ev.error), ev.type == EV_MAPPING_OK ? "" : error);
+	str_copy(ev.name, sizeof(ev.name), service);
+	str_copy(ev.protocol, sizeof(ev.protocol), protocol);
+	str_copy(ev.ip, sizeof(ev.ip), current_ip());
+	str_copy(ev.state, sizeof(ev.state), ev.type == EV_MAPPING_LOST ? "pending" : state);
+	str_copy(ev.error, sizeof(ev.error), ev.type == EV_MAPPING_OK ? "" : error);
 	event_publish(&ev);
 }
 
@@ -275,11 +270,11 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 	if (!state || !announce(key, outcome == DDNS_OK ? "ok" : "failed",
 				outcome == DDNS_OK && ip ? ip : ""))
 		return;
-	copy(ev.name, sizeof(ev.name), c->name);
-	copy(ev.ip, sizeof(ev.ip), ip);
-	copy(ev.old_ip, sizeof(ev.old_ip), old_ip);
-	copy(ev.state, sizeof(ev.state), state);
-	copy(ev.error, sizeof(ev.error), outcome == DDNS_OK ? "" : error && *error ? error :
+	str_copy(ev.name, sizeof(ev.name), c->name);
+	str_copy(ev.ip, sizeof(ev.ip), ip);
+	str_copy(ev.old_ip, sizeof(ev.old_ip), old_ip);
+	str_copy(ev.state, sizeof(ev.state), state);
+	str_copy(ev.error, sizeof(ev.error), outcome == DDNS_OK ? "" : error && *error ? error :
 	     "the update failed");
 	join_hostnames(c, ev.hostnames, sizeof(ev.hostnames));
 	event_publish(&ev);

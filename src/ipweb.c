@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 
 #include "ev.h"
 #include "homeport.h"
@@ -302,15 +301,6 @@ static void on_timer(void *arg)
 
 /* ---- set-up ---- */
 
-static uint32_t rnd32(void)
-{
-	uint32_t r = 0;
-
-	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
-		r = (uint32_t)ev_now_ms();
-	return r;
-}
-
 /* Sources are named by host; by the URL (minus the scheme) when two share
  * a host. */
 static void name_sources(struct source *s, size_t n)
@@ -378,7 +368,7 @@ static void set_sources(const struct ipweb_setup *su)
 	W.n = n;
 	W.asked = xrealloc(W.asked, n, sizeof(*W.asked));
 	W.votes = xrealloc(W.votes, n, sizeof(*W.votes));
-	W.cursor = n > 1 ? rnd32() % n : 0;
+	W.cursor = n > 1 ? (size_t)(drand48() * (double)n) % n : 0;   /* main.c seeds it */
 }
 
 int ipweb_start(const struct ipweb_setup *su, ipweb_cb cb, void *arg)

@@ -194,6 +194,11 @@ void free_secret(char *s)
 	free(s);
 }
 
+void str_copy(char *dst, size_t size, const char *src)
+{
+	snprintf(dst, size, "%s", src ? src : "");
+}
+
 json_t *json_string_or_null(const char *s)
 {
 	json_t *j;
