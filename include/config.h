@@ -11,6 +11,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr6_pick.h"
+
 enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP };
 
 /* Bit mask: a "both" service is SVC_TCP | SVC_UDP. */
@@ -32,6 +34,7 @@ struct cfg_gateway {
 	uint32_t check_interval;       /* seconds */
 	uint32_t lease;                /* seconds, 0 = permanent */
 	bool keep_mappings;
+	bool ipv6;                     /* auto (yes): pinholes, this host's IPv6 address */
 };
 
 struct cfg_service {
@@ -42,9 +45,13 @@ struct cfg_service {
 	char *internal_host;           /* NULL: this host's LAN address */
 	char *description;             /* defaults to "homeport:NAME" */
 	uint32_t lease;                /* defaults to [gateway] lease */
+	bool ipv6;                     /* also a pinhole in the IPv6 firewall (default yes) */
 	char *file;                    /* where the section started */
 	int line;
 };
+
+/* Record types, as bits: [ddns:*] records is a set of them. */
+enum ddns_record { DDNS_REC_A = 1, DDNS_REC_AAAA = 2 };
 
 /* Provider families: one implementation each (provider_*.c). */
 enum ddns_family {
@@ -63,6 +70,8 @@ struct cfg_ddns {
 	char **hostnames;
 	size_t n_hostnames;
 	uint32_t force_interval;       /* seconds */
+	unsigned records;              /* DDNS_REC_A | DDNS_REC_AAAA (default A) */
+	struct addr6_host ipv6_host;   /* whose address AAAA records get (default self) */
 
 	/* dyndns2 family, rfc2136 (host[:port]) */
 	char *server;                  /* URL (dyndns2) or host[:port] (rfc2136); NULL: preset's */

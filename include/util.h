@@ -14,9 +14,14 @@ int parse_bool(const char *s, bool *out);
 /* 1..65535. -1 on error. */
 int parse_port(const char *s, uint16_t *out);
 
-/* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12, 192.168/16. */
+/* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
+ * 192.168/16, 224/4, 240/4. */
 bool ipv4_is_public(struct in_addr a);
 bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
+/* SPEC "Status": false for ::/128, ::1, ::ffff:0:0/96, 64:ff9b::/96, 100::/64,
+ * fc00::/7, fe80::/10, fec0::/10, ff00::/8 (2001:db8::/32 counts as public). */
+bool ipv6_is_public(const struct in6_addr *a);
+bool ipv6_str_is_public(const char *s);  /* false if not a valid IPv6 address */
 
 /* strdup that aborts on allocation failure (our own bug class, like xmalloc). */
 char *xstrdup(const char *s);
