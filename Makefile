@@ -2,7 +2,9 @@
 #   make            build build/homeportd and build/homeportctl
 #   make check      unit tests (plain and ASan+UBSan), golden config tests,
 #                   fuzz smoke runs, integration tests on the namespace test bed
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (and make uninstall): programs,
+#                   man pages, sample config, systemd unit + sysusers + tmpfiles,
+#                   the SysV (or OpenRC) script where systemd does not run
 #   WERROR=1        warnings are errors (CI)
 
 PREFIX     ?= /usr/local
@@ -10,7 +12,16 @@ SBINDIR    ?= $(PREFIX)/sbin
 BINDIR     ?= $(PREFIX)/bin
 MANDIR     ?= $(PREFIX)/share/man
 SYSCONFDIR ?= /etc
+DOCDIR     ?= $(PREFIX)/share/doc/homeport
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+TMPFILESDIR ?= $(PREFIX)/lib/tmpfiles.d
+INITDIR    ?= $(SYSCONFDIR)/init.d
 DESTDIR    ?=
+# no: leave the service files to a package's own tools (contrib/debian/rules)
+INSTALL_INIT ?= yes
+# The init script besides the unit: none under systemd, else OpenRC's or SysV's.
+INIT_SCRIPT ?= $(if $(wildcard /run/systemd/system),none,$(if $(wildcard /sbin/openrc-run),openrc,sysv))
 
 CC      ?= cc
 CLANG   ?= clang
@@ -53,7 +64,7 @@ FUZZ_BINS   := $(patsubst tests/fuzz/%.c,build/fuzz/%,$(FUZZ_SRCS))
 FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(DAEMON_SRCS)))
 
 .PHONY: all clean check check-unit check-san check-config check-fuzz \
-	check-integration check-integration-san fuzz install deps deb
+	check-integration check-integration-san fuzz install uninstall units deps deb
 all: $(BUILD)/homeportd $(BUILD)/homeportctl $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
@@ -87,7 +98,7 @@ check-san:
 
 check-config: all
 	tests/config/run.sh $(BUILD)/homeportd
-	tests/config/docs.sh
+	tests/config/docs.sh $(BUILD)
 	mandoc -Tlint -Wwarning man/*.5 man/*.8
 
 # libFuzzer targets: built with clang, run briefly as a smoke test.
@@ -115,7 +126,7 @@ check-integration: all
 # The daemon-level tests again on the ASan+UBSan build: any memory error or
 # undefined behaviour aborts the daemon, which the tests then see.
 SAN_INTEGRATION := test_daemon.py test_gateway.py test_ddns.py test_hostile.py \
-	test_rfc2136.py test_providers.py
+	test_rfc2136.py test_providers.py test_hooks.py
 check-integration-san:
 	$(MAKE) SAN=1 all
 	HOMEPORT_BUILD=$(abspath $(BUILD))/san $(PYTHON) -m pytest -q \
@@ -127,15 +138,63 @@ check: all check-unit check-config check-san check-fuzz check-integration check-
 deps:
 	contrib/install-deps.sh
 
-install: all
+# Service files with this install's paths ($(BUILD)/units/), made afresh
+# every time since they depend on the variables, not on file dates.
+SUBST := sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@BINDIR@|$(BINDIR)|g' \
+	-e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g'
+units:
+	mkdir -p $(BUILD)/units
+	$(SUBST) contrib/systemd/homeportd.service.in > $(BUILD)/units/homeportd.service
+	$(SUBST) contrib/systemd/homeport-metrics.service.in > $(BUILD)/units/homeport-metrics.service
+	sed -e 's|^DAEMON=.*|DAEMON=$(SBINDIR)/homeportd|' \
+		-e 's|^DAEMON_ARGS=.*|DAEMON_ARGS="-c $(SYSCONFDIR)/homeport/homeport.conf"|' \
+		contrib/sysvinit/homeportd.init > $(BUILD)/units/homeportd.init
+	sed -e 's|^command=.*|command="$(SBINDIR)/homeportd"|' \
+		-e 's|$${HOMEPORTD_ARGS}|-c $(SYSCONFDIR)/homeport/homeport.conf &|' \
+		contrib/openrc/homeportd.openrc > $(BUILD)/units/homeportd.openrc
+	sed -e 's|/etc/homeport/|$(SYSCONFDIR)/homeport/|g' etc/homeport.conf > $(BUILD)/units/homeport.conf
+
+install: all units
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man8 \
-		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d
+		$(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(SYSCONFDIR)/homeport/conf.d \
+		$(DESTDIR)$(DOCDIR)/examples
 	install -m 0755 $(BUILD)/homeportd $(DESTDIR)$(SBINDIR)/homeportd
 	install -m 0755 $(BUILD)/homeportctl $(DESTDIR)$(BINDIR)/homeportctl
-	for m in man/*.8; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man8/; done; true
-	for m in man/*.5; do [ -e "$$m" ] && install -m 0644 $$m $(DESTDIR)$(MANDIR)/man5/; done; true
+	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
 	[ -e $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf ] || \
-		install -m 0644 etc/homeport.conf $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf
+		install -m 0644 $(BUILD)/units/homeport.conf $(DESTDIR)$(SYSCONFDIR)/homeport/homeport.conf
+	install -m 0644 etc/conf.d/* $(DESTDIR)$(DOCDIR)/examples/
+ifeq ($(INSTALL_INIT),yes)
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(TMPFILESDIR)
+	install -m 0644 $(BUILD)/units/homeportd.service $(BUILD)/units/homeport-metrics.service \
+		contrib/systemd/homeport-metrics.timer $(DESTDIR)$(UNITDIR)/
+	install -m 0644 contrib/systemd/homeport.sysusers $(DESTDIR)$(SYSUSERSDIR)/homeport.conf
+	install -m 0644 contrib/systemd/homeport.tmpfiles $(DESTDIR)$(TMPFILESDIR)/homeport.conf
+ifneq ($(INIT_SCRIPT),none)
+	install -d $(DESTDIR)$(INITDIR)
+	install -m 0755 $(BUILD)/units/homeportd.$(if $(filter openrc,$(INIT_SCRIPT)),openrc,init) \
+		$(DESTDIR)$(INITDIR)/homeportd
+endif
+	@[ -n "$(DESTDIR)" ] || contrib/postinstall.sh "$(SYSUSERSDIR)/homeport.conf" \
+		"$(TMPFILESDIR)/homeport.conf"
+endif
+
+uninstall:
+	@[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || \
+		systemctl disable --now homeportd.service homeport-metrics.timer 2>/dev/null || true
+	rm -f $(DESTDIR)$(SBINDIR)/homeportd $(DESTDIR)$(BINDIR)/homeportctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard man/*.8))) \
+		$(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard man/*.5)))
+	rm -f $(DESTDIR)$(UNITDIR)/homeportd.service $(DESTDIR)$(UNITDIR)/homeport-metrics.service \
+		$(DESTDIR)$(UNITDIR)/homeport-metrics.timer $(DESTDIR)$(SYSUSERSDIR)/homeport.conf \
+		$(DESTDIR)$(TMPFILESDIR)/homeport.conf
+	[ ! -f $(DESTDIR)$(INITDIR)/homeportd ] || ! grep -q homeportd $(DESTDIR)$(INITDIR)/homeportd || \
+		rm -f $(DESTDIR)$(INITDIR)/homeportd
+	rm -rf $(DESTDIR)$(DOCDIR)
+	@[ -n "$(DESTDIR)" ] || [ ! -d /run/systemd/system ] || systemctl daemon-reload
+	@echo "uninstall: kept $(SYSCONFDIR)/homeport (configuration), /var/lib/homeport (state)" \
+		"and the homeport user"
 
 # A Debian package from this tree (needs debhelper): build/deb/homeport_*.deb
 deb:

@@ -6,7 +6,8 @@ BUILD_PKGS="build-essential pkg-config libcurl4-openssl-dev libinih-dev
  libminiupnpc-dev libnatpmp-dev libssl-dev libjansson-dev libsystemd-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-pytest
  iproute2 nftables miniupnpd miniupnpd-nftables miniupnpc natpmpc bind9
- bind9-dnsutils pdns-server pdns-backend-sqlite3 openssl curl mandoc procps"
+ bind9-dnsutils pdns-server pdns-backend-sqlite3 openssl curl mandoc procps
+ python3-prometheus-client"
 missing=""
 for p in $BUILD_PKGS $TEST_PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

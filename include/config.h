@@ -12,6 +12,7 @@
 #include <stdio.h>
 
 #include "addr6_pick.h"
+#include "cfgkey.h"
 
 enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP };
 
@@ -50,56 +51,50 @@ struct cfg_service {
 	int line;
 };
 
-/* Record types, as bits: [ddns:*] records is a set of them. */
-enum ddns_record { DDNS_REC_A = 1, DDNS_REC_AAAA = 2 };
+struct provider_preset;
+struct provider_ops;
 
-/* Provider families: one implementation each (provider_*.c). */
-enum ddns_family {
-	DDNS_DYNDNS2, DDNS_CLOUDFLARE, DDNS_DUCKDNS, DDNS_RFC2136, DDNS_WEBHOOK
-};
-
-struct cfg_header {
-	char *value;                   /* "Name: value" as written */
-};
-
+/* A [ddns:NAME] entry. The keys every provider takes have fields; the
+ * provider's own keys (struct provider_ops.keys) are values[], one per
+ * key in the provider's table order, read with the accessors below. */
 struct cfg_ddns {
 	char *name;
 	char *provider;                /* as written: "noip", "dyndns2", ... */
 	const struct provider_preset *preset;
-	enum ddns_family family;
+	const struct provider_ops *ops;  /* preset->ops */
 	char **hostnames;
 	size_t n_hostnames;
 	uint32_t force_interval;       /* seconds */
-	unsigned records;              /* DDNS_REC_A | DDNS_REC_AAAA (default A) */
+	unsigned records;              /* DDNS_REC_A | DDNS_REC_AAAA (provider.h), default A */
 	struct addr6_host ipv6_host;   /* whose address AAAA records get (default self) */
-
-	/* dyndns2 family, rfc2136 (host[:port]) */
-	char *server;                  /* URL (dyndns2) or host[:port] (rfc2136); NULL: preset's */
-	char *username;
-	char *password_file;  char *password;        /* secret, loaded */
-	/* cloudflare, duckdns */
-	char *token_file;     char *token;           /* secret, loaded */
-	char *zone;                    /* cloudflare, rfc2136 */
-	uint32_t ttl;                  /* 0: provider default */
-	bool proxied;                  /* cloudflare */
-	/* rfc2136 */
-	char *key_name;
-	char *key_algorithm;           /* "hmac-sha256" (default), "hmac-sha512", ... */
-	char *key_secret_file; char *key_secret;     /* secret: base64 as in BIND key files */
-	/* webhook */
-	char *url;                     /* template with %ip% and %hostname% */
-	char *method;                  /* GET (default), POST, PUT, PATCH */
-	struct cfg_header *headers;    /* "header" may be given several times */
-	size_t n_headers;
-	char *body;                    /* optional request body template */
-	char *success_regex;           /* POSIX extended; NULL: any 2xx succeeds */
-	/* every HTTP provider */
-	char *ca_file;
-	uint32_t timeout;              /* seconds, default 30 */
-	bool allow_http;               /* default no: refuse http:// URLs */
+	struct cfg_value *values;      /* [ops->n_keys] */
 
 	char *file;                    /* where the section started */
 	int line;
+};
+
+/* [hook:NAME]: a program to run or a URL to call on events (config_hook.c). */
+struct cfg_hook {
+	char *name;
+	unsigned events;               /* bit mask of EVENT_BIT(enum event_type) */
+	char **argv;                   /* exec: program and arguments; NULL: a url hook */
+	char *url;                     /* template */
+	char *method;                  /* NULL: POST with a body, else GET */
+	char **headers;                /* "header" may be given several times */
+	size_t n_headers;
+	char *header_file;
+	char **secret_headers;         /* "Name: value" lines loaded from header_file */
+	size_t n_secret_headers;
+	char *body;                    /* template */
+	char *ca_file;
+	bool allow_http;
+	uint32_t timeout;              /* seconds */
+	char *file;                    /* where the section started */
+	int line;
+	struct {                       /* where keys were written, for late checks */
+		int exec, url, header_file, ca_file, http_key;
+		const char *http_key_name;
+	} at;
 };
 
 struct hp_config {
@@ -110,6 +105,8 @@ struct hp_config {
 	size_t n_services;
 	struct cfg_ddns *ddns;
 	size_t n_ddns;
+	struct cfg_hook *hooks;
+	size_t n_hooks;
 };
 
 /* Every problem found, each "FILE:LINE: message" (or "FILE: message" when
@@ -134,6 +131,43 @@ const struct cfg_ddns *config_find_ddns(const struct hp_config *cfg, const char 
 
 /* True when two entries would publish the same way (reload keeps their state). */
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b);
+
+/* A provider's key values, by index into its key table; each aborts on a
+ * key of another type (our own bug). str: NULL when unset; secret: a
+ * secret file's content; list: every value of a repeated key. */
+const char *cfg_ddns_str(const struct cfg_ddns *d, size_t key);
+const char *cfg_ddns_secret(const struct cfg_ddns *d, size_t key);
+uint32_t    cfg_ddns_num(const struct cfg_ddns *d, size_t key);
+bool        cfg_ddns_bool(const struct cfg_ddns *d, size_t key);
+const char *const *cfg_ddns_list(const struct cfg_ddns *d, size_t key, size_t *n);
+
+/* An entry made by hand (tools, tests): preset's keys at their defaults.
+ * config_ddns_set parses text for the key named key as the config parser
+ * does (0, or -1 with why); a secret file's content is set with
+ * config_ddns_set_secret. */
+void config_ddns_init(struct cfg_ddns *d, const char *name, const struct provider_preset *preset);
+int  config_ddns_set(struct cfg_ddns *d, const char *key, const char *text, char *why, size_t len);
+int  config_ddns_set_secret(struct cfg_ddns *d, const char *key, const char *secret);
+void config_ddns_fini(struct cfg_ddns *d);
+
+/* A provider's validate hook reports through these while the config is
+ * checked. key: the key whose FILE:LINE the message gets (NULL, or a key
+ * not written: the section's); messages start with the key's name, as
+ * every config error does. require: "[ddns:NAME]: 'key' is required"
+ * unless present; returns present. */
+struct config_check;
+void config_check_error(struct config_check *chk, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+bool config_check_require(struct config_check *chk, const char *key, bool present);
 bool config_service_equal(const struct cfg_service *a, const struct cfg_service *b);
+
+/* For the section parsers in config_*.c: report "FILE:LINE: message";
+ * read a secret file given by key at FILE:LINE (NULL, reported, when it
+ * cannot be used); a path relative to the main file's directory. */
+void config_error(struct config_errors *errs, const char *file, int line,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+char *config_read_secret(struct config_errors *errs, const struct hp_config *cfg,
+			 const char *file, int line, const char *key, const char *path);
+char *config_path(const struct hp_config *cfg, const char *path);
 
 #endif

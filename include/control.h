@@ -1,9 +1,12 @@
 /* control.h - the control socket homeportctl talks to.
  *
  * Protocol: the client sends one line (at most CONTROL_MAX_REQUEST bytes):
- * "status", "refresh", "update [NAME]", "reload" or "log-level LEVEL"; the
- * daemon answers with one JSON object and closes. Commands other than status
- * answer {"ok": true, "message": ...} or {"ok": false, "error": ...}. */
+ * "status", "refresh", "update [NAME]", "reload", "log-level LEVEL" or
+ * "metrics"; the daemon answers with one JSON object and closes. Commands
+ * other than status answer {"ok": true, "message": ...} (metrics: "metrics":
+ * the exposition text) or {"ok": false, "error": ...}. "events" keeps the
+ * connection: {"ok": true, ...}, then one JSON line per event
+ * (event_follow.h). */
 #ifndef HP_CONTROL_H
 #define HP_CONTROL_H
 
@@ -11,7 +14,8 @@
 
 #include "priv.h"
 
-#define CONTROL_MAX_REQUEST 512
+#define CONTROL_MAX_REQUEST 512            /* bytes before the '\n' */
+#define CONTROL_MAX_REPLY (1024 * 1024)     /* homeportctl reads no more */
 #define CONTROL_MAX_CLIENTS 32
 
 struct control_ops {
@@ -20,13 +24,39 @@ struct control_ops {
 	int (*reload)(char **errors);
 };
 
-enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL };
+enum control_cmd { CTL_STATUS, CTL_REFRESH, CTL_UPDATE, CTL_RELOAD, CTL_LOG_LEVEL, CTL_METRICS,
+		   CTL_EVENTS };
 
 /* Who may run a command (SPEC "Who may do what"), judged from the peer's
  * credentials (SO_PEERCRED): commands that only read are for root, the
  * daemon's user and members of control_group; commands that change
  * something are for root and the daemon's user. */
 enum control_access { CTL_READ, CTL_CHANGE };
+
+struct control_command {
+	const char *name;
+	enum control_cmd cmd;
+	const char *arg;             /* NULL: takes none; "[NAME]": optional; "LEVEL": required */
+	const char *help;
+	enum control_access access;  /* who may run it */
+};
+
+/* The commands, one table for the daemon's parser and homeportctl. */
+static const struct control_command control_commands[] = {
+	{ "status", CTL_STATUS, NULL, "what the daemon sees and does now; --json: as JSON",
+	  CTL_READ },
+	{ "refresh", CTL_REFRESH, NULL, "re-check the external IP and every mapping now",
+	  CTL_CHANGE },
+	{ "update", CTL_UPDATE, "[NAME]", "push to DDNS now, even if the IP did not change",
+	  CTL_CHANGE },
+	{ "reload", CTL_RELOAD, NULL, "re-read the configuration (like SIGHUP)", CTL_CHANGE },
+	{ "log-level", CTL_LOG_LEVEL, "LEVEL", "error, warning, notice, info or debug",
+	  CTL_CHANGE },
+	{ "metrics", CTL_METRICS, NULL, "Prometheus text format (node_exporter's textfile "
+	  "collector)", CTL_READ },
+	{ "events", CTL_EVENTS, NULL, "follow the daemon's events, one JSON line each, until ^C",
+	  CTL_READ },
+};
 
 struct control_request {
 	enum control_cmd cmd;

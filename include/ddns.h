@@ -28,11 +28,12 @@ json_t *ddns_status_json(void);      /* the "ddns" array of SPEC "Status" */
 /* --once: true when every entry has reached a final state for this pass. */
 bool ddns_once_done(bool *all_ok);
 
-/* Test seam (tests/unit/test_ddns_*.c), added by the ddns.c author: look
- * providers up through lookup instead of provider_ops_for (NULL: restore) and
- * debounce IP reports for debounce_ms instead of 1000 (<= 0: restore). */
+/* Test seam (tests/unit/test_ddns_*.c), added by the ddns.c author: run
+ * lookup(the entry's provider) instead of the entry's provider (NULL:
+ * restore) and debounce IP reports for debounce_ms instead of 1000 (<= 0:
+ * restore). */
 struct provider_ops;
-void ddns_test_hooks(const struct provider_ops *(*lookup)(enum ddns_family),
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
 		     int debounce_ms);
 
 #endif

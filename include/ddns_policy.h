@@ -60,4 +60,12 @@ int64_t ddns_policy_force_take(int64_t *tat, int64_t now);
 #define DDNS_FP_LEN 32
 int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *out);
 
+/* Upgrade only: the fingerprint release 0.1.0 (commit 6bd72cf) wrote for
+ * the same config, so that ddns.c takes its state files over (and rewrites
+ * them) instead of sending a needless update for every entry. -1 when c
+ * cannot be a 0.1.0 config (a provider or fingerprinted key 0.1.0 did not
+ * have). May be removed once upgrading straight from 0.1.0 is no longer
+ * supported. */
+int ddns_policy_fingerprint_legacy(const struct cfg_ddns *c, const char *salt, char *out);
+
 #endif

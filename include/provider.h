@@ -1,10 +1,16 @@
-/* provider.h - DDNS providers: the preset table and the function table
- * every protocol family implements (provider_*.c). */
+/* provider.h - DDNS providers: the preset table (provider.c) and the key
+ * and function table every protocol family fills (provider_*.c).
+ *
+ * Adding a provider: one provider_X.c defining a struct provider_ops with
+ * its keys (cfgkey.h), checks and functions; one row in provider.c's
+ * table (with its extern line); its documentation in homeport.conf(5) and
+ * etc/homeport.conf. Nothing else names it. */
 #ifndef HP_PROVIDER_H
 #define HP_PROVIDER_H
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "cfgkey.h"
 #include "config.h"
 
 /* Preset quirks. */
@@ -13,9 +19,12 @@
 #define PRESET_STATUS_BY_HTTP       0x04  /* desec: errors are HTTP statuses */
 #define PRESET_NO_USERNAME          0x08  /* username not required */
 
+struct provider_ops;
+
+/* One row per name users can write in "provider = ..." (provider.c). */
 struct provider_preset {
 	const char *name;                /* config value of "provider" */
-	enum ddns_family family;
+	const struct provider_ops *ops;  /* the protocol family that serves it */
 	const char *default_server;      /* update URL; NULL: "server" is required */
 	unsigned flags;
 	const char *extra_query;         /* appended to the query, e.g. "system=dyndns" */
@@ -27,6 +36,11 @@ const struct provider_preset *provider_preset_find(const char *name);
 /* NULL-terminated walk for docs and tests. */
 const struct provider_preset *provider_preset_at(size_t i);
 
+/* The first declaration of a key named name by any provider (NULL: none
+ * has it), for the parser, which meets keys before it may know the
+ * provider. */
+const struct cfgkey *provider_key_any(const char *name);
+
 enum ddns_outcome { DDNS_OK, DDNS_TEMPFAIL, DDNS_PERMFAIL };
 
 struct ddns_result {
@@ -37,25 +51,34 @@ struct ddns_result {
 
 typedef void (*ddns_done_cb)(void *ctx, const struct ddns_result *res);
 
+/* Record types, as bits: struct provider_ops.records is a set of them. */
+enum ddns_record { DDNS_REC_A = 1, DDNS_REC_AAAA = 2 };
+
+/* A protocol family (provider_*.c): the keys it takes and what it does. */
 struct provider_ops {
-	enum ddns_family family;
-	/* Publish ip (IPv4 dotted quad) for every hostname of cfg. Returns a
-	 * handle; done is called exactly once later (never from inside start)
-	 * unless cancel is called first. Returns NULL when it cannot start;
-	 * then *res says why and done is never called. */
-	void *(*start)(const struct cfg_ddns *cfg, const char *ip,
+	const char *name;                /* "dyndns2", "cloudflare", ... */
+	const struct cfgkey *keys;       /* beyond provider, hostname, force_interval */
+	size_t n_keys;
+	unsigned records;                /* DDNS_REC_A | DDNS_REC_AAAA it can publish */
+	/* Section checks beyond each key's own, once every key is parsed and
+	 * every secret file loaded; reports through config_check_*(). May
+	 * derive values (e.g. from a key file). NULL: none. */
+	void (*validate)(struct cfg_ddns *cfg, struct config_check *chk);
+	/* Publish addr (rec DDNS_REC_A: IPv4 dotted quad; DDNS_REC_AAAA: IPv6)
+	 * for every hostname of cfg. Returns a handle; done is called exactly
+	 * once later (never from inside start) unless cancel is called first.
+	 * Returns NULL when it cannot start; then *res says why and done is
+	 * never called. Called through provider_start(), which refuses a
+	 * record type not in records. */
+	void *(*start)(const struct cfg_ddns *cfg, enum ddns_record rec, const char *addr,
 		       ddns_done_cb done, void *ctx, struct ddns_result *res);
 	void (*cancel)(void *handle);
 };
 
-const struct provider_ops *provider_ops_for(enum ddns_family family);
-
-/* One per family, each defined in its provider_*.c. */
-extern const struct provider_ops provider_dyndns2_ops;     /* provider_dyndns2.c */
-extern const struct provider_ops provider_cloudflare_ops;  /* provider_cloudflare.c */
-extern const struct provider_ops provider_duckdns_ops;     /* provider_duckdns.c */
-extern const struct provider_ops provider_rfc2136_ops;     /* provider_rfc2136.c */
-extern const struct provider_ops provider_webhook_ops;     /* provider_webhook.c */
+/* ops->start, once rec is known to be one ops can publish. */
+void *provider_start(const struct provider_ops *ops, const struct cfg_ddns *cfg,
+		     enum ddns_record rec, const char *addr, ddns_done_cb done, void *ctx,
+		     struct ddns_result *res);
 
 /* Reply parsers of the HTTP providers, exposed for unit tests and fuzzers
  * (added by the HTTP-provider helper). */

@@ -13,6 +13,36 @@
 
 #define UPNP_WIRE_MAGIC 0x68705550u   /* "hpUP" */
 
+/* What the helper says; gw_upnp.c sorts it into a gw_result. */
+enum upnp_status {
+	UPNP_ST_OK = 0,
+	UPNP_ST_ERROR = -1,          /* the router answered with an error (upnp_code) or garbage */
+	UPNP_ST_TIMEOUT = -2,        /* (daemon side only) */
+	UPNP_ST_NO_IGD = -3,         /* discovery found no IGD */
+};
+
+struct upnp_entry {                  /* GetSpecificPortMappingEntry */
+	char int_client[INET_ADDRSTRLEN];
+	uint16_t int_port;
+	char desc[81];
+	bool enabled;
+	uint32_t lease;              /* remaining seconds, 0 = permanent */
+};
+
+struct upnp_result {
+	enum upnp_status status;
+	int upnp_code;               /* UPnP error code (718, 725, ...), 0 if none */
+	char error[160];             /* e.g. "UPnP 718 ConflictInMappingEntry"; "" on OK */
+	/* add OK: the router's reply was a complete SOAP
+	 * AddPortMappingResponse, so it says it holds the mapping. */
+	bool confirmed;
+	union {
+		struct upnp_igd igd;                 /* discover */
+		char ext_ip[INET_ADDRSTRLEN];        /* external IP */
+		struct upnp_entry entry;             /* get */
+	} u;
+};
+
 enum upnp_wire_op {
 	UPNP_OP_DISCOVER = 1,
 	UPNP_OP_EXT_IP,

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <netinet/in.h>
+#include <jansson.h>
 
 /* "90", "90s", "5m", "2h", "30d" -> seconds. -1 on error (also overflow past UINT32_MAX). */
 int parse_duration(const char *s, uint32_t *out);
@@ -13,6 +14,12 @@ int parse_duration(const char *s, uint32_t *out);
 int parse_bool(const char *s, bool *out);
 /* 1..65535. -1 on error. */
 int parse_port(const char *s, uint16_t *out);
+/* A DNS name as users write it (host names, zones): LDH labels, optional
+ * leading "*." and trailing dot. */
+bool dns_name_valid(const char *s);
+/* An http:// or https:// URL with a host and no white space or control
+ * characters; *is_http tells which. */
+bool url_valid(const char *s, bool *is_http);
 
 /* SPEC "Status": false for 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16, 224/4, 240/4. */
@@ -27,6 +34,9 @@ bool ipv6_str_is_public(const char *s);  /* false if not a valid IPv6 address */
 char *xstrdup(const char *s);
 void *xcalloc(size_t n, size_t size);
 void *xrealloc(void *p, size_t n, size_t size);
+
+/* A JSON string, or null for NULL and "". */
+json_t *json_string_or_null(const char *s);
 
 /* Overwrite then free a secret. */
 void free_secret(char *s);

@@ -9,47 +9,47 @@
  *
  * Parsing happens in two steps: the handler converts and stores each value,
  * remembering where every key was written; validate() then checks what needs
- * the whole section (required keys, keys that do not apply to a provider,
- * duplicate ports) and loads secrets. Every problem is collected. */
+ * the whole section (required keys, duplicate ports). A DDNS provider's own
+ * keys may come before "provider =", so the handler keeps their text and
+ * validate_ddns() parses them through the provider's key table (cfgkey.h),
+ * loads its secret files (secret.h) and runs its validate hook. Every
+ * problem is collected. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <grp.h>
 #include <ini.h>
 #include <limits.h>
 #include <net/if.h>
 #include <pwd.h>
 #include <arpa/inet.h>
-#include <regex.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "config_hook.h"
 #include "homeport.h"
 #include "log.h"
 #include "provider.h"
-#include "tsig.h"
+#include "secret.h"
 #include "util.h"
 
-#define SECRET_MAX 65536
 #define DEFAULT_FORCE_INTERVAL (30 * 86400)
-#define DEFAULT_HTTP_TIMEOUT 30
 #define MAX_LEASE (7 * 86400)          /* IGDv2 caps leases at a week */
 #define MAX_DESCRIPTION 80
 
-enum sect_kind { SECT_NONE, SECT_DAEMON, SECT_GATEWAY, SECT_SERVICE, SECT_DDNS, SECT_BAD };
+enum sect_kind { SECT_NONE, SECT_DAEMON, SECT_GATEWAY, SECT_SERVICE, SECT_DDNS, SECT_HOOK, SECT_BAD };
 
 /* Where a key was written: for duplicate keys and late checks. */
 struct key_loc {
 	char *key;
 	const char *file;
 	int line;
+	char *value;                   /* a provider's key: parsed once the provider is known */
 };
 
 struct sect {
@@ -118,99 +118,6 @@ static bool valid_entry_name(const char *s)
 	return true;
 }
 
-/* A DNS name as users write it in "hostname": LDH labels, optional leading
- * "*." for wildcard records, optional trailing dot. */
-static bool valid_hostname(const char *s)
-{
-	size_t len = strlen(s), label = 0;
-	char prev = '.';
-
-	if (len == 0 || len > 253)
-		return false;
-	if (s[0] == '*' && s[1] == '.')
-		s += 2;
-	if (*s == '\0' || *s == '.')
-		return false;
-	for (const char *c = s; *c; prev = *c++) {
-		if (*c == '.') {
-			if (prev == '.' || prev == '-')
-				return false;      /* empty label, or one ending in '-' */
-			label = 0;
-			continue;
-		}
-		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
-			return false;
-		if (*c == '-' && label == 0)
-			return false;
-		if (++label > 63)
-			return false;
-	}
-	return prev != '-';
-}
-
-static bool valid_url(const char *s, bool *is_http)
-{
-	const char *rest;
-
-	if (strncasecmp(s, "https://", 8) == 0) {
-		*is_http = false;
-		rest = s + 8;
-	} else if (strncasecmp(s, "http://", 7) == 0) {
-		*is_http = true;
-		rest = s + 7;
-	} else {
-		return false;
-	}
-	if (*rest == '\0' || *rest == '/')
-		return false;
-	for (const char *c = s; *c; c++)
-		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
-			return false;
-	return true;
-}
-
-/* "a.b.c.d", "a.b.c.d:port", "[v6]:port", "v6" */
-static bool valid_host_port(const char *s)
-{
-	char host[256];
-	const char *port = NULL;
-	uint16_t p;
-
-	if (*s == '[') {
-		const char *end = strchr(s, ']');
-		struct in6_addr a6;
-		if (end == NULL || (size_t)(end - s - 1) >= sizeof(host))
-			return false;
-		memcpy(host, s + 1, (size_t)(end - s - 1));
-		host[end - s - 1] = '\0';
-		if (inet_pton(AF_INET6, host, &a6) != 1)
-			return false;
-		if (end[1] == '\0')
-			return true;
-		if (end[1] != ':')
-			return false;
-		return parse_port(end + 2, &p) == 0;
-	}
-	if (strchr(s, ':') != strrchr(s, ':')) {       /* bare IPv6 */
-		struct in6_addr a6;
-		return inet_pton(AF_INET6, s, &a6) == 1;
-	}
-	port = strchr(s, ':');
-	if (port != NULL) {
-		if ((size_t)(port - s) >= sizeof(host) || parse_port(port + 1, &p) < 0)
-			return false;
-		memcpy(host, s, (size_t)(port - s));
-		host[port - s] = '\0';
-	} else {
-		if (strlen(s) >= sizeof(host))
-			return false;
-		strcpy(host, s);
-	}
-	/* An address, not a name: resolving would block the event loop. */
-	struct in_addr a4;
-	return inet_pton(AF_INET, host, &a4) == 1;
-}
-
 /* ---- sections -------------------------------------------------------- */
 
 static struct sect *cur_sect(struct parser *p)
@@ -270,9 +177,15 @@ static void open_ddns(struct parser *p, const char *name)
 	memset(d, 0, sizeof(*d));
 	d->name = xstrdup(name);
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
-	d->timeout = DEFAULT_HTTP_TIMEOUT;
 	d->file = xstrdup(p->file);
 	d->line = p->line;
+}
+
+static void open_hook(struct parser *p, const char *name)
+{
+	struct sect *s = new_sect(p, SECT_HOOK, name);
+
+	s->index = config_hook_open(p->cfg, name, p->file, p->line);
 }
 
 /* A "[...]" line: open (or for [daemon]/[gateway], reopen) its section. */
@@ -291,8 +204,9 @@ static void section_line(struct parser *p, const char *name)
 		new_sect(p, kind, NULL);
 		return;
 	}
-	if (colon != NULL && (strncmp(name, "service:", 8) == 0 || strncmp(name, "ddns:", 5) == 0)) {
-		enum sect_kind kind = name[0] == 's' ? SECT_SERVICE : SECT_DDNS;
+	if (colon != NULL && (strncmp(name, "service:", 8) == 0 || strncmp(name, "ddns:", 5) == 0 ||
+			      strncmp(name, "hook:", 5) == 0)) {
+		enum sect_kind kind = name[0] == 's' ? SECT_SERVICE : name[0] == 'd' ? SECT_DDNS : SECT_HOOK;
 		const char *ename = colon + 1;
 		if (!valid_entry_name(ename)) {
 			PERR(p, "invalid name in [%s]: use 1-64 letters, digits, '-', '_' or '.'", name);
@@ -307,14 +221,16 @@ static void section_line(struct parser *p, const char *name)
 		}
 		if (kind == SECT_SERVICE)
 			open_service(p, ename);
-		else
+		else if (kind == SECT_DDNS)
 			open_ddns(p, ename);
+		else
+			open_hook(p, ename);
 		return;
 	}
-	if (strcmp(name, "service") == 0 || strcmp(name, "ddns") == 0)
+	if (strcmp(name, "service") == 0 || strcmp(name, "ddns") == 0 || strcmp(name, "hook") == 0)
 		PERR(p, "section [%s] needs a name: [%s:NAME]", name, name);
 	else
-		PERR(p, "unknown section [%s] (expected [daemon], [gateway], [service:NAME] or [ddns:NAME])", name);
+		PERR(p, "unknown section [%s] (expected [daemon], [gateway], [service:NAME], [ddns:NAME] or [hook:NAME])", name);
 	new_sect(p, SECT_BAD, name);
 }
 
@@ -385,7 +301,9 @@ static char *read_line(char *str, int num, void *stream)
 /* Record where key was set; false (and an error) when it was set before. */
 static bool note_key(struct parser *p, struct sect *s, const char *key)
 {
-	if (strcmp(key, "header") != 0) {
+	const struct cfgkey *k = s->kind == SECT_DDNS ? provider_key_any(key) : NULL;
+
+	if (!k || !(k->flags & CK_REPEAT)) {
 		for (size_t i = 0; i < s->n_keys; i++) {
 			if (strcmp(s->keys[i].key, key) == 0) {
 				PERR(p, "'%s' is already set at %s:%d", key,
@@ -398,6 +316,7 @@ static bool note_key(struct parser *p, struct sect *s, const char *key)
 	s->keys[s->n_keys].key = xstrdup(key);
 	s->keys[s->n_keys].file = p->file;
 	s->keys[s->n_keys].line = p->line;
+	s->keys[s->n_keys].value = NULL;
 	s->n_keys++;
 	return true;
 }
@@ -513,7 +432,7 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 		else
 			PERR(p, "protocol: unknown value \"%s\" (auto, upnp or natpmp)", value);
 	} else if (strcmp(key, "upnp_url") == 0) {
-		if (*value && (!valid_url(value, &is_http) || !is_http))
+		if (*value && (!url_valid(value, &is_http) || !is_http))
 			PERR(p, "upnp_url: \"%s\" is not an http:// URL of the IGD's root description", value);
 		else
 			set_str(&g->upnp_url, value);
@@ -583,7 +502,7 @@ static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *valu
 	char *copy = xstrdup(value), *save = NULL;
 
 	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
-		if (!valid_hostname(tok)) {
+		if (!dns_name_valid(tok)) {
 			PERR(p, "hostname: \"%s\" is not a valid host name", tok);
 			continue;
 		}
@@ -598,67 +517,12 @@ static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *valu
 	free(copy);
 }
 
-static void header_key(struct parser *p, struct cfg_ddns *d, const char *value)
+/* The keys every entry has; the provider's own keys wait in the section's
+ * key list until validate_ddns() knows which table they belong to. */
+static void ddns_key(struct parser *p, struct sect *s, const char *key, const char *value)
 {
-	const char *colon = strchr(value, ':');
+	struct cfg_ddns *d = &p->cfg->ddns[s->index];
 
-	if (colon == NULL || colon == value) {
-		PERR(p, "header: expected \"Name: value\"");
-		return;
-	}
-	for (const char *c = value; c < colon; c++) {
-		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_') {
-			PERR(p, "header: invalid header name");
-			return;
-		}
-	}
-	for (const char *c = value; *c; c++) {
-		if (*c == '\r' || *c == '\n') {
-			PERR(p, "header: contains a line break");
-			return;
-		}
-	}
-	d->headers = xrealloc(d->headers, d->n_headers + 1, sizeof(*d->headers));
-	d->headers[d->n_headers++].value = xstrdup(value);
-}
-
-/* glibc's regcomp copies a subexpression once per count of an interval
- * "{n,m}" and once more for "+" (x+ is xx*), so nesting multiplies:
- * "((a{99}){99}){99}" or "a++++++++++++++++++++++" take gigabytes. Bound the
- * product of every interval's largest count and of 2 per "+", as if all
- * were nested. */
-#define MAX_REGEX_REPEAT 4096
-
-static unsigned long regex_repeat_product(const char *re)
-{
-	unsigned long product = 1;
-
-	for (const char *c = re; *c; c++) {
-		unsigned long n = 0, m;
-		if (*c == '\\' && c[1]) {
-			c++;                      /* an escaped character is literal */
-			continue;
-		}
-		if (*c == '+' && product <= MAX_REGEX_REPEAT)
-			product *= 2;
-		if (*c != '{' || !isdigit((unsigned char)c[1]))
-			continue;
-		for (c++; isdigit((unsigned char)*c) && n <= MAX_REGEX_REPEAT; c++)
-			n = n * 10 + (unsigned long)(*c - '0');
-		m = n;
-		if (*c == ',' && isdigit((unsigned char)c[1]))
-			for (m = 0, c++; isdigit((unsigned char)*c) && m <= MAX_REGEX_REPEAT; c++)
-				m = m * 10 + (unsigned long)(*c - '0');
-		if (m > 1)
-			product = product > MAX_REGEX_REPEAT ? product : product * (m < n ? n : m);
-		if (*c == '\0')
-			break;
-	}
-	return product;
-}
-
-static void ddns_key(struct parser *p, struct cfg_ddns *d, const char *key, const char *value)
-{
 	if (strcmp(key, "provider") == 0) {
 		d->preset = provider_preset_find(value);
 		if (d->preset == NULL) {
@@ -666,7 +530,7 @@ static void ddns_key(struct parser *p, struct cfg_ddns *d, const char *key, cons
 			return;
 		}
 		set_str(&d->provider, value);
-		d->family = d->preset->family;
+		d->ops = d->preset->ops;
 	} else if (strcmp(key, "hostname") == 0) {
 		hostnames_key(p, d, value);
 	} else if (strcmp(key, "force_interval") == 0) {
@@ -677,91 +541,8 @@ static void ddns_key(struct parser *p, struct cfg_ddns *d, const char *key, cons
 			else
 				d->force_interval = v;
 		}
-	} else if (strcmp(key, "server") == 0) {
-		set_str(&d->server, value);
-	} else if (strcmp(key, "username") == 0) {
-		set_str(&d->username, value);
-	} else if (strcmp(key, "password_file") == 0) {
-		set_str(&d->password_file, value);
-	} else if (strcmp(key, "token_file") == 0) {
-		set_str(&d->token_file, value);
-	} else if (strcmp(key, "zone") == 0) {
-		char *z = xstrdup(value);
-		size_t n = strlen(z);
-		if (n > 1 && z[n - 1] == '.')
-			z[n - 1] = '\0';
-		if (!valid_hostname(z))
-			PERR(p, "zone: \"%s\" is not a valid DNS zone name", value);
-		else
-			set_str(&d->zone, z);
-		free(z);
-	} else if (strcmp(key, "ttl") == 0) {
-		uint32_t v;
-		if (get_duration(p, key, value, &v)) {
-			if (v > 2147483647u)
-				PERR(p, "ttl: too large");
-			else
-				d->ttl = v;
-		}
-	} else if (strcmp(key, "proxied") == 0) {
-		get_bool(p, key, value, &d->proxied);
-	} else if (strcmp(key, "key_name") == 0) {
-		if (!valid_hostname(value))
-			PERR(p, "key_name: \"%s\" is not a valid key name", value);
-		else
-			set_str(&d->key_name, value);
-	} else if (strcmp(key, "key_algorithm") == 0) {
-		if (!tsig_algorithm_supported(value))
-			PERR(p, "key_algorithm: unsupported \"%s\" (hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1, hmac-md5)", value);
-		else
-			set_str(&d->key_algorithm, value);
-	} else if (strcmp(key, "key_secret_file") == 0) {
-		set_str(&d->key_secret_file, value);
-	} else if (strcmp(key, "url") == 0) {
-		set_str(&d->url, value);
-	} else if (strcmp(key, "method") == 0) {
-		static const char *const methods[] = { "GET", "POST", "PUT", "PATCH" };
-		size_t i;
-		for (i = 0; i < HP_ARRAY_LEN(methods); i++)
-			if (strcasecmp(value, methods[i]) == 0)
-				break;
-		if (i == HP_ARRAY_LEN(methods))
-			PERR(p, "method: \"%s\" is not GET, POST, PUT or PATCH", value);
-		else
-			set_str(&d->method, methods[i]);
-	} else if (strcmp(key, "header") == 0) {
-		header_key(p, d, value);
-	} else if (strcmp(key, "body") == 0) {
-		set_str(&d->body, value);
-	} else if (strcmp(key, "success_regex") == 0) {
-		regex_t re;
-		int rc;
-		if (regex_repeat_product(value) > MAX_REGEX_REPEAT) {
-			PERR(p, "success_regex: repetition counts too large (their product must be at most %d)",
-			     MAX_REGEX_REPEAT);
-			return;
-		}
-		rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
-		if (rc != 0) {
-			char why[128];
-			regerror(rc, &re, why, sizeof(why));
-			PERR(p, "success_regex: %s", why);
-		} else {
-			regfree(&re);
-			set_str(&d->success_regex, value);
-		}
-	} else if (strcmp(key, "ca_file") == 0) {
-		set_str(&d->ca_file, value);
-	} else if (strcmp(key, "timeout") == 0) {
-		uint32_t v;
-		if (get_duration(p, key, value, &v)) {
-			if (v < 1 || v > 300)
-				PERR(p, "timeout: must be between 1s and 5m");
-			else
-				d->timeout = v;
-		}
-	} else if (strcmp(key, "allow_http") == 0) {
-		get_bool(p, key, value, &d->allow_http);
+	} else if (provider_key_any(key) != NULL) {
+		s->keys[s->n_keys - 1].value = xstrdup(value);
 	} else {
 		PERR(p, "unknown key '%s' in [ddns:%s]", key, d->name);
 	}
@@ -788,7 +569,8 @@ static int handler(void *user, const char *section, const char *key, const char 
 	case SECT_DAEMON:  daemon_key(p, key, value); break;
 	case SECT_GATEWAY: gateway_key(p, key, value); break;
 	case SECT_SERVICE: service_key(p, &p->cfg->services[s->index], key, value); break;
-	case SECT_DDNS:    ddns_key(p, &p->cfg->ddns[s->index], key, value); break;
+	case SECT_DDNS:    ddns_key(p, s, key, value); break;
+	case SECT_HOOK:    config_hook_key(p->errs, &p->cfg->hooks[s->index], p->file, p->line, key, value); break;
 	default: break;
 	}
 	return 1;
@@ -848,26 +630,31 @@ static char *dir_of(const char *path)
 	return d;
 }
 
-/* Relative paths are relative to the main config file's directory. */
+/* The main config file's directory, absolute so that it still holds after
+ * a daemon's chdir("/"): relative paths start there. */
+static char *base_dir(const struct hp_config *cfg)
+{
+	char *dir = dir_of(cfg->path), *full, cwd[PATH_MAX];
+
+	if (dir[0] == '/')
+		return dir;
+	if (getcwd(cwd, sizeof(cwd)) == NULL)
+		strcpy(cwd, "/");
+	if (strcmp(dir, ".") == 0)
+		full = xstrdup(cwd);
+	else if (asprintf(&full, "%s/%s", cwd, dir) < 0)
+		abort();
+	free(dir);
+	return full;
+}
+
 static char *resolve_path(const struct hp_config *cfg, const char *path)
 {
 	char *dir, *full;
 
 	if (path[0] == '/')
 		return xstrdup(path);
-	dir = dir_of(cfg->path);
-	if (dir[0] != '/') {
-		/* Absolute, so that it still holds after a daemon's chdir("/"). */
-		char cwd[PATH_MAX];
-		if (getcwd(cwd, sizeof(cwd)) == NULL)
-			strcpy(cwd, "/");
-		if (strcmp(dir, ".") == 0)
-			full = xstrdup(cwd);
-		else if (asprintf(&full, "%s/%s", cwd, dir) < 0)
-			abort();
-		free(dir);
-		dir = full;
-	}
+	dir = base_dir(cfg);
 	if (asprintf(&full, "%s/%s", dir, path) < 0)
 		abort();
 	free(dir);
@@ -899,113 +686,7 @@ static void parse_dropins(struct parser *p)
 	free(dir);
 }
 
-/* ---- secrets --------------------------------------------------------- */
-
-static char *secret_path(const struct hp_config *cfg, const char *path)
-{
-	const char *creds = getenv("CREDENTIALS_DIRECTORY");
-	char *full;
-
-	if (path[0] != '/' && creds != NULL && *creds != '\0') {
-		if (asprintf(&full, "%s/%s", creds, path) < 0)
-			abort();
-		return full;
-	}
-	return resolve_path(cfg, path);
-}
-
-/* Read a secret file, refusing one that others may read. NULL on error
- * (reported at the key's FILE:LINE). */
-static char *load_secret(struct config_errors *errs, const struct hp_config *cfg,
-			 const struct key_loc *where, const char *path)
-{
-	char *full = secret_path(cfg, path), *buf = NULL, *start, *end;
-	struct stat st;
-	ssize_t n;
-	int fd;
-
-	fd = open(full, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		add_error(errs, where->file, where->line, "%s: cannot open %s: %s",
-			  where->key, full, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		add_error(errs, where->file, where->line, "%s: %s is not a regular file", where->key, full);
-		goto out;
-	}
-	if (st.st_mode & S_IRWXO) {
-		add_error(errs, where->file, where->line,
-			  "%s: %s is accessible by others (mode %04o): run chmod o-rwx on it",
-			  where->key, full, (unsigned)(st.st_mode & 07777));
-		goto out;
-	}
-	if (st.st_size > SECRET_MAX) {
-		add_error(errs, where->file, where->line, "%s: %s is larger than %d bytes",
-			  where->key, full, SECRET_MAX);
-		goto out;
-	}
-	buf = xcalloc(1, (size_t)st.st_size + 1);
-	n = read(fd, buf, (size_t)st.st_size);
-	if (n < 0) {
-		add_error(errs, where->file, where->line, "%s: cannot read %s: %s",
-			  where->key, full, strerror(errno));
-		free_secret(buf);
-		buf = NULL;
-		goto out;
-	}
-	buf[n] = '\0';
-	for (start = buf; isspace((unsigned char)*start); start++)
-		;
-	end = start + strlen(start);
-	while (end > start && isspace((unsigned char)end[-1]))
-		end--;
-	*end = '\0';
-	if (*start == '\0' || strlen(start) != (size_t)(end - start)) {
-		add_error(errs, where->file, where->line, "%s: %s is empty", where->key, full);
-		free_secret(buf);
-		buf = NULL;
-		goto out;
-	}
-	memmove(buf, start, (size_t)(end - start) + 1);
-out:
-	if (fd >= 0)
-		close(fd);
-	free(full);
-	return buf;
-}
-
 /* ---- validation of whole sections ------------------------------------ */
-
-/* Which keys each family takes, beyond provider/hostname/force_interval. */
-static bool key_applies(enum ddns_family f, const char *key)
-{
-	static const struct { const char *key; unsigned families; } table[] = {
-#define F(x) (1u << (x))
-#define HTTP (F(DDNS_DYNDNS2) | F(DDNS_CLOUDFLARE) | F(DDNS_DUCKDNS) | F(DDNS_WEBHOOK))
-		{ "provider", ~0u }, { "hostname", ~0u }, { "force_interval", ~0u },
-		{ "server", F(DDNS_DYNDNS2) | F(DDNS_RFC2136) | F(DDNS_CLOUDFLARE) },
-		{ "username", F(DDNS_DYNDNS2) },
-		{ "password_file", F(DDNS_DYNDNS2) },
-		{ "token_file", F(DDNS_CLOUDFLARE) | F(DDNS_DUCKDNS) },
-		{ "zone", F(DDNS_CLOUDFLARE) | F(DDNS_RFC2136) },
-		{ "ttl", F(DDNS_CLOUDFLARE) | F(DDNS_RFC2136) },
-		{ "proxied", F(DDNS_CLOUDFLARE) },
-		{ "key_name", F(DDNS_RFC2136) }, { "key_algorithm", F(DDNS_RFC2136) },
-		{ "key_secret_file", F(DDNS_RFC2136) },
-		{ "url", F(DDNS_WEBHOOK) }, { "method", F(DDNS_WEBHOOK) },
-		{ "header", F(DDNS_WEBHOOK) }, { "body", F(DDNS_WEBHOOK) },
-		{ "success_regex", F(DDNS_WEBHOOK) },
-		{ "ca_file", HTTP }, { "allow_http", HTTP },
-		{ "timeout", HTTP | F(DDNS_RFC2136) },
-#undef HTTP
-#undef F
-	};
-	for (size_t i = 0; i < HP_ARRAY_LEN(table); i++)
-		if (strcmp(table[i].key, key) == 0)
-			return (table[i].families >> f) & 1u;
-	return true;      /* unknown keys were reported by the handler */
-}
 
 static const struct key_loc *require(struct config_errors *errs, const struct sect *s,
 				     const char *what, const char *key, bool present)
@@ -1015,87 +696,111 @@ static const struct key_loc *require(struct config_errors *errs, const struct se
 	return key_where(s, key);
 }
 
-static void validate_url_key(struct config_errors *errs, const struct sect *s,
-			     const char *key, const char *url, bool allow_http)
+/* One [ddns:NAME] section being checked; its provider's hook reports here. */
+struct config_check {
+	struct config_errors *errs;
+	const struct sect *s;
+	const struct hp_config *cfg;
+};
+
+void config_check_error(struct config_check *chk, const char *key, const char *fmt, ...)
 {
-	const struct key_loc *at = key_where(s, key);
+	const struct key_loc *at = key ? key_where(chk->s, key) : NULL;
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_error(chk->errs, at ? at->file : chk->s->file, at ? at->line : chk->s->line, "%s", msg);
+}
+
+bool config_check_require(struct config_check *chk, const char *key, bool present)
+{
+	require(chk->errs, chk->s, "ddns", key, present);
+	return present;
+}
+
+/* The provider's keys, written before or after "provider", in the order
+ * they were written (a repeated key keeps its order). bad[k]: key k's
+ * value was refused (and reported). */
+static void parse_provider_keys(struct config_check *chk, struct cfg_ddns *d, bool *bad)
+{
+	const struct provider_ops *ops = d->ops;
+	char why[600];
+
+	for (size_t i = 0; i < chk->s->n_keys; i++) {
+		const struct key_loc *kl = &chk->s->keys[i];
+		ssize_t k;
+
+		if (kl->value == NULL)
+			continue;           /* a key of every entry, or one already reported */
+		k = cfgkey_find(ops->keys, ops->n_keys, kl->key);
+		if (k < 0) {
+			add_error(chk->errs, kl->file, kl->line, "'%s' does not apply to provider %s",
+				  kl->key, d->provider);
+		} else if (cfgkey_parse(&ops->keys[k], kl->value, &d->values[k], why, sizeof(why)) < 0) {
+			add_error(chk->errs, kl->file, kl->line, "%s: %s", kl->key, why);
+			bad[k] = true;
+		} else {
+			d->values[k].set = true;
+		}
+	}
+}
+
+/* A header file must hold header lines: say which line is not one (never
+ * what it holds). */
+static void load_secret_key(struct config_check *chk, const struct cfgkey *k, struct cfg_value *v)
+{
+	char why[PATH_MAX + 200], *dir = base_dir(chk->cfg), *full = secret_path(v->str, dir);
+	char **lines;
+	size_t n;
+
+	v->secret = secret_load(full, why, sizeof(why));
+	if (v->secret == NULL) {
+		config_check_error(chk, k->name, "%s: %s", k->name, why);
+	} else if (k->type == CK_HEADER_FILE) {
+		lines = cfgkey_header_lines(v->secret, &n, why, sizeof(why));
+		if (lines == NULL)
+			config_check_error(chk, k->name, "%s: %s %s", k->name, full, why);
+		cfgkey_header_lines_free(lines);
+	}
+	free(full);
+	free(dir);
+}
+
+/* What a value needs beyond its own syntax: the file system, other keys. */
+static void check_value(struct config_check *chk, const struct cfg_ddns *d,
+			const struct cfgkey *k, struct cfg_value *v)
+{
+	ssize_t allow = cfgkey_find(d->ops->keys, d->ops->n_keys, "allow_http");
 	bool is_http;
+	char *full;
 
-	if (url == NULL || at == NULL)
+	if (v->str == NULL)
 		return;
-	if (!valid_url(url, &is_http))
-		add_error(errs, at->file, at->line, "%s: \"%s\" is not an https:// URL", key, url);
-	else if (is_http && !allow_http)
-		add_error(errs, at->file, at->line,
-			  "%s: plain http:// would send credentials in clear text; use https:// or set allow_http = yes", key);
-}
-
-static void validate_rfc2136(struct config_errors *errs, struct hp_config *cfg,
-			     const struct sect *s, struct cfg_ddns *d)
-{
-	const struct key_loc *at;
-	char *name = NULL, *alg = NULL, *secret = NULL, *text, why[160];
-
-	require(errs, s, "ddns", "server", d->server != NULL);
-	require(errs, s, "ddns", "zone", d->zone != NULL);
-	at = require(errs, s, "ddns", "key_secret_file", d->key_secret_file != NULL);
-	if (d->server && (at = key_where(s, "server")) && !valid_host_port(d->server))
-		add_error(errs, at->file, at->line,
-				  "server: \"%s\" is not ADDRESS[:PORT] with an IP address (names are not resolved)", d->server);
-	if (d->zone) {
-		for (size_t i = 0; i < d->n_hostnames; i++) {
-			size_t hl = strlen(d->hostnames[i]), zl = strlen(d->zone);
-			const char *h = d->hostnames[i];
-			bool inside = strcasecmp(h, d->zone) == 0 ||
-				(hl > zl && h[hl - zl - 1] == '.' && strcasecmp(h + hl - zl, d->zone) == 0);
-			const struct key_loc *hk = key_where(s, "hostname");
-			if (!inside && hk)
-				add_error(errs, hk->file, hk->line, "hostname: \"%s\" is not inside zone %s", h, d->zone);
-		}
+	if (cfgkey_is_secret_file(k)) {
+		load_secret_key(chk, k, v);
+	} else if (k->type == CK_PATH) {
+		full = resolve_path(chk->cfg, v->str);
+		if (access(full, R_OK) < 0)
+			config_check_error(chk, k->name, "%s: cannot read %s: %s", k->name, full,
+					   strerror(errno));
+		free(v->str);
+		v->str = full;
+	} else if (k->type == CK_URL && url_valid(v->str, &is_http) && is_http &&
+		   !(allow >= 0 && d->values[allow].num)) {
+		config_check_error(chk, k->name, "%s: plain http:// would send credentials in clear "
+				   "text; use https:// or set allow_http = yes", k->name);
 	}
-	at = key_where(s, "key_secret_file");
-	if (d->key_secret_file == NULL || at == NULL)
-		goto check_name;
-	text = load_secret(errs, cfg, at, d->key_secret_file);
-	if (text == NULL)
-		goto check_name;
-	if (tsig_key_parse(text, &name, &alg, &secret, why, sizeof(why)) < 0) {
-		add_error(errs, at->file, at->line, "key_secret_file: %s", why);
-	} else {
-		d->key_secret = secret;
-		if (d->key_name == NULL && name)
-			d->key_name = xstrdup(name);
-		if (d->key_algorithm == NULL && alg) {
-			if (!tsig_algorithm_supported(alg))
-				add_error(errs, at->file, at->line, "key_secret_file: unsupported algorithm \"%s\"", alg);
-			else
-				d->key_algorithm = xstrdup(alg);
-		}
-	}
-	free(name);
-	free(alg);
-	free_secret(text);
-check_name:
-	if (d->key_algorithm == NULL)
-		d->key_algorithm = xstrdup("hmac-sha256");
-	if (d->key_name == NULL && d->key_secret_file)
-		add_error(errs, s->file, s->line,
-			  "[ddns:%s]: 'key_name' is required (the key file does not name the key)", s->name);
-}
-
-static void load_secret_key(struct config_errors *errs, struct hp_config *cfg,
-			    const struct sect *s, const char *key, const char *path, char **dst)
-{
-	const struct key_loc *at = key_where(s, key);
-
-	if (path != NULL && at != NULL)
-		*dst = load_secret(errs, cfg, at, path);
 }
 
 static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 			  const struct sect *s, struct cfg_ddns *d)
 {
-	const struct key_loc *at;
+	struct config_check chk = { .errs = errs, .s = s, .cfg = cfg };
+	const struct provider_ops *ops = d->ops;
+	bool *bad;
 
 	if (d->preset == NULL) {
 		if (key_where(s, "provider") == NULL)
@@ -1103,50 +808,19 @@ static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 		return;           /* a bad provider value was reported already */
 	}
 	require(errs, s, "ddns", "hostname", d->n_hostnames > 0 || key_where(s, "hostname"));
-	for (size_t i = 0; i < s->n_keys; i++)
-		if (!key_applies(d->family, s->keys[i].key))
-			add_error(errs, s->keys[i].file, s->keys[i].line,
-				  "'%s' does not apply to provider %s", s->keys[i].key, d->provider);
-
-	switch (d->family) {
-	case DDNS_DYNDNS2:
-		require(errs, s, "ddns", "server", d->server || d->preset->default_server);
-		if (!(d->preset->flags & PRESET_NO_USERNAME))
-			require(errs, s, "ddns", "username", d->username != NULL);
-		require(errs, s, "ddns", "password_file", d->password_file != NULL);
-		validate_url_key(errs, s, "server", d->server, d->allow_http);
-		load_secret_key(errs, cfg, s, "password_file", d->password_file, &d->password);
-		break;
-	case DDNS_CLOUDFLARE:
-		require(errs, s, "ddns", "token_file", d->token_file != NULL);
-		require(errs, s, "ddns", "zone", d->zone != NULL);
-		validate_url_key(errs, s, "server", d->server, d->allow_http);
-		if (d->ttl != 0 && d->ttl != 1 && (d->ttl < 60 || d->ttl > 86400) &&
-		    (at = key_where(s, "ttl")))
-			add_error(errs, at->file, at->line, "ttl: Cloudflare takes 1 (automatic) or 60-86400");
-		load_secret_key(errs, cfg, s, "token_file", d->token_file, &d->token);
-		break;
-	case DDNS_DUCKDNS:
-		require(errs, s, "ddns", "token_file", d->token_file != NULL);
-		load_secret_key(errs, cfg, s, "token_file", d->token_file, &d->token);
-		break;
-	case DDNS_RFC2136:
-		validate_rfc2136(errs, cfg, s, d);
-		break;
-	case DDNS_WEBHOOK:
-		require(errs, s, "ddns", "url", d->url != NULL);
-		validate_url_key(errs, s, "url", d->url, d->allow_http);
-		if (d->method == NULL)
-			d->method = xstrdup("GET");
-		break;
-	}
-	if (d->ca_file && (at = key_where(s, "ca_file"))) {
-		char *full = resolve_path(cfg, d->ca_file);
-		if (access(full, R_OK) < 0)
-			add_error(errs, at->file, at->line, "ca_file: cannot read %s: %s", full, strerror(errno));
-		free(d->ca_file);
-		d->ca_file = full;
-	}
+	d->values = xcalloc(ops->n_keys, sizeof(*d->values));
+	cfgkey_defaults(ops->keys, ops->n_keys, d->values);
+	bad = xcalloc(ops->n_keys, sizeof(*bad));
+	parse_provider_keys(&chk, d, bad);
+	for (size_t i = 0; i < ops->n_keys; i++)
+		if (ops->keys[i].flags & CK_REQUIRED)
+			require(errs, s, "ddns", ops->keys[i].name,
+				bad[i] || cfgkey_present(&ops->keys[i], &d->values[i]));
+	free(bad);
+	for (size_t i = 0; i < ops->n_keys; i++)
+		check_value(&chk, d, &ops->keys[i], &d->values[i]);
+	if (ops->validate)
+		ops->validate(d, &chk);
 }
 
 static void validate_service(struct config_errors *errs, struct hp_config *cfg,
@@ -1263,6 +937,8 @@ int config_load(const char *path, struct hp_config **out, struct config_errors *
 			validate_service(errs, cfg, s, &cfg->services[s->index]);
 		else if (s->kind == SECT_DDNS)
 			validate_ddns(errs, cfg, s, &cfg->ddns[s->index]);
+		else if (s->kind == SECT_HOOK)
+			config_hook_validate(errs, cfg, &cfg->hooks[s->index]);
 	}
 	if (errs->n == 0)
 		rc = 0;
@@ -1270,8 +946,10 @@ out:
 	if (errs->n > 1)
 		sort_errors(&p, errs);
 	for (size_t i = 0; i < p.n_sects; i++) {
-		for (size_t k = 0; k < p.sects[i].n_keys; k++)
+		for (size_t k = 0; k < p.sects[i].n_keys; k++) {
 			free(p.sects[i].keys[k].key);
+			free(p.sects[i].keys[k].value);
+		}
 		free(p.sects[i].keys);
 		free(p.sects[i].name);
 	}
@@ -1294,25 +972,9 @@ static void free_ddns(struct cfg_ddns *d)
 	for (size_t i = 0; i < d->n_hostnames; i++)
 		free(d->hostnames[i]);
 	free(d->hostnames);
-	free(d->server);
-	free(d->username);
-	free(d->password_file);
-	free_secret(d->password);
-	free(d->token_file);
-	free_secret(d->token);
-	free(d->zone);
-	free(d->key_name);
-	free(d->key_algorithm);
-	free(d->key_secret_file);
-	free_secret(d->key_secret);
-	free(d->url);
-	free(d->method);
-	for (size_t i = 0; i < d->n_headers; i++)
-		free(d->headers[i].value);
-	free(d->headers);
-	free(d->body);
-	free(d->success_regex);
-	free(d->ca_file);
+	for (size_t i = 0; d->values && i < d->ops->n_keys; i++)
+		cfgkey_free(&d->ops->keys[i], &d->values[i]);
+	free(d->values);
 	free(d->file);
 }
 
@@ -1339,6 +1001,7 @@ void config_free(struct hp_config *cfg)
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		free_ddns(&cfg->ddns[i]);
 	free(cfg->ddns);
+	config_hooks_free(cfg);
 	free(cfg);
 }
 
@@ -1383,50 +1046,111 @@ bool config_service_equal(const struct cfg_service *a, const struct cfg_service 
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b)
 {
 	if (!str_eq(a->name, b->name) || !str_eq(a->provider, b->provider) ||
-	    a->n_hostnames != b->n_hostnames || a->n_headers != b->n_headers)
+	    a->ops != b->ops || a->n_hostnames != b->n_hostnames ||
+	    a->force_interval != b->force_interval)
 		return false;
 	for (size_t i = 0; i < a->n_hostnames; i++)
 		if (strcmp(a->hostnames[i], b->hostnames[i]) != 0)
 			return false;
-	for (size_t i = 0; i < a->n_headers; i++)
-		if (strcmp(a->headers[i].value, b->headers[i].value) != 0)
+	for (size_t i = 0; i < a->ops->n_keys; i++)
+		if (!cfgkey_equal(&a->ops->keys[i], &a->values[i], &b->values[i]))
 			return false;
-	/* Secrets are compared by content, so a corrected password counts as a change. */
-	return a->force_interval == b->force_interval && str_eq(a->server, b->server) &&
-	       str_eq(a->username, b->username) && str_eq(a->password, b->password) &&
-	       str_eq(a->token, b->token) && str_eq(a->zone, b->zone) && a->ttl == b->ttl &&
-	       a->proxied == b->proxied && str_eq(a->key_name, b->key_name) &&
-	       str_eq(a->key_algorithm, b->key_algorithm) && str_eq(a->key_secret, b->key_secret) &&
-	       str_eq(a->url, b->url) && str_eq(a->method, b->method) && str_eq(a->body, b->body) &&
-	       str_eq(a->success_regex, b->success_regex) && str_eq(a->ca_file, b->ca_file) &&
-	       a->timeout == b->timeout && a->allow_http == b->allow_http;
+	return true;
+}
+
+/* ---- a provider's values --------------------------------------------- */
+
+#define T(x) (1u << (x))
+#define NUMBERS (T(CK_UINT) | T(CK_DURATION) | T(CK_SECONDS))
+#define TEXT (~(NUMBERS | T(CK_BOOL)))
+
+/* d's value of key, which must be of one of types and repeated or not. */
+static const struct cfg_value *value_at(const struct cfg_ddns *d, size_t key, unsigned types,
+					bool repeat)
+{
+	const struct cfgkey *k;
+
+	if (d->ops == NULL || d->values == NULL || key >= d->ops->n_keys)
+		abort();
+	k = &d->ops->keys[key];
+	if (!(T(k->type) & types) || !(k->flags & CK_REPEAT) != !repeat)
+		abort();
+	return &d->values[key];
+}
+
+const char *cfg_ddns_str(const struct cfg_ddns *d, size_t key)
+{
+	return value_at(d, key, TEXT, false)->str;
+}
+
+const char *cfg_ddns_secret(const struct cfg_ddns *d, size_t key)
+{
+	return value_at(d, key, T(CK_SECRET_FILE) | T(CK_HEADER_FILE), false)->secret;
+}
+
+uint32_t cfg_ddns_num(const struct cfg_ddns *d, size_t key)
+{
+	return value_at(d, key, NUMBERS, false)->num;
+}
+
+bool cfg_ddns_bool(const struct cfg_ddns *d, size_t key)
+{
+	return value_at(d, key, T(CK_BOOL), false)->num != 0;
+}
+
+const char *const *cfg_ddns_list(const struct cfg_ddns *d, size_t key, size_t *n)
+{
+	const struct cfg_value *v = value_at(d, key, TEXT, true);
+
+	*n = v->n_list;
+	return (const char *const *)v->list;
+}
+
+void config_ddns_init(struct cfg_ddns *d, const char *name, const struct provider_preset *preset)
+{
+	memset(d, 0, sizeof(*d));
+	d->name = xstrdup(name);
+	d->provider = xstrdup(preset->name);
+	d->preset = preset;
+	d->ops = preset->ops;
+	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->values = xcalloc(d->ops->n_keys, sizeof(*d->values));
+	cfgkey_defaults(d->ops->keys, d->ops->n_keys, d->values);
+}
+
+int config_ddns_set(struct cfg_ddns *d, const char *key, const char *text, char *why, size_t len)
+{
+	ssize_t k = cfgkey_find(d->ops->keys, d->ops->n_keys, key);
+
+	if (k < 0) {
+		snprintf(why, len, "'%s' does not apply to provider %s", key, d->provider);
+		return -1;
+	}
+	if (cfgkey_parse(&d->ops->keys[k], text, &d->values[k], why, len) < 0)
+		return -1;
+	d->values[k].set = true;
+	return 0;
+}
+
+int config_ddns_set_secret(struct cfg_ddns *d, const char *key, const char *secret)
+{
+	ssize_t k = cfgkey_find(d->ops->keys, d->ops->n_keys, key);
+
+	if (k < 0 || !cfgkey_is_secret_file(&d->ops->keys[k]))
+		return -1;
+	free_secret(d->values[k].secret);
+	d->values[k].secret = xstrdup(secret);
+	d->values[k].set = true;
+	return 0;
+}
+
+void config_ddns_fini(struct cfg_ddns *d)
+{
+	free_ddns(d);
+	memset(d, 0, sizeof(*d));
 }
 
 /* ---- -nv ------------------------------------------------------------- */
-
-static void dump_str(FILE *out, const char *key, const char *value)
-{
-	if (value != NULL)
-		fprintf(out, "%-15s = %s\n", key, value);
-}
-
-static void dump_duration(FILE *out, const char *key, uint32_t v)
-{
-	if (v != 0 && v % 86400 == 0)
-		fprintf(out, "%-15s = %ud\n", key, v / 86400);
-	else if (v != 0 && v % 3600 == 0)
-		fprintf(out, "%-15s = %uh\n", key, v / 3600);
-	else if (v != 0 && v % 60 == 0)
-		fprintf(out, "%-15s = %um\n", key, v / 60);
-	else
-		fprintf(out, "%-15s = %u\n", key, v);
-}
-
-static void dump_secret(FILE *out, const char *key, const char *path, const char *secret)
-{
-	if (path != NULL)
-		fprintf(out, "%-15s = %s ; %s\n", key, path, secret ? "<redacted>" : "not loaded");
-}
 
 static const char *protocols_name(unsigned p)
 {
@@ -1436,37 +1160,14 @@ static const char *protocols_name(unsigned p)
 static void dump_ddns(const struct cfg_ddns *d, FILE *out)
 {
 	fprintf(out, "\n[ddns:%s] ; %s:%d\n", d->name, d->file, d->line);
-	dump_str(out, "provider", d->provider);
+	cfgkey_print(out, "provider", d->provider);
 	fprintf(out, "%-15s = ", "hostname");
 	for (size_t i = 0; i < d->n_hostnames; i++)
 		fprintf(out, "%s%s", i ? ", " : "", d->hostnames[i]);
 	fputc('\n', out);
-	dump_duration(out, "force_interval", d->force_interval);
-	if (d->server)
-		dump_str(out, "server", d->server);
-	else if (d->preset && d->preset->default_server)
-		fprintf(out, "%-15s = %s ; preset\n", "server", d->preset->default_server);
-	dump_str(out, "username", d->username);
-	dump_secret(out, "password_file", d->password_file, d->password);
-	dump_secret(out, "token_file", d->token_file, d->token);
-	dump_str(out, "zone", d->zone);
-	if (d->family == DDNS_CLOUDFLARE || d->family == DDNS_RFC2136)
-		fprintf(out, "%-15s = %u\n", "ttl", d->ttl);
-	if (d->family == DDNS_CLOUDFLARE)
-		dump_str(out, "proxied", d->proxied ? "yes" : "no");
-	dump_str(out, "key_name", d->family == DDNS_RFC2136 ? d->key_name : NULL);
-	dump_str(out, "key_algorithm", d->family == DDNS_RFC2136 ? d->key_algorithm : NULL);
-	dump_secret(out, "key_secret_file", d->key_secret_file, d->key_secret);
-	dump_str(out, "url", d->url);
-	dump_str(out, "method", d->method);
-	for (size_t i = 0; i < d->n_headers; i++)
-		dump_str(out, "header", d->headers[i].value);
-	dump_str(out, "body", d->body);
-	dump_str(out, "success_regex", d->success_regex);
-	dump_str(out, "ca_file", d->ca_file);
-	if (d->family != DDNS_RFC2136)
-		dump_str(out, "allow_http", d->allow_http ? "yes" : "no");
-	dump_duration(out, "timeout", d->timeout);
+	cfgkey_print_duration(out, "force_interval", d->force_interval);
+	for (size_t i = 0; i < d->ops->n_keys; i++)
+		cfgkey_dump(&d->ops->keys[i], &d->values[i], d->preset->default_server, out);
 }
 
 void config_dump(const struct hp_config *cfg, FILE *out)
@@ -1475,31 +1176,63 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 
 	fprintf(out, "; effective configuration of %s\n", cfg->path);
 	fprintf(out, "[daemon]\n");
-	dump_str(out, "state_dir", cfg->daemon.state_dir);
-	dump_str(out, "socket", cfg->daemon.socket);
-	dump_str(out, "include_dir", cfg->daemon.include_dir);
-	dump_str(out, "log_level", log_level_name(cfg->daemon.log_level));
-	dump_str(out, "user", cfg->daemon.user);
-	dump_str(out, "control_group", cfg->daemon.control_group);
+	cfgkey_print(out, "state_dir", cfg->daemon.state_dir);
+	cfgkey_print(out, "socket", cfg->daemon.socket);
+	cfgkey_print(out, "include_dir", cfg->daemon.include_dir);
+	cfgkey_print(out, "log_level", log_level_name(cfg->daemon.log_level));
+	cfgkey_print(out, "user", cfg->daemon.user);
+	cfgkey_print(out, "control_group", cfg->daemon.control_group);
 
 	fprintf(out, "\n[gateway]\n");
-	dump_str(out, "protocol", gw_proto[cfg->gateway.protocol]);
-	dump_str(out, "upnp_url", cfg->gateway.upnp_url);
-	dump_str(out, "interface", cfg->gateway.interface);
-	dump_duration(out, "check_interval", cfg->gateway.check_interval);
-	dump_duration(out, "lease", cfg->gateway.lease);
-	dump_str(out, "keep_mappings", cfg->gateway.keep_mappings ? "yes" : "no");
+	cfgkey_print(out, "protocol", gw_proto[cfg->gateway.protocol]);
+	cfgkey_print(out, "upnp_url", cfg->gateway.upnp_url);
+	cfgkey_print(out, "interface", cfg->gateway.interface);
+	cfgkey_print_duration(out, "check_interval", cfg->gateway.check_interval);
+	cfgkey_print_duration(out, "lease", cfg->gateway.lease);
+	cfgkey_print(out, "keep_mappings", cfg->gateway.keep_mappings ? "yes" : "no");
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct cfg_service *s = &cfg->services[i];
 		fprintf(out, "\n[service:%s] ; %s:%d\n", s->name, s->file, s->line);
-		dump_str(out, "protocol", protocols_name(s->protocols));
+		cfgkey_print(out, "protocol", protocols_name(s->protocols));
 		fprintf(out, "%-15s = %u\n", "internal_port", s->internal_port);
 		fprintf(out, "%-15s = %u\n", "external_port", s->external_port);
-		dump_str(out, "internal_host", s->internal_host ? s->internal_host : "; this host");
-		dump_str(out, "description", s->description);
-		dump_duration(out, "lease", s->lease);
+		cfgkey_print(out, "internal_host", s->internal_host ? s->internal_host : "; this host");
+		cfgkey_print(out, "description", s->description);
+		cfgkey_print_duration(out, "lease", s->lease);
 	}
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		dump_ddns(&cfg->ddns[i], out);
+	config_hooks_dump(cfg, out);
+}
+
+/* ---- for the section parsers in config_*.c ---------------------------- */
+
+void config_error(struct config_errors *errs, const char *file, int line, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	add_error(errs, file, line, "%s", msg);
+}
+
+char *config_read_secret(struct config_errors *errs, const struct hp_config *cfg,
+			 const char *file, int line, const char *key, const char *path)
+{
+	char why[PATH_MAX + 200], *dir = base_dir(cfg), *full = secret_path(path, dir);
+	char *secret = secret_load(full, why, sizeof(why));
+
+	if (!secret)
+		add_error(errs, file, line, "%s: %s", key, why);
+	free(full);
+	free(dir);
+	return secret;
+}
+
+char *config_path(const struct hp_config *cfg, const char *path)
+{
+	return resolve_path(cfg, path);
 }

@@ -15,9 +15,11 @@
 #include "control.h"
 #include "ddns.h"
 #include "ev.h"
+#include "event_follow.h"
 #include "gateway.h"
 #include "homeport.h"
 #include "log.h"
+#include "metrics.h"
 #include "util.h"
 
 #define CLIENT_TIMEOUT_MS 2000
@@ -127,20 +129,17 @@ static json_t *do_log_level(const char *arg)
 	return reply_ok("log level changed");
 }
 
+static json_t *do_metrics(void)
+{
+	char *text = metrics_text();
+	json_t *reply = json_pack("{s:b, s:s}", "ok", 1, "metrics", text);
+
+	free(text);
+	return reply;
+}
+
 int control_parse(const char *buf, size_t len, struct control_request *req, const char **error)
 {
-	static const struct {
-		const char *name;
-		enum control_cmd cmd;
-		bool has_arg;
-		enum control_access access;
-	} cmds[] = {
-		{ "status", CTL_STATUS, false, CTL_READ },
-		{ "refresh", CTL_REFRESH, false, CTL_CHANGE },
-		{ "update", CTL_UPDATE, true, CTL_CHANGE },
-		{ "reload", CTL_RELOAD, false, CTL_CHANGE },
-		{ "log-level", CTL_LOG_LEVEL, true, CTL_CHANGE },
-	};
 	const char *end, *arg;
 	size_t word;
 
@@ -164,16 +163,18 @@ int control_parse(const char *buf, size_t len, struct control_request *req, cons
 	arg = buf + word;
 	while (arg < end && *arg == ' ')
 		arg++;
-	for (size_t i = 0; i < HP_ARRAY_LEN(cmds); i++) {
-		if (strlen(cmds[i].name) != word || memcmp(buf, cmds[i].name, word) != 0)
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+
+		if (strlen(c->name) != word || memcmp(buf, c->name, word) != 0)
 			continue;
-		if (!cmds[i].has_arg && arg < end) {
+		if (!c->arg && arg < end) {
 			*error = "this command takes no argument";
 			return -1;
 		}
-		req->cmd = cmds[i].cmd;
-		req->name = cmds[i].name;
-		req->access = cmds[i].access;
+		req->cmd = c->cmd;
+		req->name = c->name;
+		req->access = c->access;
 		memcpy(req->arg, arg, (size_t)(end - arg));
 		req->arg[end - arg] = '\0';
 		return 0;
@@ -219,6 +220,10 @@ static json_t *control_dispatch(const struct client *c, const char *buf, size_t 
 		return do_reload();
 	case CTL_LOG_LEVEL:
 		return do_log_level(req.arg[0] ? req.arg : NULL);
+	case CTL_METRICS:
+		return do_metrics();
+	case CTL_EVENTS:
+		break;                 /* a stream, not a reply: client_follow() */
 	}
 	return reply_error("unknown command");
 }
@@ -252,10 +257,29 @@ static void client_write(struct client *c)
 		client_close(c);
 }
 
+static bool is_events(const char *buf, size_t len)
+{
+	struct control_request req;
+	const char *error;
+
+	return control_parse(buf, len, &req, &error) == 0 && req.cmd == CTL_EVENTS;
+}
+
+/* "events": the connection leaves us for the event stream. */
+static void client_follow(struct client *c)
+{
+	int fd = fcntl(c->fd, F_DUPFD_CLOEXEC, 0);
+
+	client_close(c);
+	if (fd < 0 || event_follow_add(fd) < 0)
+		log_info("control: cannot follow events for one more client");
+}
+
 static void client_read(struct client *c)
 {
 	ssize_t n = recv(c->fd, c->in + c->in_len, CONTROL_MAX_REQUEST - c->in_len, 0);
 	char *nl;
+	size_t len;
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
@@ -273,7 +297,16 @@ static void client_read(struct client *c)
 		client_reply(c, reply_error("request too long"));
 		return;
 	}
-	client_reply(c, control_dispatch(c, c->in, nl ? (size_t)(nl - c->in) : c->in_len));
+	len = nl ? (size_t)(nl - c->in) : c->in_len;
+	/* "events" streams, so it is checked here; the rest in control_dispatch */
+	if (is_events(c->in, len)) {
+		if (c->may_read)
+			client_follow(c);
+		else
+			client_reply(c, refuse(c, "events", CTL_READ));
+		return;
+	}
+	client_reply(c, control_dispatch(c, c->in, len));
 }
 
 static void client_event(int fd, short revents, void *arg)
@@ -445,6 +478,7 @@ int control_init(const char *path, const struct control_ops *control_ops,
 
 void control_fini(void)
 {
+	event_follow_fini();
 	for (size_t i = 0; i < CONTROL_MAX_CLIENTS; i++)
 		if (clients[i])
 			client_close(clients[i]);

@@ -24,6 +24,7 @@
 #include "ddns.h"
 #include "ddns_policy.h"
 #include "ev.h"
+#include "event.h"
 #include "homeport.h"
 #include "log.h"
 #include "provider.h"
@@ -81,7 +82,7 @@ static struct {
 	char next_ip[INET6_ADDRSTRLEN];
 	bool next_known, next_public;
 	bool ip_gone;                        /* the gateway said "unknown" before any IP */
-	const struct provider_ops *(*lookup)(enum ddns_family);
+	const struct provider_ops *(*lookup)(const struct provider_ops *);
 	int debounce_ms;
 } dd;
 
@@ -278,11 +279,26 @@ static void adopt_state(struct entry *e, const struct entry *tmp)
 		e->state = ST_FAILED;
 }
 
+/* Was the state written for e's config? Upgrade only: a file of release
+ * 0.1.0 carries that release's fingerprint (*legacy; see ddns_policy.h). */
+static bool state_matches(const struct entry *e, const char *salt, const char *want,
+			  bool *legacy)
+{
+	char fp[DDNS_FP_LEN + 1];
+
+	*legacy = false;
+	if (ddns_policy_fingerprint(e->cfg, salt, fp) == 0 && strcmp(fp, want) == 0)
+		return true;
+	*legacy = ddns_policy_fingerprint_legacy(e->cfg, salt, fp) == 0 && strcmp(fp, want) == 0;
+	return *legacy;
+}
+
 /* State is a cache: anything odd is logged and the entry starts afresh. */
 static void load_state(struct entry *e)
 {
-	char name[300], fp[DDNS_FP_LEN + 1];
+	char name[300];
 	struct entry *tmp = xcalloc(1, sizeof(*tmp));
+	bool legacy;
 	json_t *o;
 
 	state_name(e, name, sizeof(name));
@@ -294,13 +310,17 @@ static void load_state(struct entry *e)
 			  dd.state_dir, name);
 		goto out;
 	}
-	if (ddns_policy_fingerprint(e->cfg, tmp->salt, fp) < 0 ||
-	    strcmp(fp, json_string_value(json_object_get(o, "fingerprint")) ?: "") != 0) {
+	if (!state_matches(e, tmp->salt,
+			   json_string_value(json_object_get(o, "fingerprint")) ?: "", &legacy)) {
 		log_info("ddns %s: configuration changed since the last run: starting afresh",
 			 e->name);
 		goto out;
 	}
 	adopt_state(e, tmp);
+	if (legacy) {
+		log_info("ddns %s: state of release 0.1.0 taken over", e->name);
+		save_state(e);                  /* from now on under today's fingerprint */
+	}
 	log_info("ddns %s: last published %s%s", e->name,
 		 e->published_ip[0] ? e->published_ip : "nothing",
 		 e->failed ? " (failed: waiting for a config change)" : "");
@@ -376,6 +396,7 @@ static void finish(struct entry *e, const struct ddns_result *res)
 	int64_t now = time(NULL);
 
 	e->attempted = true;
+	event_ddns(e->cfg, res->outcome, e->req_ip, e->published_ip, res->error);
 	switch (res->outcome) {
 	case DDNS_OK:       record_success(e, now); break;
 	case DDNS_TEMPFAIL: record_tempfail(e, res, now); break;
@@ -394,15 +415,15 @@ static void on_done(void *ctx, const struct ddns_result *res)
 	finish(e, res);
 }
 
-static const struct provider_ops *ops_for(enum ddns_family family)
+static const struct provider_ops *ops_for(const struct provider_ops *ops)
 {
-	return dd.lookup ? dd.lookup(family) : provider_ops_for(family);
+	return dd.lookup ? dd.lookup(ops) : ops;
 }
 
 static void start_update(struct entry *e)
 {
 	struct ddns_result res = { .outcome = DDNS_PERMFAIL };
-	const struct provider_ops *ops = ops_for(e->cfg->family);
+	const struct provider_ops *ops = ops_for(e->cfg->ops);
 	char reason[96];
 
 	copy_str(e->req_ip, sizeof(e->req_ip), dd.ip);
@@ -422,7 +443,7 @@ static void start_update(struct entry *e)
 		finish(e, &res);
 		return;
 	}
-	e->req = ops->start(e->cfg, e->req_ip, on_done, e, &res);
+	e->req = provider_start(ops, e->cfg, DDNS_REC_A, e->req_ip, on_done, e, &res);
 	if (!e->req) {
 		finish(e, &res);
 		return;
@@ -512,6 +533,7 @@ static void on_debounce(void *arg)
 	memcpy(dd.ip, dd.next_ip, sizeof(dd.ip));
 	dd.ip_public = dd.next_public;
 	dd.ip_known = true;
+	event_ip(dd.ip, dd.ip_public);
 	reconcile_all();
 }
 
@@ -751,7 +773,8 @@ void ddns_fini(void)
 	memset(&dd, 0, sizeof(dd));
 }
 
-void ddns_test_hooks(const struct provider_ops *(*lookup)(enum ddns_family), int debounce_ms)
+void ddns_test_hooks(const struct provider_ops *(*lookup)(const struct provider_ops *),
+		     int debounce_ms)
 {
 	dd.lookup = lookup;
 	dd.debounce_ms = debounce_ms;

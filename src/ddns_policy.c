@@ -1,10 +1,14 @@
 /* ddns_policy.c - when a DDNS entry sends, how it backs off, and the config
  * fingerprint kept in its state file. Pure functions (see ddns_policy.h). */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <openssl/evp.h>
 
 #include "ddns_policy.h"
+#include "homeport.h"
+#include "provider.h"
+#include "util.h"
 
 uint32_t ddns_policy_backoff(unsigned attempts, uint32_t retry_after, uint32_t rnd)
 {
@@ -119,37 +123,143 @@ static int fp_num(EVP_MD_CTX *md, uint64_t v)
 	return EVP_DigestUpdate(md, &v, sizeof(v)) == 1 ? 0 : -1;
 }
 
+static int fp_value(EVP_MD_CTX *md, const struct cfgkey *k, const struct cfg_value *v)
+{
+	int rc = 0;
+
+	if (k->flags & CK_REPEAT) {
+		rc |= fp_num(md, v->n_list);
+		for (size_t i = 0; i < v->n_list; i++)
+			rc |= fp_str(md, v->list[i]);
+		return rc;
+	}
+	switch (k->type) {
+	case CK_SECRET_FILE:
+	case CK_HEADER_FILE:
+		return fp_str(md, v->secret);          /* the content: a new password counts */
+	case CK_UINT:
+	case CK_DURATION:
+	case CK_SECONDS:
+	case CK_BOOL:
+		return fp_num(md, v->num);
+	default:
+		return fp_str(md, v->str);
+	}
+}
+
+/* Every key the provider marks CK_FP, named, unless it holds its default:
+ * so a key added to a provider later, with a default, leaves the
+ * fingerprints of existing entries (and their state) as they were. */
+static int fp_keys(EVP_MD_CTX *md, const struct cfg_ddns *c)
+{
+	const struct provider_ops *ops = c->ops;
+	struct cfg_value *defs = xcalloc(ops->n_keys, sizeof(*defs));
+	int rc = 0;
+
+	cfgkey_defaults(ops->keys, ops->n_keys, defs);
+	for (size_t i = 0; i < ops->n_keys; i++) {
+		const struct cfgkey *k = &ops->keys[i];
+		if ((k->flags & CK_FP) && !cfgkey_equal(k, &c->values[i], &defs[i]))
+			rc |= fp_str(md, k->name) | fp_value(md, k, &c->values[i]);
+	}
+	for (size_t i = 0; i < ops->n_keys; i++)
+		cfgkey_free(&ops->keys[i], &defs[i]);
+	free(defs);
+	return rc;
+}
+
+static int fp_hostnames(EVP_MD_CTX *md, const struct cfg_ddns *c)
+{
+	int rc = fp_num(md, c->n_hostnames);
+
+	for (size_t i = 0; i < c->n_hostnames; i++)
+		rc |= fp_str(md, c->hostnames[i]);
+	return rc;
+}
+
 static int fp_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
 {
 	int rc = 0;
 
 	rc |= fp_str(md, c->provider);
-	rc |= fp_num(md, (uint64_t)c->family);
-	rc |= fp_num(md, c->n_hostnames);
-	for (size_t i = 0; i < c->n_hostnames; i++)
-		rc |= fp_str(md, c->hostnames[i]);
-	rc |= fp_str(md, c->server);
-	rc |= fp_str(md, c->username);
-	rc |= fp_str(md, c->password);
-	rc |= fp_str(md, c->token);
-	rc |= fp_str(md, c->zone);
-	rc |= fp_num(md, c->ttl);
-	rc |= fp_num(md, c->proxied);
-	rc |= fp_str(md, c->key_name);
-	rc |= fp_str(md, c->key_algorithm);
-	rc |= fp_str(md, c->key_secret);
-	rc |= fp_str(md, c->url);
-	rc |= fp_str(md, c->method);
-	rc |= fp_num(md, c->n_headers);
-	for (size_t i = 0; i < c->n_headers; i++)
-		rc |= fp_str(md, c->headers[i].value);
-	rc |= fp_str(md, c->body);
-	rc |= fp_str(md, c->success_regex);
-	rc |= fp_num(md, c->allow_http);
+	rc |= fp_hostnames(md, c);
+	rc |= fp_keys(md, c);
 	return rc ? -1 : 0;
 }
 
-int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *out)
+/* ---- upgrade only: the fingerprint of release 0.1.0 -------------------
+ * 0.1.0 (commit 6bd72cf) hashed a fixed list of struct fields, not named
+ * keys. Remove this part and its use in ddns.c load_state() once upgrading
+ * straight from 0.1.0 is no longer supported (say so in that release's
+ * notes); without it such an upgrade sends one needless update per entry. */
+
+/* 0.1.0's enum ddns_family, in its order: the number is what it hashed. */
+static const char *const legacy_families[] = {
+	"dyndns2", "cloudflare", "duckdns", "rfc2136", "webhook",
+};
+
+/* The fields 0.1.0 hashed after the hostnames, in its order, as the keys
+ * that hold them now. A provider without the key hashes it unset: NULL for
+ * text, 0 for numbers, an empty list for headers, as 0.1.0 left them. */
+static const struct cfgkey legacy_keys[] = {
+	{ .name = "server", .type = CK_STRING },
+	{ .name = "username", .type = CK_STRING },
+	{ .name = "password_file", .type = CK_SECRET_FILE },
+	{ .name = "token_file", .type = CK_SECRET_FILE },
+	{ .name = "zone", .type = CK_STRING },
+	{ .name = "ttl", .type = CK_SECONDS },
+	{ .name = "proxied", .type = CK_BOOL },
+	{ .name = "key_name", .type = CK_STRING },
+	{ .name = "key_algorithm", .type = CK_STRING },
+	{ .name = "key_secret_file", .type = CK_SECRET_FILE },
+	{ .name = "url", .type = CK_STRING },
+	{ .name = "method", .type = CK_STRING },
+	{ .name = "header", .type = CK_HEADER, .flags = CK_REPEAT },
+	{ .name = "body", .type = CK_STRING },
+	{ .name = "success_regex", .type = CK_STRING },
+	{ .name = "allow_http", .type = CK_BOOL },
+};
+
+/* A provider or a fingerprinted key 0.1.0 did not have (header_file, ...)
+ * means this config cannot be the one its state file was written for. */
+static int legacy_family(const struct cfg_ddns *c)
+{
+	const struct provider_ops *ops = c->ops;
+	int family = -1;
+
+	for (size_t i = 0; i < HP_ARRAY_LEN(legacy_families); i++)
+		if (strcmp(ops->name, legacy_families[i]) == 0)
+			family = (int)i;
+	for (size_t i = 0; family >= 0 && i < ops->n_keys; i++)
+		if ((ops->keys[i].flags & CK_FP) && cfgkey_present(&ops->keys[i], &c->values[i]) &&
+		    cfgkey_find(legacy_keys, HP_ARRAY_LEN(legacy_keys), ops->keys[i].name) < 0)
+			family = -1;
+	return family;
+}
+
+static int fp_legacy_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
+{
+	static const struct cfg_value unset;
+	const struct provider_ops *ops = c->ops;
+	int family = legacy_family(c), rc = 0;
+
+	if (family < 0)
+		return -1;
+	rc |= fp_str(md, c->provider);
+	rc |= fp_num(md, (uint64_t)family);
+	rc |= fp_hostnames(md, c);
+	for (size_t j = 0; j < HP_ARRAY_LEN(legacy_keys); j++) {
+		ssize_t i = cfgkey_find(ops->keys, ops->n_keys, legacy_keys[j].name);
+		rc |= i < 0 ? fp_value(md, &legacy_keys[j], &unset)
+			    : fp_value(md, &ops->keys[i], &c->values[i]);
+	}
+	return rc ? -1 : 0;
+}
+
+/* ---- end of the upgrade-only part ---- */
+
+static int fingerprint(const struct cfg_ddns *c, const char *salt, char *out,
+		       int (*fields)(EVP_MD_CTX *, const struct cfg_ddns *))
 {
 	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int dlen = 0;
@@ -158,7 +268,7 @@ int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *ou
 
 	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
 		goto out;
-	if (fp_str(md, salt) < 0 || fp_fields(md, c) < 0)
+	if (fp_str(md, salt) < 0 || fields(md, c) < 0)
 		goto out;
 	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen * 2 < DDNS_FP_LEN)
 		goto out;
@@ -168,4 +278,14 @@ int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *ou
 out:
 	EVP_MD_CTX_free(md);
 	return rc;
+}
+
+int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *out)
+{
+	return fingerprint(c, salt, out, fp_fields);
+}
+
+int ddns_policy_fingerprint_legacy(const struct cfg_ddns *c, const char *salt, char *out)
+{
+	return fingerprint(c, salt, out, fp_legacy_fields);
 }

@@ -1,51 +1,81 @@
 /* gateway.c - finds the gateway and the protocol to map with, tracks its
  * external IP (public or behind another NAT) and notices when it lost its
- * state, so that mapping.c can re-create every mapping.
+ * state, so that mapping.c can re-create every mapping. It never names a
+ * protocol: it asks every protocol of the backend table ([gateway]
+ * protocol allowing) at once, and reasons in outcomes and capabilities.
  *
- * Discovery asks UPnP (upnp_url, else SSDP) and NAT-PMP in parallel, as
- * [gateway] protocol allows. Mappings go over UPnP when it answers, since
- * only UPnP can map for other LAN hosts; NAT-PMP, when it answers too, is
- * still used to read the external IP (one small datagram) and for its
- * epoch and announcements. A router that restarted is noticed by:
- *   - a NAT-PMP epoch going backwards (RFC 6886 3.6), on every answer;
- *   - a new BOOTID.UPNP.ORG in the gateway's SSDP NOTIFY (miniupnpd sends
- *     a burst when it starts; a unicast M-SEARCH learns the first one);
- *   - a UPnP mapping gone at verification (mapping.c).
- * IP changes arrive through the NAT-PMP announcements on 224.0.0.1:5350;
- * each one makes us ask the gateway at once (miniupnpd's first
- * announcement after a change may carry the old address). */
+ * The state machine (one transition function, which logs old -> new):
+ *
+ *   searching --found--> up --lost--> searching
+ *       |                 |
+ *       | nothing         | lost right after it was found (flapping)
+ *       v                 v
+ *   unreachable <-----------+ --backoff timer--> retrying --found--> up
+ *                  ^                               |
+ *                  +-------- nothing answered -----+
+ *
+ * and stopping (shutdown, deleting our mappings) from any of them.
+ *
+ * Mappings go over the first protocol in table order that answers (UPnP:
+ * only it can map for other LAN hosts). The external IP is read from a
+ * protocol whose answers carry an epoch first (NAT-PMP: one small
+ * datagram, and its epoch shows a reboot), then from the others. A router
+ * that lost its table is noticed by
+ *   - an answer that says so (an epoch that went back, RFC 6886 3.6);
+ *   - its announcement that it restarted (a new SSDP BOOTID.UPNP.ORG);
+ *   - a mapping gone at verification (mapping.c).
+ * Announcements of a changed external IP make us ask the gateway at once
+ * (miniupnpd's first NAT-PMP announcement after a change carries the old
+ * address). */
 #include <arpa/inet.h>
-#include <errno.h>
-#include <net/if.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include "config.h"
-#include "ddns.h"
 #include "ev.h"
+#include "event.h"
 #include "gateway.h"
-#include "gw_natpmp.h"
-#include "gw_upnp.h"
+#include "gw_backend.h"
 #include "homeport.h"
 #include "log.h"
 #include "mapping.h"
+#include "route.h"
 #include "util.h"
 
-#define UPNP_DEADLINE_MS 6000      /* SSDP alone takes 2 s */
-#define NATPMP_DEADLINE_MS 2000
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
-#define SSDP_PORT 1900
+#define MAX_SLOTS MAPPING_MAX_BACKENDS
 
-enum gw_state { GW_SEARCHING, GW_OK, GW_UNREACHABLE };
+enum gw_state { GS_IDLE, GS_SEARCHING, GS_UP, GS_UNREACHABLE, GS_RETRYING, GS_STOPPING };
 
-static const char *const gw_state_names[] = {
-	[GW_SEARCHING] = "searching", [GW_OK] = "ok", [GW_UNREACHABLE] = "unreachable",
+static const char *const state_names[] = {
+	[GS_IDLE] = "idle", [GS_SEARCHING] = "searching", [GS_UP] = "up",
+	[GS_UNREACHABLE] = "unreachable", [GS_RETRYING] = "retrying",
+	[GS_STOPPING] = "stopping",
+};
+
+/* SPEC "Status": gateway.state */
+static const char *const status_names[] = {
+	[GS_IDLE] = "searching", [GS_SEARCHING] = "searching", [GS_UP] = "ok",
+	[GS_UNREACHABLE] = "unreachable", [GS_RETRYING] = "unreachable",
+	[GS_STOPPING] = "ok",
+};
+
+/* One protocol of the table, during and after discovery. */
+enum slot_state {
+	SLOT_OFF,        /* not asked (or stopped) */
+	SLOT_ASKING,     /* discovery in flight */
+	SLOT_ANSWERED,   /* a gateway answered: in use */
+};
+
+struct slot {
+	const struct gw_backend *be;
+	enum slot_state state;
+	uint64_t req;
+	char error[GW_ERROR_LEN];    /* why it did not answer */
+	struct gw_found found;
 };
 
 struct gw_conf {                   /* own copy: the config is freed after apply */
@@ -56,51 +86,38 @@ struct gw_conf {                   /* own copy: the config is freed after apply 
 	bool keep_mappings;
 };
 
+enum todo { TODO_LOST = 1, TODO_REMAP = 2 };
+
 static struct {
-	bool inited, stopping;
-	struct gw_conf conf;
 	enum gw_state state;
 	char error[256];
-	enum map_via via;
+	struct gw_conf conf;
+	struct gateway_hooks hooks;
+	struct slot slots[MAX_SLOTS];
+	size_t n_slots;
+	struct slot *via;              /* the mapping protocol (up) */
+	char address[INET_ADDRSTRLEN], lan_address[INET_ADDRSTRLEN];
 	unsigned failures;             /* discoveries failed in a row */
 	unsigned flaps;                /* found, then lost before anything worked */
 	bool proved;                   /* an answer was usable since it was found */
-
-	/* discovery in flight */
-	uint64_t upnp_req, np_req;
-	int pending;
-	bool upnp_ok, natpmp_ok;
-	char upnp_err[160], natpmp_err[160];
-	struct upnp_igd igd;
-	char np_ip[INET_ADDRSTRLEN];
-
-	char address[INET_ADDRSTRLEN], lan_address[INET_ADDRSTRLEN];
+	bool trouble;                  /* a request failed since the last sign of life */
 
 	/* external IP */
 	char ext_ip[INET_ADDRSTRLEN];
 	bool ext_known, ext_public, ip_checked, ip_again;
+	struct slot *ip_slot;          /* asked now */
 	uint64_t ip_req;
-	bool ip_req_upnp;
 	int64_t last_check_ms;
 
-	/* NAT-PMP epoch */
-	bool have_epoch;
-	uint32_t epoch;
-	int64_t epoch_ms;
-
-	/* SSDP NOTIFY listener */
-	int ssdp_fd;
-	struct in_addr ssdp_from;
-	bool have_bootid;
-	unsigned long bootid;
-	bool trouble;                  /* a request failed since the last alive */
-
+	/* deferred work: hooks run inside mapping.c's callbacks */
+	unsigned todo;
 	char lost_why[200], remap_why[200];
-	struct ev_timer *check_timer, *retry_timer, *lost_timer, *remap_timer,
-		*restart_timer, *shutdown_timer;
+	struct ev_timer *timer;        /* up: next check; unreachable: retry; stopping: limit */
+	struct ev_timer *kick;         /* the deferred work */
+	struct ev_timer *settle;       /* a restarted gateway: verify after RESTART_SETTLE_MS */
 	void (*done)(void *arg);
 	void *done_arg;
-} G = { .ssdp_fd = -1 };
+} G;
 
 static void discover(void);
 static void check_ip(void);
@@ -136,13 +153,15 @@ static bool conf_rediscover(const struct gw_conf *c, const struct cfg_gateway *g
 	       !str_same(c->interface, g->interface);
 }
 
-static const char *via_name(enum map_via v)
+static bool enabled(const struct gw_backend *be)
 {
-	return v == MAP_VIA_UPNP ? "upnp" : v == MAP_VIA_NATPMP ? "natpmp" : NULL;
+	return G.conf.protocol == GW_PREF_AUTO || G.conf.protocol == be->pref;
 }
 
-static void set_state(enum gw_state s, const char *fmt, ...) HP_PRINTF(2, 3);
-static void set_state(enum gw_state s, const char *fmt, ...)
+/* The one transition function: logs old -> new, sets the public error and
+ * the state's timer (delay_ms < 0: none). */
+static void transition(enum gw_state to, int64_t delay_ms, const char *fmt, ...) HP_PRINTF(3, 4);
+static void transition(enum gw_state to, int64_t delay_ms, const char *fmt, ...)
 {
 	char err[sizeof(G.error)] = "";
 	va_list ap;
@@ -152,34 +171,38 @@ static void set_state(enum gw_state s, const char *fmt, ...)
 		vsnprintf(err, sizeof(err), fmt, ap);
 		va_end(ap);
 	}
-	if (G.state != s)
-		log_msg(s == GW_OK ? LOG_NOTICE : s == GW_UNREACHABLE ? LOG_WARNING : LOG_INFO,
-			"gateway: %s -> %s%s%s", gw_state_names[G.state], gw_state_names[s],
+	if (G.state != to)
+		log_msg(to == GS_UP ? LOG_NOTICE : to == GS_UNREACHABLE ? LOG_WARNING : LOG_INFO,
+			"gateway: %s -> %s%s%s", state_names[G.state], state_names[to],
 			*err ? ": " : "", err);
-	G.state = s;
+	/* hooks: found on reaching up, lost on giving up (not while searching) */
+	if (to == GS_UP || to == GS_UNREACHABLE)
+		event_gateway(to == GS_UP, G.address, err);
+	G.state = to;
 	memcpy(G.error, err, sizeof(err));
+	if (delay_ms >= 0)
+		ev_timer_arm(G.timer, delay_ms);
+	else
+		ev_timer_disarm(G.timer);
 }
 
-/* Our address on the route towards addr: connect() a UDP socket (sends nothing). */
-static int route_source(const char *addr, char *out, size_t len)
+static void stop_slot(struct slot *s)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(9) }, me;
-	socklen_t mlen = sizeof(me);
-	int fd, rc = -1;
+	if (s->state == SLOT_OFF)
+		return;
+	s->be->stop();
+	s->state = SLOT_OFF;
+	s->req = 0;
+}
 
-	if (inet_pton(AF_INET, addr, &sa.sin_addr) != 1)
-		return -1;
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    getsockname(fd, (struct sockaddr *)&me, &mlen) < 0)
-		goto out;
-	if (inet_ntop(AF_INET, &me.sin_addr, out, (socklen_t)len))
-		rc = 0;
-out:
-	close(fd);
-	return rc;
+static void stop_all(void)
+{
+	for (size_t i = 0; i < G.n_slots; i++)
+		stop_slot(&G.slots[i]);
+	G.via = NULL;
+	G.ip_slot = NULL;
+	G.ip_req = 0;
+	G.ip_again = false;
 }
 
 /* ---- external IP ------------------------------------------------------ */
@@ -202,177 +225,184 @@ static void learn_ip(const char *ip)
 	snprintf(G.ext_ip, sizeof(G.ext_ip), "%s", known ? ip : "");
 	G.ext_known = known;
 	G.ext_public = pub;
-	ddns_set_external_ip(known ? ip : NULL, pub);
+	if (G.hooks.ip_changed)
+		G.hooks.ip_changed(known ? ip : NULL, pub);
 }
 
-static void note_epoch(uint32_t epoch)
-{
-	int64_t now = ev_now_ms();
+static void gateway_lost(const char *why);
 
-	if (G.have_epoch && natpmp_epoch_reset(G.epoch, G.epoch_ms, epoch, now)) {
-		log_notice("gateway: NAT-PMP epoch went back (%u after %u): it lost its mappings",
-			   epoch, G.epoch);
-		snprintf(G.remap_why, sizeof(G.remap_why), "NAT-PMP epoch reset");
-		ev_timer_arm(G.remap_timer, 0);
-	}
-	G.have_epoch = true;
-	G.epoch = epoch;
-	G.epoch_ms = now;
+static void state_lost(const char *why)
+{
+	snprintf(G.remap_why, sizeof(G.remap_why), "%s", why);
+	G.todo |= TODO_REMAP;
+	ev_timer_arm(G.kick, 0);
+}
+
+/* Every answer: one that shows a lost table re-creates every mapping. */
+static void check_lost(const struct slot *s, const struct gw_result *r)
+{
+	char why[80];
+
+	if (!r->state_lost)
+		return;
+	snprintf(why, sizeof(why), "%s: the gateway lost its mappings", s->be->label);
+	state_lost(why);
+}
+
+/* The order to ask for the external IP in: protocols whose answers carry
+ * an epoch first (each answer then also checks for a reboot). */
+static struct slot *ip_next(const struct slot *after)
+{
+	bool past = after == NULL;
+
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < G.n_slots; i++) {
+			struct slot *s = &G.slots[i];
+			bool epoch = s->be->caps & GW_CAP_EPOCH;
+
+			if (epoch != (pass == 0))
+				continue;
+			if (past && s->state == SLOT_ANSWERED)
+				return s;
+			if (s == after)
+				past = true;
+		}
+	return NULL;
 }
 
 static void ip_done(void)
 {
 	G.ip_req = 0;
+	G.ip_slot = NULL;
 	if (G.ip_again) {
 		G.ip_again = false;
 		check_ip();
 	}
 }
 
-static void gateway_lost(const char *why);
+static void ask_ip(struct slot *s);
 
-static void on_upnp_ip(void *arg, const struct upnp_result *r)
+static void on_ip(void *arg, const struct gw_result *r)
 {
+	struct slot *s = arg, *next;
+
 	G.ip_req = 0;
-	if (r->status == UPNP_ST_OK) {
+	check_lost(s, r);
+	if (r->outcome == GW_OK) {
 		learn_ip(r->u.ext_ip);
-	} else {
-		G.ip_checked = true;
-		log_warnx("gateway: cannot read the external IP over UPnP: %s", r->error);
-		G.trouble = true;
-		if (r->status != UPNP_ST_ERROR || r->upnp_code == 0)
-			gateway_lost(r->error);
-	}
-	ip_done();
-}
-
-static bool upnp_ip(void)
-{
-	G.ip_req = upnp_get_external_ip(on_upnp_ip, NULL);
-	G.ip_req_upnp = true;
-	return G.ip_req != 0;
-}
-
-static void on_natpmp_ip(void *arg, const struct natpmp_result *r)
-{
-	G.ip_req = 0;
-	if (r->status != NATPMP_ST_TIMEOUT)
-		note_epoch(r->epoch);
-	if (r->status == NATPMP_ST_OK) {
-		learn_ip(r->ext_ip);
 		ip_done();
 		return;
 	}
-	log_info("gateway: NAT-PMP external address: %s", r->error);
-	if (r->result_code == 0)
+	log_info("gateway: cannot read the external IP over %s: %s", s->be->label, r->error);
+	if (gw_outcome_gone(r->outcome))
 		G.trouble = true;
-	/* Result 3 (no WAN address yet) or a silent NAT-PMP: UPnP may know. */
-	if (G.upnp_ok && upnp_ip())
+	next = ip_next(s);
+	if (next) {
+		ask_ip(next);
 		return;
+	}
 	G.ip_checked = true;
-	if (r->status == NATPMP_ST_TIMEOUT)
+	if (gw_outcome_gone(r->outcome))
 		gateway_lost(r->error);
 	ip_done();
 }
 
+static void ask_ip(struct slot *s)
+{
+	G.ip_slot = s;
+	G.ip_req = s->be->external_ip(on_ip, s);
+	if (!G.ip_req) {
+		G.ip_checked = true;
+		ip_done();
+	}
+}
+
 static void check_ip(void)
 {
-	if (G.state != GW_OK || G.stopping)
+	struct slot *s = ip_next(NULL);
+
+	if (G.state != GS_UP || !s)
 		return;
 	if (G.ip_req) {
 		G.ip_again = true;
 		return;
 	}
-	G.ip_req_upnp = false;
-	if (G.natpmp_ok)
-		G.ip_req = natpmp_get_external_ip(on_natpmp_ip, NULL);
-	else if (G.upnp_ok)
-		upnp_ip();
-}
-
-/* ---- timers ----------------------------------------------------------- */
-
-static void arm_check(void)
-{
-	ev_timer_arm(G.check_timer, (int64_t)G.conf.check_interval * 1000);
-}
-
-static void on_check(void *arg)
-{
-	check_ip();
-	mapping_verify_all();
-	arm_check();
-}
-
-static void on_remap(void *arg)
-{
-	mapping_remap_all(G.remap_why);
-	check_ip();
-}
-
-static void on_restart(void *arg)
-{
-	mapping_verify_all();
-	check_ip();
-}
-
-static void cancel_discovery(void)
-{
-	if (G.upnp_req)
-		upnp_cancel(G.upnp_req);
-	if (G.np_req)
-		natpmp_cancel(G.np_req);
-	G.upnp_req = G.np_req = 0;
-	G.pending = 0;
+	ask_ip(s);
 }
 
 static void cancel_ip(void)
 {
-	if (G.ip_req && G.ip_req_upnp)
-		upnp_cancel(G.ip_req);
-	else if (G.ip_req)
-		natpmp_cancel(G.ip_req);
+	if (G.ip_req && G.ip_slot)
+		G.ip_slot->be->cancel(G.ip_req);
 	G.ip_req = 0;
+	G.ip_slot = NULL;
 	G.ip_again = false;
 }
 
-static void ssdp_close(void);
+/* ---- timers and deferred work ---------------------------------------- */
 
-/* Deferred: hooks run inside mapping.c's callbacks. */
-static void on_lost(void *arg)
+static void check_all(void)
+{
+	check_ip();
+	mapping_verify_all();
+	ev_timer_arm(G.timer, (int64_t)G.conf.check_interval * 1000);
+}
+
+/* Lost right after it was found, before a single usable answer: a broken
+ * router would have us find and lose it in a tight loop. Back off. */
+static void flapped(void)
 {
 	int64_t delay;
 
-	if (G.state != GW_OK || G.pending || G.stopping)
-		return;
-	if (G.proved) {
-		log_warnx("gateway %s stopped answering (%s): looking for it again", G.address,
-			  G.lost_why);
-		mapping_gateway_down(G.lost_why);
-		discover();
-		return;
-	}
-	/* Found, then failing before a single usable answer: a broken router
-	 * would have us find and lose it in a tight loop. Back off. */
 	G.flaps++;
 	delay = mapping_backoff_ms(G.flaps, drand48());
 	log_warnx("gateway %s fails right after it was found (%s): looking again in %lld s",
 		  G.address, G.lost_why, (long long)(delay / 1000));
 	mapping_gateway_down(G.lost_why);
 	cancel_ip();
-	ev_timer_disarm(G.check_timer);
-	ssdp_close();
-	ddns_set_external_ip(NULL, false);
-	set_state(GW_UNREACHABLE, "%s", G.lost_why);
-	ev_timer_arm(G.retry_timer, delay);
+	stop_all();
+	if (G.hooks.ip_changed)
+		G.hooks.ip_changed(NULL, false);
+	transition(GS_UNREACHABLE, delay, "%s", G.lost_why);
+}
+
+static void do_lost(void)
+{
+	if (G.state != GS_UP)
+		return;
+	if (!G.proved) {
+		flapped();
+		return;
+	}
+	log_warnx("gateway %s stopped answering (%s): looking for it again", G.address,
+		  G.lost_why);
+	mapping_gateway_down(G.lost_why);
+	transition(GS_SEARCHING, -1, NULL);
+	discover();
+}
+
+static void on_kick(void *arg)
+{
+	unsigned todo = G.todo;
+
+	G.todo = 0;
+	if (todo & TODO_LOST) {
+		do_lost();
+		return;          /* a new discovery re-maps everything anyway */
+	}
+	if ((todo & TODO_REMAP) && G.state == GS_UP) {
+		mapping_remap_all(G.remap_why);
+		check_ip();
+	}
 }
 
 static void gateway_lost(const char *why)
 {
-	if (G.state != GW_OK || ev_timer_armed(G.lost_timer))
+	if (G.state != GS_UP || (G.todo & TODO_LOST))
 		return;
 	snprintf(G.lost_why, sizeof(G.lost_why), "%s", why && *why ? why : "no answer");
-	ev_timer_arm(G.lost_timer, 0);
+	G.todo |= TODO_LOST;
+	ev_timer_arm(G.kick, 0);
 }
 
 static void hook_trouble(const char *why)
@@ -380,337 +410,250 @@ static void hook_trouble(const char *why)
 	G.trouble = true;
 }
 
-static void hook_state_lost(const char *why)
+static void on_settle(void *arg)
 {
-	snprintf(G.remap_why, sizeof(G.remap_why), "%s", why);
-	ev_timer_arm(G.remap_timer, 0);
+	if (G.state != GS_UP)
+		return;
+	mapping_verify_all();
+	check_ip();
 }
 
-static void on_retry(void *arg)
+/* ---- announcements: hints that make us ask ---------------------------- */
+
+static void on_hint(void *arg, enum gw_hint hint, const char *what)
 {
-	discover();
-}
-
-/* ---- SSDP NOTIFY: a router that restarts announces a new BOOTID ------- */
-
-static bool ssdp_header(const char *msg, const char *name, char *out, size_t len)
-{
-	const char *p = msg;
-	size_t n = strlen(name);
-
-	while ((p = strchr(p, '\n'))) {
-		p++;
-		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
-			p += n + 1;
-			p += strspn(p, " \t");
-			n = strcspn(p, "\r\n");
-			if (n >= len)
-				n = len - 1;
-			memcpy(out, p, n);
-			out[n] = '\0';
-			return true;
+	if (G.state != GS_UP)
+		return;
+	switch (hint) {
+	case GW_HINT_CHANGED:
+		check_ip();
+		break;
+	case GW_HINT_RESTARTED:
+		log_info("gateway %s: %s: verifying mappings", G.address, what);
+		ev_timer_arm(G.settle, RESTART_SETTLE_MS);
+		G.trouble = false;
+		break;
+	case GW_HINT_ALIVE:
+		/* Same boot (a restart within a second?) but it failed us lately:
+		 * it came back, look at everything again. */
+		if (G.trouble) {
+			log_notice("gateway %s announces itself again: verifying mappings", G.address);
+			ev_timer_arm(G.settle, RESTART_SETTLE_MS);
 		}
+		G.trouble = false;
+		break;
 	}
-	return false;
-}
-
-static void ssdp_message(const char *msg)
-{
-	char v[32], *end;
-	unsigned long id;
-
-	if (strncmp(msg, "NOTIFY ", 7) != 0 && strncmp(msg, "HTTP/1.1 200", 12) != 0)
-		return;
-	if (strncmp(msg, "NOTIFY ", 7) == 0 &&
-	    (!ssdp_header(msg, "NTS", v, sizeof(v)) || strcasecmp(v, "ssdp:alive") != 0))
-		return;
-	if (!ssdp_header(msg, "BOOTID.UPNP.ORG", v, sizeof(v)))
-		return;
-	errno = 0;
-	id = strtoul(v, &end, 10);
-	if (errno || end == v || *end)
-		return;
-	if (G.have_bootid && id != G.bootid) {
-		log_notice("gateway %s restarted (SSDP BOOTID %lu -> %lu): verifying mappings",
-			   G.address, G.bootid, id);
-		ev_timer_arm(G.restart_timer, RESTART_SETTLE_MS);
-	} else if (G.trouble) {
-		/* Same BOOTID (a restart within a second) but it failed us
-		 * lately: it came back, look at everything again. */
-		log_notice("gateway %s announces itself again: verifying mappings", G.address);
-		ev_timer_arm(G.restart_timer, RESTART_SETTLE_MS);
-	} else if (!G.have_bootid) {
-		/* The first BOOTID seen may already be a new boot's (the router
-		 * restarted before answering our M-SEARCH): one verification. */
-		log_debug("gateway: SSDP BOOTID %lu", id);
-		ev_timer_arm(G.restart_timer, RESTART_SETTLE_MS);
-	}
-	G.have_bootid = true;
-	G.bootid = id;
-	G.trouble = false;
-}
-
-static void on_ssdp(int fd, short revents, void *arg)
-{
-	for (int i = 0; i < 64; i++) {
-		char buf[2048];
-		struct sockaddr_in from;
-		socklen_t flen = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf) - 1, MSG_DONTWAIT,
-				     (struct sockaddr *)&from, &flen);
-
-		if (n < 0)
-			return;
-		if (flen != sizeof(from) || from.sin_addr.s_addr != G.ssdp_from.s_addr)
-			continue;
-		buf[n] = '\0';
-		ssdp_message(buf);
-	}
-}
-
-static void ssdp_search(int fd)
-{
-	static const char msearch[] =
-		"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
-		"MAN: \"ssdp:discover\"\r\nMX: 1\r\n"
-		"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
-	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT),
-				  .sin_addr = G.ssdp_from };
-
-	if (sendto(fd, msearch, sizeof(msearch) - 1, MSG_DONTWAIT, (struct sockaddr *)&to,
-		   sizeof(to)) < 0)
-		log_debug("gateway: SSDP M-SEARCH to %s: %s", G.address, strerror(errno));
-}
-
-static void ssdp_open(void)
-{
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
-	struct ip_mreqn mr = { .imr_ifindex = 0 };
-	int fd, one = 1, zero = 0;
-
-	ssdp_close();
-	if (inet_pton(AF_INET, G.address, &G.ssdp_from) != 1 ||
-	    inet_pton(AF_INET, G.lan_address, &mr.imr_address) != 1)
-		return;
-	inet_pton(AF_INET, "239.255.255.250", &mr.imr_multiaddr);
-	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
-	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ||
-	    ev_fd_add(fd, POLLIN, on_ssdp, NULL) < 0) {
-		/* Only a hint: the periodic checks still find a restarted router. */
-		log_info("gateway: not listening for SSDP NOTIFY: %s", strerror(errno));
-		close(fd);
-		return;
-	}
-	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
-	G.ssdp_fd = fd;
-	G.have_bootid = false;
-	ssdp_search(fd);
-}
-
-static void ssdp_close(void)
-{
-	if (G.ssdp_fd < 0)
-		return;
-	ev_fd_del(G.ssdp_fd);
-	close(G.ssdp_fd);
-	G.ssdp_fd = -1;
 }
 
 /* ---- discovery -------------------------------------------------------- */
 
-static void on_announce(void *arg, const char *ip, uint32_t epoch)
+static void listen_all(void)
 {
-	log_info("gateway: NAT-PMP announcement: external IP %s, epoch %u", ip, epoch);
-	note_epoch(epoch);
-	check_ip();
+	for (size_t i = 0; i < G.n_slots; i++) {
+		struct slot *s = &G.slots[i];
+
+		if (s->state == SLOT_ANSWERED && s->be->listen && s->be->listen(on_hint, s) < 0)
+			log_info("gateway: not listening for %s announcements", s->be->label);
+	}
 }
 
-static void gateway_found(void)
+/* The others must answer at the same address, or they are another device. */
+static void drop_strangers(void)
 {
-	struct mapping_gw mg = { .check_interval = G.conf.check_interval };
+	for (size_t i = 0; i < G.n_slots; i++) {
+		struct slot *s = &G.slots[i];
 
-	G.via = G.upnp_ok ? MAP_VIA_UPNP : MAP_VIA_NATPMP;
-	snprintf(G.address, sizeof(G.address), "%s",
-		 G.upnp_ok && G.igd.gateway_addr[0] ? G.igd.gateway_addr : natpmp_gateway_addr());
-	if (G.upnp_ok && G.igd.lan_addr[0])
-		snprintf(G.lan_address, sizeof(G.lan_address), "%s", G.igd.lan_addr);
-	else if (route_source(G.address, G.lan_address, sizeof(G.lan_address)) < 0)
-		G.lan_address[0] = '\0';
-	if (G.upnp_ok && G.natpmp_ok && strcmp(natpmp_gateway_addr(), G.address) != 0) {
-		log_info("gateway: NAT-PMP answers at %s, not at the IGD %s: not used",
-			 natpmp_gateway_addr(), G.address);
-		G.natpmp_ok = false;
-		natpmp_fini();
+		if (s == G.via || s->state != SLOT_ANSWERED ||
+		    strcmp(s->found.address, G.address) == 0)
+			continue;
+		log_info("gateway: %s answers at %s, not at the %s gateway %s: not used",
+			 s->be->label, s->found.address, G.via->be->label, G.address);
+		snprintf(s->error, sizeof(s->error), "answers at %s, not at %s", s->found.address,
+			 G.address);
+		stop_slot(s);
 	}
-	G.failures = 0;
-	G.proved = false;
-	set_state(GW_OK, NULL);
-	log_notice("gateway %s: mapping over %s%s%s, LAN address %s", G.address, via_name(G.via),
-		   G.upnp_ok ? " (IGD " : "", G.upnp_ok ? G.igd.root_url : "",
-		   G.lan_address[0] ? G.lan_address : "unknown");
-	if (G.upnp_ok)
-		log_msg(LOG_NOTICE, "gateway: UPnP IGD v%d%s", G.igd.igd_version, "");
-	if (G.natpmp_ok && natpmp_listen_announcements(G.conf.interface, on_announce, NULL) < 0)
-		log_info("gateway: not listening for NAT-PMP announcements");
-	ssdp_open();
-	if (G.natpmp_ok && G.np_ip[0])
-		learn_ip(G.np_ip);
-	else
-		check_ip();
+}
+
+static void mapping_up(void)
+{
+	struct mapping_gw mg = { .via = G.via->be, .check_interval = G.conf.check_interval };
+	size_t n = 0;
+
+	for (size_t i = 0; i < G.n_slots; i++)
+		if (G.slots[i].state == SLOT_ANSWERED)
+			mg.answering[n++] = G.slots[i].be;
 	snprintf(mg.address, sizeof(mg.address), "%s", G.address);
 	snprintf(mg.lan_addr, sizeof(mg.lan_addr), "%s", G.lan_address);
-	snprintf(mg.root_url, sizeof(mg.root_url), "%s", G.upnp_ok ? G.igd.root_url : "");
-	mg.via = G.via;
+	snprintf(mg.locator, sizeof(mg.locator), "%s", G.via->found.locator);
 	mapping_gateway_up(&mg);
-	arm_check();
 }
 
-static void discovery_done(void)
+static void gateway_found(struct slot *via)
 {
+	struct slot *first;
+
+	G.via = via;
+	snprintf(G.address, sizeof(G.address), "%s", via->found.address);
+	if (via->found.lan_addr[0])
+		snprintf(G.lan_address, sizeof(G.lan_address), "%s", via->found.lan_addr);
+	else if (route_source(G.address, G.lan_address, sizeof(G.lan_address)) < 0)
+		G.lan_address[0] = '\0';
+	drop_strangers();
+	G.failures = 0;
+	G.proved = false;
+	transition(GS_UP, (int64_t)G.conf.check_interval * 1000, NULL);
+	log_notice("gateway %s: mapping over %s%s%s%s, LAN address %s", G.address, via->be->label,
+		   via->found.locator[0] ? " (" : "", via->found.locator,
+		   via->found.locator[0] ? ")" : "", G.lan_address[0] ? G.lan_address : "unknown");
+	listen_all();
+	first = ip_next(NULL);
+	if (first && first->found.ext_ip[0])
+		learn_ip(first->found.ext_ip);
+	else
+		check_ip();
+	mapping_up();
+}
+
+static void nothing_found(void)
+{
+	char why[sizeof(G.error)] = "", *p = why;
 	int64_t delay;
 
-	if (G.pending > 0)
-		return;
-	if (G.upnp_ok || G.natpmp_ok) {
-		gateway_found();
-		return;
-	}
-	natpmp_fini();
 	G.failures++;
 	delay = mapping_backoff_ms(G.failures, drand48());
 	/* No gateway, no external IP coming: the DDNS side stops waiting for
 	 * one (--once ends now). Only once per outage: it keeps what it had. */
-	if (G.state != GW_UNREACHABLE)
-		ddns_set_external_ip(NULL, false);
-	if (G.conf.protocol == GW_PREF_UPNP)
-		set_state(GW_UNREACHABLE, "no UPnP gateway answered: %s", G.upnp_err);
-	else if (G.conf.protocol == GW_PREF_NATPMP)
-		set_state(GW_UNREACHABLE, "no NAT-PMP gateway answered: %s", G.natpmp_err);
-	else
-		set_state(GW_UNREACHABLE, "no gateway answered (UPnP: %s; NAT-PMP: %s)",
-			  G.upnp_err, G.natpmp_err);
+	if (G.state != GS_RETRYING && G.hooks.ip_changed)
+		G.hooks.ip_changed(NULL, false);
+	for (size_t i = 0; i < G.n_slots; i++) {
+		const struct slot *s = &G.slots[i];
+
+		if (enabled(s->be))
+			p += snprintf(p, (size_t)(why + sizeof(why) - p), "%s%s: %s",
+				      p == why ? "" : "; ", s->be->label,
+				      s->error[0] ? s->error : "no answer");
+		if (p >= why + sizeof(why) - 1)
+			break;
+	}
 	log_info("gateway: looking again in %lld s", (long long)(delay / 1000));
-	ev_timer_arm(G.retry_timer, delay);
+	transition(GS_UNREACHABLE, delay, "no gateway answered (%s)", why);
 }
 
-static void on_upnp_discover(void *arg, const struct upnp_result *r)
+static void discovery_done(void)
 {
-	G.upnp_req = 0;
-	G.pending--;
-	if (r->status == UPNP_ST_OK) {
-		G.igd = r->u.igd;
-		G.upnp_ok = true;
-		log_info("gateway: UPnP IGD v%d at %s (%s), WAN %s", G.igd.igd_version,
-			 G.igd.root_url, G.igd.gateway_addr,
-			 G.igd.connected ? "connected" : "not connected");
+	for (size_t i = 0; i < G.n_slots; i++)
+		if (G.slots[i].state == SLOT_ASKING)
+			return;
+	for (size_t i = 0; i < G.n_slots; i++)
+		if (G.slots[i].state == SLOT_ANSWERED) {
+			gateway_found(&G.slots[i]);
+			return;
+		}
+	nothing_found();
+}
+
+static void on_discover(void *arg, const struct gw_result *r)
+{
+	struct slot *s = arg;
+	char what[300];
+
+	s->req = 0;
+	if (r->outcome == GW_OK) {
+		s->state = SLOT_ANSWERED;
+		s->found = r->u.found;
+		s->be->describe(what, sizeof(what));
+		log_info("gateway: %s %s", s->be->label, what);
 	} else {
-		snprintf(G.upnp_err, sizeof(G.upnp_err), "%s", r->error[0] ? r->error : "no answer");
-		log_info("gateway: UPnP: %s", G.upnp_err);
+		snprintf(s->error, sizeof(s->error), "%s", r->error[0] ? r->error : "no answer");
+		log_info("gateway: %s: %s", s->be->label, s->error);
+		stop_slot(s);
 	}
 	discovery_done();
 }
 
-static void on_natpmp_discover(void *arg, const struct natpmp_result *r)
+static void ask(struct slot *s)
 {
-	G.np_req = 0;
-	G.pending--;
-	if (r->status == NATPMP_ST_OK || (r->status == NATPMP_ST_ERROR && r->result_code == 3)) {
-		/* Result 3 (no WAN address yet) still is a NAT-PMP gateway. */
-		G.natpmp_ok = true;
-		G.have_epoch = false;
-		note_epoch(r->epoch);
-		snprintf(G.np_ip, sizeof(G.np_ip), "%s", r->status == NATPMP_ST_OK ? r->ext_ip : "");
-		log_info("gateway: NAT-PMP at %s answers (epoch %u)", natpmp_gateway_addr(),
-			 r->epoch);
-	} else {
-		snprintf(G.natpmp_err, sizeof(G.natpmp_err), "%s",
-			 r->error[0] ? r->error : "no answer");
-		log_info("gateway: NAT-PMP: %s", G.natpmp_err);
-	}
-	discovery_done();
-}
+	struct gw_setup setup = { .url = G.conf.upnp_url, .ifname = G.conf.interface };
 
-static void start_natpmp(void)
-{
-	if (natpmp_init(NULL, NATPMP_DEADLINE_MS) < 0) {
-		snprintf(G.natpmp_err, sizeof(G.natpmp_err), "no default route, no gateway to ask");
+	s->error[0] = '\0';
+	memset(&s->found, 0, sizeof(s->found));
+	if (!enabled(s->be))
 		return;
+	if (s->be->start(&setup, s->error, sizeof(s->error)) < 0)
+		return;
+	s->state = SLOT_ASKING;
+	s->req = s->be->discover(on_discover, s);
+	if (!s->req) {
+		snprintf(s->error, sizeof(s->error), "cannot start discovery");
+		stop_slot(s);
 	}
-	G.np_req = natpmp_get_external_ip(on_natpmp_discover, NULL);
-	if (G.np_req)
-		G.pending++;
-	else
-		snprintf(G.natpmp_err, sizeof(G.natpmp_err), "cannot queue a request");
 }
 
 static void discover(void)
 {
-	if (G.stopping)
+	if (G.state == GS_STOPPING || G.state == GS_IDLE)
 		return;
-	cancel_discovery();
 	cancel_ip();
-	ev_timer_disarm(G.retry_timer);
-	ev_timer_disarm(G.check_timer);
-	ssdp_close();
-	natpmp_fini();
-	G.upnp_ok = G.natpmp_ok = false;
-	G.upnp_err[0] = G.natpmp_err[0] = G.np_ip[0] = '\0';
-	G.via = MAP_VIA_NONE;
-	if (G.state == GW_OK)
-		set_state(GW_SEARCHING, NULL);
-	if (G.conf.protocol != GW_PREF_NATPMP) {
-		G.upnp_req = upnp_discover(G.conf.upnp_url, G.conf.interface, on_upnp_discover, NULL);
-		if (G.upnp_req)
-			G.pending++;
-		else
-			snprintf(G.upnp_err, sizeof(G.upnp_err), "cannot start discovery");
-	}
-	if (G.conf.protocol != GW_PREF_UPNP)
-		start_natpmp();
-	log_info("gateway: looking for the gateway (%s%s)", G.conf.upnp_url ? "UPnP at " :
-		 G.conf.protocol == GW_PREF_NATPMP ? "NAT-PMP" : "SSDP and NAT-PMP",
+	stop_all();
+	ev_timer_disarm(G.settle);
+	for (size_t i = 0; i < G.n_slots; i++)
+		ask(&G.slots[i]);
+	log_info("gateway: looking for the gateway%s%s", G.conf.upnp_url ? " at " : "",
 		 G.conf.upnp_url ? G.conf.upnp_url : "");
 	discovery_done();
 }
 
-/* ---- public ----------------------------------------------------------- */
-
-static void hook_epoch(uint32_t epoch)
+static void shutdown_finish(void *arg)
 {
-	note_epoch(epoch);
+	void (*done)(void *) = G.done;
+
+	ev_timer_disarm(G.timer);
+	G.done = NULL;
+	if (done)
+		done(G.done_arg);
 }
 
-int gateway_init(const struct hp_config *cfg)
+static void on_timer(void *arg)
 {
-	static const struct mapping_hooks hooks = {
-		.natpmp_epoch = hook_epoch,
+	switch (G.state) {
+	case GS_UP:
+		check_all();
+		break;
+	case GS_UNREACHABLE:
+		transition(GS_RETRYING, -1, "%s", G.error);
+		discover();
+		break;
+	case GS_STOPPING:
+		log_warnx("gateway: no answer while deleting mappings: leaving the rest in place");
+		shutdown_finish(NULL);
+		break;
+	default:
+		break;
+	}
+}
+
+/* ---- public ----------------------------------------------------------- */
+
+int gateway_init(const struct hp_config *cfg, const struct gateway_hooks *hooks)
+{
+	static const struct mapping_hooks mhooks = {
 		.gateway_lost = gateway_lost,
 		.gateway_trouble = hook_trouble,
-		.state_lost = hook_state_lost,
+		.state_lost = state_lost,
 	};
 
 	memset(&G, 0, sizeof(G));
-	G.ssdp_fd = -1;
+	if (hooks)
+		G.hooks = *hooks;
 	conf_copy(&G.conf, &cfg->gateway);
-	srand48((long)getpid() ^ (long)ev_now_ms());
-	if (upnp_init(UPNP_DEADLINE_MS) < 0) {
-		log_errx("gateway: cannot set up UPnP");
-		conf_free(&G.conf);
-		return -1;
-	}
-	G.check_timer = ev_timer_new(on_check, NULL);
-	G.retry_timer = ev_timer_new(on_retry, NULL);
-	G.lost_timer = ev_timer_new(on_lost, NULL);
-	G.remap_timer = ev_timer_new(on_remap, NULL);
-	G.restart_timer = ev_timer_new(on_restart, NULL);
-	G.inited = true;
-	G.state = GW_SEARCHING;
-	mapping_init(&hooks);
-	mapping_apply_config(cfg);
+	for (const struct gw_backend *const *b = gw_backends; *b && G.n_slots < MAX_SLOTS; b++)
+		G.slots[G.n_slots++].be = *b;
+	G.timer = ev_timer_new(on_timer, NULL);
+	G.kick = ev_timer_new(on_kick, NULL);
+	G.settle = ev_timer_new(on_settle, NULL);
+	mapping_set_hooks(&mhooks);
+	G.state = GS_IDLE;
+	transition(GS_SEARCHING, -1, NULL);
 	discover();
 	return 0;
 }
@@ -720,72 +663,49 @@ void gateway_apply_config(const struct hp_config *cfg)
 	bool rediscover = conf_rediscover(&G.conf, &cfg->gateway);
 	uint32_t old_check = G.conf.check_interval;
 
-	if (!G.inited || G.stopping)
+	if (G.state == GS_IDLE || G.state == GS_STOPPING)
 		return;
 	mapping_apply_config(cfg);
 	conf_copy(&G.conf, &cfg->gateway);
 	if (rediscover) {
 		log_notice("gateway: [gateway] changed, looking for the gateway again");
 		mapping_gateway_down("configuration changed");
-		set_state(GW_SEARCHING, NULL);
+		transition(GS_SEARCHING, -1, NULL);
 		discover();
-	} else if (old_check != G.conf.check_interval && G.state == GW_OK) {
-		arm_check();
+	} else if (old_check != G.conf.check_interval && G.state == GS_UP) {
+		ev_timer_arm(G.timer, (int64_t)G.conf.check_interval * 1000);
 	}
 }
 
 void gateway_refresh(void)
 {
-	if (!G.inited || G.stopping)
-		return;
-	if (G.state != GW_OK) {
-		if (!G.pending)
-			discover();
-		return;
+	if (G.state == GS_UNREACHABLE) {
+		transition(GS_RETRYING, -1, "%s", G.error);
+		discover();
+	} else if (G.state == GS_UP) {
+		check_all();
 	}
-	check_ip();
-	mapping_verify_all();
-	arm_check();
-}
-
-static void shutdown_finish(void *arg)
-{
-	void (*done)(void *) = G.done;
-
-	ev_timer_disarm(G.shutdown_timer);
-	G.done = NULL;
-	if (done)
-		done(G.done_arg);
-}
-
-static void on_shutdown_limit(void *arg)
-{
-	log_warnx("gateway: no answer while deleting mappings: leaving the rest in place");
-	shutdown_finish(NULL);
 }
 
 void gateway_shutdown(void (*done)(void *arg), void *arg)
 {
-	bool keep = G.conf.keep_mappings || G.state != GW_OK;
+	bool keep = G.conf.keep_mappings || G.state != GS_UP;
 
-	if (!G.inited || G.stopping) {
-		if (done && !G.stopping)
+	if (G.state == GS_IDLE || G.state == GS_STOPPING) {
+		if (done && G.state == GS_IDLE)
 			done(arg);
 		return;
 	}
-	G.stopping = true;
 	G.done = done;
 	G.done_arg = arg;
-	cancel_discovery();
 	cancel_ip();
-	ev_timer_disarm(G.check_timer);
-	ev_timer_disarm(G.retry_timer);
-	ev_timer_disarm(G.remap_timer);
-	ev_timer_disarm(G.restart_timer);
-	ev_timer_disarm(G.lost_timer);
-	ssdp_close();
-	G.shutdown_timer = ev_timer_new(on_shutdown_limit, NULL);
-	ev_timer_arm(G.shutdown_timer, SHUTDOWN_MS);
+	ev_timer_disarm(G.kick);
+	ev_timer_disarm(G.settle);
+	G.todo = 0;
+	for (size_t i = 0; i < G.n_slots; i++)
+		if (G.slots[i].state == SLOT_ASKING)
+			stop_slot(&G.slots[i]);
+	transition(GS_STOPPING, SHUTDOWN_MS, "%s", G.error);
 	if (G.conf.keep_mappings)
 		log_info("gateway: keep_mappings: leaving the mappings on the router");
 	mapping_shutdown(keep, shutdown_finish, NULL);
@@ -793,45 +713,30 @@ void gateway_shutdown(void (*done)(void *arg), void *arg)
 
 void gateway_fini(void)
 {
-	if (!G.inited)
-		return;
-	cancel_discovery();
 	cancel_ip();
-	ssdp_close();
-	mapping_fini();
-	upnp_fini();
-	natpmp_fini();
-	ev_timer_free(G.check_timer);
-	ev_timer_free(G.retry_timer);
-	ev_timer_free(G.lost_timer);
-	ev_timer_free(G.remap_timer);
-	ev_timer_free(G.restart_timer);
-	ev_timer_free(G.shutdown_timer);
+	stop_all();
+	ev_timer_free(G.timer);
+	ev_timer_free(G.kick);
+	ev_timer_free(G.settle);
 	conf_free(&G.conf);
 	memset(&G, 0, sizeof(G));
-	G.ssdp_fd = -1;
-}
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
 }
 
 json_t *gateway_status_json(void)
 {
 	json_t *o = json_object();
-	bool ok = G.state == GW_OK;
+	bool ok = G.state == GS_UP;
 
-	json_object_set_new(o, "state", json_string(gw_state_names[G.state]));
-	json_object_set_new(o, "protocol", ok ? str_or_null(via_name(G.via)) : json_null());
-	json_object_set_new(o, "address", ok ? str_or_null(G.address) : json_null());
-	json_object_set_new(o, "lan_address", ok ? str_or_null(G.lan_address) : json_null());
+	json_object_set_new(o, "state", json_string(status_names[G.state]));
+	json_object_set_new(o, "protocol", ok && G.via ? json_string(G.via->be->name) : json_null());
+	json_object_set_new(o, "address", ok ? json_string_or_null(G.address) : json_null());
+	json_object_set_new(o, "lan_address", ok ? json_string_or_null(G.lan_address) : json_null());
 	json_object_set_new(o, "external_ip", G.ext_known ? json_string(G.ext_ip) : json_null());
 	json_object_set_new(o, "external_ip_public",
 			    G.ext_known ? json_boolean(G.ext_public) : json_null());
 	json_object_set_new(o, "last_check_ago", G.last_check_ms ?
 			    json_integer((ev_now_ms() - G.last_check_ms) / 1000) : json_null());
-	json_object_set_new(o, "error", str_or_null(G.error));
+	json_object_set_new(o, "error", json_string_or_null(G.error));
 	return o;
 }
 
@@ -841,185 +746,12 @@ bool gateway_once_done(bool *all_ok)
 
 	if (all_ok)
 		*all_ok = false;
-	if (G.state == GW_UNREACHABLE)
+	if (G.state == GS_UNREACHABLE || G.state == GS_RETRYING)
 		return true;
-	if (G.state != GW_OK || !G.ip_checked)
+	if (G.state != GS_UP || !G.ip_checked)
 		return false;
 	done = mapping_once_done(&maps_ok);
 	if (all_ok)
-		*all_ok = done && maps_ok && G.state == GW_OK;
+		*all_ok = done && maps_ok;
 	return done;
-}
-
-/* ---- --probe: ask both protocols once, change nothing ------------------ */
-
-#define PROBE_LIMIT_MS 15000
-
-static struct {
-	int pending;
-	bool upnp_ok, np_ok;
-	struct upnp_igd igd;
-	char upnp_ip[INET_ADDRSTRLEN], upnp_err[200];
-	char np_gw[INET_ADDRSTRLEN], np_ip[INET_ADDRSTRLEN], np_err[160];
-	uint32_t epoch;
-} P;
-
-static void probe_step_done(void)
-{
-	if (--P.pending <= 0)
-		ev_break();
-}
-
-static void on_probe_upnp_ip(void *arg, const struct upnp_result *r)
-{
-	if (r->status == UPNP_ST_OK)
-		snprintf(P.upnp_ip, sizeof(P.upnp_ip), "%s", r->u.ext_ip);
-	else
-		snprintf(P.upnp_err, sizeof(P.upnp_err), "external IP: %s", r->error);
-	probe_step_done();
-}
-
-static void on_probe_upnp(void *arg, const struct upnp_result *r)
-{
-	if (r->status == UPNP_ST_OK) {
-		P.upnp_ok = true;
-		P.igd = r->u.igd;
-		if (upnp_get_external_ip(on_probe_upnp_ip, NULL))
-			return;
-	} else {
-		snprintf(P.upnp_err, sizeof(P.upnp_err), "%s", r->error[0] ? r->error : "no answer");
-	}
-	probe_step_done();
-}
-
-static void on_probe_natpmp(void *arg, const struct natpmp_result *r)
-{
-	if (r->status == NATPMP_ST_OK || r->result_code == 3) {
-		P.np_ok = true;
-		P.epoch = r->epoch;
-		snprintf(P.np_ip, sizeof(P.np_ip), "%s", r->ext_ip);
-	}
-	if (r->status != NATPMP_ST_OK)
-		snprintf(P.np_err, sizeof(P.np_err), "%s", r->error[0] ? r->error : "no answer");
-	probe_step_done();
-}
-
-static void on_probe_limit(void *arg)
-{
-	ev_break();
-}
-
-static void probe_run(const struct hp_config *cfg)
-{
-	const struct cfg_gateway *g = &cfg->gateway;
-	struct ev_timer *limit;
-	const char *url = g->upnp_url && *g->upnp_url ? g->upnp_url : NULL;
-	const char *ifname = g->interface && *g->interface ? g->interface : NULL;
-
-	memset(&P, 0, sizeof(P));
-	if (upnp_init(UPNP_DEADLINE_MS) == 0 && upnp_discover(url, ifname, on_probe_upnp, NULL))
-		P.pending++;
-	else
-		snprintf(P.upnp_err, sizeof(P.upnp_err), "cannot start UPnP discovery");
-	if (natpmp_init(NULL, NATPMP_DEADLINE_MS) < 0)
-		snprintf(P.np_err, sizeof(P.np_err), "no default route, no gateway to ask");
-	else if (natpmp_get_external_ip(on_probe_natpmp, NULL))
-		P.pending++;
-	snprintf(P.np_gw, sizeof(P.np_gw), "%s", natpmp_gateway_addr());
-	limit = ev_timer_new(on_probe_limit, NULL);
-	ev_timer_arm(limit, PROBE_LIMIT_MS);
-	if (P.pending > 0)
-		ev_run();
-	ev_timer_free(limit);
-	upnp_fini();
-	natpmp_fini();
-}
-
-static const char *probe_verdict(const char *ip)
-{
-	if (!ip || !*ip)
-		return "unknown";
-	return ipv4_str_is_public(ip) ? "public" : "double_nat";
-}
-
-static void probe_print_json(const char *gw, const char *lan, const char *ip)
-{
-	json_t *o = json_object(), *u = json_object(), *n = json_object();
-
-	json_object_set_new(u, "ok", json_boolean(P.upnp_ok));
-	json_object_set_new(u, "igd_version", P.upnp_ok ? json_integer(P.igd.igd_version) : json_null());
-	json_object_set_new(u, "url", P.upnp_ok ? str_or_null(P.igd.root_url) : json_null());
-	json_object_set_new(u, "control_url", P.upnp_ok ? str_or_null(P.igd.control_url) : json_null());
-	json_object_set_new(u, "service_type", P.upnp_ok ? str_or_null(P.igd.service_type) : json_null());
-	json_object_set_new(u, "connected", P.upnp_ok ? json_boolean(P.igd.connected) : json_null());
-	json_object_set_new(u, "external_ip", str_or_null(P.upnp_ip));
-	json_object_set_new(u, "error", str_or_null(P.upnp_err));
-	json_object_set_new(n, "ok", json_boolean(P.np_ok));
-	json_object_set_new(n, "gateway", str_or_null(P.np_gw));
-	json_object_set_new(n, "external_ip", str_or_null(P.np_ip));
-	json_object_set_new(n, "epoch", P.np_ok ? json_integer(P.epoch) : json_null());
-	json_object_set_new(n, "error", str_or_null(P.np_err));
-	json_object_set_new(o, "gateway", str_or_null(gw));
-	json_object_set_new(o, "lan_address", str_or_null(lan));
-	json_object_set_new(o, "upnp", u);
-	json_object_set_new(o, "natpmp", n);
-	json_object_set_new(o, "external_ip", str_or_null(ip));
-	json_object_set_new(o, "external_ip_public", ip && *ip ? json_boolean(ipv4_str_is_public(ip)) :
-			    json_null());
-	json_object_set_new(o, "verdict", json_string(probe_verdict(ip)));
-	json_dumpf(o, stdout, JSON_INDENT(2));
-	fputc('\n', stdout);
-	json_decref(o);
-}
-
-static void probe_print_text(const char *gw, const char *lan, const char *ip)
-{
-	if (P.upnp_ok)
-		printf("UPnP:        IGD v%d at %s (%s, WAN %s)%s%s\n", P.igd.igd_version,
-		       P.igd.root_url, P.igd.service_type,
-		       P.igd.connected ? "connected" : "not connected",
-		       P.upnp_ip[0] ? ", external IP " : "", P.upnp_ip);
-	else
-		printf("UPnP:        no answer (%s)\n", P.upnp_err);
-	if (P.np_ok)
-		printf("NAT-PMP:     answers at %s (epoch %u)%s%s\n", P.np_gw, P.epoch,
-		       P.np_ip[0] ? ", external IP " : "", P.np_ip);
-	else
-		printf("NAT-PMP:     no answer%s%s%s (%s)\n", P.np_gw[0] ? " from " : "", P.np_gw,
-		       "", P.np_err);
-	printf("gateway:     %s\n", gw && *gw ? gw : "none found");
-	printf("LAN address: %s\n", lan && *lan ? lan : "unknown");
-	if (!ip || !*ip)
-		printf("external IP: unknown\n");
-	else if (ipv4_str_is_public(ip))
-		printf("external IP: %s (public)\n", ip);
-	else
-		printf("external IP: %s (not public: double NAT or CGNAT; DDNS entries would be "
-		       "blocked)\n", ip);
-}
-
-int gateway_probe(const struct hp_config *cfg, bool json)
-{
-	char lan[INET_ADDRSTRLEN] = "";
-	const char *gw = NULL, *ip;
-
-	if (ev_init() < 0)
-		return HP_EXIT_FAIL;
-	probe_run(cfg);
-	if (P.upnp_ok)
-		gw = P.igd.gateway_addr;
-	else if (P.np_ok)
-		gw = P.np_gw;
-	if (P.upnp_ok && P.igd.lan_addr[0])
-		snprintf(lan, sizeof(lan), "%s", P.igd.lan_addr);
-	else if (gw && route_source(gw, lan, sizeof(lan)) < 0)
-		lan[0] = '\0';
-	ip = P.np_ip[0] ? P.np_ip : P.upnp_ip;
-	if (json)
-		probe_print_json(gw, lan, ip);
-	else
-		probe_print_text(gw, lan, ip);
-	fflush(stdout);
-	ev_fini();
-	return P.upnp_ok || P.np_ok ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
 }

@@ -22,21 +22,22 @@
 #include "config.h"
 #include "ev.h"
 #include "gw_natpmp.h"
+#include "gw_queue.h"
 #include "log.h"
 #include "natpmp_wire.h"
 #include "util.h"
 
 #define ANNOUNCE_PORT 5350
+#define DEFAULT_DEADLINE_MS 2000
+#define PERMANENT_LIFETIME (7 * 24 * 3600)   /* asked for lease 0 */
+#define READ_BURST 64                        /* datagrams read per wake-up */
 
 struct npreq {
-	struct npreq *next;
-	uint64_t id;
+	struct gwq_req q;            /* first: the queue's part */
 	uint8_t op;                  /* NATPMP_WIRE_OP_* */
 	uint16_t int_port, ext_port;
 	uint32_t lifetime;
-	bool cancelled;              /* in flight: finish quietly */
-	natpmp_cb cb;
-	void *arg;
+	bool discover;               /* the external address asked as discovery */
 };
 
 static struct {
@@ -44,16 +45,18 @@ static struct {
 	natpmp_t np;
 	struct in_addr gw;
 	char gw_str[INET_ADDRSTRLEN];
-	int deadline_ms;
-	struct npreq *head, *tail;   /* head is on the wire when sent */
-	bool sent;
-	int64_t started, deadline;
-	struct ev_timer *timer;      /* retransmission and deadline */
-	struct ev_timer *kick;       /* starts the next request from the loop */
-	uint64_t next_id;
+	struct gwq queue;
+	struct ev_timer *retry;      /* libnatpmp's retransmissions */
+	bool have_epoch;             /* the last epoch of an answer to us */
+	uint32_t epoch;
+	int64_t epoch_ms;
+	char ext_ip[INET_ADDRSTRLEN];    /* as the last discover saw it (--probe) */
 	int ann_fd;
 	natpmp_announce_cb ann_cb;
 	void *ann_arg;
+	gw_hint_cb hint_cb;
+	void *hint_arg;
+	char ifname[IF_NAMESIZE];
 } st = { .ann_fd = -1 };
 
 static void poll_head(void);
@@ -85,75 +88,94 @@ static void drain(void)
 	uint8_t buf[64];
 	int n = 0;
 
-	while (n < 64 && recv(st.np.s, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
+	while (n < READ_BURST && recv(st.np.s, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
 		n++;
 	if (n)
 		log_debug("natpmp: drained %d stale datagram(s)", n);
 }
 
-static void finish(struct natpmp_result *res)
+static struct npreq *head(void)
 {
-	struct npreq *r = st.head;
-
-	st.head = r->next;
-	if (!st.head)
-		st.tail = NULL;
-	st.sent = false;
-	ev_timer_disarm(st.timer);
-	if (st.head)
-		ev_timer_arm(st.kick, 0);
-	if (!r->cancelled && r->cb)
-		r->cb(r->arg, res);
-	free(r);
+	return (struct npreq *)gwq_on_wire(&st.queue);
 }
 
-static void finish_error(enum natpmp_status s, const char *fmt, ...) HP_PRINTF(2, 3);
-static void finish_error(enum natpmp_status s, const char *fmt, ...)
+/* RFC 6886 3.6, on every answer to one of our own requests (never on an
+ * announcement: anyone on the LAN can send those). */
+static bool epoch_lost(uint32_t epoch)
 {
-	struct natpmp_result res = { .status = s };
-	va_list ap;
+	int64_t now = ev_now_ms();
+	bool lost = st.have_epoch && natpmp_epoch_reset(st.epoch, st.epoch_ms, epoch, now);
 
-	va_start(ap, fmt);
-	vsnprintf(res.error, sizeof(res.error), fmt, ap);
-	va_end(ap);
-	finish(&res);
+	if (lost)
+		log_notice("gateway: NAT-PMP epoch went back (%u after %u): it lost its mappings",
+			   epoch, st.epoch);
+	st.have_epoch = true;
+	st.epoch = epoch;
+	st.epoch_ms = now;
+	return lost;
+}
+
+static enum gw_outcome result_outcome(unsigned code)
+{
+	return code == 2 ? GW_REFUSED : GW_TEMPORARY;
+}
+
+/* Discovery: any answer with result 0 or 3 (no WAN address yet) is a
+ * NAT-PMP gateway. */
+static void found(const struct natpmp_wire_msg *m, struct gw_result *res)
+{
+	struct sockaddr_in me;
+	socklen_t len = sizeof(me);
+	struct gw_found *f = &res->u.found;
+	char ip[INET_ADDRSTRLEN] = "";
+
+	if (m->result == 0)
+		inet_ntop(AF_INET, &m->addr, ip, sizeof(ip));
+	memset(&res->u, 0, sizeof(res->u));
+	snprintf(f->ext_ip, sizeof(f->ext_ip), "%s", ip);
+	snprintf(st.ext_ip, sizeof(st.ext_ip), "%s", ip);
+	snprintf(f->address, sizeof(f->address), "%s", st.gw_str);
+	if (getsockname(st.np.s, (struct sockaddr *)&me, &len) == 0)
+		inet_ntop(AF_INET, &me.sin_addr, f->lan_addr, sizeof(f->lan_addr));
 }
 
 static void finish_msg(const struct natpmp_wire_msg *m)
 {
-	struct natpmp_result res = { .status = NATPMP_ST_OK, .epoch = m->epoch };
+	struct gw_result res = { .outcome = GW_OK, .has_epoch = true, .epoch = m->epoch };
 
-	if (m->result != 0) {
-		res.status = NATPMP_ST_ERROR;
-		res.result_code = m->result;
+	ev_timer_disarm(st.retry);
+	res.state_lost = epoch_lost(m->epoch);
+	if (head()->discover && (m->result == 0 || m->result == 3)) {
+		found(m, &res);
+	} else if (m->result != 0) {
+		res.outcome = result_outcome(m->result);
+		res.code = m->result;
 		snprintf(res.error, sizeof(res.error), "NAT-PMP %u %s", m->result,
 			 natpmp_wire_result_name(m->result));
 	} else if (m->op == NATPMP_WIRE_OP_PUBLIC) {
-		inet_ntop(AF_INET, &m->addr, res.ext_ip, sizeof(res.ext_ip));
+		inet_ntop(AF_INET, &m->addr, res.u.ext_ip, sizeof(res.u.ext_ip));
 	} else {
-		res.int_port = m->int_port;
-		res.ext_port = m->ext_port;
-		res.lifetime = m->lifetime;
+		res.u.map.int_port = m->int_port;
+		res.u.map.ext_port = m->ext_port;
+		res.u.map.lease = m->lifetime;
+		res.u.map.confirmed = true;
 	}
-	finish(&res);
+	gwq_finish(&st.queue, &res);
 }
 
-static void arm_timer(void)
+static void arm_retry(void)
 {
 	struct timeval tv;
-	int64_t now = ev_now_ms(), left = st.deadline - now, wait = left;
 
 	if (getnatpmprequesttimeout(&st.np, &tv) == 0) {
 		int64_t ms = (int64_t)tv.tv_sec * 1000 + tv.tv_usec / 1000 + 1;
-		if (ms >= 0 && ms < wait)
-			wait = ms;
+		ev_timer_arm(st.retry, ms > 0 ? ms : 0);
 	}
-	ev_timer_arm(st.timer, wait > 0 ? wait : 0);
 }
 
-static void send_head(void)
+static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 {
-	struct npreq *r = st.head;
+	struct npreq *r = (struct npreq *)qr;
 	int rc;
 
 	drain();
@@ -164,20 +186,18 @@ static void send_head(void)
 					       NATPMP_PROTOCOL_TCP : NATPMP_PROTOCOL_UDP,
 					       r->int_port, r->ext_port, r->lifetime);
 	if (rc < 0) {
-		finish_error(NATPMP_ST_ERROR, "cannot send to gateway %s (libnatpmp %d)",
-			     st.gw_str, rc);
-		return;
+		res->outcome = GW_FAULT;
+		snprintf(res->error, sizeof(res->error), "cannot send to gateway %s (libnatpmp %d)",
+			 st.gw_str, rc);
+		return -1;
 	}
-	st.sent = true;
-	st.started = ev_now_ms();
-	st.deadline = st.started + st.deadline_ms;
-	arm_timer();
+	arm_retry();
+	return 0;
 }
 
-static void on_kick(void *arg)
+static void expired(struct gwq *q, struct gwq_req *r)
 {
-	if (st.inited && st.head && !st.sent)
-		send_head();
+	ev_timer_disarm(st.retry);
 }
 
 /* libnatpmp consumes the datagram we accepted, so its pending state is
@@ -197,7 +217,8 @@ static int take_one(void)
 
 	if (n < 0) {
 		if (errno == ECONNREFUSED) {
-			finish_error(NATPMP_ST_ERROR, "no NAT-PMP on gateway %s", st.gw_str);
+			ev_timer_disarm(st.retry);
+			gwq_fail(&st.queue, GW_FAULT, "no NAT-PMP on gateway %s", st.gw_str);
 			return 1;
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
@@ -205,9 +226,9 @@ static int take_one(void)
 		return -1;
 	}
 	if ((size_t)n > sizeof(buf) || natpmp_wire_parse(buf, (size_t)n, &m) < 0 ||
-	    !natpmp_wire_matches(&m, st.head->op, st.head->int_port)) {
+	    !natpmp_wire_matches(&m, head()->op, head()->int_port)) {
 		log_debug("natpmp: ignoring a %zd-byte datagram that does not answer request %llu",
-			  n, (unsigned long long)st.head->id);
+			  n, (unsigned long long)head()->q.id);
 		recv(st.np.s, buf, sizeof(buf), MSG_DONTWAIT);
 		return 0;
 	}
@@ -218,63 +239,68 @@ static int take_one(void)
 	return 1;
 }
 
+/* A reply libnatpmp consumed itself while retransmitting: ours only if it
+ * answers the request on the wire. */
+static bool lib_reply(const natpmpresp_t *resp, struct natpmp_wire_msg *m)
+{
+	uint8_t op = (uint8_t)resp->type;
+
+	if (op != head()->op || (op != NATPMP_WIRE_OP_PUBLIC &&
+				 resp->pnu.newportmapping.privateport != head()->int_port))
+		return false;
+	*m = (struct natpmp_wire_msg){ .op = op, .epoch = resp->epoch };
+	if (op == NATPMP_WIRE_OP_PUBLIC) {
+		m->addr = resp->pnu.publicaddress.addr;
+	} else {
+		m->int_port = resp->pnu.newportmapping.privateport;
+		m->ext_port = resp->pnu.newportmapping.mappedpublicport;
+		m->lifetime = resp->pnu.newportmapping.lifetime;
+	}
+	return true;
+}
+
 static void poll_head(void)
 {
+	struct natpmp_wire_msg m;
 	natpmpresp_t resp;
 	int rc;
 
-	for (int i = 0; i < 64; i++) {
+	for (int i = 0; i < READ_BURST; i++) {
 		rc = take_one();
 		if (rc == 1)
 			return;
 		if (rc < 0)
 			break;
 	}
-	if (ev_now_ms() >= st.deadline) {
-		finish_error(NATPMP_ST_TIMEOUT, "timed out after %d ms", st.deadline_ms);
-		return;
-	}
 	/* Socket empty: let libnatpmp retransmit if its time has come. A reply
 	 * racing in here is consumed by it; keep it only if it matches. */
 	rc = lib_read(&resp);
-	if (rc == 0) {
-		uint8_t op = (uint8_t)resp.type;
-		if (op == st.head->op && (op == NATPMP_WIRE_OP_PUBLIC ||
-					  resp.pnu.newportmapping.privateport == st.head->int_port)) {
-			struct natpmp_wire_msg m = { .op = op, .epoch = resp.epoch,
-				.addr = resp.pnu.publicaddress.addr,
-				.int_port = resp.pnu.newportmapping.privateport,
-				.ext_port = resp.pnu.newportmapping.mappedpublicport,
-				.lifetime = resp.pnu.newportmapping.lifetime };
-			if (op == NATPMP_WIRE_OP_PUBLIC)
-				m.int_port = m.ext_port = 0, m.lifetime = 0;
-			finish_msg(&m);
-			return;
-		}
-	} else if (rc != NATPMP_TRYAGAIN && rc != NATPMP_ERR_NOGATEWAYSUPPORT) {
-		log_debug("natpmp: libnatpmp says %d, still waiting", rc);
+	if (rc == 0 && lib_reply(&resp, &m)) {
+		finish_msg(&m);
+		return;
 	}
-	arm_timer();
+	if (rc != 0 && rc != NATPMP_TRYAGAIN && rc != NATPMP_ERR_NOGATEWAYSUPPORT)
+		log_debug("natpmp: libnatpmp says %d, still waiting", rc);
+	arm_retry();
 }
 
 static void on_readable(int fd, short revents, void *arg)
 {
-	uint8_t buf[64];
-
-	if (st.sent) {
+	if (head()) {
 		poll_head();
 		return;
 	}
 	/* Nothing asked: a late answer, dropped now rather than at the next send. */
-	while (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) >= 0)
-		;
+	drain();
 }
 
-static void on_timer(void *arg)
+static void on_retry(void *arg)
 {
-	if (st.sent)
+	if (head())
 		poll_head();
 }
+
+static const struct gwq_ops queue_ops = { .send = send_req, .expired = expired };
 
 int natpmp_init(const char *gateway, int deadline_ms)
 {
@@ -284,7 +310,8 @@ int natpmp_init(const char *gateway, int deadline_ms)
 		natpmp_fini();
 	memset(&st.np, 0, sizeof(st.np));
 	st.np.s = -1;
-	st.deadline_ms = deadline_ms > 0 ? deadline_ms : 3000;
+	st.have_epoch = false;
+	st.ext_ip[0] = '\0';
 	if (gateway && *gateway) {
 		if (inet_pton(AF_INET, gateway, &st.gw) != 1) {
 			log_warnx("natpmp: gateway \"%s\" is not an IPv4 address", gateway);
@@ -307,10 +334,14 @@ int natpmp_init(const char *gateway, int deadline_ms)
 		closenatpmp(&st.np);
 		goto fail;
 	}
-	st.timer = ev_timer_new(on_timer, NULL);
-	st.kick = ev_timer_new(on_kick, NULL);
+	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS) < 0) {
+		ev_fd_del(st.np.s);
+		closenatpmp(&st.np);
+		goto fail;
+	}
+	st.retry = ev_timer_new(on_retry, NULL);
 	st.inited = true;
-	log_debug("natpmp: gateway %s, deadline %d ms", st.gw_str, st.deadline_ms);
+	log_debug("natpmp: gateway %s, deadline %d ms", st.gw_str, st.queue.deadline_ms);
 	return 0;
 fail:
 	st.gw_str[0] = '\0';
@@ -331,20 +362,12 @@ void natpmp_fini(void)
 	if (!st.inited)
 		return;
 	st.inited = false;
-	natpmp_cancel_all();
-	while (st.head) {
-		struct npreq *r = st.head;
-		st.head = r->next;
-		free(r);
-	}
-	st.tail = NULL;
-	st.sent = false;
+	gwq_fini(&st.queue);
 	close_announce();
 	ev_fd_del(st.np.s);
 	closenatpmp(&st.np);
-	ev_timer_free(st.timer);
-	ev_timer_free(st.kick);
-	st.timer = st.kick = NULL;
+	ev_timer_free(st.retry);
+	st.retry = NULL;
 	st.gw_str[0] = '\0';
 }
 
@@ -353,24 +376,26 @@ const char *natpmp_gateway_addr(void)
 	return st.gw_str;
 }
 
-static uint64_t enqueue(uint8_t op, uint16_t int_port, uint16_t ext_port,
-			uint32_t lifetime, natpmp_cb cb, void *arg)
+static uint64_t push(uint8_t op, uint16_t int_port, uint16_t ext_port, uint32_t lifetime,
+		     bool discover, gw_cb cb, void *arg)
 {
 	struct npreq *r;
 
 	if (!st.inited)
 		return 0;
 	r = xcalloc(1, sizeof(*r));
-	*r = (struct npreq){ .id = ++st.next_id, .op = op, .int_port = int_port,
-			     .ext_port = ext_port, .lifetime = lifetime, .cb = cb, .arg = arg };
-	if (st.tail)
-		st.tail->next = r;
-	else
-		st.head = r;
-	st.tail = r;
-	if (!st.sent)
-		ev_timer_arm(st.kick, 0);
-	return r->id;
+	r->discover = discover;
+	r->op = op;
+	r->int_port = int_port;
+	r->ext_port = ext_port;
+	r->lifetime = lifetime;
+	return gwq_push(&st.queue, &r->q, cb, arg);
+}
+
+static uint64_t enqueue(uint8_t op, uint16_t int_port, uint16_t ext_port,
+			uint32_t lifetime, gw_cb cb, void *arg)
+{
+	return push(op, int_port, ext_port, lifetime, false, cb, arg);
 }
 
 static uint8_t proto_op(unsigned proto)
@@ -382,13 +407,13 @@ static uint8_t proto_op(unsigned proto)
 	return 0;
 }
 
-uint64_t natpmp_get_external_ip(natpmp_cb cb, void *arg)
+uint64_t natpmp_get_external_ip(gw_cb cb, void *arg)
 {
 	return enqueue(NATPMP_WIRE_OP_PUBLIC, 0, 0, 0, cb, arg);
 }
 
 uint64_t natpmp_map(unsigned proto, uint16_t int_port, uint16_t ext_port,
-		    uint32_t lifetime, natpmp_cb cb, void *arg)
+		    uint32_t lifetime, gw_cb cb, void *arg)
 {
 	uint8_t op = proto_op(proto);
 
@@ -398,7 +423,7 @@ uint64_t natpmp_map(unsigned proto, uint16_t int_port, uint16_t ext_port,
 	return enqueue(op, int_port, ext_port, lifetime, cb, arg);
 }
 
-uint64_t natpmp_unmap(unsigned proto, uint16_t int_port, natpmp_cb cb, void *arg)
+uint64_t natpmp_unmap(unsigned proto, uint16_t int_port, gw_cb cb, void *arg)
 {
 	uint8_t op = proto_op(proto);
 
@@ -407,48 +432,25 @@ uint64_t natpmp_unmap(unsigned proto, uint16_t int_port, natpmp_cb cb, void *arg
 	return enqueue(op, int_port, 0, 0, cb, arg);
 }
 
+/* A stopped queue is all zeroes: nothing to cancel. */
 void natpmp_cancel(uint64_t id)
 {
-	struct npreq **pp = &st.head, *prev = NULL;
-
-	for (; *pp; prev = *pp, pp = &(*pp)->next) {
-		struct npreq *r = *pp;
-		if (r->id != id)
-			continue;
-		if (r == st.head && st.sent) {
-			r->cancelled = true;   /* its reply is still consumed */
-			return;
-		}
-		*pp = r->next;
-		if (st.tail == r)
-			st.tail = prev;
-		free(r);
-		return;
-	}
+	gwq_cancel(&st.queue, id);
 }
 
 void natpmp_cancel_all(void)
 {
-	struct npreq *r = st.head;
+	gwq_cancel_all(&st.queue);
+}
 
-	if (r && st.sent) {
-		r->cancelled = true;
-		r = r->next;
-		st.head->next = NULL;
-		st.tail = st.head;
-	} else {
-		st.head = st.tail = NULL;
-	}
-	while (r) {
-		struct npreq *next = r->next;
-		free(r);
-		r = next;
-	}
+uint32_t natpmp_lifetime(uint32_t lease)
+{
+	return lease ? lease : PERMANENT_LIFETIME;
 }
 
 static void on_announce(int fd, short revents, void *arg)
 {
-	for (int i = 0; i < 16; i++) {
+	for (int i = 0; i < READ_BURST; i++) {
 		uint8_t buf[64];
 		struct sockaddr_in from;
 		socklen_t flen = sizeof(from);
@@ -563,3 +565,79 @@ bool natpmp_epoch_reset(uint32_t prev_epoch, int64_t prev_ms, uint32_t epoch, in
 	expected = (int64_t)prev_epoch * 1000 + elapsed * 7 / 8 - 2000;
 	return (int64_t)epoch * 1000 < expected;
 }
+
+/* ---- the backend table row ------------------------------------------- */
+
+static void on_announce_hint(void *arg, const char *ip, uint32_t epoch)
+{
+	log_info("gateway: NAT-PMP announcement: external IP %s, epoch %u", ip, epoch);
+	if (st.hint_cb)
+		st.hint_cb(st.hint_arg, GW_HINT_CHANGED, "NAT-PMP announcement");
+}
+
+static int op_start(const struct gw_setup *s, char *err, size_t errlen)
+{
+	snprintf(st.ifname, sizeof(st.ifname), "%s", s->ifname ? s->ifname : "");
+	if (natpmp_init(s->gateway, s->deadline_ms) == 0)
+		return 0;
+	if (s->gateway)
+		snprintf(err, errlen, "cannot talk to gateway %s", s->gateway);
+	else
+		snprintf(err, errlen, "no default route, no gateway to ask");
+	return -1;
+}
+
+static uint64_t op_discover(gw_cb cb, void *arg)
+{
+	return push(NATPMP_WIRE_OP_PUBLIC, 0, 0, 0, true, cb, arg);
+}
+
+static uint64_t op_map(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	if (q->family != GW_FAMILY_IPV4)
+		return 0;
+	return natpmp_map(q->proto, q->int_port, q->ext_port, natpmp_lifetime(q->lease), cb, arg);
+}
+
+static uint64_t op_unmap(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	return q->family == GW_FAMILY_IPV4 ? natpmp_unmap(q->proto, q->int_port, cb, arg) : 0;
+}
+
+static int op_listen(gw_hint_cb cb, void *arg)
+{
+	st.hint_cb = cb;
+	st.hint_arg = arg;
+	return natpmp_listen_announcements(st.ifname[0] ? st.ifname : NULL, on_announce_hint, NULL);
+}
+
+static void op_describe(char *buf, size_t len)
+{
+	snprintf(buf, len, "answers at %s (epoch %u)", st.gw_str, st.epoch);
+}
+
+static void op_probe_json(json_t *o, bool answered)
+{
+	json_object_set_new(o, "gateway", st.gw_str[0] ? json_string(st.gw_str) : json_null());
+	json_object_set_new(o, "epoch", answered && st.have_epoch ? json_integer(st.epoch) :
+			    json_null());
+}
+
+const struct gw_backend gw_backend_natpmp = {
+	.name = "natpmp",
+	.label = "NAT-PMP",
+	.pref = GW_PREF_NATPMP,
+	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES,
+	.start = op_start,
+	.stop = natpmp_fini,
+	.fini = natpmp_fini,
+	.discover = op_discover,
+	.external_ip = natpmp_get_external_ip,
+	.map = op_map,
+	.unmap = op_unmap,
+	.cancel = natpmp_cancel,
+	.cancel_all = natpmp_cancel_all,
+	.listen = op_listen,
+	.describe = op_describe,
+	.probe_json = op_probe_json,
+};

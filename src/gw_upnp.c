@@ -1,11 +1,16 @@
-/* gw_upnp.c - daemon side of the UPnP backend. Requests queue here and
- * go one at a time over a SOCK_SEQPACKET socketpair to a forked helper
- * (gw_upnp_helper.c) that runs the blocking miniupnpc calls. Each request
- * has a deadline; past it, or when the helper dies, the helper is killed
- * and reaped and the request fails with UPNP_ST_TIMEOUT. The next request
- * starts a new helper, which reloads the IGD from the last root URL that
- * every request carries. Replies are checked as strictly as requests:
- * the helper parses hostile XML and is trusted no more than the router. */
+/* gw_upnp.c - daemon side of the UPnP backend. Requests queue here
+ * (gw_queue.c) and go one at a time over a SOCK_SEQPACKET socketpair to a
+ * forked helper (gw_upnp_helper.c) that runs the blocking miniupnpc calls.
+ * Past a request's deadline, or when the helper dies, the helper is
+ * killed and reaped and the request ends GW_GONE. The next request starts
+ * a new helper, which reloads the IGD from the last root URL that every
+ * request carries. Replies are checked as strictly as requests: the
+ * helper parses hostile XML and is trusted no more than the router.
+ *
+ * The gateway's SSDP NOTIFYs (and its answer to a unicast M-SEARCH) are
+ * this backend's announcements: a new BOOTID.UPNP.ORG means the router
+ * restarted. They are only hints (gw_hint). */
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -22,31 +27,38 @@
 
 #include "config.h"
 #include "ev.h"
+#include "gw_queue.h"
 #include "gw_upnp.h"
 #include "log.h"
+#include "ssdp.h"
 #include "upnp_wire.h"
 #include "util.h"
 
+#define DEFAULT_DEADLINE_MS 6000     /* SSDP alone takes 2 s */
+#define SSDP_PORT 1900
+#define READ_BURST 64                /* datagrams read per wake-up */
+
 struct ureq {
-	struct ureq *next;
+	struct gwq_req q;            /* first: the queue's part */
 	struct upnp_wire_req w;
-	bool cancelled;              /* in flight: its reply is read, not reported */
-	upnp_cb cb;
-	void *arg;
 };
 
 static struct {
 	bool inited;
-	int deadline_ms;
 	int fd;
 	pid_t pid;
-	struct ureq *head, *tail;    /* head is at the helper when sent */
-	bool sent;
-	struct ev_timer *timer;      /* deadline of the request in flight */
-	struct ev_timer *kick;       /* starts the next request from the loop */
-	uint64_t next_id;
+	struct gwq queue;
 	char root_url[256];          /* last IGD found; a new helper reloads it */
-} st = { .fd = -1, .pid = -1 };
+	bool have_igd;
+	struct upnp_igd igd;
+	/* SSDP */
+	int ssdp_fd;
+	struct in_addr ssdp_from;
+	bool have_bootid;
+	unsigned long bootid;
+	gw_hint_cb hint_cb;
+	void *hint_arg;
+} st = { .fd = -1, .pid = -1, .ssdp_fd = -1 };
 
 static void stop_helper(void)
 {
@@ -63,34 +75,75 @@ static void stop_helper(void)
 	}
 }
 
-static void finish(struct upnp_result *res)
+static struct ureq *head(void)
 {
-	struct ureq *r = st.head;
-
-	st.head = r->next;
-	if (!st.head)
-		st.tail = NULL;
-	st.sent = false;
-	ev_timer_disarm(st.timer);
-	if (st.head)
-		ev_timer_arm(st.kick, 0);
-	if (res->status == UPNP_ST_OK && r->w.op == UPNP_OP_DISCOVER)
-		snprintf(st.root_url, sizeof(st.root_url), "%s", res->u.igd.root_url);
-	if (!r->cancelled && r->cb)
-		r->cb(r->arg, res);
-	free(r);
+	return (struct ureq *)gwq_on_wire(&st.queue);
 }
 
-static void finish_error(enum upnp_status s, const char *fmt, ...) HP_PRINTF(2, 3);
-static void finish_error(enum upnp_status s, const char *fmt, ...)
-{
-	struct upnp_result res = { .status = s };
-	va_list ap;
+/* ---- sorting the helper's answers into outcomes ---------------------- */
 
-	va_start(ap, fmt);
-	vsnprintf(res.error, sizeof(res.error), fmt, ap);
-	va_end(ap);
-	finish(&res);
+static enum gw_outcome upnp_outcome(const struct upnp_result *r, const struct upnp_wire_req *w)
+{
+	if (r->status == UPNP_ST_OK)
+		return GW_OK;
+	if (r->status != UPNP_ST_ERROR)
+		return GW_GONE;                /* no IGD, no answer */
+	switch (r->upnp_code) {
+	case 0:   return GW_FAULT;         /* garbage, no HTTP answer */
+	case 718: return GW_CONFLICT;
+	case 606: return GW_REFUSED;
+	case 714: return GW_NOT_FOUND;
+	case 725: return GW_PERMANENT_ONLY;
+	case 402: /* InvalidArgs: what some IGDv1 say to a lease they cannot keep */
+		return w->op == UPNP_OP_ADD && w->lease ? GW_PERMANENT_ONLY : GW_TEMPORARY;
+	default:  return GW_TEMPORARY;
+	}
+}
+
+static void fill_ok(const struct upnp_result *r, const struct upnp_wire_req *w,
+		    struct gw_result *g)
+{
+	switch (w->op) {
+	case UPNP_OP_DISCOVER:
+		st.igd = r->u.igd;
+		st.have_igd = true;
+		snprintf(st.root_url, sizeof(st.root_url), "%s", r->u.igd.root_url);
+		snprintf(g->u.found.address, sizeof(g->u.found.address), "%s", r->u.igd.gateway_addr);
+		snprintf(g->u.found.lan_addr, sizeof(g->u.found.lan_addr), "%s", r->u.igd.lan_addr);
+		snprintf(g->u.found.locator, sizeof(g->u.found.locator), "%s", r->u.igd.root_url);
+		break;
+	case UPNP_OP_EXT_IP:
+		snprintf(g->u.ext_ip, sizeof(g->u.ext_ip), "%s", r->u.ext_ip);
+		break;
+	case UPNP_OP_ADD:
+		g->u.map.ext_port = w->ext_port;
+		g->u.map.int_port = w->int_port;
+		g->u.map.lease = w->lease;
+		g->u.map.confirmed = r->confirmed;
+		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", w->int_host);
+		snprintf(g->u.map.desc, sizeof(g->u.map.desc), "%s", w->desc);
+		break;
+	case UPNP_OP_GET:
+		g->u.map.ext_port = w->ext_port;
+		g->u.map.int_port = r->u.entry.int_port;
+		g->u.map.lease = r->u.entry.lease;
+		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", r->u.entry.int_client);
+		snprintf(g->u.map.desc, sizeof(g->u.map.desc), "%s", r->u.entry.desc);
+		break;
+	default:
+		break;
+	}
+}
+
+static void finish(const struct upnp_result *r)
+{
+	const struct upnp_wire_req *w = &head()->w;
+	struct gw_result g = { .outcome = upnp_outcome(r, w), .code = r->upnp_code };
+
+	snprintf(g.error, sizeof(g.error), "%s", r->error);
+	if (g.outcome == GW_OK)
+		fill_ok(r, w, &g);
+	gwq_finish(&st.queue, &g);
 }
 
 /* Terminate every string and clamp the enum: the helper may be subverted. */
@@ -98,12 +151,14 @@ static void sanitize(struct upnp_result *r, uint32_t op)
 {
 	r->error[sizeof(r->error) - 1] = '\0';
 	if (r->status != UPNP_ST_OK && r->status != UPNP_ST_ERROR &&
-	    r->status != UPNP_ST_TIMEOUT && r->status != UPNP_ST_NO_IGD) {
+	    r->status != UPNP_ST_NO_IGD) {
 		memset(r, 0, sizeof(*r));
 		r->status = UPNP_ST_ERROR;
 		snprintf(r->error, sizeof(r->error), "invalid reply from the UPnP helper");
 		return;
 	}
+	if (r->status != UPNP_ST_ERROR)
+		r->upnp_code = 0;
 	r->confirmed = op == UPNP_OP_ADD && r->status == UPNP_ST_OK &&
 		*(volatile unsigned char *)&r->confirmed != 0;
 	if (op == UPNP_OP_DISCOVER) {
@@ -136,25 +191,27 @@ static void on_readable(int fd, short revents, void *arg)
 	if (n <= 0) {
 		log_debug("upnp: helper %d exited", (int)st.pid);
 		stop_helper();
-		if (st.sent)
-			finish_error(UPNP_ST_TIMEOUT, "UPnP helper died");
+		if (head())
+			gwq_fail(&st.queue, GW_GONE, "UPnP helper died");
 		return;
 	}
 	if (n != (ssize_t)sizeof(in.p) || in.p.magic != UPNP_WIRE_MAGIC) {
 		log_warnx("upnp: malformed %zd-byte reply from the helper", n);
 		stop_helper();
-		if (st.sent)
-			finish_error(UPNP_ST_ERROR, "invalid reply from the UPnP helper");
+		if (head())
+			gwq_fail(&st.queue, GW_FAULT, "invalid reply from the UPnP helper");
 		return;
 	}
-	if (!st.sent || in.p.id != st.head->w.id) {
+	if (!head() || in.p.id != head()->w.id) {
 		log_debug("upnp: dropping reply %llu, nothing waits for it",
 			  (unsigned long long)in.p.id);
 		return;
 	}
-	sanitize(&in.p.res, st.head->w.op);
+	sanitize(&in.p.res, head()->w.op);
 	finish(&in.p.res);
 }
+
+/* ---- the helper ------------------------------------------------------ */
 
 static int start_helper(void)
 {
@@ -190,12 +247,8 @@ static int start_helper(void)
 	return 0;
 }
 
-static int send_head(void)
+static int send_wire(struct upnp_wire_req *w)
 {
-	struct upnp_wire_req *w = &st.head->w;
-
-	if (w->op != UPNP_OP_DISCOVER)
-		snprintf(w->root_url, sizeof(w->root_url), "%s", st.root_url);
 	if (st.fd < 0 && start_helper() < 0)
 		return -1;
 	if (send(st.fd, w, sizeof(*w), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*w))
@@ -209,49 +262,48 @@ static int send_head(void)
 		(ssize_t)sizeof(*w) ? 0 : -1;
 }
 
-static void on_kick(void *arg)
+static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 {
-	if (!st.inited || !st.head || st.sent)
-		return;
-	if (send_head() < 0) {
-		stop_helper();
-		finish_error(UPNP_ST_ERROR, "cannot start the UPnP helper");
-		return;
-	}
-	st.sent = true;
-	ev_timer_arm(st.timer, st.deadline_ms);
+	struct upnp_wire_req *w = &((struct ureq *)qr)->w;
+
+	w->id = qr->id;
+	if (w->op != UPNP_OP_DISCOVER)
+		snprintf(w->root_url, sizeof(w->root_url), "%s", st.root_url);
+	if (send_wire(w) == 0)
+		return 0;
+	stop_helper();
+	res->outcome = GW_FAULT;
+	snprintf(res->error, sizeof(res->error), "cannot start the UPnP helper");
+	return -1;
 }
 
-static void on_deadline(void *arg)
+static void expired(struct gwq *q, struct gwq_req *r)
 {
-	if (!st.sent)
-		return;
 	log_debug("upnp: request %llu timed out, killing helper %d",
-		  (unsigned long long)st.head->w.id, (int)st.pid);
+		  (unsigned long long)r->id, (int)st.pid);
 	stop_helper();
-	finish_error(UPNP_ST_TIMEOUT, "timed out after %d ms", st.deadline_ms);
 }
+
+static const struct gwq_ops queue_ops = { .send = send_req, .expired = expired };
+
+/* ---- requests ---------------------------------------------------------- */
 
 int upnp_init(int deadline_ms)
 {
 	if (st.inited)
 		upnp_fini();
-	st.deadline_ms = deadline_ms > 0 ? deadline_ms : 5000;
-	st.timer = ev_timer_new(on_deadline, NULL);
-	st.kick = ev_timer_new(on_kick, NULL);
-	if (!st.timer || !st.kick) {
-		ev_timer_free(st.timer);
-		ev_timer_free(st.kick);
-		st.timer = st.kick = NULL;
+	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS) < 0)
 		return -1;
-	}
 	st.root_url[0] = '\0';
+	st.have_igd = false;
 	upnp_helper_prepare();
 	st.inited = true;
 	log_debug("upnp: miniupnpc %s (API %d), deadline %d ms", MINIUPNPC_VERSION,
-		  MINIUPNPC_API_VERSION, st.deadline_ms);
+		  MINIUPNPC_API_VERSION, st.queue.deadline_ms);
 	return 0;
 }
+
+static void ssdp_close(void);
 
 void upnp_fini(void)
 {
@@ -259,19 +311,16 @@ void upnp_fini(void)
 		return;
 	st.inited = false;
 	stop_helper();
-	while (st.head) {
-		struct ureq *r = st.head;
-		st.head = r->next;
-		free(r);
-	}
-	st.tail = NULL;
-	st.sent = false;
-	ev_timer_free(st.timer);
-	ev_timer_free(st.kick);
-	st.timer = st.kick = NULL;
+	ssdp_close();
+	gwq_fini(&st.queue);
 }
 
-static struct ureq *new_req(uint32_t op, upnp_cb cb, void *arg)
+const struct upnp_igd *upnp_igd(void)
+{
+	return st.have_igd ? &st.igd : NULL;
+}
+
+static struct ureq *new_req(uint32_t op)
 {
 	struct ureq *r;
 
@@ -280,22 +329,12 @@ static struct ureq *new_req(uint32_t op, upnp_cb cb, void *arg)
 	r = xcalloc(1, sizeof(*r));
 	r->w.magic = UPNP_WIRE_MAGIC;
 	r->w.op = op;
-	r->w.id = ++st.next_id;
-	r->cb = cb;
-	r->arg = arg;
 	return r;
 }
 
-static uint64_t enqueue(struct ureq *r)
+static uint64_t enqueue(struct ureq *r, gw_cb cb, void *arg)
 {
-	if (st.tail)
-		st.tail->next = r;
-	else
-		st.head = r;
-	st.tail = r;
-	if (!st.sent)
-		ev_timer_arm(st.kick, 0);
-	return r->w.id;
+	return gwq_push(&st.queue, &r->q, cb, arg);
 }
 
 /* Copies that refuse to truncate: a cut URL or address would be wrong. */
@@ -314,9 +353,9 @@ static const char *proto_name(unsigned proto)
 	return proto == SVC_TCP ? "TCP" : proto == SVC_UDP ? "UDP" : NULL;
 }
 
-uint64_t upnp_discover(const char *root_url, const char *ifname, upnp_cb cb, void *arg)
+uint64_t upnp_discover(const char *root_url, const char *ifname, gw_cb cb, void *arg)
 {
-	struct ureq *r = new_req(UPNP_OP_DISCOVER, cb, arg);
+	struct ureq *r = new_req(UPNP_OP_DISCOVER);
 
 	if (!r)
 		return 0;
@@ -326,18 +365,18 @@ uint64_t upnp_discover(const char *root_url, const char *ifname, upnp_cb cb, voi
 		free(r);
 		return 0;
 	}
-	return enqueue(r);
+	st.have_igd = false;
+	return enqueue(r, cb, arg);
 }
 
-uint64_t upnp_get_external_ip(upnp_cb cb, void *arg)
+uint64_t upnp_get_external_ip(gw_cb cb, void *arg)
 {
-	struct ureq *r = new_req(UPNP_OP_EXT_IP, cb, arg);
+	struct ureq *r = new_req(UPNP_OP_EXT_IP);
 
-	return r ? enqueue(r) : 0;
+	return r ? enqueue(r, cb, arg) : 0;
 }
 
-static struct ureq *port_req(uint32_t op, unsigned proto, uint16_t ext_port,
-			     upnp_cb cb, void *arg)
+static struct ureq *port_req(uint32_t op, unsigned proto, uint16_t ext_port)
 {
 	const char *p = proto_name(proto);
 	struct ureq *r;
@@ -345,7 +384,7 @@ static struct ureq *port_req(uint32_t op, unsigned proto, uint16_t ext_port,
 	/* External port 0 means "all ports" to some IGDs: never send it. */
 	if (!p || ext_port == 0)
 		return NULL;
-	r = new_req(op, cb, arg);
+	r = new_req(op);
 	if (r) {
 		memcpy(r->w.proto, p, 4);
 		r->w.ext_port = ext_port;
@@ -355,13 +394,13 @@ static struct ureq *port_req(uint32_t op, unsigned proto, uint16_t ext_port,
 
 uint64_t upnp_add_mapping(unsigned proto, uint16_t ext_port, const char *int_host,
 			  uint16_t int_port, const char *desc, uint32_t lease,
-			  upnp_cb cb, void *arg)
+			  gw_cb cb, void *arg)
 {
 	struct ureq *r;
 
 	if (int_port == 0)
 		return 0;
-	r = port_req(UPNP_OP_ADD, proto, ext_port, cb, arg);
+	r = port_req(UPNP_OP_ADD, proto, ext_port);
 	if (!r)
 		return 0;
 	r->w.int_port = int_port;
@@ -372,63 +411,235 @@ uint64_t upnp_add_mapping(unsigned proto, uint16_t ext_port, const char *int_hos
 	}
 	/* Descriptions are informative: cutting them (to 80 bytes) is fine. */
 	snprintf(r->w.desc, sizeof(r->w.desc), "%s", desc ? desc : "homeport");
-	return enqueue(r);
+	return enqueue(r, cb, arg);
 }
 
-uint64_t upnp_get_mapping(unsigned proto, uint16_t ext_port, upnp_cb cb, void *arg)
+uint64_t upnp_get_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *arg)
 {
-	struct ureq *r = port_req(UPNP_OP_GET, proto, ext_port, cb, arg);
+	struct ureq *r = port_req(UPNP_OP_GET, proto, ext_port);
 
-	return r ? enqueue(r) : 0;
+	return r ? enqueue(r, cb, arg) : 0;
 }
 
-uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, upnp_cb cb, void *arg)
+uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *arg)
 {
-	struct ureq *r = port_req(UPNP_OP_DELETE, proto, ext_port, cb, arg);
+	struct ureq *r = port_req(UPNP_OP_DELETE, proto, ext_port);
 
-	return r ? enqueue(r) : 0;
+	return r ? enqueue(r, cb, arg) : 0;
 }
 
+/* A stopped queue is all zeroes: nothing to cancel. */
 void upnp_cancel(uint64_t id)
 {
-	struct ureq **pp = &st.head, *prev = NULL;
-
-	for (; *pp; prev = *pp, pp = &(*pp)->next) {
-		struct ureq *r = *pp;
-		if (r->w.id != id)
-			continue;
-		if (r == st.head && st.sent) {
-			r->cancelled = true;
-			return;
-		}
-		*pp = r->next;
-		if (st.tail == r)
-			st.tail = prev;
-		free(r);
-		return;
-	}
+	gwq_cancel(&st.queue, id);
 }
 
 void upnp_cancel_all(void)
 {
-	struct ureq *r = st.head;
-
-	if (r && st.sent) {
-		r->cancelled = true;
-		r = r->next;
-		st.head->next = NULL;
-		st.tail = st.head;
-	} else {
-		st.head = st.tail = NULL;
-	}
-	while (r) {
-		struct ureq *next = r->next;
-		free(r);
-		r = next;
-	}
+	gwq_cancel_all(&st.queue);
 }
 
 bool upnp_busy(void)
 {
-	return st.head != NULL;
+	return st.inited && gwq_busy(&st.queue);
 }
+
+/* ---- SSDP: a router that restarts announces a new BOOTID -------------- */
+
+static void ssdp_message(const char *buf, size_t len)
+{
+	struct ssdp_msg m;
+	enum gw_hint hint = GW_HINT_ALIVE;
+	char what[80];
+
+	if (ssdp_parse(buf, len, &m) < 0 || !m.has_bootid)
+		return;
+	if (st.have_bootid && m.bootid != st.bootid) {
+		log_notice("gateway %s restarted (SSDP BOOTID %lu -> %lu)", st.igd.gateway_addr,
+			   st.bootid, m.bootid);
+		snprintf(what, sizeof(what), "SSDP BOOTID %lu -> %lu", st.bootid, m.bootid);
+		hint = GW_HINT_RESTARTED;
+	} else if (!st.have_bootid) {
+		/* The first BOOTID seen may already be a new boot's (the router
+		 * restarted before answering our M-SEARCH): look once. */
+		log_debug("gateway: SSDP BOOTID %lu", m.bootid);
+		snprintf(what, sizeof(what), "SSDP BOOTID %lu, first seen", m.bootid);
+		hint = GW_HINT_RESTARTED;
+	} else {
+		snprintf(what, sizeof(what), "SSDP NOTIFY");
+	}
+	st.have_bootid = true;
+	st.bootid = m.bootid;
+	if (st.hint_cb)
+		st.hint_cb(st.hint_arg, hint, what);
+}
+
+static void on_ssdp(int fd, short revents, void *arg)
+{
+	for (int i = 0; i < READ_BURST; i++) {
+		char buf[2048];
+		struct sockaddr_in from;
+		socklen_t flen = sizeof(from);
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n < 0)
+			return;
+		if (flen != sizeof(from) || from.sin_addr.s_addr != st.ssdp_from.s_addr)
+			continue;
+		ssdp_message(buf, (size_t)n);
+	}
+}
+
+static void ssdp_search(int fd)
+{
+	static const char msearch[] =
+		"M-SEARCH * HTTP/1.1\r\nHOST: 239.255.255.250:1900\r\n"
+		"MAN: \"ssdp:discover\"\r\nMX: 1\r\n"
+		"ST: urn:schemas-upnp-org:device:InternetGatewayDevice:1\r\n\r\n";
+	struct sockaddr_in to = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT),
+				  .sin_addr = st.ssdp_from };
+
+	if (sendto(fd, msearch, sizeof(msearch) - 1, MSG_DONTWAIT, (struct sockaddr *)&to,
+		   sizeof(to)) < 0)
+		log_debug("upnp: SSDP M-SEARCH to %s: %s", st.igd.gateway_addr, strerror(errno));
+}
+
+static void ssdp_close(void)
+{
+	if (st.ssdp_fd < 0)
+		return;
+	ev_fd_del(st.ssdp_fd);
+	close(st.ssdp_fd);
+	st.ssdp_fd = -1;
+}
+
+/* Listen to the gateway's NOTIFYs and ask it once (unicast M-SEARCH) for
+ * its BOOTID. Only a hint: the periodic checks still find a restarted
+ * router without it. */
+static int ssdp_open(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(SSDP_PORT) };
+	struct ip_mreqn mr = { .imr_ifindex = 0 };
+	int fd, one = 1, zero = 0;
+
+	ssdp_close();
+	if (!st.have_igd || inet_pton(AF_INET, st.igd.gateway_addr, &st.ssdp_from) != 1 ||
+	    inet_pton(AF_INET, st.igd.lan_addr, &mr.imr_address) != 1)
+		return -1;
+	inet_pton(AF_INET, "239.255.255.250", &mr.imr_multiaddr);
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(fd, IPPROTO_IP, IP_ADD_MEMBERSHIP, &mr, sizeof(mr)) < 0 ||
+	    ev_fd_add(fd, POLLIN, on_ssdp, NULL) < 0) {
+		log_info("gateway: not listening for SSDP NOTIFY: %s", strerror(errno));
+		close(fd);
+		return -1;
+	}
+	setsockopt(fd, IPPROTO_IP, IP_MULTICAST_ALL, &zero, sizeof(zero));
+	st.ssdp_fd = fd;
+	st.have_bootid = false;
+	ssdp_search(fd);
+	return 0;
+}
+
+/* ---- the backend table row ------------------------------------------- */
+
+/* The setup of the last start, for discover. */
+static struct {
+	char url[256];
+	char ifname[IF_NAMESIZE];
+} setup;
+
+static int op_init(void)
+{
+	upnp_helper_prepare();
+	return 0;
+}
+
+static int op_start(const struct gw_setup *s, char *err, size_t errlen)
+{
+	if (put(setup.url, sizeof(setup.url), s->url) < 0 ||
+	    put(setup.ifname, sizeof(setup.ifname), s->ifname) < 0) {
+		snprintf(err, errlen, "root URL or interface name too long");
+		return -1;
+	}
+	if (upnp_init(s->deadline_ms) == 0)
+		return 0;
+	snprintf(err, errlen, "cannot set up UPnP");
+	return -1;
+}
+
+static uint64_t op_discover(gw_cb cb, void *arg)
+{
+	return upnp_discover(setup.url[0] ? setup.url : NULL,
+			     setup.ifname[0] ? setup.ifname : NULL, cb, arg);
+}
+
+static uint64_t op_map(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	if (q->family != GW_FAMILY_IPV4)
+		return 0;
+	return upnp_add_mapping(q->proto, q->ext_port, q->int_host, q->int_port, q->desc,
+				q->lease, cb, arg);
+}
+
+static uint64_t op_read_back(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	return q->family == GW_FAMILY_IPV4 ? upnp_get_mapping(q->proto, q->ext_port, cb, arg) : 0;
+}
+
+static uint64_t op_unmap(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	return q->family == GW_FAMILY_IPV4 ? upnp_delete_mapping(q->proto, q->ext_port, cb, arg) : 0;
+}
+
+static int op_listen(gw_hint_cb cb, void *arg)
+{
+	st.hint_cb = cb;
+	st.hint_arg = arg;
+	return ssdp_open();
+}
+
+static void op_describe(char *buf, size_t len)
+{
+	const struct upnp_igd *g = &st.igd;
+
+	snprintf(buf, len, "IGD v%d at %s (%s, WAN %s)", g->igd_version, g->root_url,
+		 g->service_type, g->connected ? "connected" : "not connected");
+}
+
+static void op_probe_json(json_t *o, bool answered)
+{
+	const struct upnp_igd *g = answered ? upnp_igd() : NULL;
+
+	json_object_set_new(o, "igd_version", g ? json_integer(g->igd_version) : json_null());
+	json_object_set_new(o, "url", g ? json_string_or_null(g->root_url) : json_null());
+	json_object_set_new(o, "control_url", g ? json_string_or_null(g->control_url) : json_null());
+	json_object_set_new(o, "service_type", g ? json_string_or_null(g->service_type) : json_null());
+	json_object_set_new(o, "connected", g ? json_boolean(g->connected) : json_null());
+}
+
+const struct gw_backend gw_backend_upnp = {
+	.name = "upnp",
+	.label = "UPnP",
+	.pref = GW_PREF_UPNP,
+	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES,
+	.init = op_init,
+	.start = op_start,
+	.stop = upnp_fini,
+	.fini = upnp_fini,
+	.discover = op_discover,
+	.external_ip = upnp_get_external_ip,
+	.map = op_map,
+	.read_back = op_read_back,
+	.unmap = op_unmap,
+	.cancel = upnp_cancel,
+	.cancel_all = upnp_cancel_all,
+	.listen = op_listen,
+	.describe = op_describe,
+	.probe_json = op_probe_json,
+};

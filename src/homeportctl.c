@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +16,37 @@
 
 #include <stdbool.h>
 
+#include "control.h"
 #include "homeport.h"
 
-#define REPLY_MAX (1024 * 1024)
 #define REPLY_TIMEOUT_MS 10000
-
-static const char *const commands[] = { "status", "refresh", "update", "reload", "log-level" };
 
 static void usage(FILE *out)
 {
-	fprintf(out,
-		"usage: homeportctl [-s SOCKET] COMMAND\n"
-		"  status [--json]     what the daemon sees and does now\n"
-		"  refresh             re-check the external IP and every mapping now\n"
-		"  update [NAME]       push to DDNS now, even if the IP did not change\n"
-		"  reload              re-read the configuration (like SIGHUP)\n"
-		"  log-level LEVEL     error, warning, notice, info or debug\n");
+	fprintf(out, "usage: homeportctl [-s SOCKET] COMMAND\n");
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+		char word[32];
+
+		snprintf(word, sizeof(word), "%s%s%s", c->name, c->arg ? " " : "",
+			 c->arg ? c->arg : "");
+		fprintf(out, "  %-19s %s\n", word, c->help);
+	}
 }
 
-static const char *command_match(const char *word)
+static const struct control_command *command_match(const char *word)
 {
-	const char *found = NULL;
+	const struct control_command *found = NULL;
 
-	for (size_t i = 0; i < HP_ARRAY_LEN(commands); i++) {
-		if (strcmp(commands[i], word) == 0)
-			return commands[i];
-		if (strncmp(commands[i], word, strlen(word)) == 0) {
+	for (size_t i = 0; i < HP_ARRAY_LEN(control_commands); i++) {
+		const struct control_command *c = &control_commands[i];
+
+		if (strcmp(c->name, word) == 0)
+			return c;
+		if (strncmp(c->name, word, strlen(word)) == 0) {
 			if (found)
 				return NULL;   /* ambiguous */
-			found = commands[i];
+			found = c;
 		}
 	}
 	return found;
@@ -91,7 +94,7 @@ static char *transact(int fd, const char *request)
 			goto fail;
 		}
 		if (len + 1 >= cap) {
-			if (cap >= REPLY_MAX)
+			if (cap >= CONTROL_MAX_REPLY)
 				goto fail;
 			cap *= 2;
 			char *bigger = realloc(buf, cap);
@@ -113,6 +116,57 @@ static char *transact(int fd, const char *request)
 fail:
 	free(buf);
 	return NULL;
+}
+
+static volatile sig_atomic_t interrupted;
+
+static void on_interrupt(int signo)
+{
+	interrupted = 1;
+}
+
+/* "events": print every line after the first (the daemon's "ok") until the
+ * daemon closes (69) or we are interrupted (0). */
+static int follow(int fd)
+{
+	struct sigaction sa = { .sa_handler = on_interrupt };   /* no SA_RESTART */
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+	char buf[65536];
+	size_t len = 0;
+	bool first = true;
+
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	if (send(fd, "events\n", 7, MSG_NOSIGNAL) < 0)
+		return HP_EXIT_UNAVAILABLE;
+	while (!interrupted) {
+		char *nl;
+		ssize_t n;
+
+		if (poll(&pfd, 1, -1) < 0)
+			continue;                       /* EINTR: interrupted is set */
+		n = recv(fd, buf + len, sizeof(buf) - len - 1, 0);
+		if (n <= 0)
+			return interrupted ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
+		len += (size_t)n;
+		buf[len] = '\0';
+		while ((nl = strchr(buf, '\n'))) {
+			*nl = '\0';
+			if (first && strncmp(buf, "{\"ok\":true", 10) != 0) {
+				fprintf(stderr, "homeportctl: %s\n", buf);
+				return HP_EXIT_FAIL;
+			}
+			if (!first)
+				printf("%s\n", buf);
+			first = false;
+			len -= (size_t)(nl + 1 - buf);
+			memmove(buf, nl + 1, len + 1);
+		}
+		fflush(stdout);
+		if (len == sizeof(buf) - 1)
+			len = 0;                        /* a line that long is not ours */
+	}
+	return HP_EXIT_OK;
 }
 
 static const char *str_or(json_t *obj, const char *key, const char *dflt)
@@ -222,9 +276,10 @@ static void print_status(json_t *st)
 
 int main(int argc, char **argv)
 {
-	const char *sock = HP_DEFAULT_SOCKET, *cmd, *arg = NULL;
+	const char *sock = HP_DEFAULT_SOCKET, *arg = NULL;
+	const struct control_command *cmd;
 	bool json = false;
-	char request[512];   /* CONTROL_MAX_REQUEST in control.h */
+	char request[CONTROL_MAX_REQUEST + 2];   /* the line and its '\n' */
 	json_error_t jerr;
 	json_t *reply;
 	char *text;
@@ -255,27 +310,32 @@ int main(int argc, char **argv)
 		return HP_EXIT_USAGE;
 	}
 	for (int i = optind + 1; i < argc; i++) {
-		if (strcmp(cmd, "status") == 0 && strcmp(argv[i], "--json") == 0)
+		if (cmd->cmd == CTL_STATUS && strcmp(argv[i], "--json") == 0)
 			json = true;
-		else if (!arg && (strcmp(cmd, "update") == 0 || strcmp(cmd, "log-level") == 0))
+		else if (!arg && cmd->arg)
 			arg = argv[i];
 		else {
 			fprintf(stderr, "homeportctl: unexpected argument \"%s\"\n", argv[i]);
 			return HP_EXIT_USAGE;
 		}
 	}
-	if (strcmp(cmd, "log-level") == 0 && !arg) {
-		fprintf(stderr, "homeportctl: log-level needs a level\n");
+	if (cmd->arg && cmd->arg[0] != '[' && !arg) {
+		fprintf(stderr, "homeportctl: %s needs %s\n", cmd->name, cmd->arg);
 		return HP_EXIT_USAGE;
 	}
-	if (snprintf(request, sizeof(request), "%s%s%s\n", cmd, arg ? " " : "", arg ? arg : "") >=
-	    (int)sizeof(request)) {
+	if (snprintf(request, sizeof(request), "%s%s%s\n", cmd->name, arg ? " " : "",
+		     arg ? arg : "") >= (int)sizeof(request)) {
 		fprintf(stderr, "homeportctl: argument too long\n");
 		return HP_EXIT_USAGE;
 	}
 	fd = connect_daemon(sock);
 	if (fd < 0)
 		return fd == -2 ? HP_EXIT_FAIL : HP_EXIT_UNAVAILABLE;
+	if (cmd->cmd == CTL_EVENTS) {
+		rc = follow(fd);
+		close(fd);
+		return rc;
+	}
 	text = transact(fd, request);
 	close(fd);
 	if (!text)
@@ -291,7 +351,9 @@ int main(int argc, char **argv)
 	if (json_is_false(json_object_get(reply, "ok"))) {
 		fprintf(stderr, "homeportctl: %s\n", str_or(reply, "error", "failed"));
 		rc = HP_EXIT_FAIL;
-	} else if (strcmp(cmd, "status") != 0) {
+	} else if (cmd->cmd == CTL_METRICS) {
+		fputs(str_or(reply, "metrics", ""), stdout);
+	} else if (cmd->cmd != CTL_STATUS) {
 		printf("%s\n", str_or(reply, "message", "ok"));
 	} else if (json) {
 		fputs(text, stdout);

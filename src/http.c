@@ -55,6 +55,9 @@ static void call_free(struct http_call *c)
 		curl_multi_remove_handle(multi, c->easy);
 		curl_easy_cleanup(c->easy);
 	}
+	/* Header lines may carry credentials (webhook header_file). */
+	for (struct curl_slist *l = c->hdrs; l; l = l->next)
+		explicit_bzero(l->data, strlen(l->data));
 	curl_slist_free_all(c->hdrs);
 	free(c->body);
 	free(c);

@@ -8,19 +8,26 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "control.h"
 #include "ddns.h"
 #include "ev.h"
+#include "event.h"
 #include "gateway.h"
+#include "gw_backend.h"
+#include "hook.h"
 #include "http.h"
 #include "homeport.h"
 #include "log.h"
+#include "mapping.h"
 #include "priv.h"
+#include "probe.h"
 #include "state.h"
 #include "util.h"
 
@@ -188,6 +195,7 @@ static int reload(char **errors_out)
 	cfg = next;
 	ddns_apply_config(cfg);
 	gateway_apply_config(cfg);
+	hook_apply_config(cfg);
 	config_free(old);
 	log_notice("configuration reloaded: %zu service%s, %zu DDNS entr%s",
 		   cfg->n_services, cfg->n_services == 1 ? "" : "s",
@@ -398,6 +406,49 @@ static void once_check(void *arg)
 	ev_break();
 }
 
+/* The one seed of drand48 (retry jitter), for every module. */
+static void seed_random(void)
+{
+	long seed;
+
+	if (getrandom(&seed, sizeof(seed), GRND_NONBLOCK) != (ssize_t)sizeof(seed))
+		seed = (long)time(NULL) ^ (long)getpid();
+	srand48(seed);
+}
+
+/* Every module in dependency order: the gateway protocols, the DDNS
+ * engine, the mappings, then the gateway that drives the mappings and
+ * tells the DDNS engine about the external IP. */
+static int init_modules(void)
+{
+	static const struct gateway_hooks gateway_hooks = { .ip_changed = ddns_set_external_ip };
+
+	if (gw_backends_init() < 0) {
+		log_errx("cannot set up the gateway protocols");
+		return -1;
+	}
+	/* --once announces nothing: events are for a daemon that keeps watch. */
+	if (!opt.once && (event_store_init(cfg->daemon.state_dir) < 0 || hook_init(cfg) < 0))
+		return -1;
+	if (ddns_init(cfg) < 0)
+		return -1;
+	if (mapping_init(cfg) < 0)
+		return -1;
+	return gateway_init(cfg, &gateway_hooks);
+}
+
+static void fini_modules(void)
+{
+	ddns_shutdown();
+	gateway_fini();
+	mapping_fini();
+	gw_backends_fini();
+	ddns_fini();
+	hook_fini();           /* before http_fini: it cancels its requests */
+	event_store_fini();
+	http_fini();           /* curl's timers live in the loop: before ev_fini */
+}
+
 static int run_daemon(void)
 {
 	static const struct control_ops control_ops = { .reload = reload };
@@ -423,8 +474,12 @@ static int run_daemon(void)
 		goto out;
 	}
 	/* Root was needed for the directories and the socket; nothing more. */
-	if (priv_drop(&ids) < 0 || ddns_init(cfg) < 0 || gateway_init(cfg) < 0)
+	if (priv_drop(&ids) < 0)
 		goto out_control;
+	if (init_modules() < 0) {
+		fini_modules();
+		goto out_control;
+	}
 	if (opt.once) {
 		once_deadline = ev_now_ms() + ONCE_LIMIT_MS;
 		once_timer = ev_timer_new(once_check, NULL);
@@ -441,10 +496,7 @@ static int run_daemon(void)
 	rc = exit_code;
 	if (opt.once)
 		print_once_summary();
-	ddns_shutdown();
-	gateway_fini();
-	ddns_fini();
-	http_fini();           /* curl's timers live in the loop: before ev_fini */
+	fini_modules();
 out_control:
 	if (!opt.once)
 		control_fini();
@@ -473,8 +525,11 @@ int main(int argc, char **argv)
 		config_free(cfg);
 		return HP_EXIT_CONFIG;
 	}
+	seed_random();
 	if (opt.probe) {
-		rc = priv_drop(&ids) < 0 ? HP_EXIT_FAIL : gateway_probe(cfg, opt.json);
+		rc = priv_drop(&ids) < 0 || gw_backends_init() < 0 ? HP_EXIT_FAIL :
+		     probe_run(cfg, opt.json);
+		gw_backends_fini();
 		config_free(cfg);
 		return rc;
 	}

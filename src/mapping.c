@@ -1,38 +1,37 @@
 /* mapping.c - one state machine per service and protocol: map, confirm,
- * renew, verify, report conflicts and refusals, delete.
+ * renew, verify, report conflicts and refusals, delete. It talks to the
+ * gateway through the protocol gateway.c chose (a gw_backend) and reasons
+ * only in outcomes and capabilities:
  *
- * UPnP: AddPortMapping; the helper accepts it only when the reply is a
- * well-formed AddPortMappingResponse (miniupnpc 2.2.4 alone calls a garbage
- * reply a success), and such an add is mapped at once with the lease we
- * asked for. Only a lease-0 add (the router picks the real lease: a week
- * on IGDv2) or an add the helper could not vouch for is read back with
- * GetSpecificPortMappingEntry first. 725 -> lease 0 for the rest of this
- * gateway's life, 718 -> ask who holds the port: another host is a
- * conflict, nobody while we map for another host is secure mode
- * (refused). Verified every check_interval (that read-back also corrects
- * the lease if the router granted less than we asked), renewed at half
- * the lease.
- *
- * NAT-PMP: map with lifetime = lease (0: a week, renewed), renew at half
- * of what was granted. It can only map to the asking host. A granted
- * external port other than the configured one is a conflict: the port a
- * user configured is what DNS names and firewall rules promise, so we
- * hand the other port back and try again later rather than silently
- * publish a service on a port nobody expects.
+ * An add whose answer proves the mapping (gw_mapping.confirmed) is mapped
+ * at once with the lease granted; a lease-0 add (the router picks the
+ * real lease: a week on UPnP IGDv2) or an add the backend could not vouch
+ * for is read back first, where the protocol can read back. "Permanent
+ * leases only" -> lease 0 for the rest of this gateway's life. A conflict
+ * -> read back who holds the port: another host is a conflict, nobody
+ * while we map for another host is a refusal (miniupnpd's secure mode
+ * answers such adds with a conflict). A granted external port other than
+ * the configured one is a conflict too: the port a user configured is
+ * what DNS names and firewall rules promise, so the other port is handed
+ * back and we try again later rather than publish a service on a port
+ * nobody expects. Mappings are verified every check_interval by a read-back
+ * where the protocol has one (which also corrects a lease shorter than
+ * asked), and renewed at half the lease; a permanent mapping is only
+ * verified (and renewed when the protocol cannot read back).
  *
  * Ownership: every mapping we create (or are about to: the record is
- * written before the request goes out) is remembered in
- * <state_dir>/mappings.json, rewritten atomically whenever that set
- * changes, at most once per event-loop pass (see persist()), so that a
- * daemon killed with SIGKILL, or whose service was
- * removed while it was down, cleans up after itself at the next start.
- * Remembered mappings that nobody wants any more live on the "dying"
- * list until they are released: over UPnP we first read the router's
- * entry and delete it only if it still points at the same internal host
- * and port with our description; NAT-PMP can only delete the asking
- * host's own mappings. A mapping held by another host is never deleted.
- * A new mapping for a port whose release is in flight waits for it (the
- * release must not delete the new mapping). */
+ * written before the request goes out) is remembered in mappings.json
+ * (mapstore.c), rewritten whenever that set changes, at most once per
+ * event-loop pass (see persist()), so that a daemon killed with SIGKILL,
+ * or whose service was removed while it was down, cleans up after itself
+ * at the next start. Remembered mappings that nobody wants any more live
+ * on the "dying" list until they are released: where the protocol can
+ * read back, the router's entry is deleted only if it still points at
+ * the same internal host and port with our description; a protocol that
+ * cannot read back can only delete the asking host's own mappings. A
+ * mapping held by another host is never deleted. A new mapping for a port
+ * whose release is in flight waits for it (the release must not delete
+ * the new mapping). */
 #include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -41,20 +40,26 @@
 
 #include "config.h"
 #include "ev.h"
-#include "gateway.h"
-#include "gw_natpmp.h"
-#include "gw_upnp.h"
+#include "event.h"
+#include "gw_backend.h"
 #include "homeport.h"
 #include "log.h"
 #include "mapping.h"
-#include "state.h"
+#include "mapstore.h"
 #include "util.h"
 
-#define NATPMP_PERMANENT (7 * 24 * 3600)   /* lifetime asked for lease 0 */
 #define MIN_RECHECK_MS 1000
-#define STATE_NAME "mappings"              /* <state_dir>/mappings.json */
 
-enum map_op { OP_NONE, OP_ADD, OP_CONFIRM, OP_WHO, OP_VERIFY, OP_RELEASE, OP_CHECK, OP_DELETE };
+enum map_op {
+	OP_NONE,
+	OP_ADD,          /* marked (req 0) or sent */
+	OP_CONFIRM,      /* reading back an add */
+	OP_WHO,          /* reading back who holds a conflicting port */
+	OP_VERIFY,       /* reading back a mapped entry */
+	OP_HANDBACK,     /* deleting a port granted instead of ours */
+	OP_CHECK,        /* reading back a dying mapping before deleting it */
+	OP_DELETE,       /* deleting a dying mapping */
+};
 
 struct map_entry {
 	struct map_entry *next;
@@ -62,10 +67,11 @@ struct map_entry {
 	unsigned proto;              /* SVC_TCP or SVC_UDP */
 	char host[INET_ADDRSTRLEN];  /* internal host we map to ("" until known) */
 	enum map_state state;
-	enum map_via via;
+	const struct gw_backend *via;    /* protocol of the request in flight / last one */
 	enum map_op op;
 	uint64_t req;
 	char error[256];
+	char native[GW_ERROR_LEN];   /* the protocol's words for a conflict, while we look */
 	uint32_t asked;              /* lease asked in the add in flight */
 	uint32_t granted;            /* as the gateway says, 0 = permanent */
 	int64_t expires_ms;          /* monotonic, 0 = never / unknown */
@@ -74,9 +80,10 @@ struct map_entry {
 	bool owned;                  /* the gateway may hold a mapping of ours */
 	bool settled;                /* reached a first result (--once) */
 	bool waiting;                /* start() waits for a release of the same port */
-	enum map_via made_via;       /* protocol the mapping was (last) made with */
+	const struct gw_backend *made_via;   /* protocol the mapping was (last) made with */
 	char gw_addr[INET_ADDRSTRLEN];   /* gateway it was made on, "" if none yet */
-	char root_url[256];          /* that gateway's IGD root URL, if UPnP */
+	char locator[256];           /* made_via's locator for that gateway */
+	char handle[GW_HANDLE_LEN];  /* the backend's handle of the mapping, "" if none */
 	struct ev_timer *timer;
 };
 
@@ -86,12 +93,10 @@ static struct {
 	struct mapping_hooks hooks;
 	struct mapping_gw gw;
 	bool up;
-	bool upnp_lease0;            /* 725 seen on this gateway */
+	bool lease0_only;            /* this gateway allows permanent leases only */
 	bool shutting_down;
 	bool keep;                   /* shutting down, leaving the mappings */
-	bool loaded;                 /* mappings.json read (first apply_config) */
-	char *state_dir;
-	char *saved;                 /* what mappings.json holds (compact JSON) */
+	bool stored;                 /* mappings.json is ours to write */
 	struct ev_timer *flush;      /* 0 ms: write mappings.json, then send the adds */
 	void (*done)(void *arg);
 	void *done_arg;
@@ -99,6 +104,8 @@ static struct {
 
 static void persist(void);
 static void save(void);
+static void start(struct map_entry *e);
+static void add(struct map_entry *e);
 
 static const char *const state_names[] = {
 	[MAP_PENDING] = "pending", [MAP_MAPPED] = "mapped", [MAP_CONFLICT] = "conflict",
@@ -122,11 +129,6 @@ int64_t mapping_backoff_ms(unsigned failures, double jitter)
 	if (jitter < 0 || jitter >= 1)
 		jitter = 0;
 	return base + (int64_t)((double)base * 0.2 * jitter);
-}
-
-uint32_t mapping_natpmp_lifetime(uint32_t lease)
-{
-	return lease ? lease : NATPMP_PERMANENT;
 }
 
 int64_t mapping_recheck_ms(uint32_t granted, uint32_t check_interval)
@@ -158,9 +160,9 @@ static const char *proto_upper(unsigned proto)
 	return proto == SVC_UDP ? "UDP" : "TCP";
 }
 
-static const char *via_str(enum map_via v)
+static bool can(const struct gw_backend *be, unsigned cap)
 {
-	return v == MAP_VIA_UPNP ? "upnp" : v == MAP_VIA_NATPMP ? "natpmp" : NULL;
+	return be && (be->caps & cap);
 }
 
 /* ---- entries ---------------------------------------------------------- */
@@ -207,10 +209,8 @@ static struct map_entry *entry_new(const struct cfg_service *svc, unsigned proto
 
 static void cancel_req(struct map_entry *e)
 {
-	if (e->req && e->via == MAP_VIA_UPNP)
-		upnp_cancel(e->req);
-	else if (e->req && e->via == MAP_VIA_NATPMP)
-		natpmp_cancel(e->req);
+	if (e->req && e->via)
+		e->via->cancel(e->req);
 	e->req = 0;
 	e->op = OP_NONE;
 }
@@ -223,7 +223,18 @@ static void entry_free(struct map_entry *e)
 	free(e);
 }
 
-/* The one transition function: logs old -> new, keeps the error. */
+static void unlink_dying(struct map_entry *e)
+{
+	for (struct map_entry **pp = &M.dying; *pp; pp = &(*pp)->next)
+		if (*pp == e) {
+			*pp = e->next;
+			return;
+		}
+}
+
+/* ---- the one transition function -------------------------------------- */
+
+/* Logs old -> new, keeps the error. */
 static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...) HP_PRINTF(3, 4);
 static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...)
 {
@@ -242,6 +253,8 @@ static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ..
 	else if (*err && strcmp(err, e->error) != 0)
 		log_info("mapping %s/%s: %s: %s", e->svc.name, proto_str(e->proto),
 			 mapping_state_name(s), err);
+	event_mapping(e->svc.name, proto_str(e->proto), e->svc.external_port,
+		      mapping_state_name(s), err);
 	e->state = s;
 	memcpy(e->error, err, sizeof(err));
 	if (s != MAP_PENDING)
@@ -258,11 +271,6 @@ static bool for_this_host(const struct map_entry *e)
 
 /* Conflicts and refusals are the router's (or another host's) decision:
  * look again at check_interval, not sooner. */
-static int64_t slow_retry_ms(void)
-{
-	return mapping_recheck_ms(0, M.gw.check_interval);
-}
-
 static void settle(struct map_entry *e, enum map_state s, const char *fmt, ...) HP_PRINTF(3, 4);
 static void settle(struct map_entry *e, enum map_state s, const char *fmt, ...)
 {
@@ -273,7 +281,7 @@ static void settle(struct map_entry *e, enum map_state s, const char *fmt, ...)
 	vsnprintf(err, sizeof(err), fmt, ap);
 	va_end(ap);
 	set_state(e, s, "%s", err);
-	ev_timer_arm(e->timer, slow_retry_ms());
+	ev_timer_arm(e->timer, mapping_recheck_ms(0, M.gw.check_interval));
 }
 
 static void fail_backoff(struct map_entry *e, const char *fmt, ...) HP_PRINTF(2, 3);
@@ -308,9 +316,10 @@ static void mapped(struct map_entry *e, uint32_t granted, uint32_t asked)
 	e->owned = true;
 	e->granted = granted;
 	e->expires_ms = granted ? now + (int64_t)granted * 1000 : 0;
-	/* Renew leases we asked for at half of what we got; a "permanent"
-	 * mapping is only verified (and re-added if it vanished). */
-	e->renew_ms = granted && (asked || e->via == MAP_VIA_NATPMP) ?
+	/* Renew leases we asked for at half of what we got; a permanent
+	 * mapping is only verified (and re-added if it vanished), unless the
+	 * protocol cannot look: then its finite lease is renewed too. */
+	e->renew_ms = granted && (asked || !can(e->via, GW_CAP_READ_BACK)) ?
 		now + (int64_t)granted * 500 : 0;
 	set_state(e, MAP_MAPPED, NULL);
 	arm_recheck(e);
@@ -321,174 +330,256 @@ static void made_here(struct map_entry *e)
 {
 	e->made_via = e->via;
 	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", M.gw.address);
-	snprintf(e->root_url, sizeof(e->root_url), "%s",
-		 e->via == MAP_VIA_UPNP ? M.gw.root_url : "");
+	snprintf(e->locator, sizeof(e->locator), "%s", M.gw.locator);
 }
 
-/* ---- UPnP ------------------------------------------------------------- */
+/* ---- talking to the gateway ------------------------------------------- */
 
-static void upnp_add(struct map_entry *e);
-static void start(struct map_entry *e);
-
-static bool upnp_gateway_gone(const struct upnp_result *r)
+static const char *entry_desc(const struct map_entry *e, char *buf, size_t len)
 {
-	return r->status == UPNP_ST_TIMEOUT || r->status == UPNP_ST_NO_IGD ||
-	       (r->status == UPNP_ST_ERROR && r->upnp_code == 0);
+	if (e->svc.description && *e->svc.description)
+		return e->svc.description;
+	snprintf(buf, len, "homeport:%s", e->svc.name);
+	return buf;
 }
 
-static void upnp_transport_failure(struct map_entry *e, const struct upnp_result *r)
+static void fill_req(const struct map_entry *e, struct gw_map_req *q)
+{
+	char def[96];
+	const char *desc = entry_desc(e, def, sizeof(def));
+	size_t n = strnlen(desc, GW_DESC_MAX);   /* routers keep 80 bytes at most */
+
+	memset(q, 0, sizeof(*q));
+	q->family = GW_FAMILY_IPV4;
+	q->proto = e->proto;
+	q->ext_port = e->svc.external_port;
+	q->int_port = e->svc.internal_port;
+	snprintf(q->int_host, sizeof(q->int_host), "%s", e->host);
+	memcpy(q->desc, desc, n);
+	q->lease = e->asked;
+	snprintf(q->handle, sizeof(q->handle), "%s", e->handle);
+}
+
+/* Every answer: a gateway that lost its table re-creates everything. */
+static void check_lost(const struct map_entry *e, const struct gw_result *r)
+{
+	char why[80];
+
+	if (!r->state_lost || !M.hooks.state_lost)
+		return;
+	snprintf(why, sizeof(why), "%s: the gateway lost its mappings", e->via->label);
+	M.hooks.state_lost(why);
+}
+
+/* An answer ended the request in flight. */
+static void answered(struct map_entry *e, const struct gw_result *r)
+{
+	e->req = 0;
+	e->op = OP_NONE;
+	check_lost(e, r);
+}
+
+/* No usable answer: back off, tell gateway.c; no answer at all: it is gone. */
+static void transport_failure(struct map_entry *e, const struct gw_result *r)
 {
 	char why[200];
 
-	snprintf(why, sizeof(why), "UPnP: %s", r->error[0] ? r->error : "no answer");
+	snprintf(why, sizeof(why), "%s: %s", e->via->label, r->error[0] ? r->error : "no answer");
 	fail_backoff(e, "%s", why);
 	if (M.hooks.gateway_trouble)
 		M.hooks.gateway_trouble(why);
-	if (r->status != UPNP_ST_ERROR && M.hooks.gateway_lost)
+	if (r->outcome == GW_GONE && M.hooks.gateway_lost)
 		M.hooks.gateway_lost(why);
 }
 
-static bool entry_matches(const struct map_entry *e, const struct upnp_entry *u)
+static bool entry_matches(const struct map_entry *e, const struct gw_mapping *m)
 {
-	return strcmp(u->int_client, e->host) == 0 && u->int_port == e->svc.internal_port;
+	return strcmp(m->int_host, e->host) == 0 && m->int_port == e->svc.internal_port;
 }
 
-static void on_upnp_who(void *arg, const struct upnp_result *r)
+static void read_back(struct map_entry *e, enum map_op op, gw_cb cb)
+{
+	struct gw_map_req q;
+
+	fill_req(e, &q);
+	e->op = op;
+	e->req = e->via->read_back ? e->via->read_back(&q, cb, e) : 0;
+	if (!e->req) {
+		e->op = OP_NONE;
+		fail_backoff(e, "cannot queue a %s request", e->via->label);
+	}
+}
+
+/* ---- who holds a port we could not have ------------------------------- */
+
+static void on_who(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
-	const struct upnp_entry *u = &r->u.entry;
+	const struct gw_mapping *m = &r->u.map;
 
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status == UPNP_ST_OK && entry_matches(e, u)) {
+	answered(e, r);
+	if (r->outcome == GW_OK && entry_matches(e, m)) {
 		/* Ours after all (a race with our own earlier add): confirmed. */
-		mapped(e, u->lease, e->asked);
+		mapped(e, m->lease, e->asked);
 		return;
 	}
 	e->owned = false;       /* whatever the port holds, it is not ours */
-	if (r->status == UPNP_ST_OK && strcmp(u->int_client, e->host) != 0) {
-		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is mapped to %s",
-		       e->svc.external_port, proto_upper(e->proto), u->int_client);
-	} else if (r->status == UPNP_ST_OK) {
-		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is mapped to "
-		       "%s port %u", e->svc.external_port, proto_upper(e->proto), u->int_client,
-		       u->int_port);
+	if (r->outcome == GW_OK && strcmp(m->int_host, e->host) != 0) {
+		settle(e, MAP_CONFLICT, "%s: port %u/%s is mapped to %s", e->native,
+		       e->svc.external_port, proto_upper(e->proto), m->int_host);
+	} else if (r->outcome == GW_OK) {
+		settle(e, MAP_CONFLICT, "%s: port %u/%s is mapped to %s port %u", e->native,
+		       e->svc.external_port, proto_upper(e->proto), m->int_host, m->int_port);
 	} else if (!for_this_host(e)) {
-		/* Nobody holds the port: miniupnpd's secure mode says 718 when
-		 * asked to map for another host. */
-		settle(e, MAP_REFUSED, "UPnP 718 ConflictInMappingEntry: the gateway refuses "
-		       "mappings for another host (%s); is it in secure mode?", e->host);
+		/* Nobody holds the port: miniupnpd's secure mode says "conflict"
+		 * when asked to map for another host. */
+		settle(e, MAP_REFUSED, "%s: the gateway refuses mappings for another host (%s); "
+		       "is it in secure mode?", e->native, e->host);
 	} else {
-		settle(e, MAP_CONFLICT, "UPnP 718 ConflictInMappingEntry: port %u/%s is in use on "
-		       "the gateway", e->svc.external_port, proto_upper(e->proto));
+		settle(e, MAP_CONFLICT, "%s: port %u/%s is in use on the gateway", e->native,
+		       e->svc.external_port, proto_upper(e->proto));
 	}
 }
 
-static void on_upnp_confirm(void *arg, const struct upnp_result *r)
+static void conflict(struct map_entry *e, const struct gw_result *r)
+{
+	snprintf(e->native, sizeof(e->native), "%s", r->error);
+	if (can(e->via, GW_CAP_READ_BACK)) {
+		read_back(e, OP_WHO, on_who);
+		return;
+	}
+	e->owned = false;
+	settle(e, MAP_CONFLICT, "%s: port %u/%s is in use on the gateway", r->error,
+	       e->svc.external_port, proto_upper(e->proto));
+}
+
+/* ---- reading a mapping back ------------------------------------------- */
+
+/* Still there: keep the renewal plan, refresh the expiry. An add confirmed
+ * by its answer is not read back, so this is where a router that granted
+ * less than we asked shows: renew at half of what is left if that comes
+ * before the plan. */
+static void still_there(struct map_entry *e, uint32_t lease)
+{
+	int64_t now = ev_now_ms();
+
+	e->granted = lease;
+	e->expires_ms = lease ? now + (int64_t)lease * 1000 : 0;
+	if (e->renew_ms && lease && now + (int64_t)lease * 500 < e->renew_ms)
+		e->renew_ms = now + (int64_t)lease * 500;
+	arm_recheck(e);
+}
+
+static void on_confirm(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
 	bool verify = e->op == OP_VERIFY;
+	char why[300];
 
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status == UPNP_ST_OK && entry_matches(e, &r->u.entry)) {
-		if (verify && e->state == MAP_MAPPED) {
-			/* Still there: keep the renewal plan, refresh the expiry. An
-			 * add is no longer read back, so this is where a router that
-			 * granted less than we asked shows: renew at half of what is
-			 * left if that comes before the plan. */
-			int64_t now = ev_now_ms();
-
-			e->granted = r->u.entry.lease;
-			e->expires_ms = e->granted ? now + (int64_t)e->granted * 1000 : 0;
-			if (e->renew_ms && e->granted &&
-			    now + (int64_t)e->granted * 500 < e->renew_ms)
-				e->renew_ms = now + (int64_t)e->granted * 500;
-			arm_recheck(e);
-			return;
-		}
-		mapped(e, r->u.entry.lease, e->asked);
+	answered(e, r);
+	if (r->outcome == GW_OK && entry_matches(e, &r->u.map)) {
+		if (verify && e->state == MAP_MAPPED)
+			still_there(e, r->u.map.lease);
+		else
+			mapped(e, r->u.map.lease, e->asked);
 		return;
 	}
-	if (r->status == UPNP_ST_OK) {
+	if (r->outcome == GW_OK) {
 		e->owned = false;
 		settle(e, MAP_CONFLICT, "port %u/%s is mapped to %s port %u, not to us",
-		       e->svc.external_port, proto_upper(e->proto), r->u.entry.int_client,
-		       r->u.entry.int_port);
-		return;
-	}
-	if (r->upnp_code == 714 && verify) {
+		       e->svc.external_port, proto_upper(e->proto), r->u.map.int_host,
+		       r->u.map.int_port);
+	} else if (r->outcome == GW_NOT_FOUND && verify) {
 		log_notice("mapping %s/%s: port %u/%s vanished from the gateway", e->svc.name,
 			   proto_str(e->proto), e->svc.external_port, proto_upper(e->proto));
+		snprintf(why, sizeof(why), "it vanished from the gateway (%s)", r->error);
+		event_mapping(e->svc.name, proto_str(e->proto), e->svc.external_port, "lost", why);
 		if (M.hooks.state_lost)
 			M.hooks.state_lost("a mapping vanished from the gateway");
-		upnp_add(e);
-		return;
-	}
-	if (r->upnp_code == 714) {
-		fail_backoff(e, "the gateway said AddPortMapping succeeded but has no mapping for "
-			     "port %u/%s (UPnP 714 NoSuchEntryInArray)", e->svc.external_port,
+		add(e);
+	} else if (r->outcome == GW_NOT_FOUND) {
+		fail_backoff(e, "the gateway said it made the mapping but has none for port %u/%s "
+			     "(%s)", e->svc.external_port, proto_upper(e->proto), r->error);
+	} else if (gw_outcome_gone(r->outcome)) {
+		transport_failure(e, r);
+	} else {
+		fail_backoff(e, "%s (checking port %u/%s)", r->error, e->svc.external_port,
 			     proto_upper(e->proto));
-		return;
 	}
-	if (upnp_gateway_gone(r)) {
-		upnp_transport_failure(e, r);
-		return;
-	}
-	fail_backoff(e, "%s (checking port %u/%s)", r->error, e->svc.external_port,
-		     proto_upper(e->proto));
 }
 
-static void upnp_get(struct map_entry *e, enum map_op op, upnp_cb cb)
+/* ---- adding ----------------------------------------------------------- */
+
+static void on_handback(void *arg, const struct gw_result *r)
 {
-	e->op = op;
-	e->req = upnp_get_mapping(e->proto, e->svc.external_port, cb, e);
-	if (!e->req) {
-		e->op = OP_NONE;
-		fail_backoff(e, "cannot queue a UPnP request");
-	}
+	answered(arg, r);
 }
 
-static void on_upnp_add(void *arg, const struct upnp_result *r)
+/* The gateway mapped another external port than ours: hand it back. */
+static void handback(struct map_entry *e, uint16_t got)
+{
+	struct gw_map_req q;
+
+	e->owned = false;
+	settle(e, MAP_CONFLICT, "%s: port %u/%s is taken; the gateway offered port %u instead "
+	       "(handed back)", e->via->label, e->svc.external_port, proto_upper(e->proto), got);
+	fill_req(e, &q);
+	q.ext_port = got;
+	e->op = OP_HANDBACK;
+	e->req = e->via->unmap(&q, on_handback, e);
+	if (!e->req)
+		e->op = OP_NONE;
+}
+
+static void add_ok(struct map_entry *e, const struct gw_mapping *m)
+{
+	e->owned = true;
+	snprintf(e->handle, sizeof(e->handle), "%s", m->handle);
+	if (m->ext_port && m->ext_port != e->svc.external_port) {
+		handback(e, m->ext_port);
+		return;
+	}
+	/* The answer itself said "added": no read-back. Lease 0 is read back
+	 * where possible: the router decides what it becomes. */
+	if (!can(e->via, GW_CAP_READ_BACK) || (m->confirmed && e->asked)) {
+		mapped(e, m->lease, e->asked);
+		return;
+	}
+	persist();
+	read_back(e, OP_CONFIRM, on_confirm);
+}
+
+static void on_add(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
 
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status == UPNP_ST_OK) {
-		e->owned = true;
-		/* The reply itself said "added" (a well-formed response, checked
-		 * by the helper): no read-back, the lease is the one we asked for
-		 * (a router that grants less shows at the next verification).
-		 * Lease 0 is read back: the router decides what it becomes. */
-		if (r->confirmed && e->asked) {
-			mapped(e, e->asked, e->asked);
-			return;
-		}
-		persist();
-		upnp_get(e, OP_CONFIRM, on_upnp_confirm);
+	answered(e, r);
+	switch (r->outcome) {
+	case GW_OK:
+		add_ok(e, &r->u.map);
 		return;
-	}
-	if ((r->upnp_code == 725 || r->upnp_code == 402) && e->asked != 0) {
+	case GW_PERMANENT_ONLY:
+		if (e->asked == 0)
+			break;
 		log_notice("gateway %s: only permanent leases (%s), mapping with lease 0 from now on",
 			   M.gw.address, r->error);
-		M.upnp_lease0 = true;
-		upnp_add(e);
+		M.lease0_only = true;
+		add(e);
 		return;
-	}
-	if (r->upnp_code == 718) {
-		upnp_get(e, OP_WHO, on_upnp_who);
+	case GW_CONFLICT:
+		conflict(e, r);
 		return;
-	}
-	if (r->upnp_code == 606) {
-		settle(e, MAP_REFUSED, "UPnP 606 ActionNotAuthorized: the gateway does not allow "
-		       "mapping port %u/%s to %s:%u", e->svc.external_port, proto_upper(e->proto),
-		       e->host, e->svc.internal_port);
+	case GW_REFUSED:
+		settle(e, MAP_REFUSED, "%s: the gateway does not allow mapping port %u/%s to %s:%u",
+		       r->error, e->svc.external_port, proto_upper(e->proto), e->host,
+		       e->svc.internal_port);
 		return;
-	}
-	if (upnp_gateway_gone(r)) {
-		upnp_transport_failure(e, r);
+	case GW_FAULT:
+	case GW_GONE:
+		transport_failure(e, r);
 		return;
+	default:
+		break;
 	}
 	fail_backoff(e, "%s (mapping port %u/%s)", r->error, e->svc.external_port,
 		     proto_upper(e->proto));
@@ -496,187 +587,77 @@ static void on_upnp_add(void *arg, const struct upnp_result *r)
 
 /* An add is only marked here (op OP_ADD, no request yet): it goes out
  * from the flush, right after mappings.json recorded it (send_adds). */
-static void upnp_add(struct map_entry *e)
+static void add(struct map_entry *e)
 {
-	e->asked = M.upnp_lease0 ? 0 : e->svc.lease;
+	e->asked = M.lease0_only ? 0 : e->svc.lease;
 	made_here(e);
 	e->op = OP_ADD;
 	e->req = 0;
 	persist();      /* remembered before the router has it */
 }
 
-static void upnp_send_add(struct map_entry *e)
+static void send_add(struct map_entry *e)
 {
-	const char *desc = e->svc.description;
-	char def[96];
+	struct gw_map_req q;
 
-	if (!desc || !*desc) {
-		snprintf(def, sizeof(def), "homeport:%s", e->svc.name);
-		desc = def;
-	}
-	e->req = upnp_add_mapping(e->proto, e->svc.external_port, e->host, e->svc.internal_port,
-				  desc, e->asked, on_upnp_add, e);
+	fill_req(e, &q);
+	e->req = e->via->map(&q, on_add, e);
 	if (!e->req) {
 		e->op = OP_NONE;
-		fail_backoff(e, "cannot queue a UPnP request");
+		fail_backoff(e, "cannot queue a %s request", e->via->label);
 	}
 }
 
-/* ---- NAT-PMP ---------------------------------------------------------- */
-
-static void natpmp_add(struct map_entry *e);
-
-static void on_natpmp_release(void *arg, const struct natpmp_result *r)
-{
-	struct map_entry *e = arg;
-
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
-		M.hooks.natpmp_epoch(r->epoch);
-}
-
-static void natpmp_conflict(struct map_entry *e, uint16_t got)
-{
-	e->owned = false;
-	settle(e, MAP_CONFLICT, "NAT-PMP: port %u/%s is taken; the gateway offered port %u "
-	       "instead (handed back)", e->svc.external_port, proto_upper(e->proto), got);
-	e->op = OP_RELEASE;
-	e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_natpmp_release, e);
-	if (!e->req)
-		e->op = OP_NONE;
-}
-
-static void on_natpmp_map(void *arg, const struct natpmp_result *r)
-{
-	struct map_entry *e = arg;
-
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
-		M.hooks.natpmp_epoch(r->epoch);
-	if (r->status == NATPMP_ST_OK) {
-		if (r->ext_port != e->svc.external_port) {
-			natpmp_conflict(e, r->ext_port);
-			return;
-		}
-		mapped(e, r->lifetime, e->asked);
-		return;
-	}
-	if (r->status == NATPMP_ST_ERROR && r->result_code == 2) {
-		settle(e, MAP_REFUSED, "%s: the gateway does not allow NAT-PMP mappings",
-		       r->error);
-		return;
-	}
-	if (r->status == NATPMP_ST_TIMEOUT) {
-		char why[200];
-
-		snprintf(why, sizeof(why), "NAT-PMP: %s", r->error);
-		fail_backoff(e, "%s", why);
-		if (M.hooks.gateway_trouble)
-			M.hooks.gateway_trouble(why);
-		if (M.hooks.gateway_lost)
-			M.hooks.gateway_lost(why);
-		return;
-	}
-	if (r->result_code == 0 && M.hooks.gateway_trouble)
-		M.hooks.gateway_trouble(r->error);
-	fail_backoff(e, "%s (mapping port %u/%s)", r->error, e->svc.external_port,
-		     proto_upper(e->proto));
-}
-
-/* Marked like upnp_add; natpmp_send_add sends it after the record. */
-static void natpmp_add(struct map_entry *e)
-{
-	e->asked = mapping_natpmp_lifetime(e->svc.lease);
-	made_here(e);
-	e->op = OP_ADD;
-	e->req = 0;
-	persist();
-}
-
-static void natpmp_send_add(struct map_entry *e)
-{
-	e->req = natpmp_map(e->proto, e->svc.internal_port, e->svc.external_port, e->asked,
-			    on_natpmp_map, e);
-	if (!e->req) {
-		e->op = OP_NONE;
-		fail_backoff(e, "cannot queue a NAT-PMP request");
-	}
-}
-
-/* ---- remembered mappings: <state_dir>/mappings.json ------------------- */
-
-static json_t *str_or_null(const char *s)
-{
-	return s && *s ? json_string(s) : json_null();
-}
+/* ---- remembered mappings: mappings.json ------------------------------- */
 
 /* Head entries: ours, or an add that is about to make it ours (not the
  * retries of a conflict or a refusal). Dying entries: all owned ones. */
 static bool remembered(const struct map_entry *e, bool dying)
 {
-	if (!e->host[0] || !e->gw_addr[0])
+	if (!e->host[0] || !e->gw_addr[0] || !e->made_via)
 		return false;
 	if (e->owned || dying)
 		return e->owned;
 	return e->op == OP_ADD && e->state != MAP_CONFLICT && e->state != MAP_REFUSED;
 }
 
-static json_t *record_json(const struct map_entry *e)
+static void record_of(const struct map_entry *e, struct map_record *r)
 {
-	json_t *o = json_object(), *desc;
-
-	json_object_set_new(o, "service", json_string(e->svc.name));
-	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
-	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));
-	json_object_set_new(o, "internal_host", json_string(e->host));
-	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
-	/* Not UTF-8 (jansson refuses it): null, matched by host and port only. */
-	desc = e->svc.description ? json_string(e->svc.description) : NULL;
-	json_object_set_new(o, "description", desc ? desc : json_null());
-	json_object_set_new(o, "via", json_string(via_str(e->made_via) ? via_str(e->made_via) :
-						  "upnp"));
-	json_object_set_new(o, "gateway", json_string(e->gw_addr));
-	json_object_set_new(o, "root_url", str_or_null(e->root_url));
-	json_object_set_new(o, "lease", json_integer(e->svc.lease));
-	return o;
+	*r = (struct map_record){
+		.service = e->svc.name, .proto = e->proto,
+		.ext_port = e->svc.external_port, .int_port = e->svc.internal_port,
+		.int_host = e->host, .desc = e->svc.description, .via = e->made_via->name,
+		.gateway = e->gw_addr, .locator = e->locator, .handle = e->handle,
+		.lease = e->svc.lease,
+	};
 }
 
-/* Write mappings.json if the set of remembered mappings changed. Cheap
- * when it did not. Called from the flush, and directly where the record
- * must be on disk before the function returns (shutdown, fini). */
+/* Write mappings.json if the set of remembered mappings changed. Called
+ * from the flush, and directly where the record must be on disk before
+ * the function returns (shutdown, fini). */
 static void save(void)
 {
-	json_t *root, *arr;
-	char *text;
+	struct map_record *recs;
+	size_t n = 0, cap = 0;
 
-	if (!M.state_dir || M.keep || !M.loaded)
+	if (!M.stored || M.keep)
 		return;
-	arr = json_array();
+	for (const struct map_entry *e = M.head; e; e = e->next)
+		cap++;
+	for (const struct map_entry *e = M.dying; e; e = e->next)
+		cap++;
+	recs = xcalloc(cap ? cap : 1, sizeof(*recs));
 	for (const struct map_entry *e = M.head; e; e = e->next)
 		if (remembered(e, false))
-			json_array_append_new(arr, record_json(e));
+			record_of(e, &recs[n++]);
 	for (const struct map_entry *e = M.dying; e; e = e->next)
 		if (remembered(e, true))
-			json_array_append_new(arr, record_json(e));
-	root = json_object();
-	json_object_set_new(root, "version", json_integer(1));
-	json_object_set_new(root, "mappings", arr);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text && (!M.saved || strcmp(text, M.saved) != 0) &&
-	    state_save_json(M.state_dir, STATE_NAME, root) == 0) {
-		log_debug("mappings: %s/%s.json: %zu remembered", M.state_dir, STATE_NAME,
-			  json_array_size(arr));
-		free(M.saved);
-		M.saved = text;
-		text = NULL;
-	}
-	free(text);
-	json_decref(root);
+			record_of(e, &recs[n++]);
+	mapstore_save(recs, n);
+	free(recs);
 }
 
-/* An add marked by upnp_add/natpmp_add that has not gone out yet. */
+/* An add marked by add() that has not gone out yet. */
 static bool add_unsent(const struct map_entry *e)
 {
 	return e->op == OP_ADD && !e->req;
@@ -688,10 +669,8 @@ static void send_adds(void)
 	for (struct map_entry *e = M.head; e; e = e->next) {
 		if (!add_unsent(e))
 			continue;
-		if (e->via == MAP_VIA_UPNP)
-			upnp_send_add(e);
-		else if (e->via == MAP_VIA_NATPMP)
-			natpmp_send_add(e);
+		if (e->via)
+			send_add(e);
 		else
 			e->op = OP_NONE;
 	}
@@ -706,117 +685,68 @@ static void on_flush(void *arg)
 /* Called after every change that might matter to mappings.json. It only
  * arms a 0 ms timer: the file is written once per event-loop pass (with
  * fsync: 50 adds started together used to cost 50 writes in a row), and
- * the adds marked in the meantime are handed to the UPnP/NAT-PMP queues
- * only after that write (send_adds). So the record is still on disk
- * before any request for a new mapping leaves, as when each add wrote the
- * file itself. What this gives up is small: a change that only forgets a
- * mapping (deleted, released) reaches the disk one pass later; a SIGKILL
- * in that window leaves a record of a mapping that is gone, which the
- * next start looks up (714) and forgets. Without a state_dir the adds
- * still wait for the pass, nothing is written. */
+ * the adds marked in the meantime are handed to the backend's queue only
+ * after that write (send_adds). So the record is still on disk before any
+ * request for a new mapping leaves. What this gives up is small: a change
+ * that only forgets a mapping (deleted, released) reaches the disk one
+ * pass later; a SIGKILL in that window leaves a record of a mapping that
+ * is gone, which the next start looks up (not found) and forgets. Without
+ * a state_dir the adds still wait for the pass, nothing is written. */
 static void persist(void)
 {
 	if (M.flush && !ev_timer_armed(M.flush))
 		ev_timer_arm(M.flush, 0);
 }
 
-static bool port_ok(json_t *v)
-{
-	return json_is_integer(v) && json_integer_value(v) >= 1 &&
-	       json_integer_value(v) <= 65535;
-}
-
-static bool ipv4_ok(const char *s)
-{
-	struct in_addr a;
-
-	return s && inet_pton(AF_INET, s, &a) == 1;
-}
-
 /* One remembered mapping, as a dying entry waiting for its gateway. */
-static struct map_entry *record_entry(json_t *o)
+static void load_record(void *arg, const struct map_record *r)
 {
-	const char *name = json_string_value(json_object_get(o, "service"));
-	const char *proto = json_string_value(json_object_get(o, "protocol"));
-	const char *host = json_string_value(json_object_get(o, "internal_host"));
-	const char *via = json_string_value(json_object_get(o, "via"));
-	const char *gw = json_string_value(json_object_get(o, "gateway"));
-	const char *url = json_string_value(json_object_get(o, "root_url"));
-	json_t *desc = json_object_get(o, "description"), *lease = json_object_get(o, "lease");
-	struct cfg_service svc = { 0 };
-	struct map_entry *e;
-	unsigned p;
+	const struct gw_backend *be = gw_backend_by_name(r->via);
+	struct cfg_service svc = {
+		.name = (char *)r->service, .protocols = r->proto, .external_port = r->ext_port,
+		.internal_port = r->int_port, .internal_host = (char *)r->int_host,
+		.description = (char *)r->desc, .lease = r->lease,
+	};
+	struct map_entry *e, ***tail = arg;
 
-	if (!name || !proto || !via || !ipv4_ok(host) || !ipv4_ok(gw) ||
-	    !port_ok(json_object_get(o, "external_port")) ||
-	    !port_ok(json_object_get(o, "internal_port")) ||
-	    (desc && !json_is_string(desc) && !json_is_null(desc)))
-		return NULL;
-	if (strcmp(proto, "tcp") == 0)
-		p = SVC_TCP;
-	else if (strcmp(proto, "udp") == 0)
-		p = SVC_UDP;
-	else
-		return NULL;
-	if (strcmp(via, "upnp") != 0 && strcmp(via, "natpmp") != 0)
-		return NULL;
-	svc.name = (char *)name;
-	svc.protocols = p;
-	svc.external_port = (uint16_t)json_integer_value(json_object_get(o, "external_port"));
-	svc.internal_port = (uint16_t)json_integer_value(json_object_get(o, "internal_port"));
-	svc.internal_host = (char *)host;
-	svc.description = (char *)json_string_value(desc);
-	svc.lease = json_is_integer(lease) && json_integer_value(lease) >= 0 &&
-		json_integer_value(lease) <= UINT32_MAX ? (uint32_t)json_integer_value(lease) : 0;
-	e = entry_new(&svc, p);
-	e->made_via = strcmp(via, "upnp") == 0 ? MAP_VIA_UPNP : MAP_VIA_NATPMP;
-	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", gw);
-	snprintf(e->root_url, sizeof(e->root_url), "%s", url ? url : "");
+	if (!be) {
+		log_warnx("mappings: %s/%s: made with \"%s\", which this homeportd does not speak: "
+			  "forgotten", r->service, proto_str(r->proto), r->via);
+		return;
+	}
+	e = entry_new(&svc, r->proto);
+	e->made_via = be;
+	snprintf(e->gw_addr, sizeof(e->gw_addr), "%s", r->gateway);
+	snprintf(e->locator, sizeof(e->locator), "%s", r->locator);
+	snprintf(e->handle, sizeof(e->handle), "%s", r->handle);
 	e->owned = true;
-	return e;
+	**tail = e;
+	*tail = &e->next;
 }
 
 static void load_remembered(void)
 {
-	json_t *root = state_load_json(M.state_dir, STATE_NAME), *arr, *o;
 	struct map_entry **tail = &M.dying;
-	size_t i, n = 0;
+	size_t n;
 
-	if (!root)
-		return;
 	while (*tail)
 		tail = &(*tail)->next;
-	arr = json_object_get(root, "mappings");
-	json_array_foreach(arr, i, o) {
-		struct map_entry *e = record_entry(o);
-
-		if (!e) {
-			log_warnx("mappings: %s/%s.json: entry %zu is not valid, ignored",
-				  M.state_dir, STATE_NAME, i);
-			continue;
-		}
-		*tail = e;
-		tail = &e->next;
-		n++;
-	}
+	n = mapstore_load(load_record, &tail);
 	if (n)
 		log_info("mappings: %zu remembered from an earlier run", n);
-	json_decref(root);
 }
 
 /* ---- driving ---------------------------------------------------------- */
 
-/* Is a release in flight that could delete what e is about to map? */
+/* Is a release in flight that could delete what e is about to map? Some
+ * protocols delete by internal port: the same host and port counts too. */
 static bool release_in_flight(const struct map_entry *e)
 {
 	for (const struct map_entry *d = M.dying; d; d = d->next) {
 		if (d->op == OP_NONE || d->proto != e->proto)
 			continue;
-		if (d->svc.external_port == e->svc.external_port)
-			return true;
-		/* NAT-PMP deletes by internal port */
-		if (d->via == MAP_VIA_NATPMP && d->svc.internal_port == e->svc.internal_port &&
-		    strcmp(d->host, e->host) == 0)
+		if (d->svc.external_port == e->svc.external_port ||
+		    (d->svc.internal_port == e->svc.internal_port && strcmp(d->host, e->host) == 0))
 			return true;
 	}
 	return false;
@@ -833,9 +763,10 @@ static void start(struct map_entry *e)
 	snprintf(e->host, sizeof(e->host), "%s",
 		 e->svc.internal_host ? e->svc.internal_host : M.gw.lan_addr);
 	e->via = M.gw.via;
-	if (e->via == MAP_VIA_NATPMP && !for_this_host(e)) {
-		set_state(e, MAP_REFUSED, "NAT-PMP can only map ports to the host that asks (%s); "
-			  "internal_host %s needs a UPnP gateway", M.gw.lan_addr, e->host);
+	if (!can(e->via, GW_CAP_OTHER_HOST) && !for_this_host(e)) {
+		set_state(e, MAP_REFUSED, "%s can only map ports to the host that asks (%s); "
+			  "internal_host %s needs a gateway protocol that maps for other hosts",
+			  e->via->label, M.gw.lan_addr, e->host);
 		return;
 	}
 	if (release_in_flight(e)) {
@@ -845,14 +776,11 @@ static void start(struct map_entry *e)
 		e->waiting = true;
 		return;
 	}
-	if (e->via == MAP_VIA_UPNP)
-		upnp_add(e);
-	else if (e->via == MAP_VIA_NATPMP)
-		natpmp_add(e);
+	add(e);
 }
 
-/* Renewal time: add again; otherwise a cheap existence check (UPnP) or a
- * renewal anyway (NAT-PMP has no "get"; its answer carries the epoch). */
+/* Renewal time: add again; otherwise a cheap existence check, where the
+ * protocol can read back (else a renewal anyway). */
 static void recheck(struct map_entry *e)
 {
 	if (e->op != OP_NONE || !M.up)
@@ -861,8 +789,8 @@ static void recheck(struct map_entry *e)
 		start(e);
 		return;
 	}
-	if (e->via == MAP_VIA_UPNP && !(e->renew_ms && ev_now_ms() >= e->renew_ms))
-		upnp_get(e, OP_VERIFY, on_upnp_confirm);
+	if (can(e->via, GW_CAP_READ_BACK) && !(e->renew_ms && ev_now_ms() >= e->renew_ms))
+		read_back(e, OP_VERIFY, on_confirm);
 	else
 		start(e);
 }
@@ -922,11 +850,7 @@ static void released(struct map_entry *e, bool forget)
 	e->req = 0;
 	e->op = OP_NONE;
 	if (forget) {
-		for (struct map_entry **pp = &M.dying; *pp; pp = &(*pp)->next)
-			if (*pp == e) {
-				*pp = e->next;
-				break;
-			}
+		unlink_dying(e);
 		entry_free(e);
 	}
 	persist();
@@ -943,71 +867,71 @@ static void log_release(const struct map_entry *e, int prio, const char *what)
 		e->svc.internal_port, what);
 }
 
-static void on_deleted_upnp(void *arg, const struct upnp_result *r)
+static void on_deleted(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
+	bool gone = gw_outcome_gone(r->outcome);
 	char why[256];
 
-	e->req = 0;
-	if (r->status == UPNP_ST_OK || r->upnp_code == 714) {
+	answered(e, r);
+	if (r->outcome == GW_OK || r->outcome == GW_NOT_FOUND) {
 		log_release(e, LOG_INFO, "deleted");
 		released(e, true);
 		return;
 	}
 	snprintf(why, sizeof(why), "cannot delete it: %s%s", r->error,
-		 upnp_gateway_gone(r) ? "; will try again" : "");
+		 gone ? "; will try again" : "");
 	log_release(e, LOG_WARNING, why);
-	if (upnp_gateway_gone(r) && M.hooks.gateway_trouble)
+	if (gone && M.hooks.gateway_trouble)
 		M.hooks.gateway_trouble(why);
-	released(e, !upnp_gateway_gone(r));
+	released(e, !gone);
 }
 
-static void on_deleted_natpmp(void *arg, const struct natpmp_result *r)
+static void delete_now(struct map_entry *e)
 {
-	struct map_entry *e = arg;
-	char why[256];
+	struct gw_map_req q;
 
-	e->req = 0;
-	if (r->status != NATPMP_ST_TIMEOUT && M.hooks.natpmp_epoch)
-		M.hooks.natpmp_epoch(r->epoch);
-	if (r->status == NATPMP_ST_OK) {
-		log_release(e, LOG_INFO, "deleted");
-		released(e, true);
-		return;
-	}
-	snprintf(why, sizeof(why), "cannot delete it: %s%s", r->error,
-		 r->status == NATPMP_ST_TIMEOUT ? "; will try again" : "");
-	log_release(e, LOG_WARNING, why);
-	released(e, r->status != NATPMP_ST_TIMEOUT);
+	fill_req(e, &q);
+	e->op = OP_DELETE;
+	e->req = e->via->unmap(&q, on_deleted, e);
+	if (!e->req)
+		released(e, false);
 }
 
-/* UPnP: delete only what still points where we pointed it. */
-static void on_release_check(void *arg, const struct upnp_result *r)
+/* Is the router's entry still the one we made? */
+static bool still_ours(const struct map_entry *e, const struct gw_mapping *m)
+{
+	char def[96];
+
+	if (!entry_matches(e, m))
+		return false;
+	/* A protocol that cannot read back sets no description we could see. */
+	if (!can(e->made_via, GW_CAP_READ_BACK) || !e->svc.description)
+		return true;
+	return mapping_desc_matches(entry_desc(e, def, sizeof(def)), m->desc);
+}
+
+/* Delete only what still points where we pointed it. */
+static void on_release_check(void *arg, const struct gw_result *r)
 {
 	struct map_entry *e = arg;
-	const struct upnp_entry *u = &r->u.entry;
+	const struct gw_mapping *m = &r->u.map;
 	char why[300];
 
-	e->req = 0;
-	e->op = OP_NONE;
-	if (r->status == UPNP_ST_OK && entry_matches(e, u) &&
-	    (e->made_via != MAP_VIA_UPNP || !e->svc.description ||
-	     mapping_desc_matches(e->svc.description, u->desc))) {
-		e->op = OP_DELETE;
-		e->req = upnp_delete_mapping(e->proto, e->svc.external_port, on_deleted_upnp, e);
-		if (!e->req)
-			released(e, false);
+	answered(e, r);
+	if (r->outcome == GW_OK && still_ours(e, m)) {
+		delete_now(e);
 		return;
 	}
-	if (r->status == UPNP_ST_OK) {
+	if (r->outcome == GW_OK) {
 		snprintf(why, sizeof(why), "the router maps it to %s port %u (\"%s\"): not ours, "
-			 "left alone", u->int_client, u->int_port, u->desc);
+			 "left alone", m->int_host, m->int_port, m->desc);
 		log_release(e, LOG_NOTICE, why);
 		released(e, true);
-	} else if (r->upnp_code == 714) {
+	} else if (r->outcome == GW_NOT_FOUND) {
 		log_release(e, LOG_INFO, "already gone from the router");
 		released(e, true);
-	} else if (upnp_gateway_gone(r)) {
+	} else if (gw_outcome_gone(r->outcome)) {
 		snprintf(why, sizeof(why), "cannot look it up: %s; will try again", r->error);
 		log_release(e, LOG_WARNING, why);
 		if (M.hooks.gateway_trouble)
@@ -1024,18 +948,23 @@ static void on_release_check(void *arg, const struct upnp_result *r)
  * op OP_NONE (remembered) when that gateway is not the one up now. */
 static void release(struct map_entry *e)
 {
+	struct gw_map_req q;
+
 	e->req = 0;
 	e->op = OP_NONE;
 	if (!M.up || strcmp(e->gw_addr, M.gw.address) != 0)
 		return;
 	e->via = M.gw.via;
-	if (e->via == MAP_VIA_UPNP) {
+	if (can(e->via, GW_CAP_READ_BACK)) {
+		fill_req(e, &q);
 		e->op = OP_CHECK;
-		e->req = upnp_get_mapping(e->proto, e->svc.external_port, on_release_check, e);
-	} else if (e->via == MAP_VIA_NATPMP && strcmp(e->host, M.gw.lan_addr) == 0) {
-		/* The router lets a host delete only its own mappings. */
+		e->req = e->via->read_back(&q, on_release_check, e);
+	} else if (strcmp(e->host, M.gw.lan_addr) == 0) {
+		/* Without a read-back the router lets a host delete only its own
+		 * mappings. */
+		fill_req(e, &q);
 		e->op = OP_DELETE;
-		e->req = natpmp_unmap(e->proto, e->svc.internal_port, on_deleted_natpmp, e);
+		e->req = e->via->unmap(&q, on_deleted, e);
 	}
 	if (!e->req)
 		e->op = OP_NONE;
@@ -1084,7 +1013,8 @@ static void stash(struct map_entry *e)
 	snprintf(d->host, sizeof(d->host), "%s", e->host);
 	d->made_via = e->made_via;
 	memcpy(d->gw_addr, e->gw_addr, sizeof(d->gw_addr));
-	memcpy(d->root_url, e->root_url, sizeof(d->root_url));
+	memcpy(d->locator, e->locator, sizeof(d->locator));
+	memcpy(d->handle, e->handle, sizeof(d->handle));
 	d->owned = true;
 	d->next = M.dying;
 	M.dying = d;
@@ -1092,16 +1022,26 @@ static void stash(struct map_entry *e)
 	e->gw_addr[0] = '\0';
 }
 
+static void adopt(struct map_entry *e, struct map_entry *d)
+{
+	log_info("mapping %s/%s: port %u/%s was made by an earlier run: adopted",
+		 e->svc.name, proto_str(e->proto), e->svc.external_port, proto_upper(e->proto));
+	snprintf(e->host, sizeof(e->host), "%s", d->host);
+	e->owned = true;
+	e->made_via = d->made_via;
+	memcpy(e->gw_addr, d->gw_addr, sizeof(e->gw_addr));
+	memcpy(e->locator, d->locator, sizeof(e->locator));
+	memcpy(e->handle, d->handle, sizeof(e->handle));
+	unlink_dying(d);
+	entry_free(d);
+}
+
+/* ---- public ----------------------------------------------------------- */
+
 void mapping_apply_config(const struct hp_config *cfg)
 {
 	struct map_entry *old = M.head, **tail = &M.head;
-	const char *dir = cfg->daemon.state_dir;
 
-	free(M.state_dir);
-	M.state_dir = dir && *dir ? xstrdup(dir) : NULL;
-	if (!M.loaded && M.state_dir)
-		load_remembered();
-	M.loaded = true;
 	M.head = NULL;
 	for (size_t i = 0; i < cfg->n_services; i++)
 		add_entries(&tail, &cfg->services[i], &old);
@@ -1116,13 +1056,28 @@ void mapping_apply_config(const struct hp_config *cfg)
 	persist();
 }
 
-void mapping_init(const struct mapping_hooks *hooks)
+int mapping_init(const struct hp_config *cfg)
 {
+	const char *dir = cfg->daemon.state_dir;
+
 	memset(&M, 0, sizeof(M));
+	M.flush = ev_timer_new(on_flush, NULL);
+	if (!M.flush)
+		return -1;
+	if (dir && *dir) {
+		mapstore_open(dir);
+		M.stored = true;
+		load_remembered();
+	}
+	mapping_apply_config(cfg);
+	return 0;
+}
+
+void mapping_set_hooks(const struct mapping_hooks *hooks)
+{
+	memset(&M.hooks, 0, sizeof(M.hooks));
 	if (hooks)
 		M.hooks = *hooks;
-	M.flush = ev_timer_new(on_flush, NULL);
-	srand48((long)ev_now_ms());
 }
 
 void mapping_fini(void)
@@ -1144,8 +1099,7 @@ void mapping_fini(void)
 		M.dying = e->next;
 		entry_free(e);
 	}
-	free(M.state_dir);
-	free(M.saved);
+	mapstore_close();
 	memset(&M, 0, sizeof(M));
 }
 
@@ -1154,7 +1108,7 @@ void mapping_gateway_up(const struct mapping_gw *gw)
 	struct map_entry *d, *next;
 
 	if (strcmp(gw->address, M.gw.address) != 0)
-		M.upnp_lease0 = false;
+		M.lease0_only = false;
 	M.gw = *gw;
 	M.up = true;
 	for (struct map_entry *e = M.head; e; e = e->next)
@@ -1173,20 +1127,7 @@ void mapping_gateway_up(const struct mapping_gw *gw)
 		for (e = M.head; e && !wants(e, d, gw); e = e->next)
 			;
 		if (e) {
-			log_info("mapping %s/%s: port %u/%s was made by an earlier run: adopted",
-				 e->svc.name, proto_str(e->proto), e->svc.external_port,
-				 proto_upper(e->proto));
-			snprintf(e->host, sizeof(e->host), "%s", d->host);
-			e->owned = true;
-			e->made_via = d->made_via;
-			memcpy(e->gw_addr, d->gw_addr, sizeof(e->gw_addr));
-			memcpy(e->root_url, d->root_url, sizeof(e->root_url));
-			for (struct map_entry **pp = &M.dying; *pp; pp = &(*pp)->next)
-				if (*pp == d) {
-					*pp = d->next;
-					break;
-				}
-			entry_free(d);
+			adopt(e, d);
 			continue;
 		}
 		log_release(d, LOG_NOTICE, "made by an earlier run, no longer configured: deleting");
@@ -1287,20 +1228,20 @@ static json_t *entry_json(const struct map_entry *e)
 	int64_t now = ev_now_ms();
 	json_t *o = json_object();
 	uint32_t lease = e->state == MAP_MAPPED ? e->granted : e->svc.lease;
+	bool via = e->via && (e->state != MAP_PENDING || e->op != OP_NONE);
 
 	json_object_set_new(o, "name", json_string(e->svc.name));
 	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
-	json_object_set_new(o, "internal_host", str_or_null(e->host));
+	json_object_set_new(o, "internal_host", json_string_or_null(e->host));
 	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
 	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));
 	json_object_set_new(o, "state", json_string(mapping_state_name(e->state)));
-	json_object_set_new(o, "via", e->state == MAP_MAPPED || e->op != OP_NONE ||
-			    e->state != MAP_PENDING ? str_or_null(via_str(e->via)) : json_null());
+	json_object_set_new(o, "via", via ? json_string(e->via->name) : json_null());
 	json_object_set_new(o, "lease", json_integer(lease));
 	json_object_set_new(o, "expires_in", e->expires_ms ?
 			    json_integer(e->expires_ms > now ? (e->expires_ms - now) / 1000 : 0) :
 			    json_null());
-	json_object_set_new(o, "error", str_or_null(e->error));
+	json_object_set_new(o, "error", json_string_or_null(e->error));
 	return o;
 }
 

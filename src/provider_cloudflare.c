@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "homeport.h"
 #include "http.h"
 #include "log.h"
 #include "provider.h"
@@ -18,6 +19,30 @@
 
 #define DEFAULT_BASE "https://api.cloudflare.com/client/v4"
 #define RATE_LIMIT_WAIT 300          /* a 429 blocks every call for 5 minutes */
+
+/* ---- keys ---- */
+
+enum { K_SERVER, K_TOKEN_FILE, K_ZONE, K_TTL, K_PROXIED, K_CA_FILE, K_ALLOW_HTTP, K_TIMEOUT };
+
+static const struct cfgkey keys[] = {
+	[K_SERVER]     = { .name = "server", .type = CK_URL, .flags = CK_FP | CK_PRESET },
+	[K_TOKEN_FILE] = { .name = "token_file", .type = CK_SECRET_FILE,
+			   .flags = CK_FP | CK_REQUIRED },
+	[K_ZONE]       = { .name = "zone", .type = CK_ZONE, .flags = CK_FP | CK_REQUIRED },
+	[K_TTL]        = { .name = "ttl", .type = CK_SECONDS, .flags = CK_FP, .max = INT32_MAX },
+	[K_PROXIED]    = { .name = "proxied", .type = CK_BOOL, .flags = CK_FP, .def = "no" },
+	[K_CA_FILE]    = CFGKEY_CA_FILE,
+	[K_ALLOW_HTTP] = CFGKEY_ALLOW_HTTP,
+	[K_TIMEOUT]    = CFGKEY_TIMEOUT,
+};
+
+static void cf_validate(struct cfg_ddns *d, struct config_check *chk)
+{
+	uint32_t ttl = cfg_ddns_num(d, K_TTL);
+
+	if (ttl != 0 && ttl != 1 && (ttl < 60 || ttl > 86400))
+		config_check_error(chk, "ttl", "ttl: Cloudflare takes 1 (automatic) or 60-86400");
+}
 
 /* ---- the reply parser (pure, fuzzed) ---- */
 
@@ -158,11 +183,12 @@ static int cf_send(struct cf *c, const char *method, const char *path, const cha
 	const char *hdr[] = { "Content-Type: application/json" };
 	size_t n = strlen(c->base) + strlen(path) + 1;
 	char *url = xcalloc(n, 1);
+	const char *token = cfg_ddns_secret(c->cfg, K_TOKEN_FILE);
 	struct http_request req = {
-		.method = method, .bearer = c->cfg->token ? c->cfg->token : "",
+		.method = method, .bearer = token ? token : "",
 		.headers = hdr, .n_headers = body ? 1 : 0, .body = body,
-		.ca_file = c->cfg->ca_file, .timeout = c->cfg->timeout,
-		.allow_http = c->cfg->allow_http,
+		.ca_file = cfg_ddns_str(c->cfg, K_CA_FILE), .timeout = cfg_ddns_num(c->cfg, K_TIMEOUT),
+		.allow_http = cfg_ddns_bool(c->cfg, K_ALLOW_HTTP),
 	};
 
 	snprintf(url, n, "%s%s", c->base, path);
@@ -174,7 +200,7 @@ static int cf_send(struct cf *c, const char *method, const char *path, const cha
 
 static int send_zone(struct cf *c)
 {
-	char *z = http_escape(c->cfg->zone);
+	char *z = http_escape(cfg_ddns_str(c->cfg, K_ZONE));
 	char path[600];
 	int rc;
 
@@ -198,9 +224,10 @@ static int send_lookup(struct cf *c)
 
 static int send_write(struct cf *c)
 {
+	uint32_t ttl = cfg_ddns_num(c->cfg, K_TTL);
 	json_t *j = json_pack("{s:s, s:i, s:b}", "content", c->ip,
-			      "ttl", (int)(c->cfg->ttl ? c->cfg->ttl : 1),
-			      "proxied", c->cfg->proxied);
+			      "ttl", (int)(ttl ? ttl : 1),
+			      "proxied", cfg_ddns_bool(c->cfg, K_PROXIED));
 	char path[256], *body;
 	int rc = -1;
 
@@ -268,7 +295,7 @@ static void on_reply(void *arg, const struct http_response *resp)
 	if (c->step == CF_ZONE && !item.found) {
 		fail(&res, DDNS_PERMFAIL, 0, "");
 		snprintf(res.error, sizeof(res.error),
-			 "Cloudflare: zone %s not found for this token", c->cfg->zone);
+			 "Cloudflare: zone %s not found for this token", cfg_ddns_str(c->cfg, K_ZONE));
 		goto done;
 	}
 	rc = advance(c, &item);
@@ -281,14 +308,14 @@ done:
 	cf_free(c);
 }
 
-static void *cf_start(const struct cfg_ddns *cfg, const char *ip,
+static void *cf_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
 		      ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct cf *c = NULL;
 
 	memset(res, 0, sizeof(*res));
 	res->outcome = DDNS_PERMFAIL;
-	if (!cfg->n_hostnames || !cfg->zone || !cfg->token) {
+	if (!cfg->n_hostnames || !cfg_ddns_str(cfg, K_ZONE) || !cfg_ddns_secret(cfg, K_TOKEN_FILE)) {
 		snprintf(res->error, sizeof(res->error),
 			 "Cloudflare: host name, zone and token are required");
 		goto fail;
@@ -298,10 +325,10 @@ static void *cf_start(const struct cfg_ddns *cfg, const char *ip,
 	c->done = done;
 	c->ctx = ctx;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
-	c->base = cfg->server ? cfg->server :
+	c->base = cfg_ddns_str(cfg, K_SERVER) ? cfg_ddns_str(cfg, K_SERVER) :
 		  cfg->preset && cfg->preset->default_server ? cfg->preset->default_server :
 		  DEFAULT_BASE;
-	if (!http_url_allowed(c->base, cfg->allow_http)) {
+	if (!http_url_allowed(c->base, cfg_ddns_bool(cfg, K_ALLOW_HTTP))) {
 		snprintf(res->error, sizeof(res->error),
 			 "Cloudflare: server is not an https:// URL (allow_http is off)");
 		goto fail;
@@ -322,7 +349,11 @@ static void cf_cancel(void *handle)
 }
 
 const struct provider_ops provider_cloudflare_ops = {
-	.family = DDNS_CLOUDFLARE,
+	.name = "cloudflare",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A,
+	.validate = cf_validate,
 	.start = cf_start,
 	.cancel = cf_cancel,
 };

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "homeport.h"
 #include "http.h"
 #include "log.h"
 #include "provider.h"
@@ -15,6 +16,16 @@
 
 #define DEFAULT_URL "https://www.duckdns.org/update"
 #define SUFFIX ".duckdns.org"
+
+enum { K_TOKEN_FILE, K_CA_FILE, K_ALLOW_HTTP, K_TIMEOUT };
+
+static const struct cfgkey keys[] = {
+	[K_TOKEN_FILE] = { .name = "token_file", .type = CK_SECRET_FILE,
+			   .flags = CK_FP | CK_REQUIRED },
+	[K_CA_FILE]    = CFGKEY_CA_FILE,
+	[K_ALLOW_HTTP] = CFGKEY_ALLOW_HTTP,
+	[K_TIMEOUT]    = CFGKEY_TIMEOUT,
+};
 
 struct duck {
 	const struct cfg_ddns *cfg;
@@ -104,7 +115,7 @@ static void on_reply(void *arg, const struct http_response *resp)
 
 static char *build_url(const struct cfg_ddns *cfg, const char *base, const char *ip)
 {
-	char *dom = domains_of(cfg), *tok = http_escape(cfg->token), *eip = http_escape(ip);
+	char *dom = domains_of(cfg), *tok = http_escape(cfg_ddns_secret(cfg, K_TOKEN_FILE)), *eip = http_escape(ip);
 	size_t n = strlen(base) + strlen(dom) + strlen(tok) + strlen(eip) + 32;
 	char *url = xcalloc(n, 1);
 
@@ -116,26 +127,25 @@ static char *build_url(const struct cfg_ddns *cfg, const char *base, const char 
 	return url;
 }
 
-static void *duck_start(const struct cfg_ddns *cfg, const char *ip,
+static void *duck_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
 			ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct duck *d = NULL;
-	const char *base = cfg->server ? cfg->server :
-			   cfg->preset && cfg->preset->default_server ?
+	const char *base = cfg->preset && cfg->preset->default_server ?
 			   cfg->preset->default_server : DEFAULT_URL;
 	struct http_request req = {
-		.method = "GET", .ca_file = cfg->ca_file, .timeout = cfg->timeout,
-		.allow_http = cfg->allow_http,
+		.method = "GET", .ca_file = cfg_ddns_str(cfg, K_CA_FILE),
+		.timeout = cfg_ddns_num(cfg, K_TIMEOUT), .allow_http = cfg_ddns_bool(cfg, K_ALLOW_HTTP),
 	};
 	char *url = NULL;
 
 	memset(res, 0, sizeof(*res));
 	res->outcome = DDNS_PERMFAIL;
-	if (!cfg->n_hostnames || !cfg->token) {
+	if (!cfg->n_hostnames || !cfg_ddns_secret(cfg, K_TOKEN_FILE)) {
 		snprintf(res->error, sizeof(res->error), "DuckDNS: host name and token are required");
 		goto out;
 	}
-	if (!http_url_allowed(base, cfg->allow_http)) {
+	if (!http_url_allowed(base, req.allow_http)) {
 		snprintf(res->error, sizeof(res->error),
 			 "DuckDNS: server is not an https:// URL (allow_http is off)");
 		goto out;
@@ -166,7 +176,10 @@ static void duck_cancel(void *handle)
 }
 
 const struct provider_ops provider_duckdns_ops = {
-	.family = DDNS_DUCKDNS,
+	.name = "duckdns",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A,
 	.start = duck_start,
 	.cancel = duck_cancel,
 };

@@ -21,6 +21,28 @@
 #define MAX_HOSTS_PER_REQUEST 20
 #define RETRY_SERVER_TROUBLE  1800   /* 911, dnserr: "no sooner than 30 minutes" */
 
+/* ---- keys ---- */
+
+enum { K_SERVER, K_USERNAME, K_PASSWORD_FILE, K_CA_FILE, K_ALLOW_HTTP, K_TIMEOUT };
+
+static const struct cfgkey keys[] = {
+	[K_SERVER]        = { .name = "server", .type = CK_URL, .flags = CK_FP | CK_PRESET },
+	[K_USERNAME]      = { .name = "username", .type = CK_STRING, .flags = CK_FP },
+	[K_PASSWORD_FILE] = { .name = "password_file", .type = CK_SECRET_FILE, .flags = CK_FP },
+	[K_CA_FILE]       = CFGKEY_CA_FILE,
+	[K_ALLOW_HTTP]    = CFGKEY_ALLOW_HTTP,
+	[K_TIMEOUT]       = CFGKEY_TIMEOUT,
+};
+
+/* Which keys are required depends on the preset. */
+static void dd2_validate(struct cfg_ddns *d, struct config_check *chk)
+{
+	config_check_require(chk, "server", cfg_ddns_str(d, K_SERVER) || d->preset->default_server);
+	if (!(d->preset->flags & PRESET_NO_USERNAME))
+		config_check_require(chk, "username", cfg_ddns_str(d, K_USERNAME) != NULL);
+	config_check_require(chk, "password_file", cfg_ddns_str(d, K_PASSWORD_FILE) != NULL);
+}
+
 /* ---- the reply parser (pure, fuzzed) ---- */
 
 struct code_info {
@@ -227,9 +249,11 @@ static int send_batch(struct dd2 *d)
 {
 	const struct cfg_ddns *c = d->cfg;
 	unsigned flags = c->preset ? c->preset->flags : 0;
+	const char *password = cfg_ddns_secret(c, K_PASSWORD_FILE);
 	struct http_request req = {
-		.method = "GET", .password = c->password ? c->password : "",
-		.ca_file = c->ca_file, .timeout = c->timeout, .allow_http = c->allow_http,
+		.method = "GET", .password = password ? password : "",
+		.ca_file = cfg_ddns_str(c, K_CA_FILE), .timeout = cfg_ddns_num(c, K_TIMEOUT),
+		.allow_http = cfg_ddns_bool(c, K_ALLOW_HTTP),
 	};
 	char *url;
 
@@ -237,8 +261,9 @@ static int send_batch(struct dd2 *d)
 	url = build_url(d);
 	req.url = url;
 	/* he.net: the Basic-auth user is the record's own name. */
-	req.username = (flags & PRESET_USER_IS_HOSTNAME) ? c->hostnames[d->next] : c->username;
-	if (!req.username && !c->password)
+	req.username = (flags & PRESET_USER_IS_HOSTNAME) ? c->hostnames[d->next] :
+		       cfg_ddns_str(c, K_USERNAME);
+	if (!req.username && !password)
 		req.password = NULL;
 	log_debug("dyndns2 %s: update of %zu host(s) from %s", c->name ? c->name : "-",
 		  d->batch, c->hostnames[d->next]);
@@ -303,7 +328,7 @@ static void on_reply(void *arg, const struct http_response *resp)
 	}
 }
 
-static void *dd2_start(const struct cfg_ddns *cfg, const char *ip,
+static void *dd2_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
 		       ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct dd2 *d = NULL;
@@ -315,7 +340,7 @@ static void *dd2_start(const struct cfg_ddns *cfg, const char *ip,
 		snprintf(res->error, sizeof(res->error), "dyndns2: no host name configured");
 		goto fail;
 	}
-	if (!cfg->username && !(flags & (PRESET_NO_USERNAME | PRESET_USER_IS_HOSTNAME))) {
+	if (!cfg_ddns_str(cfg, K_USERNAME) && !(flags & (PRESET_NO_USERNAME | PRESET_USER_IS_HOSTNAME))) {
 		snprintf(res->error, sizeof(res->error), "dyndns2: no username configured");
 		goto fail;
 	}
@@ -324,12 +349,14 @@ static void *dd2_start(const struct cfg_ddns *cfg, const char *ip,
 	d->done = done;
 	d->ctx = ctx;
 	snprintf(d->ip, sizeof(d->ip), "%s", ip);
-	d->base = cfg->server ? cfg->server : cfg->preset ? cfg->preset->default_server : NULL;
+	d->base = cfg_ddns_str(cfg, K_SERVER);
+	if (!d->base && cfg->preset)
+		d->base = cfg->preset->default_server;
 	if (!d->base) {
 		snprintf(res->error, sizeof(res->error), "dyndns2: no server URL configured");
 		goto fail;
 	}
-	if (!http_url_allowed(d->base, cfg->allow_http)) {
+	if (!http_url_allowed(d->base, cfg_ddns_bool(cfg, K_ALLOW_HTTP))) {
 		snprintf(res->error, sizeof(res->error),
 			 "dyndns2: server is not an https:// URL (allow_http is off)");
 		goto fail;
@@ -351,7 +378,11 @@ static void dd2_cancel(void *handle)
 }
 
 const struct provider_ops provider_dyndns2_ops = {
-	.family = DDNS_DYNDNS2,
+	.name = "dyndns2",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A,
+	.validate = dd2_validate,
 	.start = dd2_start,
 	.cancel = dd2_cancel,
 };

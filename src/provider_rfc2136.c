@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -28,18 +29,95 @@
 
 #include "dns_msg.h"
 #include "ev.h"
+#include "homeport.h"
 #include "log.h"
 #include "provider.h"
 #include "tsig.h"
 #include "util.h"
 
 #define RFC2136_TTL_DEF      300
-#define RFC2136_TIMEOUT_DEF  30        /* seconds, when cfg->timeout is 0 */
+#define RFC2136_TIMEOUT_DEF  30        /* seconds, when timeout is 0 */
 #define RETRY_FIRST_MS       2000      /* UDP retransmit gaps: 2 s, 4 s, 8 s at most */
 #define UDP_MAX_SENDS        4
 #define UDP_RBUF             4096
 #define UNSIGNED_GRACE_MS    1000      /* after an unsigned error: time for a signed answer */
 #define TCP_RBUF             (2 + DNS_MSG_MAX)
+
+/* ---- keys ---- */
+
+enum { K_SERVER, K_ZONE, K_TTL, K_KEY_NAME, K_KEY_ALGORITHM, K_KEY_SECRET_FILE, K_TIMEOUT };
+
+static const struct cfgkey keys[] = {
+	[K_SERVER]          = { .name = "server", .type = CK_ADDRESS, .flags = CK_FP | CK_REQUIRED },
+	[K_ZONE]            = { .name = "zone", .type = CK_ZONE, .flags = CK_FP | CK_REQUIRED },
+	[K_TTL]             = { .name = "ttl", .type = CK_SECONDS, .flags = CK_FP, .max = INT32_MAX },
+	[K_KEY_NAME]        = { .name = "key_name", .type = CK_DNSNAME, .flags = CK_FP,
+				.what = "key name" },
+	[K_KEY_ALGORITHM]   = { .name = "key_algorithm", .type = CK_STRING, .flags = CK_FP },
+	[K_KEY_SECRET_FILE] = { .name = "key_secret_file", .type = CK_SECRET_FILE,
+				.flags = CK_FP | CK_REQUIRED },
+	[K_TIMEOUT]         = CFGKEY_TIMEOUT,
+};
+
+static bool in_zone(const char *h, const char *zone)
+{
+	size_t hl = strlen(h), zl = strlen(zone);
+
+	return strcasecmp(h, zone) == 0 ||
+	       (hl > zl && h[hl - zl - 1] == '.' && strcasecmp(h + hl - zl, zone) == 0);
+}
+
+/* key_secret_file holds the base64 secret alone or a BIND key file: keep
+ * the secret, and take the key's name and algorithm from the file unless
+ * the section gives them. */
+static void read_key_file(struct cfg_ddns *d, struct config_check *chk)
+{
+	struct cfg_value *name = &d->values[K_KEY_NAME], *alg = &d->values[K_KEY_ALGORITHM];
+	struct cfg_value *file = &d->values[K_KEY_SECRET_FILE];
+	char *kname = NULL, *kalg = NULL, *secret = NULL, why[160];
+
+	if (tsig_key_parse(file->secret, &kname, &kalg, &secret, why, sizeof(why)) < 0) {
+		config_check_error(chk, "key_secret_file", "key_secret_file: %s", why);
+		free_secret(file->secret);
+		file->secret = NULL;
+		return;
+	}
+	free_secret(file->secret);
+	file->secret = secret;
+	if (name->str == NULL && kname)
+		name->str = xstrdup(kname);
+	if (alg->str == NULL && kalg) {
+		if (!tsig_algorithm_supported(kalg))
+			config_check_error(chk, "key_secret_file",
+					   "key_secret_file: unsupported algorithm \"%s\"", kalg);
+		else
+			alg->str = xstrdup(kalg);
+	}
+	free(kname);
+	free(kalg);
+}
+
+static void rfc2136_validate(struct cfg_ddns *d, struct config_check *chk)
+{
+	const char *zone = cfg_ddns_str(d, K_ZONE);
+	struct cfg_value *alg = &d->values[K_KEY_ALGORITHM];
+
+	for (size_t i = 0; zone && i < d->n_hostnames; i++)
+		if (!in_zone(d->hostnames[i], zone))
+			config_check_error(chk, "hostname", "hostname: \"%s\" is not inside zone %s",
+					   d->hostnames[i], zone);
+	if (alg->set && !tsig_algorithm_supported(alg->str ? alg->str : ""))
+		config_check_error(chk, "key_algorithm", "key_algorithm: unsupported \"%s\" "
+				   "(hmac-sha256, hmac-sha512, hmac-sha384, hmac-sha224, hmac-sha1, "
+				   "hmac-md5)", alg->str ? alg->str : "");
+	if (d->values[K_KEY_SECRET_FILE].secret)
+		read_key_file(d, chk);
+	if (alg->str == NULL)
+		alg->str = xstrdup("hmac-sha256");
+	if (cfg_ddns_str(d, K_KEY_NAME) == NULL && cfg_ddns_str(d, K_KEY_SECRET_FILE))
+		config_check_error(chk, NULL, "[ddns:%s]: 'key_name' is required (the key file does "
+				   "not name the key)", d->name);
+}
 
 enum phase { PH_IDLE, PH_UDP, PH_TCP_CONNECT, PH_TCP_SEND, PH_TCP_RECV };
 
@@ -179,33 +257,26 @@ bad:
 			  "address (host names are not resolved: the look-up would block)", s);
 }
 
-static int parse_ip(const char *ip, uint8_t *addr, bool *v6)
-{
-	*v6 = false;
-	if (ip && inet_pton(AF_INET, ip, addr) == 1)
-		return 0;
-	*v6 = true;
-	return ip && inet_pton(AF_INET6, ip, addr) == 1 ? 0 : -1;
-}
-
-static int build_message(struct rfc2136 *r, const struct cfg_ddns *cfg, const char *ip,
-			 struct ddns_result *res)
+static int build_message(struct rfc2136 *r, const struct cfg_ddns *cfg, enum ddns_record rec,
+			 const char *ip, struct ddns_result *res)
 {
 	uint8_t addr[16];
 	char err[200];
-	struct dns_update u = { 0 };
+	struct dns_update u = { .ipv6 = rec == DDNS_REC_AAAA };
+	uint32_t ttl = cfg_ddns_num(cfg, K_TTL);
 	size_t cap = 2 + DNS_MSG_MAX;
 
-	if (parse_ip(ip, addr, &u.ipv6) < 0)
-		return fail_start(res, DDNS_PERMFAIL, "\"%.60s\" is not an IP address", ip ? ip : "");
+	if (!ip || inet_pton(u.ipv6 ? AF_INET6 : AF_INET, ip, addr) != 1)
+		return fail_start(res, DDNS_PERMFAIL, "\"%.60s\" is not an IP address for %s records",
+				  ip ? ip : "", u.ipv6 ? "AAAA" : "A");
 	if (getrandom(&r->id, sizeof(r->id), 0) != sizeof(r->id))
 		r->id = (uint16_t)(ev_now_ms() ^ getpid());
 	u.id = r->id;
-	u.zone = cfg->zone;
+	u.zone = cfg_ddns_str(cfg, K_ZONE);
 	u.names = (const char *const *)cfg->hostnames;
 	u.n_names = cfg->n_hostnames;
 	u.addr = addr;
-	u.ttl = cfg->ttl ? cfg->ttl : RFC2136_TTL_DEF;
+	u.ttl = ttl ? ttl : RFC2136_TTL_DEF;
 	r->buf = xcalloc(1, cap);
 	if (dns_msg_build_update(&u, r->buf + 2, cap - 2, &r->msg_len, err, sizeof(err)) < 0)
 		return fail_start(res, DDNS_PERMFAIL, "%s", err);
@@ -218,24 +289,26 @@ static int build_message(struct rfc2136 *r, const struct cfg_ddns *cfg, const ch
 
 static int check_cfg(struct rfc2136 *r, const struct cfg_ddns *cfg, struct ddns_result *res)
 {
-	const char *alg = cfg->key_algorithm ? cfg->key_algorithm : "hmac-sha256";
+	const char *alg = cfg_ddns_str(cfg, K_KEY_ALGORITHM);
+	const char *zone = cfg_ddns_str(cfg, K_ZONE), *name = cfg_ddns_str(cfg, K_KEY_NAME);
+	const char *secret = cfg_ddns_secret(cfg, K_KEY_SECRET_FILE);
 	char err[200];
 
-	if (cfg->zone == NULL || cfg->zone[0] == '\0')
+	if (zone == NULL || zone[0] == '\0')
 		return fail_start(res, DDNS_PERMFAIL, "no zone given for the DNS UPDATE");
-	if (cfg->key_name == NULL || cfg->key_secret == NULL)
+	if (name == NULL || secret == NULL)
 		return fail_start(res, DDNS_PERMFAIL, "key_name and key_secret_file are required");
-	if (tsig_key_init(&r->key, cfg->key_name, alg, cfg->key_secret, err, sizeof(err)) < 0)
+	if (tsig_key_init(&r->key, name, alg ? alg : "hmac-sha256", secret, err, sizeof(err)) < 0)
 		return fail_start(res, DDNS_PERMFAIL, "%s", err);
-	snprintf(r->key_name, sizeof(r->key_name), "%s", cfg->key_name);
-	snprintf(r->zone, sizeof(r->zone), "%s", cfg->zone);
+	snprintf(r->key_name, sizeof(r->key_name), "%s", name);
+	snprintf(r->zone, sizeof(r->zone), "%s", zone);
 	return 0;
 }
 
 static void on_deadline(void *arg);
 static void on_step(void *arg);
 
-static void *rfc2136_start(const struct cfg_ddns *cfg, const char *ip,
+static void *rfc2136_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
 			   ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct rfc2136 *r = xcalloc(1, sizeof(*r));
@@ -244,12 +317,14 @@ static void *rfc2136_start(const struct cfg_ddns *cfg, const char *ip,
 	r->fd = -1;
 	r->done = done;
 	r->ctx = ctx;
-	if (parse_server(r, cfg->server, res) < 0 || check_cfg(r, cfg, res) < 0 ||
-	    build_message(r, cfg, ip, res) < 0) {
+	if (parse_server(r, cfg_ddns_str(cfg, K_SERVER), res) < 0 || check_cfg(r, cfg, res) < 0 ||
+	    build_message(r, cfg, rec, ip, res) < 0) {
 		req_free(r);
 		return NULL;
 	}
-	r->timeout_s = cfg->timeout ? cfg->timeout : RFC2136_TIMEOUT_DEF;
+	r->timeout_s = cfg_ddns_num(cfg, K_TIMEOUT);
+	if (r->timeout_s == 0)
+		r->timeout_s = RFC2136_TIMEOUT_DEF;
 	r->deadline = ev_timer_new(on_deadline, r);
 	r->step = ev_timer_new(on_step, r);
 	ev_timer_arm(r->deadline, (int64_t)r->timeout_s * 1000);
@@ -622,7 +697,11 @@ static void on_deadline(void *arg)
 }
 
 const struct provider_ops provider_rfc2136_ops = {
-	.family = DDNS_RFC2136,
+	.name = "rfc2136",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
+	.validate = rfc2136_validate,
 	.start = rfc2136_start,
 	.cancel = rfc2136_cancel,
 };

@@ -6,16 +6,39 @@
  * appears anywhere, one request goes per host name, in order, and the first
  * failure ends the update; otherwise one request serves them all. Success
  * is a 2xx whose body matches success_regex (POSIX ERE) when one is set.
- * Header lines may carry credentials: they are never logged. */
+ * Credentials belong in header_file (a secret file of "Name: value"
+ * lines, sent as they are, after the header lines); no header is ever
+ * logged. */
 #include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "homeport.h"
 #include "http.h"
 #include "log.h"
 #include "provider.h"
 #include "util.h"
+
+enum {
+	K_URL, K_METHOD, K_HEADER, K_HEADER_FILE, K_BODY, K_SUCCESS_REGEX, K_CA_FILE,
+	K_ALLOW_HTTP, K_TIMEOUT
+};
+
+static const char *const methods[] = { "GET", "POST", "PUT", "PATCH", NULL };
+
+static const struct cfgkey keys[] = {
+	[K_URL]           = { .name = "url", .type = CK_URL, .flags = CK_FP | CK_REQUIRED },
+	[K_METHOD]        = { .name = "method", .type = CK_CHOICE, .flags = CK_FP, .def = "GET",
+			      .choices = methods },
+	[K_HEADER]        = { .name = "header", .type = CK_HEADER, .flags = CK_FP | CK_REPEAT },
+	[K_HEADER_FILE]   = { .name = "header_file", .type = CK_HEADER_FILE, .flags = CK_FP },
+	[K_BODY]          = { .name = "body", .type = CK_STRING, .flags = CK_FP },
+	[K_SUCCESS_REGEX] = { .name = "success_regex", .type = CK_REGEX, .flags = CK_FP },
+	[K_CA_FILE]       = CFGKEY_CA_FILE,
+	[K_ALLOW_HTTP]    = CFGKEY_ALLOW_HTTP,
+	[K_TIMEOUT]       = CFGKEY_TIMEOUT,
+};
 
 struct hook {
 	const struct cfg_ddns *cfg;
@@ -67,10 +90,14 @@ static char *subst(const char *tmpl, const char *ip, const char *host, bool esca
 
 static bool uses_hostname(const struct cfg_ddns *cfg)
 {
-	if (strstr(cfg->url, "%hostname%") || (cfg->body && strstr(cfg->body, "%hostname%")))
+	const char *body = cfg_ddns_str(cfg, K_BODY);
+	size_t n;
+	const char *const *hdrs = cfg_ddns_list(cfg, K_HEADER, &n);
+
+	if (strstr(cfg_ddns_str(cfg, K_URL), "%hostname%") || (body && strstr(body, "%hostname%")))
 		return true;
-	for (size_t i = 0; i < cfg->n_headers; i++)
-		if (strstr(cfg->headers[i].value, "%hostname%"))
+	for (size_t i = 0; i < n; i++)
+		if (strstr(hdrs[i], "%hostname%"))
 			return true;
 	return false;
 }
@@ -79,15 +106,36 @@ static bool uses_hostname(const struct cfg_ddns *cfg)
  * more headers (config and the gateway's IP should never carry one). */
 static bool has_line_break(const struct cfg_ddns *cfg, const char *ip)
 {
+	size_t n;
+	const char *const *hdrs = cfg_ddns_list(cfg, K_HEADER, &n);
+
 	if (strpbrk(ip, "\r\n"))
 		return true;
 	for (size_t i = 0; i < cfg->n_hostnames; i++)
 		if (strpbrk(cfg->hostnames[i], "\r\n"))
 			return true;
-	for (size_t i = 0; i < cfg->n_headers; i++)
-		if (strpbrk(cfg->headers[i].value, "\r\n"))
+	for (size_t i = 0; i < n; i++)
+		if (strpbrk(hdrs[i], "\r\n"))
 			return true;
 	return false;
+}
+
+/* The config check read header_file already; a hand-made entry may not. */
+static bool header_file_ok(const struct cfg_ddns *cfg, struct ddns_result *res)
+{
+	const char *file = cfg_ddns_secret(cfg, K_HEADER_FILE);
+	char why[120], **lines;
+	size_t n;
+
+	if (file == NULL)
+		return true;
+	lines = cfgkey_header_lines(file, &n, why, sizeof(why));
+	if (lines == NULL) {
+		snprintf(res->error, sizeof(res->error), "webhook: header_file %s", why);
+		return false;
+	}
+	cfgkey_header_lines_free(lines);
+	return true;
 }
 
 static void hook_free(struct hook *h)
@@ -106,17 +154,25 @@ static int send_one(struct hook *h)
 {
 	const struct cfg_ddns *c = h->cfg;
 	const char *host = h->per_host ? c->hostnames[h->host] : NULL;
-	char **hdrs = xcalloc(c->n_headers + 1, sizeof(*hdrs));
+	const char *method = cfg_ddns_str(c, K_METHOD), *tbody = cfg_ddns_str(c, K_BODY);
+	const char *file = cfg_ddns_secret(c, K_HEADER_FILE);
+	size_t n_headers, n_file = 0;
+	const char *const *theaders = cfg_ddns_list(c, K_HEADER, &n_headers);
+	char **secret = file ? cfgkey_header_lines(file, &n_file, NULL, 0) : NULL;
+	char **hdrs = xcalloc(n_headers + n_file + 1, sizeof(*hdrs));
 	struct http_request req = {
-		.method = c->method ? c->method : "GET", .n_headers = c->n_headers,
-		.ca_file = c->ca_file, .timeout = c->timeout, .allow_http = c->allow_http,
+		.method = method ? method : "GET", .n_headers = n_headers + n_file,
+		.ca_file = cfg_ddns_str(c, K_CA_FILE), .timeout = cfg_ddns_num(c, K_TIMEOUT),
+		.allow_http = cfg_ddns_bool(c, K_ALLOW_HTTP),
 	};
-	char *url = subst(c->url, h->ip, host, true);
-	char *body = c->body ? subst(c->body, h->ip, host, false) : NULL;
+	char *url = subst(cfg_ddns_str(c, K_URL), h->ip, host, true);
+	char *body = tbody ? subst(tbody, h->ip, host, false) : NULL;
 	char where[256];
 
-	for (size_t i = 0; i < c->n_headers; i++)
-		hdrs[i] = subst(c->headers[i].value, h->ip, host, false);
+	for (size_t i = 0; i < n_headers; i++)
+		hdrs[i] = subst(theaders[i], h->ip, host, false);
+	for (size_t i = 0; i < n_file; i++)
+		hdrs[n_headers + i] = secret[i];
 	req.url = url;
 	req.body = body;
 	req.headers = (const char *const *)hdrs;
@@ -124,9 +180,10 @@ static int send_one(struct hook *h)
 	log_debug("webhook %s: %s to %s%s%s", c->name ? c->name : "-", req.method,
 		  where, host ? " for " : "", host ? host : "");
 	h->call = http_start(&req, on_reply, h);
-	for (size_t i = 0; i < c->n_headers; i++)
+	for (size_t i = 0; i < n_headers; i++)
 		free_secret(hdrs[i]);
 	free(hdrs);
+	cfgkey_header_lines_free(secret);
 	free_secret(url);
 	free_secret(body);
 	return h->call ? 0 : -1;
@@ -174,24 +231,26 @@ static void on_reply(void *arg, const struct http_response *resp)
 	hook_free(h);
 }
 
-static void *hook_start(const struct cfg_ddns *cfg, const char *ip,
+static void *hook_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
 			ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct hook *h = NULL;
+	const char *url = cfg_ddns_str(cfg, K_URL), *method = cfg_ddns_str(cfg, K_METHOD);
+	const char *regex = cfg_ddns_str(cfg, K_SUCCESS_REGEX);
 
 	memset(res, 0, sizeof(*res));
 	res->outcome = DDNS_PERMFAIL;
-	if (!cfg->url) {
+	if (!url) {
 		snprintf(res->error, sizeof(res->error), "webhook: no url configured");
 		goto fail;
 	}
-	if (!http_url_allowed(cfg->url, cfg->allow_http)) {
+	if (!http_url_allowed(url, cfg_ddns_bool(cfg, K_ALLOW_HTTP))) {
 		snprintf(res->error, sizeof(res->error),
 			 "webhook: url is not an https:// URL (allow_http is off)");
 		goto fail;
 	}
-	if (cfg->method && strcmp(cfg->method, "GET") && strcmp(cfg->method, "POST") &&
-	    strcmp(cfg->method, "PUT") && strcmp(cfg->method, "PATCH")) {
+	if (method && strcmp(method, "GET") && strcmp(method, "POST") &&
+	    strcmp(method, "PUT") && strcmp(method, "PATCH")) {
 		snprintf(res->error, sizeof(res->error),
 			 "webhook: method must be GET, POST, PUT or PATCH");
 		goto fail;
@@ -200,14 +259,16 @@ static void *hook_start(const struct cfg_ddns *cfg, const char *ip,
 		snprintf(res->error, sizeof(res->error), "webhook: line break in a header or host name");
 		goto fail;
 	}
+	if (!header_file_ok(cfg, res))
+		goto fail;
 	h = xcalloc(1, sizeof(*h));
 	h->cfg = cfg;
 	h->done = done;
 	h->ctx = ctx;
 	snprintf(h->ip, sizeof(h->ip), "%s", ip);
 	h->per_host = uses_hostname(cfg) && cfg->n_hostnames > 0;
-	if (cfg->success_regex) {
-		if (regcomp(&h->re, cfg->success_regex, REG_EXTENDED | REG_NOSUB) != 0) {
+	if (regex) {
+		if (regcomp(&h->re, regex, REG_EXTENDED | REG_NOSUB) != 0) {
 			snprintf(res->error, sizeof(res->error), "webhook: bad success_regex");
 			goto fail;
 		}
@@ -230,7 +291,10 @@ static void hook_cancel(void *handle)
 }
 
 const struct provider_ops provider_webhook_ops = {
-	.family = DDNS_WEBHOOK,
+	.name = "webhook",
+	.keys = keys,
+	.n_keys = HP_ARRAY_LEN(keys),
+	.records = DDNS_REC_A,
 	.start = hook_start,
 	.cancel = hook_cancel,
 };

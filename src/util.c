@@ -72,6 +72,57 @@ int parse_port(const char *s, uint16_t *out)
 	return 0;
 }
 
+/* LDH labels of at most 63, 253 in all, an optional leading "*." (wildcard
+ * records) and an optional trailing dot. */
+bool dns_name_valid(const char *s)
+{
+	size_t len = strlen(s), label = 0;
+	char prev = '.';
+
+	if (len == 0 || len > 253)
+		return false;
+	if (s[0] == '*' && s[1] == '.')
+		s += 2;
+	if (*s == '\0' || *s == '.')
+		return false;
+	for (const char *c = s; *c; prev = *c++) {
+		if (*c == '.') {
+			if (prev == '.' || prev == '-')
+				return false;      /* empty label, or one ending in '-' */
+			label = 0;
+			continue;
+		}
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_')
+			return false;
+		if (*c == '-' && label == 0)
+			return false;
+		if (++label > 63)
+			return false;
+	}
+	return prev != '-';
+}
+
+bool url_valid(const char *s, bool *is_http)
+{
+	const char *rest;
+
+	if (strncasecmp(s, "https://", 8) == 0) {
+		*is_http = false;
+		rest = s + 8;
+	} else if (strncasecmp(s, "http://", 7) == 0) {
+		*is_http = true;
+		rest = s + 7;
+	} else {
+		return false;
+	}
+	if (*rest == '\0' || *rest == '/')
+		return false;
+	for (const char *c = s; *c; c++)
+		if ((unsigned char)*c <= ' ' || (unsigned char)*c >= 0x7f)
+			return false;
+	return true;
+}
+
 bool ipv4_is_public(struct in_addr a)
 {
 	static const struct { uint32_t net; int bits; } private_nets[] = {
@@ -181,4 +232,9 @@ void free_secret(char *s)
 		return;
 	explicit_bzero(s, strlen(s));
 	free(s);
+}
+
+json_t *json_string_or_null(const char *s)
+{
+	return s && *s ? json_string(s) : json_null();
 }

@@ -133,9 +133,10 @@ def in_netns(ns, fn):
     return box["result"]
 
 
-def wait_until(pred, timeout, what, interval=0.005, fail=None):
-    """Poll pred() until it returns a true value; return that value.
-    fail() may return a message that aborts the wait (a process died)."""
+def wait_until(pred, timeout=10, what="a condition", interval=0.005, fail=None):
+    """Poll pred() until it returns a true value; return that value (raise
+    BedError past timeout seconds). fail() may return a message that aborts
+    the wait (a process died). The one wait helper of the tests."""
     deadline = time.monotonic() + timeout
     while True:
         v = pred()
@@ -1682,14 +1683,18 @@ def build_dir():
 class Daemon:
     """homeportd running in a LAN namespace of the bed, with its files in
     <bed tmp>/daemon-N/: homeport.conf, conf.d/, secrets next to the config,
-    state/, run/homeportd.sock, homeportd.log (stdout+stderr)."""
+    state/, run/homeportd.sock, homeportd.log (stdout+stderr). Without a bed
+    (bed=None), ns is a namespace's full name and dir where the files go.
+    The one Daemon class of the tests."""
 
     _n = itertools.count(1)
 
-    def __init__(self, bed, conf_text, dropins, secrets, args, ns, wrapper=()):
+    def __init__(self, bed, conf_text, dropins=None, secrets=None, args=(), ns="lan",
+                 wrapper=(), dir=None):
         self.bed, self.ns = bed, ns
+        self.netns = bed.nsname(ns) if bed else ns
         self.index = next(Daemon._n)
-        self.dir = bed.path("daemon-%d" % self.index)
+        self.dir = dir or bed.path("daemon-%d" % self.index)
         self.conf = os.path.join(self.dir, "homeport.conf")
         self.include_dir = os.path.join(self.dir, "conf.d")
         self.state_dir = os.path.join(self.dir, "state")
@@ -1772,7 +1777,7 @@ class Daemon:
         self._logf = open(self.log, "ab")
         self._log_offset = self._logf.tell()
         self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.bed.nsname(self.ns)] + self.wrapper +
+            ["ip", "netns", "exec", self.netns] + self.wrapper +
             [self.homeportd, "-c", self.conf, "-v"] + self.args,
             stdout=self._logf, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             env=self._env(), start_new_session=True)
@@ -1846,7 +1851,7 @@ class Daemon:
     # -- control ------------------------------------------------------------------------------
     def ctl(self, *args, timeout=15):
         """homeportctl -s SOCK ARGS in the daemon's namespace: (rc, stdout, stderr)."""
-        p = subprocess.run(["ip", "netns", "exec", self.bed.nsname(self.ns), self.homeportctl,
+        p = subprocess.run(["ip", "netns", "exec", self.netns, self.homeportctl,
                             "-s", self.sock] + [str(a) for a in args],
                            capture_output=True, text=True, timeout=timeout)
         return p.returncode, p.stdout, p.stderr

@@ -1,9 +1,16 @@
 #!/bin/bash
-# Every configuration key the parser knows (src/config.c) is documented in
-# homeport.conf(5) and shown in the sample etc/homeport.conf, and neither
-# documents a key the parser does not know. Run from the tree root.
+# Every configuration key the parser knows is documented in homeport.conf(5)
+# and shown in the sample etc/homeport.conf, and neither documents a key the
+# parser does not know. The keys of [daemon], [gateway], [service:NAME] and
+# the keys every [ddns:NAME] has are the strcmp(key, "...") of src/config*.c;
+# each provider's own keys come from its key table, as the built
+# `provtool --keys` prints them. Run from the tree root:
+#   tests/config/docs.sh [BUILD]          (default build/)
 set -u
-code=$(grep -o 'strcmp(key, "[a-z_]*")' src/config.c | sed 's/.*"\(.*\)".*/\1/' | sort -u)
+build=${1:-build}
+provkeys=$("$build/tools/provtool" --keys) || { echo "FAIL cannot run $build/tools/provtool --keys"; exit 1; }
+code=$( (cat src/config*.c | grep -o 'strcmp(key, "[a-z_]*")' | sed 's/.*"\(.*\)".*/\1/'
+	 awk '{print $2}' <<<"$provkeys") | sort -u)
 man=$(grep -oE '^\.It Cm [a-z_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
 sample=$(sed -nE 's/^;? *([a-z_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
 fail=0

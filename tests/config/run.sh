@@ -13,13 +13,20 @@ fail=0 n=0
 # git does not keep permissions: secrets must be private, world.pass must not be.
 chmod 0600 $dir/secrets/* $dir/creds/*
 chmod 0644 $dir/secrets/world.pass
+# Secret files that are not regular files, which git cannot hold: a FIFO
+# without a writer (opening it must not hang) and a directory.
+rm -rf $dir/secrets/fifo.headers $dir/secrets/dir.headers
+mkfifo -m 0600 $dir/secrets/fifo.headers
+mkdir -m 0700 $dir/secrets/dir.headers
+trap 'rm -rf $dir/secrets/fifo.headers $dir/secrets/dir.headers' EXIT
 
 run_case() {   # conf args... -> sets out, err, rc  (envf: NAME.env unless set)
 	local conf=$1; shift
 	local envf=${envf:-${conf%.conf}.env}
 	local envs=()
 	[ -f "$envf" ] && mapfile -t envs < "$envf"
-	out=$(env "${envs[@]}" "$daemon" "$@" -c "$conf" 2>/tmp/hp-golden-err.$$)
+	# (a hang is a failure too: exit 124)
+	out=$(env "${envs[@]}" timeout 20 "$daemon" "$@" -c "$conf" 2>/tmp/hp-golden-err.$$)
 	rc=$?
 	err=$(cat /tmp/hp-golden-err.$$)
 	# Paths resolved against the working directory are shown relative to it.
@@ -58,7 +65,7 @@ for conf in $dir/good/*.conf; do
 	envf=$name.env run_case "$re" -n
 	[ "$rc" = 0 ] || { echo "FAIL $conf: -nv output does not parse: $err"; fail=$((fail + 1)); }
 	rm -f "$re"
-	if grep -qE 'dynpass|cf-token-value|from-credentials|c2VjcmV0' <<<"$out"; then
+	if grep -qE 'dynpass|cf-token-value|from-credentials|c2VjcmV0|hdr-|url-query-secret|url-userinfo-secret|not-a-secret-here|push-secret' <<<"$out"; then
 		echo "FAIL $conf: a secret appears in -nv output"; fail=$((fail + 1))
 	fi
 done

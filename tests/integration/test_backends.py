@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from bed import wait_until
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("HOMEPORT_BUILD", os.path.join(REPO, "build"))
 GWTOOL = os.path.join(BUILD, "tools", "gwtool")
@@ -47,15 +49,11 @@ def spawn(bed, *args, label):
 
 
 def wait_log(path, pattern, timeout=10):
-    end = time.time() + timeout
-    while time.time() < end:
+    def seen():
         with open(path) as f:
             text = f.read()
-        if re.search(pattern, text, re.M):
-            return text
-        time.sleep(0.02)
-    with open(path) as f:
-        raise AssertionError("no %r in gwtool output:\n%s" % (pattern, f.read()))
+        return text if re.search(pattern, text, re.M) else None
+    return wait_until(seen, timeout, "%r in gwtool output %s" % (pattern, path))
 
 
 @pytest.mark.parametrize("proto,int_port", [("tcp", 8080), ("udp", 8081)])

@@ -8,11 +8,12 @@ import shutil
 import signal
 import socket
 import subprocess
-import threading
 import time
 import uuid
 
 import pytest
+
+from bed import Daemon, wait_until
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILD = os.environ.get("HOMEPORT_BUILD", os.path.join(ROOT, "build"))
@@ -43,77 +44,12 @@ def netns():
         subprocess.run(["ip", "netns", "del", name], check=False)
 
 
-class Daemon:
-    def __init__(self, ns, tmp, main_conf, dropins=None, wrapper=None):
-        self.ns, self.tmp = ns, tmp
-        self.conf = os.path.join(tmp, "homeport.conf")
-        self.sock = os.path.join(tmp, "run", "homeportd.sock")
-        self.log = os.path.join(tmp, "daemon.log")
-        os.makedirs(os.path.join(tmp, "conf.d"), exist_ok=True)
-        self.write(main_conf)
-        for name, text in (dropins or {}).items():
-            self.dropin(name, text)
-        self.wrapper = wrapper or []
-        self.proc = None
-
-    def write(self, text):
-        header = ("[daemon]\nstate_dir = %s/state\nsocket = %s\ninclude_dir = %s/conf.d\n"
-                  % (self.tmp, self.sock, self.tmp))
-        with open(self.conf, "w") as f:
-            f.write(header + text)
-
-    def dropin(self, name, text):
-        with open(os.path.join(self.tmp, "conf.d", name), "w") as f:
-            f.write(text)
-
-    def start(self, *args):
-        self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            ["ip", "netns", "exec", self.ns] + self.wrapper +
-            [HOMEPORTD, "-c", self.conf, "-v"] + list(args),
-            stdout=self.logf, stderr=subprocess.STDOUT)
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("daemon exited %d: %s" % (self.proc.returncode, self.logtext()))
-            if os.path.exists(self.sock) and self.ctl("status")[0] == 0:
-                return self
-            time.sleep(0.02)
-        raise AssertionError("daemon did not answer: " + self.logtext())
-
-    def ctl(self, *args):
-        p = subprocess.run(["ip", "netns", "exec", self.ns, HOMEPORTCTL, "-s", self.sock] + list(args),
-                           capture_output=True, text=True, timeout=15)
-        return p.returncode, p.stdout, p.stderr
-
-    def status(self):
-        rc, out, err = self.ctl("status", "--json")
-        assert rc == 0, err
-        return json.loads(out)
-
-    def logtext(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(sig)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-                raise
-        self.logf.close()
-        return self.proc.returncode
-
-
 @pytest.fixture
 def daemon_factory(netns, tmp_path):
     made = []
 
     def make(main_conf, dropins=None, wrapper=None):
-        d = Daemon(netns, str(tmp_path), main_conf, dropins, wrapper)
+        d = Daemon(None, main_conf, dropins, ns=netns, wrapper=wrapper or (), dir=str(tmp_path))
         made.append(d)
         return d
     yield make
@@ -252,17 +188,13 @@ def test_reload_good_then_broken(daemon_factory):
     assert [s["name"] for s in d.status()["services"]] == ["web"]
     d.dropin("cam.conf", CAM)
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 5
-    while time.time() < deadline and len(d.status()["services"]) != 3:
-        time.sleep(0.05)
+    wait_until(lambda: len(d.status()["services"]) == 3, 5, "the new service")
     assert len(d.status()["services"]) == 3
     # a broken drop-in: the whole new config is rejected, the old one runs on
     d.dropin("zz-bad.conf", "[service:bad]\ninternal_port = 8081\nexternal_port = 0\n")
-    bad_file = os.path.join(d.tmp, "conf.d", "zz-bad.conf")
+    bad_file = os.path.join(d.dir, "conf.d", "zz-bad.conf")
     d.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 5
-    while time.time() < deadline and (bad_file + ":3:") not in d.logtext():
-        time.sleep(0.05)
+    wait_until(lambda: (bad_file + ":3:") in d.logtext(), 5, "the error in the log")
     assert (bad_file + ":3:") in d.logtext()
     assert d.proc.poll() is None
     assert len(d.status()["services"]) == 3

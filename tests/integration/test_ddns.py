@@ -2,12 +2,14 @@
 (real miniupnpd) and publishes it to the HTTPS stand-in (dyndns2) and to BIND
 (rfc2136). Covers: an IP change reaching both, no request after a restart with
 the same IP, sticky permanent failures, backoff after temporary failures,
-CGNAT blocking, `homeportctl update`, reloads, --once.
+CGNAT blocking, `homeportctl update`, reloads, --once, and an upgrade from
+0.1.0's state files (tests/upgrade/).
 
 Run as root:  HOMEPORT_BUILD=/work/main/build python3 -m pytest -v tests/integration/test_ddns.py
 """
 import json
 import os
+import shutil
 import signal
 import time
 
@@ -246,3 +248,66 @@ def test_once_publishes_and_exits(bed):
     d.start(args=["--once"], wait=False)         # same IP: done without a request
     assert d.wait_exit(30) == 0, d.logtext()
     assert dyn_requests(bed, mark) == []
+
+
+UPGRADE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "upgrade")
+UPGRADE_IP = "203.0.113.7"       # what tests/upgrade/state says was published
+
+
+def upgrade_fixture():
+    """tests/upgrade/: its [ddns:*] sections, its secret files {name: text}, its state files
+    {name: parsed JSON} (written by release 0.1.0 itself, see tests/upgrade/README)."""
+    with open(os.path.join(UPGRADE, "homeport.conf")) as f:
+        text = f.read()
+    sections = text[text.index("\n[ddns:") + 1:]
+    secrets, states = {}, {}
+    for name in os.listdir(UPGRADE):
+        path = os.path.join(UPGRADE, name)
+        if os.path.isfile(path) and not name.endswith(".conf") and name != "README":
+            with open(path) as f:
+                secrets[name] = f.read()
+    for name in os.listdir(os.path.join(UPGRADE, "state")):
+        with open(os.path.join(UPGRADE, "state", name)) as f:
+            states[name] = json.load(f)
+    return sections, secrets, states
+
+
+def test_state_of_release_0_1_0_is_kept(make_bed):
+    """Upgrade from 0.1.0: with the state files that release wrote and the IP they name,
+    no entry sends (dyndns2 servers ban repeated unchanged updates), the failed one stays
+    failed, and the files are rewritten so that a restart finds them as today's."""
+    bed = make_bed(gw_wan_ip=UPGRADE_IP, bind=False)
+    sections, secrets, states = upgrade_fixture()
+    state_dir = bed.path("upgrade-state")
+    os.mkdir(state_dir, 0o755)
+    for name in states:
+        shutil.copyfile(os.path.join(UPGRADE, "state", name), os.path.join(state_dir, name))
+    text = "[daemon]\nstate_dir = %s\n%s%s" % (state_dir, conf(bed), sections)
+    d = bed.start_daemon(text, secrets=secrets)
+
+    def assert_kept(st, settled):
+        assert len(st["ddns"]) == len(states) == 10
+        for e in st["ddns"]:
+            if e["name"] == "he-failed":
+                assert e["state"] == "failed" and "badauth" in e["error"], e
+            else:
+                assert e["published_ip"] == UPGRADE_IP, e
+                assert e["state"] == "ok" or not settled, e
+
+    for run in (1, 2):
+        assert_kept(d.status(), settled=False)          # at once, whatever the gateway does
+        assert_kept(d.wait_for(lambda s: s["gateway"]["external_ip"] == UPGRADE_IP and
+                               all(e["state"] != "pending" for e in s["ddns"]), timeout=20),
+                    settled=True)
+        log = d.logtext(current=True)
+        assert "publishing" not in log, log
+        assert log.count("state of release 0.1.0 taken over") == (10 if run == 1 else 0), log
+        for name, old in states.items():
+            with open(os.path.join(state_dir, name)) as f:
+                new = json.load(f)
+            assert new["salt"] == old["salt"] and new["fingerprint"] != old["fingerprint"]
+            assert new["published_ip"] == old["published_ip"]
+            assert new["failed"] == old["failed"]
+        if run == 1:
+            d.restart()
+    assert bed.standin.log() == []

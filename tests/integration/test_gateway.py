@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from bed import build_dir
+from bed import build_dir, wait_until
 
 HOMEPORTD = os.path.join(build_dir(), "homeportd")
 HOSTILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
@@ -34,15 +34,6 @@ def wait_svc(d, name, state, proto="tcp", timeout=10):
     st = d.wait_for(lambda st: (svc(st, name, proto) or {}).get("state") == state,
                     timeout=timeout)
     return svc(st, name, proto)
-
-
-def wait_until(pred, timeout=10, step=0.05):
-    end = time.time() + timeout
-    while time.time() < end:
-        if pred():
-            return True
-        time.sleep(step)
-    return pred()
 
 
 def router_has(bed, ext_port, proto="tcp"):

@@ -16,6 +16,8 @@ import time
 
 import pytest
 
+from bed import wait_until
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 HOSTILE = os.path.join(REPO, "tests", "tools", "hostile_upnp.py")
 
@@ -24,14 +26,12 @@ MODES = ["desc-garbage", "desc-huge", "desc-trickle", "desc-hang", "soap-garbage
 
 
 def _wait_port(log, timeout=10):
-    t = time.monotonic()
-    while time.monotonic() - t < timeout:
+    def port():
         if os.path.exists(log):
             m = re.search(r"PORT (\d+)", open(log, errors="replace").read())
-            if m:
-                return int(m.group(1))
-        time.sleep(0.02)
-    raise AssertionError("hostile server did not start: " + open(log).read())
+            return m and int(m.group(1))
+        return None
+    return wait_until(port, timeout, "the hostile server to start (%s)" % log)
 
 
 def _watch(d, seconds):

@@ -4,9 +4,10 @@ reload and stop work, and stop removes the mappings."""
 import os
 import pwd
 import subprocess
-import time
 
 import pytest
+
+from bed import wait_until
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCRIPT = os.path.join(REPO, "contrib", "sysvinit", "homeportd.init")
@@ -17,15 +18,6 @@ def _init(bed, defaults, action):
     env = dict(os.environ, HOMEPORTD_DEFAULTS=defaults)
     return subprocess.run(["ip", "netns", "exec", bed.nsname("lan"), "sh", SCRIPT, action],
                           capture_output=True, text=True, timeout=30, env=env)
-
-
-def _wait(pred, timeout=10):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if pred():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sysv_init_script(bed):
@@ -52,11 +44,11 @@ def test_sysv_init_script(bed):
 
     r = _init(bed, defaults, "start")
     assert r.returncode == 0, r.stdout + r.stderr
-    assert _wait(lambda: os.path.exists(pidfile)), "no pid file"
+    wait_until(lambda: os.path.exists(pidfile), what="the pid file")
     pid = int(open(pidfile).read())
     try:
         assert os.stat("/proc/%d" % pid).st_uid == NOBODY.pw_uid
-        assert _wait(lambda: bed.reaches(18080, "tcp")), "service not mapped"
+        wait_until(lambda: bed.reaches(18080, "tcp"), what="the service mapped")
         assert _init(bed, defaults, "status").returncode == 0
         r = _init(bed, defaults, "reload")
         assert r.returncode == 0, r.stdout + r.stderr
@@ -66,7 +58,7 @@ def test_sysv_init_script(bed):
         assert int(open(pidfile).read()) == pid
         r = _init(bed, defaults, "stop")
         assert r.returncode == 0, r.stdout + r.stderr
-        assert _wait(lambda: not os.path.exists("/proc/%d" % pid)), "still running"
+        wait_until(lambda: not os.path.exists("/proc/%d" % pid), what="the daemon to exit")
         assert not [m for m in bed.mappings() if m["ext_port"] == 18080]
         assert _init(bed, defaults, "status").returncode != 0
     finally:

@@ -44,8 +44,7 @@ static int64_t bench_t0;
 static bool bench_deleting;
 
 static void next_step(void);
-static void bench_upnp_cb(void *arg, const struct upnp_result *r);
-static void bench_natpmp_cb(void *arg, const struct natpmp_result *r);
+static void bench_cb(void *arg, const struct gw_result *r);
 
 static void usage(void) __attribute__((noreturn));
 static void usage(void)
@@ -90,24 +89,30 @@ static void need(int n)
 	}
 }
 
-static void report_fail(const char *what, int st, int code, const char *msg)
+/* TIMEOUT: the deadline passed; NO_IGD: discovery found nothing. */
+static const char *fail_word(const struct gw_result *r)
 {
-	const char *s = st == -2 ? "TIMEOUT" : st == -3 ? "NO_IGD" : "ERROR";
+	if (r->timed_out)
+		return "TIMEOUT";
+	return r->outcome == GW_GONE && cur < 0 ? "NO_IGD" : "ERROR";
+}
 
-	printf("%s %s code=%d ms=%lld msg=%s\n", what, s, code,
+static void report_fail(const char *what, const char *word, int code, const char *msg)
+{
+	printf("%s %s code=%d ms=%lld msg=%s\n", what, word, code,
 	       (long long)(ev_now_ms() - t0), msg);
 	fflush(stdout);
 	failed = true;
 }
 
-static void upnp_done(void *arg, const struct upnp_result *r)
+static void upnp_done(void *arg, const struct gw_result *r)
 {
 	const char *what = step_name();
 
-	if (r->status != UPNP_ST_OK) {
-		report_fail(what, r->status, r->upnp_code, r->error);
+	if (r->outcome != GW_OK) {
+		report_fail(what, fail_word(r), r->code, r->error);
 	} else if (cur < 0) {
-		const struct upnp_igd *g = &r->u.igd;
+		const struct upnp_igd *g = upnp_igd();
 		snprintf(lan_addr, sizeof(lan_addr), "%s", g->lan_addr);
 		printf("discover OK ms=%lld root=%s control=%s service=%s version=%d lan=%s "
 		       "gateway=%s connected=%d\n", (long long)(ev_now_ms() - t0), g->root_url,
@@ -116,37 +121,36 @@ static void upnp_done(void *arg, const struct upnp_result *r)
 	} else if (!strcmp(what, "extip")) {
 		printf("extip OK ms=%lld ip=%s\n", (long long)(ev_now_ms() - t0), r->u.ext_ip);
 	} else if (!strcmp(what, "get")) {
-		const struct upnp_entry *e = &r->u.entry;
-		printf("get OK ms=%lld client=%s port=%u enabled=%d lease=%u desc=%s\n",
-		       (long long)(ev_now_ms() - t0), e->int_client, e->int_port, e->enabled,
-		       e->lease, e->desc);
+		const struct gw_mapping *e = &r->u.map;
+		printf("get OK ms=%lld client=%s port=%u lease=%u desc=%s\n",
+		       (long long)(ev_now_ms() - t0), e->int_host, e->int_port, e->lease, e->desc);
 	} else if (!strcmp(what, "add")) {
 		printf("add OK ms=%lld confirmed=%d\n", (long long)(ev_now_ms() - t0),
-		       r->confirmed);
+		       r->u.map.confirmed);
 	} else {
 		printf("%s OK ms=%lld\n", what, (long long)(ev_now_ms() - t0));
 	}
 	fflush(stdout);
-	if (cur < 0 && r->status != UPNP_ST_OK) {
+	if (cur < 0 && r->outcome != GW_OK) {
 		ev_break();
 		return;
 	}
 	next_step();
 }
 
-static void natpmp_done(void *arg, const struct natpmp_result *r)
+static void natpmp_done(void *arg, const struct gw_result *r)
 {
 	const char *what = step_name();
 
-	if (r->status != NATPMP_ST_OK)
-		report_fail(what, r->status, r->result_code, r->error);
+	if (r->outcome != GW_OK)
+		report_fail(what, fail_word(r), r->code, r->error);
 	else if (!strcmp(what, "extip"))
 		printf("extip OK ms=%lld ip=%s epoch=%u\n", (long long)(ev_now_ms() - t0),
-		       r->ext_ip, r->epoch);
+		       r->u.ext_ip, r->epoch);
 	else
 		printf("%s OK ms=%lld int=%u ext=%u lifetime=%u epoch=%u\n", what,
-		       (long long)(ev_now_ms() - t0), r->int_port, r->ext_port, r->lifetime,
-		       r->epoch);
+		       (long long)(ev_now_ms() - t0), r->u.map.int_port, r->u.map.ext_port,
+		       r->u.map.lease, r->epoch);
 	fflush(stdout);
 	next_step();
 }
@@ -171,25 +175,18 @@ static void bench_step_done(bool ok)
 	bench_t0 = ev_now_ms();
 	for (unsigned i = 0; i < bench_n; i++) {
 		uint64_t id = use_upnp ?
-			upnp_delete_mapping(SVC_TCP, (uint16_t)(bench_base + i), bench_upnp_cb, NULL) :
-			natpmp_unmap(SVC_TCP, (uint16_t)(bench_base + i), bench_natpmp_cb, NULL);
+			upnp_delete_mapping(SVC_TCP, (uint16_t)(bench_base + i), bench_cb, NULL) :
+			natpmp_unmap(SVC_TCP, (uint16_t)(bench_base + i), bench_cb, NULL);
 		if (!id)
 			bench_step_done(false);
 	}
 }
 
-static void bench_upnp_cb(void *arg, const struct upnp_result *r)
+static void bench_cb(void *arg, const struct gw_result *r)
 {
-	if (r->status != UPNP_ST_OK)
+	if (r->outcome != GW_OK)
 		fprintf(stderr, "bench: %s\n", r->error);
-	bench_step_done(r->status == UPNP_ST_OK);
-}
-
-static void bench_natpmp_cb(void *arg, const struct natpmp_result *r)
-{
-	if (r->status != NATPMP_ST_OK)
-		fprintf(stderr, "bench: %s\n", r->error);
-	bench_step_done(r->status == NATPMP_ST_OK);
+	bench_step_done(r->outcome == GW_OK);
 }
 
 static void bench_start(void)
@@ -209,8 +206,8 @@ static void bench_start(void)
 		uint16_t port = (uint16_t)(bench_base + i);
 		uint64_t id = use_upnp ?
 			upnp_add_mapping(SVC_TCP, port, lan_addr, bench_int, "gwtool bench", 3600,
-					 bench_upnp_cb, NULL) :
-			natpmp_map(SVC_TCP, port, port, 3600, bench_natpmp_cb, NULL);
+					 bench_cb, NULL) :
+			natpmp_map(SVC_TCP, port, port, 3600, bench_cb, NULL);
 		if (!id)
 			bench_step_done(false);
 	}
@@ -291,7 +288,7 @@ static void next_step(void)
 		need(2);
 		if (use_upnp || natpmp_listen_announcements(s->ac > 2 ? s->av[2] : NULL,
 							    on_announce, NULL) < 0) {
-			report_fail("listen", -1, 0, "cannot listen for announcements");
+			report_fail("listen", "ERROR", 0, "cannot listen for announcements");
 			next_step();
 			return;
 		}
@@ -299,7 +296,7 @@ static void next_step(void)
 		fflush(stdout);
 		ev_timer_arm(step_timer, (int64_t)num(s->av[1], 3600) * 1000);
 	} else if (!(use_upnp ? run_upnp_step(s) : run_natpmp_step(s))) {
-		report_fail(s->av[0], -1, 0, "request not queued");
+		report_fail(s->av[0], "ERROR", 0, "request not queued");
 		next_step();
 	}
 }

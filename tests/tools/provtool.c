@@ -2,11 +2,16 @@
  * integration tests:
  *
  *   provtool FAMILY-OR-PRESET IP key=value...
+ *   provtool --keys
  *
- * keys: server username password password_file token token_file zone
- * hostname (repeatable) ttl proxied url method header (repeatable) body
- * success_regex ca_file timeout allow_http, and cancel_after=MS (cancel
- * the update after MS milliseconds: tests the cancel path).
+ * keys: hostname (repeatable), every key of the provider's table, parsed
+ * as homeport.conf would (a *_file secret file is read; NAME=SECRET sets
+ * the secret of NAME_file directly, e.g. password=, token=), and
+ * cancel_after=MS (cancel the update after MS milliseconds: tests the
+ * cancel path).
+ *
+ * --keys prints every provider's key table, one key a line: "FAMILY KEY
+ * TYPE FLAGS..." (tests/config/docs.sh reads it).
  *
  * Runs the event loop until the provider is done and prints "ok",
  * "tempfail: MSG" or "permfail: MSG" (then "retry_after: N" when the
@@ -63,92 +68,63 @@ static void add_host(struct cfg_ddns *c, const char *v)
 	c->hostnames[c->n_hostnames++] = xstrdup(v);
 }
 
-static void add_header(struct cfg_ddns *c, const char *v)
+/* A secret-file key: its path as written, and the secret read from it. */
+static void set_secret_file(struct cfg_ddns *c, const char *k, const char *path)
 {
-	c->headers = xrealloc(c->headers, c->n_headers + 1, sizeof(*c->headers));
-	c->headers[c->n_headers++].value = xstrdup(v);
-}
+	char *secret = read_secret(path), why[300];
 
-static uint32_t num(const char *k, const char *v)
-{
-	uint32_t n;
-
-	if (parse_duration(v, &n) < 0) {
-		fprintf(stderr, "provtool: bad %s\n", k);
+	if (config_ddns_set(c, k, path, why, sizeof(why)) < 0 ||
+	    config_ddns_set_secret(c, k, secret) < 0) {
+		fprintf(stderr, "provtool: %s: %s\n", k, why);
 		exit(HP_EXIT_USAGE);
 	}
-	return n;
-}
-
-static bool flag(const char *k, const char *v)
-{
-	bool b;
-
-	if (parse_bool(v, &b) < 0) {
-		fprintf(stderr, "provtool: bad %s\n", k);
-		exit(HP_EXIT_USAGE);
-	}
-	return b;
+	free_secret(secret);
 }
 
 static void set_key(struct cfg_ddns *c, const char *k, const char *v, long *cancel_ms)
 {
-	struct { const char *key; char **dst; } strs[] = {
-		{ "server", &c->server }, { "username", &c->username },
-		{ "password", &c->password }, { "token", &c->token }, { "zone", &c->zone },
-		{ "url", &c->url }, { "method", &c->method }, { "body", &c->body },
-		{ "success_regex", &c->success_regex }, { "ca_file", &c->ca_file },
-	};
+	char why[300], file_key[64];
+	ssize_t i = cfgkey_find(c->ops->keys, c->ops->n_keys, k);
 
-	for (size_t i = 0; i < HP_ARRAY_LEN(strs); i++) {
-		if (strcmp(k, strs[i].key) == 0) {
-			free(*strs[i].dst);
-			*strs[i].dst = xstrdup(v);
-			return;
-		}
-	}
+	snprintf(file_key, sizeof(file_key), "%s_file", k);
 	if (strcmp(k, "hostname") == 0)
 		add_host(c, v);
-	else if (strcmp(k, "header") == 0)
-		add_header(c, v);
-	else if (strcmp(k, "password_file") == 0) {
-		free_secret(c->password);
-		c->password = read_secret(v);
-	} else if (strcmp(k, "token_file") == 0) {
-		free_secret(c->token);
-		c->token = read_secret(v);
-	}
-	else if (strcmp(k, "ttl") == 0)
-		c->ttl = num(k, v);
-	else if (strcmp(k, "timeout") == 0)
-		c->timeout = num(k, v);
-	else if (strcmp(k, "proxied") == 0)
-		c->proxied = flag(k, v);
-	else if (strcmp(k, "allow_http") == 0)
-		c->allow_http = flag(k, v);
 	else if (strcmp(k, "cancel_after") == 0)
 		*cancel_ms = atol(v);
-	else {
-		fprintf(stderr, "provtool: unknown key %s\n", k);
+	else if (i >= 0 && cfgkey_is_secret_file(&c->ops->keys[i]))
+		set_secret_file(c, k, v);
+	else if (i < 0 && config_ddns_set_secret(c, file_key, v) == 0)
+		return;
+	else if (config_ddns_set(c, k, v, why, sizeof(why)) < 0) {
+		fprintf(stderr, "provtool: %s: %s\n", k, why);
 		exit(HP_EXIT_USAGE);
 	}
 }
 
-static void cfg_free(struct cfg_ddns *c)
+/* Each family once (presets share their family's table). */
+static void print_keys(void)
 {
-	char *strs[] = { c->server, c->username, c->zone, c->url, c->method, c->body,
-			 c->success_regex, c->ca_file };
+	const struct provider_preset *p;
+	const struct provider_ops *seen[64];
+	size_t n_seen = 0;
 
-	for (size_t i = 0; i < HP_ARRAY_LEN(strs); i++)
-		free(strs[i]);
-	free_secret(c->password);
-	free_secret(c->token);
-	for (size_t i = 0; i < c->n_hostnames; i++)
-		free(c->hostnames[i]);
-	free(c->hostnames);
-	for (size_t i = 0; i < c->n_headers; i++)
-		free_secret(c->headers[i].value);
-	free(c->headers);
+	for (size_t i = 0; (p = provider_preset_at(i)) != NULL; i++) {
+		size_t j;
+		for (j = 0; j < n_seen && seen[j] != p->ops; j++)
+			;
+		if (j < n_seen || n_seen == HP_ARRAY_LEN(seen))
+			continue;
+		seen[n_seen++] = p->ops;
+		for (size_t k = 0; k < p->ops->n_keys; k++) {
+			const struct cfgkey *key = &p->ops->keys[k];
+			printf("%s %s %s%s%s%s%s\n", p->ops->name, key->name,
+			       cfgkey_type_name(key->type),
+			       key->flags & CK_REQUIRED ? " required" : "",
+			       key->flags & CK_REPEAT ? " repeat" : "",
+			       key->flags & CK_FP ? " fingerprint" : "",
+			       cfgkey_is_secret_file(key) ? " secret" : "");
+		}
+	}
 }
 
 static void on_done(void *ctx, const struct ddns_result *res)
@@ -212,20 +188,25 @@ static void on_stuck(void *arg)
 
 int main(int argc, char **argv)
 {
-	struct cfg_ddns c = { .name = (char *)"provtool" };
+	const struct provider_preset *preset;
+	struct cfg_ddns c;
 	long cancel_ms = -1;
 	struct ev_timer *cancel_t, *stuck_t, *quiet_t;
+	ssize_t timeout;
 	int rc = 3;
 
+	if (argc == 2 && strcmp(argv[1], "--keys") == 0) {
+		print_keys();
+		return 0;
+	}
 	if (argc < 3)
 		usage();
-	c.provider = argv[1];
-	c.preset = provider_preset_find(argv[1]);
-	if (!c.preset) {
+	preset = provider_preset_find(argv[1]);
+	if (!preset) {
 		fprintf(stderr, "provtool: unknown provider %s\n", argv[1]);
 		return HP_EXIT_USAGE;
 	}
-	c.family = c.preset->family;
+	config_ddns_init(&c, "provtool", preset);
 	for (int i = 3; i < argc; i++) {
 		char *eq = strchr(argv[i], '=');
 		if (!eq)
@@ -236,10 +217,10 @@ int main(int argc, char **argv)
 	log_init(LOG_DEBUG, false);
 	if (ev_init() < 0)
 		return 3;
-	ops = provider_ops_for(c.family);
+	ops = c.ops;
 	t0 = ev_now_ms();
 	in_start = true;
-	handle = ops->start(&c, argv[2], on_done, NULL, &result);
+	handle = provider_start(ops, &c, DDNS_REC_A, argv[2], on_done, NULL, &result);
 	in_start = false;
 	if (!handle) {
 		rc = report(&result);
@@ -251,13 +232,15 @@ int main(int argc, char **argv)
 	if (cancel_ms >= 0)
 		ev_timer_arm(cancel_t, cancel_ms);
 	/* Far past any timeout the provider was given: a hang is a bug. */
-	ev_timer_arm(stuck_t, ((int64_t)(c.timeout ? c.timeout : 30) * 4 + 5) * 1000);
+	timeout = cfgkey_find(c.ops->keys, c.ops->n_keys, "timeout");
+	ev_timer_arm(stuck_t, ((int64_t)(timeout >= 0 ? cfg_ddns_num(&c, (size_t)timeout) : 30)
+			       * 4 + 5) * 1000);
 	ev_run();
 	if (finished)
 		rc = report(&result);
 out:
 	http_fini();
 	ev_fini();
-	cfg_free(&c);
+	config_ddns_fini(&c);
 	return rc;
 }

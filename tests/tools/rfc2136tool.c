@@ -62,15 +62,29 @@ static char *read_file(const char *path)
 	return text;
 }
 
+static struct cfg_value *value(struct cfg_ddns *cfg, const char *key)
+{
+	return &cfg->values[cfgkey_find(cfg->ops->keys, cfg->ops->n_keys, key)];
+}
+
+/* Set key to text, unchecked: the provider's own checks are under test. */
+static void put(struct cfg_ddns *cfg, const char *key, const char *text)
+{
+	struct cfg_value *v = value(cfg, key);
+
+	free(v->str);
+	v->str = text ? xstrdup(text) : NULL;
+}
+
 /* SECRET or @FILE into the key fields of cfg. */
 static void load_key(struct cfg_ddns *cfg, const char *name, const char *alg, const char *secret)
 {
 	char *text, *kname, *kalg, *ksecret, err[256];
 
-	cfg->key_name = strcmp(name, "-") ? xstrdup(name) : NULL;
-	cfg->key_algorithm = strcmp(alg, "-") ? xstrdup(alg) : NULL;
+	put(cfg, "key_name", strcmp(name, "-") ? name : NULL);
+	put(cfg, "key_algorithm", strcmp(alg, "-") ? alg : NULL);
 	if (secret[0] != '@') {
-		cfg->key_secret = xstrdup(secret);
+		config_ddns_set_secret(cfg, "key_secret_file", secret);
 		return;
 	}
 	text = read_file(secret + 1);
@@ -79,20 +93,19 @@ static void load_key(struct cfg_ddns *cfg, const char *name, const char *alg, co
 		exit(2);
 	}
 	free_secret(text);
-	if (!cfg->key_name)
-		cfg->key_name = kname;
-	else
-		free(kname);
-	if (!cfg->key_algorithm)
-		cfg->key_algorithm = kalg;
-	else
-		free(kalg);
-	cfg->key_secret = ksecret;
+	if (!value(cfg, "key_name")->str)
+		put(cfg, "key_name", kname);
+	if (!value(cfg, "key_algorithm")->str)
+		put(cfg, "key_algorithm", kalg);
+	free(kname);
+	free(kalg);
+	config_ddns_set_secret(cfg, "key_secret_file", ksecret);
+	free_secret(ksecret);
 }
 
 int main(int argc, char **argv)
 {
-	struct cfg_ddns cfg = { 0 };
+	struct cfg_ddns cfg;
 	void *h;
 	int c, verbose = 0;
 	uint32_t timeout = 0, ttl = 0;
@@ -114,19 +127,19 @@ int main(int argc, char **argv)
 	log_init(verbose ? LOG_DEBUG : LOG_WARNING, false);
 	if (ev_init() < 0)
 		return 1;
-	cfg.name = xstrdup("tool");
-	cfg.provider = xstrdup("rfc2136");
-	cfg.family = DDNS_RFC2136;
-	cfg.server = xstrdup(argv[0]);
-	cfg.zone = xstrdup(argv[1]);
+	config_ddns_init(&cfg, "tool", provider_preset_find("rfc2136"));
+	put(&cfg, "server", argv[0]);
+	put(&cfg, "zone", argv[1]);
 	load_key(&cfg, argv[2], argv[3], argv[4]);
-	cfg.hostnames = argv + 6;
-	cfg.n_hostnames = (size_t)argc - 6;
-	cfg.ttl = ttl;
-	cfg.timeout = timeout;
+	cfg.hostnames = xcalloc((size_t)argc - 6, sizeof(char *));
+	for (int i = 6; i < argc; i++)
+		cfg.hostnames[cfg.n_hostnames++] = xstrdup(argv[i]);
+	value(&cfg, "ttl")->num = ttl;
+	value(&cfg, "timeout")->num = timeout;
 
 	in_start = true;
-	h = provider_rfc2136_ops.start(&cfg, argv[5], on_done, NULL, &result);
+	h = provider_start(cfg.ops, &cfg, strchr(argv[5], ':') ? DDNS_REC_AAAA : DDNS_REC_A,
+			   argv[5], on_done, NULL, &result);
 	in_start = false;
 	if (h && ev_run() < 0)
 		return 1;
@@ -134,13 +147,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "rfc2136tool: BUG: loop ended without a result\n");
 		return 1;
 	}
-	free_secret(cfg.key_secret);
-	free(cfg.key_name);
-	free(cfg.key_algorithm);
-	free(cfg.name);
-	free(cfg.provider);
-	free(cfg.server);
-	free(cfg.zone);
+	config_ddns_fini(&cfg);
 	ev_fini();
 	if (result.outcome == DDNS_OK) {
 		printf("ok\n");

@@ -189,39 +189,37 @@ static void test_decide_survives_clock_steps(void **state)
 /* ------------------------------------------------------------------ */
 /* configs made by hand */
 
-static const struct provider_preset preset_plain = {
-	"dyndns2", DDNS_DYNDNS2, NULL, 0, NULL, 0, "test",
+static struct provider_preset preset_plain = {
+	"dyndns2", NULL, NULL, 0, NULL, 0, "test",
 };
-static const struct provider_preset preset_slow = {
-	"slow", DDNS_DYNDNS2, "https://x.example/nic/update", 0, NULL, 60, "test",
+static struct provider_preset preset_slow = {
+	"slow", NULL, "https://x.example/nic/update", 0, NULL, 60, "test",
 };
+
+static void set(struct cfg_ddns *c, const char *key, const char *text)
+{
+	char why[160];
+
+	if (config_ddns_set(c, key, text, why, sizeof(why)) < 0)
+		fail_msg("%s: %s", key, why);
+}
 
 static void fill_ddns(struct cfg_ddns *c, const char *name, const char *host, const char *password)
 {
-	memset(c, 0, sizeof(*c));
-	c->name = xstrdup(name);
-	c->provider = xstrdup("dyndns2");
-	c->preset = &preset_plain;
-	c->family = DDNS_DYNDNS2;
+	preset_plain.ops = preset_slow.ops = provider_preset_find("dyndns2")->ops;
+	config_ddns_init(c, name, &preset_plain);
 	c->hostnames = xcalloc(1, sizeof(char *));
 	c->hostnames[0] = xstrdup(host);
 	c->n_hostnames = 1;
 	c->force_interval = 30 * 86400;
-	c->server = xstrdup("https://ddns.example.test/nic/update");
-	c->username = xstrdup("homeport");
-	c->password = xstrdup(password);
-	c->timeout = 30;
+	set(c, "server", "https://ddns.example.test/nic/update");
+	set(c, "username", "homeport");
+	config_ddns_set_secret(c, "password_file", password);
 }
 
 static void free_ddns(struct cfg_ddns *c)
 {
-	free(c->name);
-	free(c->provider);
-	free(c->hostnames[0]);
-	free(c->hostnames);
-	free(c->server);
-	free(c->username);
-	free(c->password);
+	config_ddns_fini(c);
 }
 
 static char dir[] = "/tmp/hp-test-ddns-XXXXXX";
@@ -261,21 +259,16 @@ static void test_fingerprint(void **state)
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00ff", fb), 0);
 	assert_string_equal(fa, fb);
 	assert_null(strstr(fa, "pw1"));
-	free(b->d[0].password);
-	b->d[0].password = xstrdup("pw2");               /* a fixed password resets "failed" */
+	config_ddns_set_secret(&b->d[0], "password_file", "pw2");  /* a fixed password resets "failed" */
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00ff", fb), 0);
 	assert_string_not_equal(fa, fb);
 	assert_int_equal(ddns_policy_fingerprint(&a->d[0], "00fe", fb), 0);
 	assert_string_not_equal(fa, fb);                 /* salted */
 	/* field boundaries count: user "ab" + pass "c" != user "a" + pass "bc" */
-	free(a->d[0].username);
-	free(a->d[0].password);
-	a->d[0].username = xstrdup("ab");
-	a->d[0].password = xstrdup("c");
-	free(b->d[0].username);
-	free(b->d[0].password);
-	b->d[0].username = xstrdup("a");
-	b->d[0].password = xstrdup("bc");
+	set(&a->d[0], "username", "ab");
+	config_ddns_set_secret(&a->d[0], "password_file", "c");
+	set(&b->d[0], "username", "a");
+	config_ddns_set_secret(&b->d[0], "password_file", "bc");
 	assert_int_equal(ddns_policy_fingerprint(&a->d[0], "00", fa), 0);
 	assert_int_equal(ddns_policy_fingerprint(&b->d[0], "00", fb), 0);
 	assert_string_not_equal(fa, fb);
@@ -316,8 +309,8 @@ static void fake_fire(void *arg)
 	done(ctx, &res);
 }
 
-static void *fake_start(const struct cfg_ddns *cfg, const char *ip, ddns_done_cb done,
-			void *ctx, struct ddns_result *res)
+static void *fake_start(const struct cfg_ddns *cfg, enum ddns_record rec, const char *ip,
+			ddns_done_cb done, void *ctx, struct ddns_result *res)
 {
 	struct fake_req *r = xcalloc(1, sizeof(*r));
 
@@ -347,9 +340,11 @@ static void fake_cancel(void *handle)
 	free(r);
 }
 
-static const struct provider_ops fake_ops = { DDNS_DYNDNS2, fake_start, fake_cancel };
+static const struct provider_ops fake_ops = {
+	.name = "fake", .records = DDNS_REC_A, .start = fake_start, .cancel = fake_cancel,
+};
 
-static const struct provider_ops *fake_lookup(enum ddns_family family)
+static const struct provider_ops *fake_lookup(const struct provider_ops *real)
 {
 	return &fake_ops;
 }

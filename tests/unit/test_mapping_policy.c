@@ -1,6 +1,6 @@
 /* Unit tests for mapping.c's pure policy helpers: retry back-off (steps,
- * cap, jitter bounds), NAT-PMP lifetimes for "permanent" leases, when
- * a mapping is looked at again, and when a router's description is ours. */
+ * cap, jitter bounds), when a mapping is looked at again, and when a
+ * router's description is ours. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,12 +32,6 @@ static void test_backoff_jitter_bounds(void **state)
 	/* out-of-range jitter is ignored, never negative or huge */
 	assert_int_equal(mapping_backoff_ms(2, -1.0), 15000);
 	assert_int_equal(mapping_backoff_ms(2, 7.0), 15000);
-}
-
-static void test_natpmp_lifetime(void **state)
-{
-	assert_int_equal(mapping_natpmp_lifetime(3600), 3600);
-	assert_int_equal(mapping_natpmp_lifetime(0), 7 * 24 * 3600);
 }
 
 static void test_recheck(void **state)
@@ -82,7 +76,6 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_backoff_grows_then_caps),
 		cmocka_unit_test(test_backoff_jitter_bounds),
-		cmocka_unit_test(test_natpmp_lifetime),
 		cmocka_unit_test(test_recheck),
 		cmocka_unit_test(test_state_names),
 		cmocka_unit_test(test_desc_matches),

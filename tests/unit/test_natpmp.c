@@ -71,6 +71,13 @@ static void test_epoch_wrap_safe(void **state)
 	assert_false(natpmp_epoch_reset(0, INT64_MAX, 0, INT64_MIN));
 }
 
+/* NAT-PMP has no permanent mappings: lease 0 asks a week (renewed). */
+static void test_natpmp_lifetime(void **state)
+{
+	assert_int_equal(natpmp_lifetime(3600), 3600);
+	assert_int_equal(natpmp_lifetime(0), 7 * 24 * 3600);
+}
+
 /* ---- wire ---- */
 
 static void test_parse_public(void **state)
@@ -183,7 +190,7 @@ static struct {
 } fake;
 
 static struct {
-	struct natpmp_result r[4];
+	struct gw_result r[4];
 	int n, want;
 	int64_t t[4];
 } got;
@@ -246,7 +253,7 @@ static void fake_readable(int fd, short revents, void *arg)
 	ev_timer_arm(fake.late, 100);
 }
 
-static void on_result(void *arg, const struct natpmp_result *r)
+static void on_result(void *arg, const struct gw_result *r)
 {
 	got.t[got.n] = ev_now_ms();
 	got.r[got.n++] = *r;
@@ -300,18 +307,18 @@ static void test_client_ignores_noise_and_stale(void **state)
 	assert_true(natpmp_get_external_ip(on_result, NULL) > 0);
 	assert_true(natpmp_unmap(SVC_TCP, 9999, on_result, NULL) > 0);
 	assert_int_equal(ev_run(), 0);
-	assert_int_equal(got.r[0].status, NATPMP_ST_OK);
-	assert_int_equal(got.r[0].int_port, 8080);
-	assert_int_equal(got.r[0].ext_port, 18081);
-	assert_int_equal(got.r[0].lifetime, 3600);
+	assert_int_equal(got.r[0].outcome, GW_OK);
+	assert_int_equal(got.r[0].u.map.int_port, 8080);
+	assert_int_equal(got.r[0].u.map.ext_port, 18081);
+	assert_int_equal(got.r[0].u.map.lease, 3600);
 	assert_int_equal(got.r[0].epoch, 1000);
-	assert_int_equal(got.r[1].status, NATPMP_ST_OK);
-	assert_int_equal(got.r[1].int_port, 8081);
-	assert_int_equal(got.r[1].lifetime, 60);
-	assert_int_equal(got.r[2].status, NATPMP_ST_OK);
-	assert_string_equal(got.r[2].ext_ip, "198.51.100.9");
-	assert_int_equal(got.r[3].status, NATPMP_ST_ERROR);
-	assert_int_equal(got.r[3].result_code, 2);
+	assert_int_equal(got.r[1].outcome, GW_OK);
+	assert_int_equal(got.r[1].u.map.int_port, 8081);
+	assert_int_equal(got.r[1].u.map.lease, 60);
+	assert_int_equal(got.r[2].outcome, GW_OK);
+	assert_string_equal(got.r[2].u.ext_ip, "198.51.100.9");
+	assert_int_equal(got.r[3].outcome, GW_REFUSED);
+	assert_int_equal(got.r[3].code, 2);
 	assert_string_equal(got.r[3].error, "NAT-PMP 2 not authorized");
 	assert_int_equal(fake.requests, 4);     /* no retransmission was needed */
 }
@@ -328,7 +335,7 @@ static void test_client_deadline(void **state)
 	t0 = ev_now_ms();
 	assert_true(natpmp_get_external_ip(on_result, NULL) > 0);
 	assert_int_equal(ev_run(), 0);
-	assert_int_equal(got.r[0].status, NATPMP_ST_TIMEOUT);
+	assert_int_equal(got.r[0].outcome, GW_GONE);
 	assert_string_equal(got.r[0].error, "timed out after 700 ms");
 	assert_in_range(got.t[0] - t0, 690, 1000);
 }
@@ -349,7 +356,7 @@ static void test_client_refused_and_cancel(void **state)
 	assert_int_equal(natpmp_map(7, 8080, 8080, 60, on_result, NULL), 0);
 	assert_int_equal(ev_run(), 0);
 	assert_int_equal(got.n, 1);
-	assert_int_equal(got.r[0].status, NATPMP_ST_ERROR);
+	assert_int_equal(got.r[0].outcome, GW_FAULT);
 	assert_string_equal(got.r[0].error, "no NAT-PMP on gateway 127.0.0.78");
 	assert_int_equal(natpmp_init("not-an-ip", 3000), -1);
 	assert_string_equal(natpmp_gateway_addr(), "");
@@ -362,6 +369,7 @@ int main(void)
 		cmocka_unit_test(test_epoch_small_jitter),
 		cmocka_unit_test(test_epoch_backwards_and_restart),
 		cmocka_unit_test(test_epoch_wrap_safe),
+		cmocka_unit_test(test_natpmp_lifetime),
 		cmocka_unit_test(test_parse_public),
 		cmocka_unit_test(test_parse_mapping),
 		cmocka_unit_test(test_parse_announce),

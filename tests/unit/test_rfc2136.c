@@ -238,6 +238,57 @@ static void on_done(void *ctx, const struct ddns_result *res)
 	ev_break();
 }
 
+static char server[64];
+static char *names_one[] = { (char *)"www.home.example" };
+static struct cfg_ddns C;              /* the entry under test, rebuilt by cfg_init */
+
+static const struct provider_ops *rfc(void)
+{
+	return provider_preset_find("rfc2136")->ops;
+}
+
+/* Set key to text, unchecked: the provider's own checks are under test. */
+static void put(struct cfg_ddns *c, const char *key, const char *text)
+{
+	struct cfg_value *v = &c->values[cfgkey_find(c->ops->keys, c->ops->n_keys, key)];
+
+	free(v->str);
+	v->str = text ? strdup(text) : NULL;
+}
+
+static void cfg_fini(void)
+{
+	if (C.ops) {
+		C.hostnames = NULL;           /* the tests' own arrays */
+		C.n_hostnames = 0;
+		config_ddns_fini(&C);
+	}
+}
+
+static struct cfg_ddns *cfg_init(char **names, size_t n, uint32_t timeout)
+{
+	char t[16], why[160];
+
+	cfg_fini();
+	config_ddns_init(&C, "test", provider_preset_find("rfc2136"));
+	snprintf(server, sizeof(server), "127.0.0.1:%u", F.port);
+	put(&C, "server", server);
+	put(&C, "zone", "home.example");
+	put(&C, "key_name", "homeport-key");
+	config_ddns_set_secret(&C, "key_secret_file", SECRET);
+	snprintf(t, sizeof(t), "%u", timeout);
+	assert_int_equal(config_ddns_set(&C, "timeout", t, why, sizeof(why)), 0);
+	C.hostnames = names;
+	C.n_hostnames = n;
+	return &C;
+}
+
+static void *start(const struct cfg_ddns *c, const char *ip, struct ddns_result *res)
+{
+	return rfc()->start(c, ip && strchr(ip, ':') ? DDNS_REC_AAAA : DDNS_REC_A, ip,
+			    on_done, NULL, res);
+}
+
 static void on_guard(void *arg)
 {
 	ev_break();
@@ -257,29 +308,11 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	cfg_fini();
 	fake_stop();
 	ev_timer_free(guard);
 	ev_fini();
 	return 0;
-}
-
-/* writable copies: struct cfg_ddns holds plain char pointers */
-static char server[64], zone[] = "home.example", keyname[] = "homeport-key";
-static char secret[] = SECRET, www[] = "www.home.example";
-static char *names_one[] = { www };
-
-static void cfg_init(struct cfg_ddns *c, char **names, size_t n, uint32_t timeout)
-{
-	memset(c, 0, sizeof(*c));
-	snprintf(server, sizeof(server), "127.0.0.1:%u", F.port);
-	c->family = DDNS_RFC2136;
-	c->server = server;
-	c->zone = zone;
-	c->key_name = keyname;
-	c->key_secret = secret;
-	c->hostnames = names;
-	c->n_hostnames = n;
-	c->timeout = timeout;
 }
 
 /* Start, run the loop until done (at most guard_ms), return elapsed ms. */
@@ -290,7 +323,7 @@ static int64_t run(const struct cfg_ddns *c, const char *ip, int64_t guard_ms)
 	void *h;
 
 	in_start = true;
-	h = provider_rfc2136_ops.start(c, ip, on_done, NULL, &res);
+	h = start(c, ip, &res);
 	in_start = false;
 	assert_non_null(h);
 	ev_timer_arm(guard, guard_ms);
@@ -309,11 +342,11 @@ static void expect(enum ddns_outcome o, const char *text)
 
 static void test_ok_udp(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 
 	F.mode = M_OK;
-	cfg_init(&c, names_one, 1, 5);
-	run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 5);
+	run(c, "203.0.113.7", 5000);
 	expect(DDNS_OK, NULL);
 	assert_string_equal(got.error, "");
 	assert_int_equal(F.udp_requests, 1);
@@ -322,11 +355,11 @@ static void test_ok_udp(void **state)
 
 static void test_truncated_goes_tcp(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 
 	F.mode = M_TC;
-	cfg_init(&c, names_one, 1, 5);
-	run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 5);
+	run(c, "203.0.113.7", 5000);
 	expect(DDNS_OK, NULL);
 	assert_int_equal(F.udp_requests, 1);
 	assert_int_equal(F.tcp_requests, 1);
@@ -336,15 +369,15 @@ static void test_big_update_tcp_first(void **state)
 {
 	static char name[40][40];
 	char *names[40];
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 
 	for (int i = 0; i < 40; i++) {
 		snprintf(name[i], sizeof(name[i]), "host-number-%02d.home.example", i);
 		names[i] = name[i];
 	}
 	F.mode = M_OK;
-	cfg_init(&c, names, 40, 5);
-	run(&c, "2001:db8::1", 5000);
+	c = cfg_init(names, 40, 5);
+	run(c, "2001:db8::1", 5000);
 	expect(DDNS_OK, NULL);
 	assert_int_equal(F.udp_requests, 0);
 	assert_int_equal(F.tcp_requests, 1);
@@ -361,55 +394,55 @@ static void test_rcodes(void **state)
 		{ M_BADKEY, DDNS_TEMPFAIL, "server answered BADKEY without a TSIG signature" },
 		{ M_BADTIME, DDNS_TEMPFAIL, "clock" },
 	};
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		F.mode = cases[i].m;
 		n_done = 0;
-		cfg_init(&c, names_one, 1, 5);
-		run(&c, "203.0.113.7", 5000);
+		c = cfg_init(names_one, 1, 5);
+		run(c, "203.0.113.7", 5000);
 		expect(cases[i].o, cases[i].text);
 	}
 }
 
 static void test_spoofs_ignored(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 
 	F.mode = M_SPOOF;
-	cfg_init(&c, names_one, 1, 5);
-	run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 5);
+	run(c, "203.0.113.7", 5000);
 	expect(DDNS_OK, NULL);
 }
 
 static void test_bad_mac_rejected(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	int64_t ms;
 
 	F.mode = M_BADMAC;
-	cfg_init(&c, names_one, 1, 1);
-	ms = run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 1);
+	ms = run(c, "203.0.113.7", 5000);
 	expect(DDNS_TEMPFAIL, "reply TSIG MAC does not verify");
 	assert_true(ms >= 900 && ms < 2000);
 }
 
 static void test_unsigned_rejected(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	int64_t ms;
 
 	F.mode = M_UNSIGNED;
-	cfg_init(&c, names_one, 1, 1);
-	run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 1);
+	run(c, "203.0.113.7", 5000);
 	expect(DDNS_TEMPFAIL, "server answered REFUSED without a TSIG signature: wrong key, "
 	       "or the server does not allow this key/address");
 	/* what PowerDNS does with a wrong key: the attempt ends after a short
 	 * grace for a signed answer, not at the deadline, and is not resent */
 	F.udp_requests = 0;
 	n_done = 0;
-	cfg_init(&c, names_one, 1, 20);
-	ms = run(&c, "203.0.113.7", 25000);
+	c = cfg_init(names_one, 1, 20);
+	ms = run(c, "203.0.113.7", 25000);
 	expect(DDNS_TEMPFAIL, "server answered REFUSED without a TSIG signature");
 	assert_true(ms < 20000);
 	assert_int_equal(F.udp_requests, 1);
@@ -417,12 +450,12 @@ static void test_unsigned_rejected(void **state)
 
 static void test_silent_retransmits(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	int64_t ms;
 
 	F.mode = M_SILENT;
-	cfg_init(&c, names_one, 1, 2);
-	ms = run(&c, "203.0.113.7", 5000);
+	c = cfg_init(names_one, 1, 2);
+	ms = run(c, "203.0.113.7", 5000);
 	expect(DDNS_TEMPFAIL, "no reply from 127.0.0.1:");
 	assert_true(ms >= 1900 && ms < 2600);
 	assert_int_equal(F.udp_requests, 3);     /* 0, 0.5 s, 1.5 s */
@@ -430,12 +463,12 @@ static void test_silent_retransmits(void **state)
 
 static void test_nothing_listening(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	int64_t ms;
 
-	cfg_init(&c, names_one, 1, 5);
+	c = cfg_init(names_one, 1, 5);
 	fake_stop();
-	ms = run(&c, "203.0.113.7", 6000);
+	ms = run(c, "203.0.113.7", 6000);
 	fake_start();
 	expect(DDNS_TEMPFAIL, "connection refused");
 	assert_true(ms < 1000);
@@ -454,21 +487,20 @@ static void test_start_refusals(void **state)
 		{ NULL, NULL, NULL, "300.1.1.1", NULL, "not an IP address" },
 		{ NULL, "", NULL, NULL, NULL, "no zone" },
 	};
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	struct ddns_result res;
 	char *host[1];
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		host[0] = (char *)(cases[i].host ? cases[i].host : "www.home.example");
-		cfg_init(&c, host, 1, 5);
+		c = cfg_init(host, 1, 5);
 		if (cases[i].server)
-			c.server = (char *)cases[i].server;
+			put(c, "server", cases[i].server);
 		if (cases[i].zone)
-			c.zone = (char *)cases[i].zone;
+			put(c, "zone", cases[i].zone);
 		if (cases[i].secret)
-			c.key_secret = (char *)cases[i].secret;
-		assert_null(provider_rfc2136_ops.start(&c, cases[i].ip ? cases[i].ip : "1.2.3.4",
-						       on_done, NULL, &res));
+			config_ddns_set_secret(c, "key_secret_file", cases[i].secret);
+		assert_null(start(c, cases[i].ip ? cases[i].ip : "1.2.3.4", &res));
 		assert_int_equal(res.outcome, DDNS_PERMFAIL);
 		if (strstr(res.error, cases[i].text) == NULL)
 			fail_msg("case %zu: \"%s\" lacks \"%s\"", i, res.error, cases[i].text);
@@ -483,50 +515,50 @@ static void test_start_refusals(void **state)
 
 static void test_ipv6_literals(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	struct ddns_result res;
 	void *h;
 
-	cfg_init(&c, names_one, 1, 5);
-	snprintf(server, sizeof(server), "[::1]:5353");
-	h = provider_rfc2136_ops.start(&c, "1.2.3.4", on_done, NULL, &res);
+	c = cfg_init(names_one, 1, 5);
+	put(c, "server", "[::1]:5353");
+	h = start(c, "1.2.3.4", &res);
 	assert_non_null(h);
-	provider_rfc2136_ops.cancel(h);
-	snprintf(server, sizeof(server), "::1");
-	h = provider_rfc2136_ops.start(&c, "1.2.3.4", on_done, NULL, &res);
+	rfc()->cancel(h);
+	put(c, "server", "::1");
+	h = start(c, "1.2.3.4", &res);
 	assert_non_null(h);
-	provider_rfc2136_ops.cancel(h);
+	rfc()->cancel(h);
 	assert_int_equal(n_done, 0);
 }
 
 static void test_cancel(void **state)
 {
-	struct cfg_ddns c;
+	struct cfg_ddns *c;
 	struct ddns_result res;
 	void *h;
 
 	/* before anything was sent */
 	F.mode = M_OK;
-	cfg_init(&c, names_one, 1, 5);
-	h = provider_rfc2136_ops.start(&c, "203.0.113.7", on_done, NULL, &res);
+	c = cfg_init(names_one, 1, 5);
+	h = start(c, "203.0.113.7", &res);
 	assert_non_null(h);
-	provider_rfc2136_ops.cancel(h);
+	rfc()->cancel(h);
 	ev_timer_arm(guard, 200);
 	ev_run();
 	assert_int_equal(n_done, 0);
 	assert_int_equal(F.udp_requests, 0);
 	/* while waiting for an answer */
 	F.mode = M_SILENT;
-	h = provider_rfc2136_ops.start(&c, "203.0.113.7", on_done, NULL, &res);
+	h = start(c, "203.0.113.7", &res);
 	ev_timer_arm(guard, 100);
 	ev_run();
 	assert_int_equal(F.udp_requests, 1);
-	provider_rfc2136_ops.cancel(h);
+	rfc()->cancel(h);
 	ev_timer_arm(guard, 700);
 	ev_run();
 	assert_int_equal(n_done, 0);
 	assert_int_equal(F.udp_requests, 1);     /* no retransmit after cancel */
-	provider_rfc2136_ops.cancel(NULL);
+	rfc()->cancel(NULL);
 }
 
 int main(void)

@@ -1,0 +1,159 @@
+/* gw_backend.h - the gateway protocols behind one table.
+ *
+ * Each protocol (UPnP IGD, NAT-PMP; PCP later) is one file that fills one
+ * struct gw_backend and sorts its own replies into enum gw_outcome. Above
+ * it, gateway.c and mapping.c reason in outcomes and capability bits only;
+ * a protocol's own code and words travel in gw_result.code / .error, for
+ * logs and status. Adding a protocol is one new file and one row in
+ * gw_backend.c's table (see gw_backends[]).
+ *
+ * Every request is asynchronous: a call queues it and returns its id
+ * (> 0), or 0 if it could not be queued. The callback runs once, from the
+ * event loop, unless cancel(id) came first. Each backend has one request
+ * on the wire at a time and a deadline per request (gw_queue.h). */
+#ifndef HP_GW_BACKEND_H
+#define HP_GW_BACKEND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <netinet/in.h>
+#include <jansson.h>
+
+#include "config.h"
+
+/* What an answer means, whatever the protocol said. */
+enum gw_outcome {
+	GW_OK,
+	GW_CONFLICT,         /* the external port is held by another mapping */
+	GW_REFUSED,          /* the gateway does not allow this (not authorized) */
+	GW_PERMANENT_ONLY,   /* asked with a lease: only permanent ones allowed */
+	GW_NOT_FOUND,        /* no such mapping */
+	GW_TEMPORARY,        /* an error answer: try again later */
+	GW_FAULT,            /* no usable answer (garbage, a local failure): it may be back soon */
+	GW_GONE,             /* no answer before the deadline, or no gateway there */
+};
+
+/* Capability bits (gw_backend.caps). */
+#define GW_CAP_OTHER_HOST 0x01   /* maps ports to other LAN hosts, not only the asking one */
+#define GW_CAP_READ_BACK  0x02   /* can read a mapping back (who holds a port, its lease) */
+#define GW_CAP_EPOCH      0x04   /* answers carry an epoch: a lost table shows (state_lost) */
+#define GW_CAP_ANNOUNCES  0x08   /* the gateway announces changes (hints, see listen) */
+
+enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
+
+#define GW_ADDR_LEN INET6_ADDRSTRLEN
+#define GW_DESC_MAX 80           /* UPnP's limit; longer descriptions are cut */
+#define GW_HANDLE_LEN 64
+#define GW_ERROR_LEN 160
+
+/* A mapping to make, read back or delete. */
+struct gw_map_req {
+	enum gw_family family;
+	unsigned proto;                  /* SVC_TCP or SVC_UDP */
+	uint16_t ext_port;               /* IPv6 pinholes: equal to int_port */
+	uint16_t int_port;
+	char int_host[GW_ADDR_LEN];      /* "" = this host (its address towards the gateway) */
+	char desc[GW_DESC_MAX + 1];      /* what the router's table shows */
+	uint32_t lease;                  /* seconds, 0 = permanent */
+	char handle[GW_HANDLE_LEN];      /* from an earlier result (a PCP nonce, a pinhole's
+					  * UniqueID): renew or delete that one; "" if none */
+};
+
+/* A mapping as the gateway reports it: the answer to map or read_back. */
+struct gw_mapping {
+	char int_host[GW_ADDR_LEN];      /* "" when the protocol does not say (this host) */
+	uint16_t int_port, ext_port;     /* ext_port as granted: may differ from the asked one */
+	char desc[GW_DESC_MAX + 1];      /* read_back only */
+	uint32_t lease;                  /* granted or remaining, 0 = permanent */
+	bool confirmed;                  /* map: the answer itself proves the mapping exists */
+	char handle[GW_HANDLE_LEN];      /* keep for renewals and the delete */
+};
+
+/* A gateway that answered discover. */
+struct gw_found {
+	char address[INET_ADDRSTRLEN];   /* the gateway that answered */
+	char lan_addr[INET_ADDRSTRLEN];  /* this host's address towards it, "" = unknown */
+	char locator[256];               /* where the backend finds it again (the IGD's root
+					  * URL), "" if nothing beyond the address */
+	char ext_ip[GW_ADDR_LEN];        /* the external IP, if the answer carried it */
+};
+
+struct gw_result {
+	enum gw_outcome outcome;
+	int code;                        /* the protocol's own code (UPnP 718, NAT-PMP 2), 0 if none */
+	char error[GW_ERROR_LEN];        /* its own words, e.g. "UPnP 718 ConflictInMappingEntry";
+					  * "" on GW_OK; never holds control characters */
+	bool timed_out;                  /* GW_GONE because the deadline passed */
+	bool state_lost;                 /* this answer shows the gateway lost its mappings
+					  * (an epoch that went back): re-create them */
+	bool has_epoch;                  /* for tools: the answer's epoch */
+	uint32_t epoch;
+	union {
+		struct gw_found found;           /* discover */
+		char ext_ip[GW_ADDR_LEN];        /* external_ip ("" = the gateway has none) */
+		struct gw_mapping map;           /* map, read_back */
+	} u;
+};
+
+typedef void (*gw_cb)(void *arg, const struct gw_result *r);
+
+/* Announcements are only hints: they make the daemon ask the gateway,
+ * what they carry is never trusted. */
+enum gw_hint {
+	GW_HINT_CHANGED,     /* something changed (a new external IP?): ask again */
+	GW_HINT_RESTARTED,   /* the gateway restarted: look at every mapping */
+	GW_HINT_ALIVE,       /* it is there (and was before): fine unless it failed us */
+};
+typedef void (*gw_hint_cb)(void *arg, enum gw_hint hint, const char *what);
+
+/* What a backend needs to talk to one gateway. */
+struct gw_setup {
+	const char *gateway;     /* dotted quad, NULL = the default route's gateway */
+	const char *url;         /* where to find it without discovery (upnp_url), NULL = discover */
+	const char *ifname;      /* LAN interface, NULL = the one towards the gateway */
+	int deadline_ms;         /* per request, 0 = the backend's default */
+};
+
+struct gw_backend {
+	const char *name;        /* "upnp": status ("via"), state files */
+	const char *label;       /* "UPnP": logs and messages */
+	enum gw_protocol_pref pref;  /* the [gateway] protocol value that picks it alone */
+	unsigned caps;           /* GW_CAP_* */
+
+	int  (*init)(void);      /* once at start-up, before any start; 0 / -1 */
+	void (*fini)(void);
+	/* Talk to one gateway; 0, or -1 with a sentence in err. */
+	int  (*start)(const struct gw_setup *s, char *err, size_t errlen);
+	void (*stop)(void);      /* drops every request without a callback */
+
+	uint64_t (*discover)(gw_cb cb, void *arg);          /* OK: u.found */
+	uint64_t (*external_ip)(gw_cb cb, void *arg);       /* OK: u.ext_ip */
+	uint64_t (*map)(const struct gw_map_req *q, gw_cb cb, void *arg);        /* u.map */
+	uint64_t (*read_back)(const struct gw_map_req *q, gw_cb cb, void *arg);  /* GW_CAP_READ_BACK */
+	uint64_t (*unmap)(const struct gw_map_req *q, gw_cb cb, void *arg);
+	void (*cancel)(uint64_t id);
+	void (*cancel_all)(void);
+
+	/* GW_CAP_ANNOUNCES: call cb for each announcement from the gateway. */
+	int  (*listen)(gw_hint_cb cb, void *arg);
+	/* What discover found, for logs: "IGD v2 at URL (...)". */
+	void (*describe)(char *buf, size_t len);
+	/* --probe --json: this protocol's own fields (found: it answered). */
+	void (*probe_json)(json_t *o, bool found);
+};
+
+/* The table, in order of preference for mappings (NULL-terminated). */
+extern const struct gw_backend *const *gw_backends;
+
+int  gw_backends_init(void);         /* every backend's init; 0 / -1 */
+void gw_backends_fini(void);
+const struct gw_backend *gw_backend_by_name(const char *name);
+bool gw_outcome_gone(enum gw_outcome o);   /* GW_GONE or GW_FAULT */
+const char *gw_outcome_name(enum gw_outcome o);
+
+/* Test seam (tests/unit/test_mapping_*.c): one more row at the end of the
+ * table, or NULL to remove it. */
+void gw_backends_test_row(const struct gw_backend *be);
+
+#endif

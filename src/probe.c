@@ -1,0 +1,211 @@
+/* probe.c - homeportd --probe (probe.h): every protocol of the backend
+ * table asked at once, as discovery does, then its external IP; the
+ * answers printed as text or JSON. Changes nothing on the router. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ev.h"
+#include "gw_backend.h"
+#include "homeport.h"
+#include "log.h"
+#include "probe.h"
+#include "route.h"
+#include "util.h"
+
+#define PROBE_LIMIT_MS 15000
+#define MAX_PROBES 8
+
+struct probe {
+	const struct gw_backend *be;
+	bool started, ok;
+	struct gw_found found;
+	char ext_ip[GW_ADDR_LEN];
+	char error[GW_ERROR_LEN + 16];
+};
+
+static struct {
+	struct probe p[MAX_PROBES];
+	size_t n;
+	int pending;
+} P;
+
+static void step_done(void)
+{
+	if (--P.pending <= 0)
+		ev_break();
+}
+
+static void on_ip(void *arg, const struct gw_result *r)
+{
+	struct probe *p = arg;
+
+	if (r->outcome == GW_OK)
+		snprintf(p->ext_ip, sizeof(p->ext_ip), "%s", r->u.ext_ip);
+	else
+		snprintf(p->error, sizeof(p->error), "external IP: %s", r->error);
+	step_done();
+}
+
+static void on_discover(void *arg, const struct gw_result *r)
+{
+	struct probe *p = arg;
+
+	if (r->outcome != GW_OK) {
+		snprintf(p->error, sizeof(p->error), "%s", r->error[0] ? r->error : "no answer");
+		step_done();
+		return;
+	}
+	p->ok = true;
+	p->found = r->u.found;
+	snprintf(p->ext_ip, sizeof(p->ext_ip), "%s", p->found.ext_ip);
+	if (p->ext_ip[0] || !p->be->external_ip(on_ip, p))
+		step_done();
+}
+
+static void ask(struct probe *p, const struct hp_config *cfg)
+{
+	const struct cfg_gateway *g = &cfg->gateway;
+	struct gw_setup setup = {
+		.url = g->upnp_url && *g->upnp_url ? g->upnp_url : NULL,
+		.ifname = g->interface && *g->interface ? g->interface : NULL,
+	};
+
+	if (p->be->start(&setup, p->error, sizeof(p->error)) < 0)
+		return;
+	p->started = true;
+	if (p->be->discover(on_discover, p))
+		P.pending++;
+	else
+		snprintf(p->error, sizeof(p->error), "cannot start discovery");
+}
+
+static void on_limit(void *arg)
+{
+	ev_break();
+}
+
+static void run(const struct hp_config *cfg)
+{
+	struct ev_timer *limit;
+
+	memset(&P, 0, sizeof(P));
+	for (const struct gw_backend *const *b = gw_backends; *b && P.n < MAX_PROBES; b++) {
+		P.p[P.n].be = *b;
+		ask(&P.p[P.n++], cfg);
+	}
+	limit = ev_timer_new(on_limit, NULL);
+	ev_timer_arm(limit, PROBE_LIMIT_MS);
+	if (P.pending > 0)
+		ev_run();
+	ev_timer_free(limit);
+}
+
+/* The gateway: the first protocol that answered, in table order. */
+static const struct probe *gateway(void)
+{
+	for (size_t i = 0; i < P.n; i++)
+		if (P.p[i].ok)
+			return &P.p[i];
+	return NULL;
+}
+
+/* The external IP: from a protocol with an epoch first, as the daemon asks. */
+static const char *external_ip(void)
+{
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < P.n; i++) {
+			const struct probe *p = &P.p[i];
+
+			if (((p->be->caps & GW_CAP_EPOCH) != 0) == (pass == 0) && p->ext_ip[0])
+				return p->ext_ip;
+		}
+	return "";
+}
+
+static const char *verdict(const char *ip)
+{
+	if (!*ip)
+		return "unknown";
+	return ipv4_str_is_public(ip) ? "public" : "double_nat";
+}
+
+static void print_json(const char *gw, const char *lan, const char *ip)
+{
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < P.n; i++) {
+		const struct probe *p = &P.p[i];
+		json_t *b = json_object();
+
+		json_object_set_new(b, "ok", json_boolean(p->ok));
+		p->be->probe_json(b, p->ok);
+		json_object_set_new(b, "external_ip", json_string_or_null(p->ext_ip));
+		json_object_set_new(b, "error", json_string_or_null(p->error));
+		json_object_set_new(o, p->be->name, b);
+	}
+	json_object_set_new(o, "gateway", json_string_or_null(gw));
+	json_object_set_new(o, "lan_address", json_string_or_null(lan));
+	json_object_set_new(o, "external_ip", json_string_or_null(ip));
+	json_object_set_new(o, "external_ip_public", *ip ? json_boolean(ipv4_str_is_public(ip)) :
+			    json_null());
+	json_object_set_new(o, "verdict", json_string(verdict(ip)));
+	json_dumpf(o, stdout, JSON_INDENT(2));
+	fputc('\n', stdout);
+	json_decref(o);
+}
+
+static void print_text(const char *gw, const char *lan, const char *ip)
+{
+	char label[32], what[400];
+
+	for (size_t i = 0; i < P.n; i++) {
+		const struct probe *p = &P.p[i];
+
+		snprintf(label, sizeof(label), "%s:", p->be->label);
+		if (!p->ok) {
+			printf("%-12s no answer (%s)\n", label, p->error);
+			continue;
+		}
+		p->be->describe(what, sizeof(what));
+		printf("%-12s %s%s%s\n", label, what, p->ext_ip[0] ? ", external IP " : "",
+		       p->ext_ip);
+	}
+	printf("gateway:     %s\n", *gw ? gw : "none found");
+	printf("LAN address: %s\n", *lan ? lan : "unknown");
+	if (!*ip)
+		printf("external IP: unknown\n");
+	else if (ipv4_str_is_public(ip))
+		printf("external IP: %s (public)\n", ip);
+	else
+		printf("external IP: %s (not public: double NAT or CGNAT; DDNS entries would be "
+		       "blocked)\n", ip);
+}
+
+int probe_run(const struct hp_config *cfg, bool json)
+{
+	char lan[INET_ADDRSTRLEN] = "";
+	const struct probe *g;
+	const char *gw = "";
+
+	if (ev_init() < 0)
+		return HP_EXIT_FAIL;
+	run(cfg);
+	g = gateway();
+	if (g) {
+		gw = g->found.address;
+		if (g->found.lan_addr[0])
+			snprintf(lan, sizeof(lan), "%s", g->found.lan_addr);
+		else if (route_source(gw, lan, sizeof(lan)) < 0)
+			lan[0] = '\0';
+	}
+	if (json)
+		print_json(gw, lan, external_ip());
+	else
+		print_text(gw, lan, external_ip());
+	fflush(stdout);
+	for (size_t i = 0; i < P.n; i++)
+		if (P.p[i].started)
+			P.p[i].be->stop();
+	ev_fini();
+	return g ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
+}
