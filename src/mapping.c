@@ -709,6 +709,8 @@ static void load_record(void *arg, const struct map_record *r)
 	};
 	struct map_entry *e, ***tail = arg;
 
+	if (r->ipv6)
+		return;                 /* a pinhole: pinhole.c's */
 	if (!be) {
 		log_warnx("mappings: %s/%s: made with \"%s\", which this homeportd does not speak: "
 			  "forgotten", r->service, proto_str(r->proto), r->via);
@@ -1232,6 +1234,7 @@ static json_t *entry_json(const struct map_entry *e)
 
 	json_object_set_new(o, "name", json_string(e->svc.name));
 	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
+	json_object_set_new(o, "family", json_string("ipv4"));
 	json_object_set_new(o, "internal_host", json_string_or_null(e->host));
 	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
 	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));
