@@ -129,7 +129,9 @@ void config_dump(const struct hp_config *cfg, FILE *out);
 const struct cfg_service *config_find_service(const struct hp_config *cfg, const char *name);
 const struct cfg_ddns *config_find_ddns(const struct hp_config *cfg, const char *name);
 
-/* True when two entries would publish the same way (reload keeps their state). */
+/* True when two entries would publish the same way (reload keeps their
+ * state); records and ipv6_host are not compared: each record type keeps
+ * its own state (ddns.c). */
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b);
 
 /* A provider's key values, by index into its key table; each aborts on a

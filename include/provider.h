@@ -98,6 +98,10 @@ void *provider_start(const struct provider_ops *ops, const struct cfg_ddns *cfg,
  * (added by the HTTP-provider helper). */
 
 /* dyndns2: the reply body for hosts[0..n_hosts) -> *res, worst host wins. */
+/* dyndns2: the address parameters of a request ("myip=...", ...) for a
+ * preset's IPv6 form and the record type, into buf. */
+const char *provider_dyndns2_addr_query(enum preset_v6 v6, enum ddns_record rec, char *buf,
+					size_t len, const char *ip);
 void provider_dyndns2_parse(const char *body, size_t len,
 			    const char *const *hosts, size_t n_hosts,
 			    struct ddns_result *res);

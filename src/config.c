@@ -1106,8 +1106,7 @@ bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b)
 {
 	if (!str_eq(a->name, b->name) || !str_eq(a->provider, b->provider) ||
 	    a->ops != b->ops || a->n_hostnames != b->n_hostnames ||
-	    a->force_interval != b->force_interval || a->records != b->records ||
-	    !addr6_host_equal(&a->ipv6_host, &b->ipv6_host))
+	    a->force_interval != b->force_interval)
 		return false;
 	for (size_t i = 0; i < a->n_hostnames; i++)
 		if (strcmp(a->hostnames[i], b->hostnames[i]) != 0)
@@ -1174,6 +1173,7 @@ void config_ddns_init(struct cfg_ddns *d, const char *name, const struct provide
 	d->preset = preset;
 	d->ops = preset->ops;
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->records = DDNS_REC_A;
 	d->values = xcalloc(d->ops->n_keys, sizeof(*d->values));
 	cfgkey_defaults(d->ops->keys, d->ops->n_keys, d->values);
 }

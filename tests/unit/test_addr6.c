@@ -12,6 +12,7 @@
 #include <linux/rtnetlink.h>
 
 #include "addr6_pick.h"
+#include "pinhole.h"
 
 #define NOW 1000000
 #define IF_LAN 2
@@ -295,6 +296,15 @@ static void test_host_parse(void **state)
 	assert_false(addr6_host_equal(&h, &h2));
 }
 
+static void test_pinhole_lease(void **state)
+{
+	assert_int_equal(pinhole_lease(0), 86400);        /* permanent: a day */
+	assert_int_equal(pinhole_lease(1), 1);
+	assert_int_equal(pinhole_lease(3600), 3600);
+	assert_int_equal(pinhole_lease(86400), 86400);
+	assert_int_equal(pinhole_lease(7 * 86400), 86400);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -309,6 +319,7 @@ int main(void)
 		cmocka_unit_test(test_neigh),
 		cmocka_unit_test(test_neigh_ties),
 		cmocka_unit_test(test_host_parse),
+		cmocka_unit_test(test_pinhole_lease),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
