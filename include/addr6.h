@@ -23,6 +23,7 @@ struct addr6_self {
 	char address[INET6_ADDRSTRLEN];      /* chosen; else the best non-public one, or "" */
 	char prefix[INET6_ADDRSTRLEN + 4];   /* "2001:db8:77::/64", or "" */
 	bool public;
+	bool any_global;                     /* the interface has a global address, usable or not */
 	int ifindex;                         /* the interface in use, 0 = none */
 	char ifname[IF_NAMESIZE];
 	char router[INET6_ADDRSTRLEN];       /* its IPv6 default router, "" = none */

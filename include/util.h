@@ -29,6 +29,10 @@ bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
  * fc00::/7, fe80::/10, fec0::/10, ff00::/8 (2001:db8::/32 counts as public). */
 bool ipv6_is_public(const struct in6_addr *a);
 bool ipv6_str_is_public(const char *s);  /* false if not a valid IPv6 address */
+/* SPEC "IPv6": the one sentence for a non-public IPv4 beside a public IPv6
+ * ("IPv4 100.64.3.7 is carrier-grade NAT: no A record; reachable over IPv6
+ * at 2001:db8::10"). */
+void ipv4_blocked_sentence(char *buf, size_t size, const char *ip4, const char *ip6);
 
 /* strdup that aborts on allocation failure (our own bug class, like xmalloc). */
 char *xstrdup(const char *s);

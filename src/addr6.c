@@ -379,6 +379,10 @@ void addr6_get_self(struct addr6_self *out)
 		inet_ntop(AF_INET6, &c->addr, out->address, sizeof(out->address));
 		addr6_prefix_text(&c->addr, c->prefixlen, out->prefix, sizeof(out->prefix));
 	}
+	for (size_t k = 0; k < st.addrs.n && !out->any_global; k++) {
+		const struct addr6_cand *c = table_at(&st.addrs, k);
+		out->any_global = c->ifindex == out->ifindex && c->scope == RT_SCOPE_UNIVERSE;
+	}
 	i = addr6_pick(st.addrs.v, st.addrs.n, out->ifindex, true, ev_now_ms());
 	if (i < 0) {
 		why_none(out->ifindex, out->ifname, out->why, sizeof(out->why));

@@ -955,17 +955,6 @@ static enum ddns_state combined_state(const struct entry *a, const struct entry 
 	return ST_PENDING;
 }
 
-/* SPEC: with CGNAT and a public IPv6, one sentence says both. */
-static void cgnat_sentence(const struct entry *aaaa, char *buf, size_t size)
-{
-	struct in_addr a;
-	bool cgnat = inet_pton(AF_INET, dd.ip, &a) == 1 &&
-		     (ntohl(a.s_addr) & 0xffc00000u) == 0x64400000u;
-
-	snprintf(buf, size, "IPv4 %s is %s: no A record; reachable over IPv6 at %s", dd.ip,
-		 cgnat ? "carrier-grade NAT" : "not public (double NAT)", aaaa->published_ip);
-}
-
 static json_t *combined_error(const struct entry *a, const struct entry *b)
 {
 	char buf[700];
@@ -974,7 +963,7 @@ static json_t *combined_error(const struct entry *a, const struct entry *b)
 	if (!a || !b)
 		return entry_error(a ? a : b);
 	if (a->state == ST_BLOCKED && b->state == ST_OK) {
-		cgnat_sentence(b, buf, sizeof(buf));
+		ipv4_blocked_sentence(buf, sizeof(buf), dd.ip, b->published_ip);
 		return json_string(buf);
 	}
 	ea = entry_error(a);

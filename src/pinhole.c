@@ -616,9 +616,12 @@ void pinhole_gateway_up(const struct pinhole_gw *gw)
 	P.up = true;
 	for (struct pin *e = P.head; e; e = e->next) {
 		e->failures = 0;
-		/* Made on another gateway: nothing to delete here. */
+		/* Made on another gateway: nothing to delete here. On this one,
+		 * after it was lost: in doubt, delete and add again. */
 		if (e->owned && strcmp(e->gw_addr, gw->address) != 0)
 			forget(e);
+		else if (e->owned)
+			e->stale = true;
 	}
 	if (gw->be)
 		release_dying();
@@ -763,7 +766,7 @@ static size_t insert_at(json_t *services, const char *name)
  * then. */
 static bool shown(const struct addr6_self *self)
 {
-	return P.enabled && self->address[0];
+	return P.enabled && self->any_global;
 }
 
 void pinhole_status_merge(json_t *services)
@@ -785,8 +788,10 @@ json_t *pinhole_gateway_json(void)
 	addr6_get_self(&self);
 	if (!shown(&self))
 		return json_null();
-	return json_pack("{s:s, s:s, s:b, s:s?, s:s?, s:s?}", "address", self.address,
-			 "prefix", self.prefix, "public", self.have, "firewall", fw,
+	return json_pack("{s:s?, s:s?, s:b, s:s?, s:s?, s:s?, s:s?}",
+			 "address", self.address[0] ? self.address : NULL,
+			 "prefix", self.prefix[0] ? self.prefix : NULL, "public", self.have,
+			 "firewall", fw, "error", self.have ? NULL : self.why,
 			 "interface", self.ifname[0] ? self.ifname : NULL,
 			 "router", self.router[0] ? self.router : NULL);
 }

@@ -195,6 +195,16 @@ bool ipv6_str_is_public(const char *s)
 	return ipv6_is_public(&a);
 }
 
+void ipv4_blocked_sentence(char *buf, size_t size, const char *ip4, const char *ip6)
+{
+	struct in_addr a;
+	bool cgnat = ip4 && inet_pton(AF_INET, ip4, &a) == 1 &&
+		     (ntohl(a.s_addr) & 0xffc00000u) == 0x64400000u;   /* 100.64.0.0/10 */
+
+	snprintf(buf, size, "IPv4 %s is %s: no A record; reachable over IPv6 at %s", ip4,
+		 cgnat ? "carrier-grade NAT" : "not public (double NAT)", ip6);
+}
+
 static void oom(void)
 {
 	/* Out of memory in a small daemon is not recoverable in any useful way. */

@@ -781,9 +781,12 @@ class Bed:
                 self._ip_batch(["addr replace %s/%d dev wan0" % (gwy, prefixlen)], self.ns.wan)
             else:
                 gwy = self.wan_ip
+        v6 = ["addr add %s/%d dev %s nodad" % (self.gw_wan6_ip, self.wan6_net.prefixlen,
+                                               self.gw_wan_if),
+              "route replace ::/0 via %s" % self.wan6_ip] if self.ipv6 else []
         self._ip_batch(["addr flush dev %s" % self.gw_wan_if,
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
-                        "route replace default via %s" % gwy], self.ns.gw)
+                        "route replace default via %s" % gwy] + v6, self.ns.gw)
         self.gw_wan_ip = str(ip)
 
     # -- IPv6 (ipv6=True) ---------------------------------------------------------------------

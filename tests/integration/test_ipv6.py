@@ -207,3 +207,225 @@ def test_addr6_mac_from_the_neighbour_table(make_bed):
     b.renumber6("2001:db8:78::/64")
     b.addr6("lan2", "2001:db8:78::ff:fe00:7720")
     f.wait(lambda v: v[mac] == "2001:db8:78::ff:fe00:7720")
+
+
+# --------------------------------------------------------------------------------------
+# the daemon: pinholes and AAAA records, each checked from outside
+
+HOMEPORTD = os.path.join(build_dir(), "homeportd")
+
+
+def entry(st, name, family, proto="tcp"):
+    for s in st["services"]:
+        if s["name"] == name and s["protocol"] == proto and s.get("family") == family:
+            return s
+    return None
+
+
+def wait_entry(d, name, family, state, proto="tcp", timeout=10):
+    st = d.wait_for(lambda st: (entry(st, name, family, proto) or {}).get("state") == state,
+                    timeout=timeout)
+    return entry(st, name, family, proto)
+
+
+def ddns_entry(st, name):
+    return next(e for e in st["ddns"] if e["name"] == name)
+
+
+def web(bed, port=8080, **keys):
+    return bed.service_section("web", port, 18000 + port % 1000, **keys)
+
+
+def aaaa_conf(bed, name="home", hostname=None, records="A, AAAA", **keys):
+    return "[ddns:%s]\nhostname = %s\nrecords = %s\n" % (
+        name, hostname or "www." + bed.zone, records) + bed.rfc2136_conf(ttl=60, **keys)
+
+
+def test_pinhole_opens_the_service_over_ipv6(make_bed):
+    b = v6bed(make_bed)
+    assert not b.reaches6(8080)
+    d = b.start_daemon(b.gateway_conf("upnp", lease="1h"), dropins={"web.conf": web(b)})
+    s6 = wait_entry(d, "web", "ipv6", "mapped")
+    assert b.reaches6(8080), "the WAN reaches the LAN host's IPv6 service through the pinhole"
+    wait_entry(d, "web", "ipv4", "mapped")
+    assert b.reaches(18080)
+    assert s6["internal_host"] == b.lan6_ip and s6["internal_port"] == 8080
+    assert s6["external_port"] == 8080 and s6["via"] == "upnp" and s6["error"] is None
+    assert s6["lease"] == 3600 and 0 < s6["expires_in"] <= 3600
+    st = d.status()
+    s4 = entry(st, "web", "ipv4")
+    assert s4["state"] == "mapped" and s4["external_port"] == 18080
+    assert [s["family"] for s in st["services"]] == ["ipv4", "ipv6"]
+    g6 = st["gateway"]["ipv6"]
+    assert g6["address"] == b.lan6_ip and g6["prefix"] == "2001:db8:77::/64"
+    assert g6["public"] is True and g6["firewall"] == "upnp"
+    assert b.pinholes() == [{"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080, "remote": None}]
+    # the UniqueID is remembered, in the mappings store
+    with open(os.path.join(d.state_dir, "mappings.json")) as f:
+        recs = [r for r in __import__("json").load(f)["mappings"] if r.get("family") == "ipv6"]
+    assert len(recs) == 1 and recs[0]["internal_host"] == b.lan6_ip and recs[0]["handle"]
+    # stop: the pinhole is gone, the WAN is shut out again
+    assert d.stop() == 0
+    assert b.pinholes() == []
+    assert not b.reaches6(8080)
+
+
+def test_keep_mappings_keeps_the_pinhole_and_a_restart_renews_it(make_bed):
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("upnp", keep_mappings=True),
+                       dropins={"web.conf": web(b)})
+    wait_entry(d, "web", "ipv6", "mapped")
+    assert d.stop() == 0
+    assert b.reaches6(8080) and len(b.pinholes()) == 1
+    # in doubt after a restart: the remembered pinhole is deleted and added again,
+    # never duplicated
+    d.start()
+    wait_entry(d, "web", "ipv6", "mapped")
+    d.wait_log("from an earlier run: deleting")
+    assert len(b.pinholes()) == 1 and b.reaches6(8080)
+
+
+def test_pinhole_refused_below_1024_ipv4_still_mapped(make_bed):
+    b = v6bed(make_bed)
+    b.start_echo("lan", tcp=[80], udp=[])
+    d = b.start_daemon(b.gateway_conf("upnp"),
+                       dropins={"web.conf": b.service_section("web", 80, 18080)})
+    s6 = wait_entry(d, "web", "ipv6", "refused")
+    assert "UPnP 606" in s6["error"] and "2001:db8:77::10" in s6["error"]
+    assert wait_entry(d, "web", "ipv4", "mapped")
+    assert b.reaches(18080) and not b.reaches6(80)
+
+
+def test_router_without_ipv6_firewall_control(make_bed):
+    b = v6bed(make_bed, ipv6_firewall=False)
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b)})
+    assert wait_entry(d, "web", "ipv4", "mapped")
+    s6 = wait_entry(d, "web", "ipv6", "refused")
+    assert "no IPv6 firewall control" in s6["error"] and "8080/tcp" in s6["error"]
+    st = d.status()
+    assert st["gateway"]["ipv6"]["firewall"] is None
+    assert st["gateway"]["ipv6"]["address"] == b.lan6_ip
+    assert b.reaches(18080) and not b.reaches6(8080)
+
+
+def test_router_reboot_pinholes_back(make_bed):
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("auto"), dropins={"web.conf": web(b)})
+    wait_entry(d, "web", "ipv6", "mapped")
+    assert b.reaches6(8080)
+    b.reboot_router()
+    assert b.pinholes() == []
+    assert wait_until(lambda: b.pinholes(), timeout=10, what="the pinhole back"), \
+        d.logtext()[-3000:]
+    assert wait_until(lambda: b.reaches6(8080), timeout=5, what="IPv6 traffic through it")
+    assert entry(d.status(), "web", "ipv6")["state"] == "mapped"
+
+
+def test_aaaa_published_and_answered_by_bind(make_bed):
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"home.conf": aaaa_conf(b)})
+    st = d.wait_for(lambda st: ddns_entry(st, "home")["state"] == "ok", timeout=15)
+    e = ddns_entry(st, "home")
+    assert e["records"] == ["A", "AAAA"]
+    assert e["published_ip"] == b.gw_wan_ip and e["published_ipv6"] == b.lan6_ip
+    assert e["record_states"]["AAAA"]["state"] == "ok"
+    assert b.dig("www." + b.zone, "AAAA") == [b.lan6_ip]
+    assert b.dig("www." + b.zone, "A") == [b.gw_wan_ip]
+    # state per record type: a restart sends nothing
+    mark = len(b.dig("www." + b.zone, "AAAA"))
+    assert d.stop() == 0
+    d.start()
+    st = d.wait_for(lambda st: ddns_entry(st, "home")["state"] == "ok", timeout=15)
+    assert "last published 2001:db8:77::10" in d.logtext()
+    assert mark == 1
+
+
+def test_renumbering_moves_aaaa_and_pinhole(make_bed):
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b),
+                                                          "home.conf": aaaa_conf(b)})
+    wait_entry(d, "web", "ipv6", "mapped")
+    d.wait_for(lambda st: ddns_entry(st, "home")["state"] == "ok", timeout=15)
+    old = b.lan6_ip
+    b.renumber6("2001:db8:78::/64")
+    new = b.lan6_ip
+    assert wait_until(lambda: b.dig("www." + b.zone, "AAAA") == [new], timeout=10,
+                      what="AAAA to follow the prefix")
+    assert wait_until(lambda: b.reaches6(8080), timeout=10, what="the new pinhole")
+    assert not b.reaches6(8080, ip=old)
+    assert [p["int_ip"] for p in b.pinholes()] == [new]
+    st = d.status()
+    assert entry(st, "web", "ipv6")["internal_host"] == new
+    assert st["gateway"]["ipv6"]["prefix"] == "2001:db8:78::/64"
+    assert ddns_entry(st, "home")["published_ipv6"] == new
+    # the old prefix gone entirely: nothing changes, nothing breaks
+    b.del_addr6("lan", old)
+    time.sleep(0.3)
+    assert b.dig("www." + b.zone, "AAAA") == [new] and b.reaches6(8080)
+
+
+def test_temporary_and_deprecated_never_published(make_bed):
+    b = v6bed(make_bed)
+    b.deprecate6("lan", b.lan6_ip)
+    template, tmp = b.temporary6("lan")     # the kernel now prefers tmp as source
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b),
+                                                          "home.conf": aaaa_conf(b)})
+    d.wait_for(lambda st: ddns_entry(st, "home")["state"] == "ok", timeout=15)
+    assert b.dig("www." + b.zone, "AAAA") == [template]
+    s6 = wait_entry(d, "web", "ipv6", "mapped")
+    assert s6["internal_host"] == template
+    assert b.reaches6(8080, ip=template) and not b.reaches6(8080, ip=tmp)
+    # the last usable address deprecated: nothing to publish, and it says why
+    b.deprecate6("lan", template)
+    st = d.wait_for(lambda st: entry(st, "web", "ipv6")["state"] == "pending", timeout=10)
+    assert "deprecated" in entry(st, "web", "ipv6")["error"]
+    assert b.dig("www." + b.zone, "AAAA") == [template]
+    log = d.logtext()
+    assert tmp not in re.sub(r"not used: temporary.*", "", log).split("published")[-1]
+    assert "published %s" % tmp not in log and "published %s" % b.lan6_ip not in log
+
+
+def test_cgnat_ipv4_with_public_ipv6(make_bed):
+    b = v6bed(make_bed)
+    b.set_wan_ip("100.64.0.2", 10)
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b),
+                                                          "home.conf": aaaa_conf(b)})
+    st = d.wait_for(lambda st: ddns_entry(st, "home")["record_states"]["AAAA"]["state"] == "ok"
+                    and ddns_entry(st, "home")["record_states"]["A"]["state"] == "blocked",
+                    timeout=15)
+    e = ddns_entry(st, "home")
+    assert e["state"] == "blocked" and e["published_ip"] is None
+    assert e["error"] == ("IPv4 100.64.0.2 is carrier-grade NAT: no A record; reachable "
+                          "over IPv6 at %s" % b.lan6_ip)
+    assert st["gateway"]["external_ip_public"] is False
+    assert b.dig("www." + b.zone, "A") == []
+    assert b.dig("www." + b.zone, "AAAA") == [b.lan6_ip]
+    wait_entry(d, "web", "ipv6", "mapped")
+    assert b.reaches6(8080)
+    p = b.run("lan", [HOMEPORTD, "--probe", "-c", d.conf])
+    assert "carrier-grade NAT" in p.stdout and b.lan6_ip in p.stdout, p.stdout
+
+
+def test_ipv6_host_suffix_and_mac(make_bed):
+    b = v6bed(make_bed)
+    conf = (aaaa_conf(b, "suffix", "cam." + b.zone, "AAAA", ipv6_host="::20") +
+            aaaa_conf(b, "mac", "nas." + b.zone, "AAAA", ipv6_host=b.mac("lan2")))
+    d = b.start_daemon(b.gateway_conf("upnp", check_interval="10s"),
+                       dropins={"cam.conf": conf})
+    d.wait_for(lambda st: ddns_entry(st, "suffix")["state"] == "ok", timeout=15)
+    assert b.dig("cam." + b.zone, "AAAA") == [b.lan2_6_ip]
+    e = ddns_entry(d.status(), "mac")
+    assert e["state"] == "pending" and "neighbour table" in e["error"]
+    assert b.dig("nas." + b.zone, "AAAA") == []
+    # lan2 talks to this host: its address is known now, and published
+    assert b.tcp_probe(b.lan6_ip, 8080, ns="lan2")
+    d.wait_for(lambda st: ddns_entry(st, "mac")["state"] == "ok", timeout=15)
+    assert b.dig("nas." + b.zone, "AAAA") == [b.lan2_6_ip]
+    # renumbered: the suffix follows at once; the MAC's new (EUI-64) address is
+    # found by homeport itself
+    b.renumber6("2001:db8:78::/64")
+    b.addr6("lan2", "2001:db8:78::ff:fe00:7720")
+    assert wait_until(lambda: b.dig("cam." + b.zone, "AAAA") == ["2001:db8:78::20"],
+                      timeout=10, what="the suffix in the new prefix")
+    assert wait_until(lambda: b.dig("nas." + b.zone, "AAAA") == ["2001:db8:78::ff:fe00:7720"],
+                      timeout=20, what="the MAC's address in the new prefix")
