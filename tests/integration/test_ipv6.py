@@ -429,3 +429,92 @@ def test_ipv6_host_suffix_and_mac(make_bed):
                       timeout=10, what="the suffix in the new prefix")
     assert wait_until(lambda: b.dig("nas." + b.zone, "AAAA") == ["2001:db8:78::ff:fe00:7720"],
                       timeout=20, what="the MAC's address in the new prefix")
+
+
+# --------------------------------------------------------------------------------------
+# AAAA on the HTTP providers (provtool against the stand-in, as test_providers.py)
+
+IP6 = "2001:db8:77::10"
+
+
+def prov6(bed, provider, *keys):
+    tool = os.path.join(build_dir(), "tools", "provtool")
+    if not os.path.exists(tool):
+        pytest.skip("%s not built" % tool)
+    p = bed.run("lan", [tool, provider, IP6] + list(keys) + ["ca_file=" + bed.ca_file],
+                timeout=60)
+    return p.returncode, p.stdout
+
+
+@pytest.fixture
+def sbed(make_bed):
+    return make_bed(upnp=False, natpmp=False, bind=False, echo=False)
+
+
+def dyn_keys(*extra):
+    return ["username=homeport", "password=dynpass", "hostname=www.dyn.example"] + list(extra)
+
+
+@pytest.mark.parametrize("preset,host,query", [
+    ("dyndns2", "ddns.example.test", {"myipv6": IP6}),
+    ("dynu", "api.dynu.com", {"myipv6": IP6}),
+    ("noip", "dynupdate.no-ip.com", {"myip": IP6}),
+    ("strato", "dyndns.strato.com", {"myip": IP6}),
+    ("nsupdate.info", "ipv6.nsupdate.info", {"myip": IP6}),
+    ("desec", "update.dedyn.io", {"myipv6": IP6, "myipv4": "preserve"}),
+])
+def test_dyndns2_presets_aaaa(sbed, preset, host, query):
+    m = sbed.standin.mark()
+    extra = ["server=%s/nic/update" % sbed.standin_url] if preset == "dyndns2" else []
+    rc, out = prov6(sbed, preset, *dyn_keys(*extra))
+    assert rc == 0, out
+    q = sbed.standin.log(m, api="dyndns2")[0]
+    assert q["headers"]["Host"] == host
+    for k, v in query.items():
+        assert q["query"][k] == v, q["query"]
+    assert "myip" not in q["query"] or q["query"]["myip"] == IP6   # never an IPv4 guess
+    assert sbed.standin.ip_of("www.dyn.example", "AAAA") == IP6
+    assert sbed.standin.ip_of("www.dyn.example", "A") is None
+
+
+def test_desec_a_update_preserves_aaaa(sbed):
+    m = sbed.standin.mark()
+    tool = os.path.join(build_dir(), "tools", "provtool")
+    p = sbed.run("lan", [tool, "desec", "203.0.113.2"] + dyn_keys() +
+                 ["ca_file=" + sbed.ca_file], timeout=60)
+    assert p.returncode == 0, p.stdout
+    q = sbed.standin.log(m, api="dyndns2")[0]
+    assert q["query"]["myip"] == "203.0.113.2" and q["query"]["myipv6"] == "preserve"
+
+
+def test_cloudflare_aaaa(sbed):
+    keys = ["token=cftoken", "zone=cf.example", "hostname=www.cf.example"]
+    rc, out = prov6(sbed, "cloudflare", *keys)
+    assert rc == 0, out
+    rec = sbed.standin.records()["www.cf.example"]
+    assert rec["AAAA"]["content"] == IP6 and "A" not in rec
+    m = sbed.standin.mark()
+    rc, out = prov6(sbed, "cloudflare", *keys)          # unchanged: looked up, not written
+    assert rc == 0, out
+    assert [q["method"] for q in sbed.standin.log(m, api="cloudflare")] == ["GET", "GET"]
+    assert "type=AAAA" in sbed.standin.log(m, api="cloudflare")[1]["query_raw"]
+
+
+def test_duckdns_aaaa(sbed):
+    m = sbed.standin.mark()
+    rc, out = prov6(sbed, "duckdns", "token=duck-token", "hostname=myhome")
+    assert rc == 0, out
+    q = sbed.standin.log(m, api="duckdns")[0]
+    assert q["query"]["ipv6"] == IP6 and "ip" not in q["query"]
+    assert sbed.standin.ip_of("myhome.duckdns.org", "AAAA") == IP6
+
+
+def test_webhook_ipv6_variable(sbed):
+    m = sbed.standin.mark()
+    rc, out = prov6(sbed, "webhook", "hostname=www.hook.example",
+                    "url=%s/webhook?ip=%%ip%%&v6=%%ipv6%%&hostname=%%hostname%%"
+                    % sbed.standin_url)
+    assert rc == 0, out
+    q = sbed.standin.log(m, api="webhook")[0]
+    assert q["query"]["v6"] == IP6 and q["query"]["ip"] == IP6
+    assert sbed.standin.ip_of("www.hook.example", "AAAA") == IP6

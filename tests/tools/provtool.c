@@ -4,6 +4,7 @@
  *   provtool FAMILY-OR-PRESET IP key=value...
  *   provtool --keys
  *
+ * IP with a ':' publishes an AAAA record, else an A record.
  * keys: hostname (repeatable), every key of the provider's table, parsed
  * as homeport.conf would (a *_file secret file is read; NAME=SECRET sets
  * the secret of NAME_file directly, e.g. password=, token=), and
@@ -220,7 +221,8 @@ int main(int argc, char **argv)
 	ops = c.ops;
 	t0 = ev_now_ms();
 	in_start = true;
-	handle = provider_start(ops, &c, DDNS_REC_A, argv[2], on_done, NULL, &result);
+	handle = provider_start(ops, &c, strchr(argv[2], ':') ? DDNS_REC_AAAA : DDNS_REC_A, argv[2],
+				on_done, NULL, &result);
 	in_start = false;
 	if (!handle) {
 		rc = report(&result);
