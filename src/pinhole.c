@@ -40,6 +40,9 @@ struct pin {
 	uint16_t port;
 	uint32_t lease;                  /* asked (1..86400) */
 	char *other_host;                /* internal_host of another LAN host, NULL: this one */
+	const struct pin *twin;          /* an earlier service's entry for the same port and
+					  * protocol: one pinhole serves both (IPv6 keeps the
+					  * internal port), this one only shows it */
 	enum map_state state;
 	char error[256];
 	/* what the router holds for us (owned), or is about to */
@@ -436,7 +439,7 @@ static void drive(struct pin *e)
 	const char *why;
 	int64_t now = ev_now_ms();
 
-	if (e->op != PIN_NONE || P.shutting_down)
+	if (e->op != PIN_NONE || P.shutting_down || e->twin)
 		return;
 	ev_timer_disarm(e->timer);
 	addr6_get_self(&self);
@@ -551,6 +554,21 @@ static void retire(struct pin *e)
 	}
 }
 
+/* Services on this host that share a port and protocol share a pinhole:
+ * the first one in config order makes it. */
+static void find_twins(void)
+{
+	for (struct pin *e = P.head; e; e = e->next) {
+		e->twin = NULL;
+		for (const struct pin *f = P.head; f != e && !e->twin; f = f->next)
+			if (!f->twin && !f->other_host && !e->other_host && f->proto == e->proto &&
+			    f->port == e->port)
+				e->twin = f;
+		if (e->twin && e->owned)
+			forget(e);             /* the same tuple: the twin keeps it up */
+	}
+}
+
 void pinhole_apply_config(const struct hp_config *cfg)
 {
 	static const unsigned protos[] = { SVC_TCP, SVC_UDP };
@@ -577,6 +595,7 @@ void pinhole_apply_config(const struct hp_config *cfg)
 		old = e->next;
 		retire(e);
 	}
+	find_twins();
 	persist();
 	drive_all();
 }
@@ -711,6 +730,8 @@ bool pinhole_once_done(bool *all_ok)
 	bool done = true, ok = true;
 
 	for (const struct pin *e = P.head; e; e = e->next) {
+		if (e->twin)
+			continue;
 		if (!e->settled)
 			done = false;
 		if (e->state != MAP_MAPPED)
@@ -723,14 +744,15 @@ bool pinhole_once_done(bool *all_ok)
 
 /* ---- status ----------------------------------------------------------- */
 
-static json_t *pin_json(const struct pin *e, const struct addr6_self *self)
+static json_t *pin_json(const struct pin *shown_as, const struct addr6_self *self)
 {
+	const struct pin *e = shown_as->twin ? shown_as->twin : shown_as;
 	int64_t now = ev_now_ms();
 	const char *host = e->owned || e->op != PIN_NONE ? e->addr :
 			   self->have ? self->address : "";
 	json_t *o = json_object();
 
-	json_object_set_new(o, "name", json_string(e->service));
+	json_object_set_new(o, "name", json_string(shown_as->service));
 	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
 	json_object_set_new(o, "family", json_string("ipv6"));
 	json_object_set_new(o, "internal_host", json_string_or_null(host));
