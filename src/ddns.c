@@ -447,7 +447,8 @@ static void finish(struct entry *e, const struct ddns_result *res)
 	int64_t now = time(NULL);
 
 	e->attempted = true;
-	event_ddns(e->cfg, res->outcome, e->req_ip, e->published_ip, res->error);
+	(is_aaaa(e) ? event_ddns6 : event_ddns)(e->cfg, res->outcome, e->req_ip, e->published_ip,
+						res->error);
 	switch (res->outcome) {
 	case DDNS_OK:       record_success(e, now); break;
 	case DDNS_TEMPFAIL: record_tempfail(e, res, now); break;

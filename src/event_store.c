@@ -254,8 +254,10 @@ static const char *ddns_verdict(struct subject *s, int outcome, int64_t now)
 	return event_ddns_temp_due(s->trouble_since, now) ? "retrying" : NULL;
 }
 
-void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
-		const char *old_ip, const char *error)
+/* An entry's A records are subject ddns/NAME; its AAAA records (v6: the
+ * address goes in ipv6, ip stays empty) ddns6/NAME. */
+static void ddns_event(const struct cfg_ddns *c, bool v6, int outcome, const char *ip,
+		       const char *old_ip, const char *error)
 {
 	struct event ev = { .type = outcome == DDNS_OK ? EV_DDNS_OK : EV_DDNS_FAILED };
 	struct subject *s;
@@ -264,7 +266,7 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 
 	if (!ST.inited)
 		return;
-	snprintf(key, sizeof(key), "ddns/%s", c->name);
+	snprintf(key, sizeof(key), "%s/%s", v6 ? "ddns6" : "ddns", c->name);
 	if (!(s = find(key, true)))
 		return;
 	s->sent++;
@@ -275,13 +277,25 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 				outcome == DDNS_OK && ip ? ip : ""))
 		return;
 	copy(ev.name, sizeof(ev.name), c->name);
-	copy(ev.ip, sizeof(ev.ip), ip);
-	copy(ev.old_ip, sizeof(ev.old_ip), old_ip);
+	copy(v6 ? ev.ipv6 : ev.ip, v6 ? sizeof(ev.ipv6) : sizeof(ev.ip), ip);
+	copy(ev.old_ip, sizeof(ev.old_ip), v6 ? "" : old_ip);
 	copy(ev.state, sizeof(ev.state), state);
 	copy(ev.error, sizeof(ev.error), outcome == DDNS_OK ? "" : error && *error ? error :
 	     "the update failed");
 	join_hostnames(c, ev.hostnames, sizeof(ev.hostnames));
 	event_publish(&ev);
+}
+
+void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
+		const char *old_ip, const char *error)
+{
+	ddns_event(c, false, outcome, ip, old_ip, error);
+}
+
+void event_ddns6(const struct cfg_ddns *c, int outcome, const char *ip6,
+		 const char *old_ip6, const char *error)
+{
+	ddns_event(c, true, outcome, ip6, old_ip6, error);
 }
 
 /* ---- metrics ---------------------------------------------------------- */

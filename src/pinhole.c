@@ -20,7 +20,6 @@
 
 #include "addr6.h"
 #include "ev.h"
-#include "event.h"
 #include "homeport.h"
 #include "log.h"
 #include "mapping.h"
@@ -204,15 +203,8 @@ static void set_state(struct pin *e, enum map_state s, const char *fmt, ...)
 		vsnprintf(err, sizeof(err), fmt, ap);
 		va_end(ap);
 	}
-	if (e->state != s)
-		log_msg(s == MAP_MAPPED ? LOG_NOTICE : s == MAP_PENDING ? LOG_INFO : LOG_WARNING,
-			"pinhole %s/%s: %s -> %s%s%s", e->service, proto_str(e->proto),
-			mapping_state_name(e->state), mapping_state_name(s), *err ? ": " : "", err);
-	else if (*err && strcmp(err, e->error) != 0)
-		log_info("pinhole %s/%s: %s: %s", e->service, proto_str(e->proto),
-			 mapping_state_name(s), err);
-	if (e->state != s || strcmp(err, e->error) != 0)
-		event_mapping(e->service, event_proto(e->proto), e->port, mapping_state_name(s), err);
+	mapping_note("pinhole", e->service, proto_str(e->proto), event_proto(e->proto), e->port,
+		     e->state, s, e->error, err);
 	e->state = s;
 	memcpy(e->error, err, sizeof(err));
 	if (s != MAP_PENDING)
