@@ -161,6 +161,7 @@ struct config_check;
 void config_check_error(struct config_check *chk, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool config_check_require(struct config_check *chk, const char *key, bool present);
+/* The same IPv4 mapping (ipv6 is not compared: pinhole.c follows it). */
 bool config_service_equal(const struct cfg_service *a, const struct cfg_service *b);
 
 /* For the section parsers in config_*.c: report "FILE:LINE: message";

@@ -161,7 +161,8 @@ static void table_free(struct table *t)
 
 /* ---- applying kernel messages ---------------------------------------- */
 
-static void apply_addr(const struct nlmsg *m, int64_t now)
+/* Each returns whether the message could change what subscribers see. */
+static bool apply_addr(const struct nlmsg *m, int64_t now)
 {
 	const struct nlmsg_addr *a = &m->u.addr;
 	struct addr6_cand c = { .addr = a->addr.v6, .ifindex = a->ifindex,
@@ -169,18 +170,19 @@ static void apply_addr(const struct nlmsg *m, int64_t now)
 				.preferred_until = ADDR6_FOREVER, .cstamp = a->cstamp };
 
 	if (a->family != AF_INET6)
-		return;
+		return false;
 	if (m->del) {
 		table_del(&st.addrs, &c);
-		return;
+		return true;
 	}
 	if (a->has_cacheinfo && a->preferred != NLMSG_FOREVER)
 		c.preferred_until = now + (int64_t)a->preferred * 1000;
 	if (!table_put(&st.addrs, &c))
 		log_debug("ipv6: more than %d addresses, ignoring the rest", MAX_ADDRS);
+	return true;
 }
 
-static void apply_route(const struct nlmsg *m)
+static bool apply_route(const struct nlmsg *m)
 {
 	const struct nlmsg_route *r = &m->u.route;
 	struct route6 e = { .oif = r->oif, .priority = r->priority,
@@ -188,16 +190,18 @@ static void apply_route(const struct nlmsg *m)
 
 	if (r->family != AF_INET6 || r->dst_len != 0 || r->table != RT_TABLE_MAIN ||
 	    r->type != RTN_UNICAST || r->oif <= 0)
-		return;
+		return false;
 	if (r->has_gateway)
 		e.gateway = r->gateway.v6;
 	if (m->del)
 		table_del(&st.routes, &e);
 	else
 		table_put(&st.routes, &e);
+	return true;
 }
 
-static void apply_neigh(const struct nlmsg *m, int64_t now)
+/* Neighbours matter only when a MAC is watched (they change often). */
+static bool apply_neigh(const struct nlmsg *m, int64_t now)
 {
 	const struct nlmsg_neigh *n = &m->u.neigh;
 	struct addr6_neigh e = { .addr = n->dst.v6, .ifindex = n->ifindex, .state = n->state,
@@ -205,10 +209,10 @@ static void apply_neigh(const struct nlmsg *m, int64_t now)
 	struct addr6_neigh *old;
 
 	if (n->family != AF_INET6)
-		return;
+		return false;
 	if (m->del) {
 		table_del(&st.neighs, &e);
-		return;
+		return st.n_macs > 0;
 	}
 	old = table_find(&st.neighs, &e);
 	if (n->has_lladdr)
@@ -218,15 +222,16 @@ static void apply_neigh(const struct nlmsg *m, int64_t now)
 	if (old && memcmp(old->mac, e.mac, sizeof(e.mac)) == 0)
 		e.first_seen = old->first_seen;
 	table_put(&st.neighs, &e);
+	return st.n_macs > 0;
 }
 
-static void apply(const struct nlmsg *m, int64_t now)
+static bool apply(const struct nlmsg *m, int64_t now)
 {
 	switch (m->kind) {
-	case NLMSG_K_ADDR:  apply_addr(m, now); break;
-	case NLMSG_K_ROUTE: apply_route(m); break;
-	case NLMSG_K_NEIGH: apply_neigh(m, now); break;
-	default: break;
+	case NLMSG_K_ADDR:  return apply_addr(m, now);
+	case NLMSG_K_ROUTE: return apply_route(m);
+	case NLMSG_K_NEIGH: return apply_neigh(m, now);
+	default:            return false;
 	}
 }
 
@@ -582,10 +587,8 @@ static void on_event(int fd, short revents, void *arg)
 		}
 		if (flen != sizeof(from) || from.nl_pid != 0)
 			continue;                 /* only the kernel speaks for these groups */
-		while (nlmsg_next(rxbuf, (size_t)r, &off, &m) == 1) {
-			apply(&m, now);
-			changed = true;
-		}
+		while (nlmsg_next(rxbuf, (size_t)r, &off, &m) == 1)
+			changed |= apply(&m, now);
 	}
 	if (changed)
 		evaluate();

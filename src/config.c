@@ -1098,8 +1098,7 @@ bool config_service_equal(const struct cfg_service *a, const struct cfg_service 
 	return str_eq(a->name, b->name) && a->protocols == b->protocols &&
 	       a->internal_port == b->internal_port && a->external_port == b->external_port &&
 	       str_eq(a->internal_host, b->internal_host) &&
-	       str_eq(a->description, b->description) && a->lease == b->lease &&
-	       a->ipv6 == b->ipv6;
+	       str_eq(a->description, b->description) && a->lease == b->lease;
 }
 
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b)

@@ -741,7 +741,7 @@ static json_t *pin_json(const struct pin *shown_as, const struct addr6_self *sel
 	const struct pin *e = shown_as->twin ? shown_as->twin : shown_as;
 	int64_t now = ev_now_ms();
 	const char *host = e->owned || e->op != PIN_NONE ? e->addr :
-			   self->have ? self->address : "";
+			   self->have && !e->other_host ? self->address : "";
 	json_t *o = json_object();
 
 	json_object_set_new(o, "name", json_string(shown_as->service));

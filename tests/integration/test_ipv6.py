@@ -518,3 +518,22 @@ def test_webhook_ipv6_variable(sbed):
     q = sbed.standin.log(m, api="webhook")[0]
     assert q["query"]["v6"] == IP6 and q["query"]["ip"] == IP6
     assert sbed.standin.ip_of("www.hook.example", "AAAA") == IP6
+
+
+def test_other_host_and_ipv6_off_by_reload(make_bed):
+    b = v6bed(make_bed)
+    b.start_echo("lan2", tcp=[8554], udp=[])
+    cam = b.service_section("cam", 8554, 18554, internal_host=b.lan2_ip)
+    d = b.start_daemon(b.gateway_conf("upnp"), dropins={"web.conf": web(b), "cam.conf": cam})
+    s6 = wait_entry(d, "cam", "ipv6", "refused")
+    assert "only for the asking host" in s6["error"] and b.lan2_ip in s6["error"]
+    assert s6["internal_host"] is None
+    wait_entry(d, "web", "ipv6", "mapped")
+    assert b.reaches6(8080) and not b.reaches6(8554, host="lan2")
+    # ipv6 = no on reload: the pinhole goes, IPv4 stays
+    d.dropin("web.conf", web(b, ipv6=False))
+    assert d.ctl("reload")[0] == 0
+    assert wait_until(lambda: b.pinholes() == [], timeout=10, what="the pinhole to go")
+    st = d.status()
+    assert entry(st, "web", "ipv6") is None and entry(st, "web", "ipv4")["state"] == "mapped"
+    assert not b.reaches6(8080)
