@@ -300,6 +300,16 @@ void event_ddns6(const struct cfg_ddns *c, int outcome, const char *ip6,
 
 /* ---- metrics ---------------------------------------------------------- */
 
+static void add_counts(json_t *ddns, const char *name, const struct subject *s)
+{
+	json_t *o = json_object_get(ddns, name);
+	json_int_t sent = o ? json_integer_value(json_object_get(o, "sent")) : 0;
+	json_int_t failed = o ? json_integer_value(json_object_get(o, "failed")) : 0;
+
+	json_object_set_new(ddns, name, json_pack("{s:I, s:I}", "sent", sent + (json_int_t)s->sent,
+						  "failed", failed + (json_int_t)s->failed));
+}
+
 json_t *event_store_json(void)
 {
 	json_t *changes = json_array(), *ddns = json_object();
@@ -314,9 +324,8 @@ json_t *event_store_json(void)
 		if (s->changed > 0)
 			json_array_append_new(changes, json_pack("{s:s, s:s, s:I}", "kind", kind,
 				"name", slash ? slash + 1 : "", "time", (json_int_t)s->changed));
-		if (strcmp(kind, "ddns") == 0 && slash)
-			json_object_set_new(ddns, slash + 1, json_pack("{s:I, s:I}",
-				"sent", (json_int_t)s->sent, "failed", (json_int_t)s->failed));
+		if ((strcmp(kind, "ddns") == 0 || strcmp(kind, "ddns6") == 0) && slash)
+			add_counts(ddns, slash + 1, s);    /* an entry's A and AAAA together */
 	}
 	return json_pack("{s:o, s:o}", "changes", changes, "ddns", ddns);
 }
