@@ -396,6 +396,12 @@ static const char *blocker(const struct pin *e, const struct addr6_self *self,
 		*s = MAP_PENDING;
 		return "IPv6 is off ([gateway] ipv6 = no)";
 	}
+	if (!self->any_global) {
+		/* No IPv6 here: nothing to open, nothing to announce. */
+		*s = MAP_PENDING;
+		snprintf(buf, len, "%s", self->why[0] ? self->why : "no global IPv6 address");
+		return buf;
+	}
 	if (!P.up) {
 		*s = MAP_PENDING;
 		return "waiting for the gateway";
