@@ -43,6 +43,9 @@ void pinhole_gateway_up(const struct pinhole_gw *gw);
 void pinhole_gateway_down(const char *why);
 void pinhole_remap_all(const char *why);   /* the router lost its table: add again */
 void pinhole_verify_all(void);             /* check_interval, refresh */
+/* The gateway may have restarted (it says so, or came back after failing
+ * us): pinholes cannot be looked up, so each is deleted and added again. */
+void pinhole_doubt_all(void);
 
 /* Delete this daemon's pinholes (unless keep), then call done; done may be
  * called before this returns. The caller bounds the time. */

@@ -437,6 +437,7 @@ static void on_settle(void *arg)
 	if (G.state != GS_UP)
 		return;
 	mapping_verify_all();
+	pinhole_doubt_all();
 	check_ip();
 }
 

@@ -676,6 +676,14 @@ void pinhole_remap_all(const char *why)
 	drive_all();
 }
 
+void pinhole_doubt_all(void)
+{
+	for (struct pin *e = P.head; e; e = e->next)
+		if (e->owned)
+			e->stale = true;
+	drive_all();
+}
+
 void pinhole_verify_all(void)
 {
 	for (struct pin *e = P.head; e; e = e->next)
