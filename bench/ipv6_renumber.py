@@ -75,7 +75,7 @@ def main():
                 == [bed.lan6_ip] and bed.reaches6(8080)):
             time.sleep(0.05)
         for i in range(args.rounds):
-            prefix = "2001:db8:%x::/64" % (0x100 + i)
+            prefix = "2001:db8:78:%x::/64" % (i + 1)     # never the WAN's prefix
             aaaa, pin = round_once(bed, sock, name, prefix, args.old)
             samples["aaaa"].append(aaaa)
             samples["pinhole"].append(pin)

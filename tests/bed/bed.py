@@ -912,6 +912,8 @@ class Bed:
         removed (old="remove") or kept (old="keep"). Returns time.monotonic() taken
         just before the first change."""
         new = ipaddress.ip_network(prefix)
+        if new.overlaps(self.wan6_net):
+            raise BedError("renumber6: %s overlaps the WAN prefix %s" % (new, self.wan6_net))
         oldnet, t0 = self.lan6_net, time.monotonic()
         for h in hosts:
             ns, dev = self._dev6(h)

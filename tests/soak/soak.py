@@ -797,7 +797,7 @@ class Soak:
                 b.del_addr6(h, b.host6(h, self.old_prefix), self.old_prefix.prefixlen)
         self.old_prefix = b.lan6_net
         self.renumbers = getattr(self, "renumbers", 0) + 1
-        prefix = "2001:db8:%x::/64" % (0x200 + self.renumbers)
+        prefix = "2001:db8:77:%x::/64" % self.renumbers    # never the WAN's prefix
         b.renumber6(prefix)
         return prefix
 
