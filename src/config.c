@@ -161,6 +161,7 @@ static void open_service(struct parser *p, const char *name)
 	memset(svc, 0, sizeof(*svc));
 	svc->name = xstrdup(name);
 	svc->protocols = SVC_TCP;
+	svc->ipv6 = true;
 	svc->file = xstrdup(p->file);
 	svc->line = p->line;
 }
@@ -177,6 +178,7 @@ static void open_ddns(struct parser *p, const char *name)
 	memset(d, 0, sizeof(*d));
 	d->name = xstrdup(name);
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->records = DDNS_REC_A;
 	d->file = xstrdup(p->file);
 	d->line = p->line;
 }
@@ -455,6 +457,12 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->lease = v;
 	} else if (strcmp(key, "keep_mappings") == 0) {
 		get_bool(p, key, value, &g->keep_mappings);
+	} else if (strcmp(key, "ipv6") == 0) {
+		/* auto | no; booleans too, yes meaning auto */
+		if (strcasecmp(value, "auto") == 0)
+			g->ipv6 = true;
+		else if (parse_bool(value, &g->ipv6) < 0)
+			PERR(p, "ipv6: unknown value \"%s\" (auto or no)", value);
 	} else {
 		PERR(p, "unknown key '%s' in [gateway]", key);
 	}
@@ -492,6 +500,8 @@ static void service_key(struct parser *p, struct cfg_service *svc, const char *k
 		uint32_t v;
 		if (get_duration(p, key, value, &v) && check_lease(p, v))
 			svc->lease = v;
+	} else if (strcmp(key, "ipv6") == 0) {
+		get_bool(p, key, value, &svc->ipv6);
 	} else {
 		PERR(p, "unknown key '%s' in [service:%s]", key, svc->name);
 	}
@@ -515,6 +525,28 @@ static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *valu
 	if (strspn(value, ", \t") == strlen(value))
 		PERR(p, "hostname: no host name given");
 	free(copy);
+}
+
+/* "A", "AAAA" or "A, AAAA" (any order, any case). */
+static void records_key(struct parser *p, struct cfg_ddns *d, const char *value)
+{
+	char *copy = xstrdup(value), *save = NULL;
+	unsigned got = 0;
+
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned r = strcasecmp(tok, "A") == 0 ? DDNS_REC_A :
+			     strcasecmp(tok, "AAAA") == 0 ? DDNS_REC_AAAA : 0;
+		if (r == 0)
+			PERR(p, "records: unknown record type \"%s\" (A or AAAA)", tok);
+		else if (got & r)
+			PERR(p, "records: %s is listed twice", tok);
+		got |= r;
+	}
+	free(copy);
+	if (strspn(value, ", \t") == strlen(value))
+		PERR(p, "records: no record type given (A, AAAA or both)");
+	else if (got)
+		d->records = got;
 }
 
 /* The keys every entry has; the provider's own keys wait in the section's
@@ -541,6 +573,12 @@ static void ddns_key(struct parser *p, struct sect *s, const char *key, const ch
 			else
 				d->force_interval = v;
 		}
+	} else if (strcmp(key, "records") == 0) {
+		records_key(p, d, value);
+	} else if (strcmp(key, "ipv6_host") == 0) {
+		char why[200];
+		if (addr6_host_parse(value, &d->ipv6_host, why, sizeof(why)) < 0)
+			PERR(p, "ipv6_host: %s", why);
 	} else if (provider_key_any(key) != NULL) {
 		s->keys[s->n_keys - 1].value = xstrdup(value);
 	} else {
@@ -795,6 +833,24 @@ static void check_value(struct config_check *chk, const struct cfg_ddns *d,
 	}
 }
 
+/* records against what the provider and [gateway] can do; ipv6_host. */
+static void validate_records(struct config_errors *errs, const struct hp_config *cfg,
+			     const struct sect *s, const struct cfg_ddns *d)
+{
+	const struct key_loc *at = key_where(s, "records");
+	const struct key_loc *host = key_where(s, "ipv6_host");
+
+	if ((d->records & DDNS_REC_AAAA) && !(provider_records(d->preset) & DDNS_REC_AAAA))
+		add_error(errs, at->file, at->line, "records: provider %s cannot write AAAA "
+			  "records (see homeport.conf(5))", d->provider);
+	else if ((d->records & DDNS_REC_AAAA) && !cfg->gateway.ipv6)
+		add_error(errs, at->file, at->line, "records: AAAA needs [gateway] ipv6 = auto "
+			  "(it is no)");
+	if (host && !(d->records & DDNS_REC_AAAA))
+		add_error(errs, host->file, host->line, "ipv6_host: applies only with "
+			  "records = AAAA or A, AAAA");
+}
+
 static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 			  const struct sect *s, struct cfg_ddns *d)
 {
@@ -821,6 +877,7 @@ static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 		check_value(&chk, d, &ops->keys[i], &d->values[i]);
 	if (ops->validate)
 		ops->validate(d, &chk);
+	validate_records(errs, cfg, s, d);
 }
 
 static void validate_service(struct config_errors *errs, struct hp_config *cfg,
@@ -925,6 +982,7 @@ int config_load(const char *path, struct hp_config **out, struct config_errors *
 	cfg->gateway.protocol = GW_PREF_AUTO;
 	cfg->gateway.check_interval = 300;
 	cfg->gateway.lease = 3600;
+	cfg->gateway.ipv6 = true;
 
 	if (parse_file(&p, path, true) < 0)
 		goto out;
@@ -1114,6 +1172,7 @@ void config_ddns_init(struct cfg_ddns *d, const char *name, const struct provide
 	d->preset = preset;
 	d->ops = preset->ops;
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->records = DDNS_REC_A;
 	d->values = xcalloc(d->ops->n_keys, sizeof(*d->values));
 	cfgkey_defaults(d->ops->keys, d->ops->n_keys, d->values);
 }
@@ -1166,6 +1225,13 @@ static void dump_ddns(const struct cfg_ddns *d, FILE *out)
 		fprintf(out, "%s%s", i ? ", " : "", d->hostnames[i]);
 	fputc('\n', out);
 	cfgkey_print_duration(out, "force_interval", d->force_interval);
+	cfgkey_print(out, "records", d->records == (DDNS_REC_A | DDNS_REC_AAAA) ? "A, AAAA" :
+		     d->records == DDNS_REC_AAAA ? "AAAA" : "A");
+	if (d->records & DDNS_REC_AAAA) {
+		char host[64];
+		addr6_host_format(&d->ipv6_host, host, sizeof(host));
+		cfgkey_print(out, "ipv6_host", host);
+	}
 	for (size_t i = 0; i < d->ops->n_keys; i++)
 		cfgkey_dump(&d->ops->keys[i], &d->values[i], d->preset->default_server, out);
 }
@@ -1190,6 +1256,7 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 	cfgkey_print_duration(out, "check_interval", cfg->gateway.check_interval);
 	cfgkey_print_duration(out, "lease", cfg->gateway.lease);
 	cfgkey_print(out, "keep_mappings", cfg->gateway.keep_mappings ? "yes" : "no");
+	cfgkey_print(out, "ipv6", cfg->gateway.ipv6 ? "auto" : "no");
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct cfg_service *s = &cfg->services[i];
@@ -1200,6 +1267,7 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 		cfgkey_print(out, "internal_host", s->internal_host ? s->internal_host : "; this host");
 		cfgkey_print(out, "description", s->description);
 		cfgkey_print_duration(out, "lease", s->lease);
+		cfgkey_print(out, "ipv6", s->ipv6 ? "yes" : "no");
 	}
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		dump_ddns(&cfg->ddns[i], out);

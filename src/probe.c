@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr6.h"
 #include "ev.h"
 #include "gw_backend.h"
 #include "homeport.h"
@@ -33,6 +34,8 @@ static struct {
 	const char *url;                   /* upnp_url */
 	char ignored[MAX_PROBES * GW_IGNORED_MAX][GW_IGNORED_LEN];
 	size_t n_ignored;
+	bool ipv6;                         /* this host's IPv6 addresses are read (addr6) */
+	char note[300];
 } P;
 
 static void ignore(const char *what)
@@ -188,6 +191,8 @@ static void print_json(const char *gw, const char *lan, const char *ip)
 	json_object_set_new(o, "external_ip_public", *ip ? json_boolean(ipv4_str_is_public(ip)) :
 			    json_null());
 	json_object_set_new(o, "verdict", json_string(verdict(ip)));
+	json_object_set_new(o, "ipv6", P.ipv6 ? addr6_probe_json() : json_null());
+	json_object_set_new(o, "note", json_string_or_null(P.note));
 	json_dumpf(o, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
 	json_decref(o);
@@ -225,6 +230,23 @@ static void print_text(const char *gw, const char *lan, const char *ip)
 	else
 		printf("external IP: %s (not public: double NAT or CGNAT; DDNS entries would be "
 		       "blocked)\n", ip);
+	if (P.ipv6)
+		addr6_probe_print(stdout);
+	if (P.note[0])
+		printf("%s\n", P.note);
+}
+
+/* With a non-public IPv4 and a public IPv6 address: one sentence. */
+static void make_note(const char *ip)
+{
+	struct addr6_self self;
+
+	P.note[0] = '\0';
+	if (!P.ipv6 || !*ip || ipv4_str_is_public(ip))
+		return;
+	addr6_get_self(&self);
+	if (self.have)
+		ipv4_blocked_sentence(P.note, sizeof(P.note), ip, self.address);
 }
 
 int probe_run(const struct hp_config *cfg, bool json)
@@ -232,10 +254,13 @@ int probe_run(const struct hp_config *cfg, bool json)
 	char lan[INET_ADDRSTRLEN] = "";
 	const struct probe *g;
 	const char *gw = "";
+	bool ipv6;
 
 	if (ev_init() < 0)
 		return HP_EXIT_FAIL;
+	ipv6 = cfg->gateway.ipv6 && addr6_init(cfg) == 0;
 	run(cfg);
+	P.ipv6 = ipv6;
 	g = gateway();
 	if (g) {
 		gw = g->found.address;
@@ -244,6 +269,7 @@ int probe_run(const struct hp_config *cfg, bool json)
 		else if (route_source(gw, lan, sizeof(lan)) < 0)
 			lan[0] = '\0';
 	}
+	make_note(external_ip());
 	if (json)
 		print_json(gw, lan, external_ip());
 	else
@@ -252,6 +278,8 @@ int probe_run(const struct hp_config *cfg, bool json)
 	for (size_t i = 0; i < P.n; i++)
 		if (P.p[i].started)
 			P.p[i].be->stop();
+	if (P.ipv6)
+		addr6_fini();
 	ev_fini();
 	return g ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
 }
