@@ -136,6 +136,7 @@ static struct {
 	int64_t asked_ms;
 	char hint_what[80];
 	unsigned hints;                /* announcements since the last action */
+	int64_t doubted_ms;            /* pinholes last added again on an announcement */
 	struct log_limit hint_log, verify_log;
 
 	/* deferred work: hooks run inside mapping.c's callbacks */
@@ -506,6 +507,19 @@ static void hook_trouble(const char *why)
 
 /* ---- announcements: hints that make us ask, rate-limited ------------- */
 
+/* Pinholes cannot be read back: after an announced restart they are
+ * deleted and added again, at most once per check_interval, so that
+ * spoofed announcements cannot keep them churning. */
+static void doubt_pinholes(void)
+{
+	int64_t now = ev_now_ms();
+
+	if (G.doubted_ms && now - G.doubted_ms < (int64_t)G.conf.check_interval * 1000)
+		return;
+	G.doubted_ms = now ? now : 1;
+	pinhole_doubt_all();
+}
+
 static void on_hint_timer(void *arg)
 {
 	unsigned ask = G.ask;
@@ -518,7 +532,7 @@ static void on_hint_timer(void *arg)
 			log_info("gateway %s: %s: verifying mappings%s", G.address, G.hint_what,
 				 G.hints > 1 ? " (announced more than once)" : "");
 		mapping_verify_all();
-		pinhole_doubt_all();
+		doubt_pinholes();
 	}
 	G.hints = 0;
 	G.asked_ms = ev_now_ms();

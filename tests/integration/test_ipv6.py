@@ -5,6 +5,7 @@ checked from outside."""
 import os
 import re
 import subprocess
+import sys
 import time
 
 import pytest
@@ -319,6 +320,32 @@ def test_router_reboot_pinholes_back(make_bed):
         d.logtext()[-3000:]
     assert wait_until(lambda: b.reaches6(8080), timeout=5, what="IPv6 traffic through it")
     assert entry(d.status(), "web", "ipv6")["state"] == "mapped"
+
+
+SPOOF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",
+                     "spoof_announce.py")
+
+
+def test_spoofed_restarts_do_not_churn_pinholes(make_bed):
+    """Announcements are only hints (test_trust.py): a flood of spoofed SSDP restarts
+    from another LAN host makes the daemon add its pinhole again once per
+    check_interval at most, not once a second."""
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("upnp", check_interval="1h"), dropins={"web.conf": web(b)})
+    wait_entry(d, "web", "ipv6", "mapped")
+    time.sleep(1.5)                            # the first BOOTID's look is over
+    mark = os.path.getsize(b.miniupnpd_log)
+    flood = b.popen("lan2", [sys.executable, SPOOF, b.gw_lan_ip, "--rate", "200",
+                             "--seconds", "6"], label="spoof")
+    assert wait_until(lambda: flood.poll() is not None, timeout=30, what="the flood to end")
+    time.sleep(1.5)
+    assert int(re.search(r"SENT (\d+)", open(flood.log).read()).group(1)) >= 1000
+    with open(b.miniupnpd_log, errors="replace") as f:
+        f.seek(mark)
+        adds = len(re.findall(r"AddPinhole: \(inbound\)", f.read()))
+    assert adds <= 1, "the pinhole was made %d times during the flood" % adds
+    assert entry(d.status(), "web", "ipv6")["state"] == "mapped"
+    assert len(b.pinholes()) == 1 and b.reaches6(8080)
 
 
 def test_aaaa_published_and_answered_by_bind(make_bed):
