@@ -79,6 +79,12 @@ struct nlmsg {
  * AF_INET/AF_INET6 comes back as NLMSG_K_OTHER. */
 int nlmsg_next(const uint8_t *buf, size_t len, size_t *off, struct nlmsg *m);
 
+/* fn for every message of kind in buf (len bytes), until the end of a dump.
+ * 1: the dump ended (NLMSG_DONE); -1: an error message or a malformed
+ * buffer; 0: the buffer ended first (more to read). */
+int nlmsg_each(const uint8_t *buf, size_t len, enum nlmsg_kind kind,
+	       void (*fn)(const struct nlmsg *m, void *arg), void *arg);
+
 /* A dump request (RTM_GETADDR, RTM_GETROUTE, RTM_GETNEIGH) for family into
  * buf. Returns its length, or 0 if len is too small or type unknown. */
 size_t nlmsg_dump_request(uint8_t *buf, size_t len, uint16_t type, int family, uint32_t seq);

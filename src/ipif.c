@@ -88,8 +88,9 @@ struct apply {
 
 /* One RTM_NEWADDR / RTM_DELADDR (nlmsg.c takes IFA_LOCAL, this host's
  * address, over IFA_ADDRESS, which is the peer's on a PPP link). */
-static void apply_addr(const struct apply *ap, const struct nlmsg *m)
+static void apply_addr(const struct nlmsg *m, void *arg)
 {
+	const struct apply *ap = arg;
 	const struct nlmsg_addr *a = &m->u.addr;
 
 	if (a->family != AF_INET)
@@ -107,19 +108,8 @@ int ipif_apply(struct ipif_set *set, const char *ifname, unsigned ifindex,
 	       const void *buf, size_t len)
 {
 	struct apply ap = { .set = set, .ifname = ifname, .ifindex = ifindex };
-	struct nlmsg m;
-	size_t off = 0;
-	int rc;
 
-	while ((rc = nlmsg_next(buf, len, &off, &m)) == 1) {
-		if (m.kind == NLMSG_K_DONE)
-			return 1;
-		if (m.kind == NLMSG_K_ERROR)
-			return -1;
-		if (m.kind == NLMSG_K_ADDR)
-			apply_addr(&ap, &m);
-	}
-	return rc;
+	return nlmsg_each(buf, len, NLMSG_K_ADDR, apply_addr, &ap);
 }
 
 bool ipif_choose(const struct ipif_set *set, struct in_addr *out)

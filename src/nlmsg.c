@@ -252,6 +252,24 @@ bad:
 	return -1;
 }
 
+int nlmsg_each(const uint8_t *buf, size_t len, enum nlmsg_kind kind,
+	       void (*fn)(const struct nlmsg *m, void *arg), void *arg)
+{
+	struct nlmsg m;
+	size_t off = 0;
+	int rc;
+
+	while ((rc = nlmsg_next(buf, len, &off, &m)) == 1) {
+		if (m.kind == NLMSG_K_DONE)
+			return 1;
+		if (m.kind == NLMSG_K_ERROR)
+			return -1;
+		if (m.kind == kind)
+			fn(&m, arg);
+	}
+	return rc;
+}
+
 size_t nlmsg_dump_request(uint8_t *buf, size_t len, uint16_t type, int family, uint32_t seq)
 {
 	struct nlmsghdr h = { .nlmsg_type = type, .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP,

@@ -18,10 +18,20 @@
 
 #define DUMP_MAX_READS 64            /* a routing table larger than 64 reads: give up */
 
+struct scan {
+	unsigned ifindex;
+	struct route_default *best;
+};
+
 /* One route message: a default route of the main table via a gateway? */
-static void consider(const struct nlmsg_route *r, unsigned ifindex, struct route_default *best)
+static void consider(const struct nlmsg *m, void *arg)
 {
-	if (r->family != AF_INET || r->dst_len != 0 || r->type != RTN_UNICAST ||
+	const struct nlmsg_route *r = &m->u.route;
+	const struct scan *sc = arg;
+	struct route_default *best = sc->best;
+	unsigned ifindex = sc->ifindex;
+
+	if (m->del || r->family != AF_INET || r->dst_len != 0 || r->type != RTN_UNICAST ||
 	    r->table != RT_TABLE_MAIN || !r->has_gateway ||
 	    (ifindex && (unsigned)r->oif != ifindex))
 		return;
@@ -35,19 +45,9 @@ static void consider(const struct nlmsg_route *r, unsigned ifindex, struct route
 
 int route_scan(const void *buf, size_t len, unsigned ifindex, struct route_default *best)
 {
-	struct nlmsg m;
-	size_t off = 0;
-	int rc;
+	struct scan sc = { .ifindex = ifindex, .best = best };
 
-	while ((rc = nlmsg_next(buf, len, &off, &m)) == 1) {
-		if (m.kind == NLMSG_K_DONE)
-			return 1;
-		if (m.kind == NLMSG_K_ERROR)
-			return -1;
-		if (m.kind == NLMSG_K_ROUTE && !m.del)
-			consider(&m.u.route, ifindex, best);
-	}
-	return rc;
+	return nlmsg_each(buf, len, NLMSG_K_ROUTE, consider, &sc);
 }
 
 static int read_dump(int fd, unsigned ifindex, struct route_default *best)
