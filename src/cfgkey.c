@@ -186,6 +186,58 @@ static unsigned long regex_repeat_product(const char *re)
 	return product;
 }
 
+/* The end of the bracket expression opened at re ('['): its ']', or the
+ * string's end. Inside, "]" first and [:class:] [.coll.] [=equiv=] are literal. */
+static const char *bracket_end(const char *re)
+{
+	const char *c = re + 1;
+
+	if (*c == '^')
+		c++;
+	if (*c == ']')
+		c++;
+	for (; *c && *c != ']'; c++)
+		if (c[0] == '[' && (c[1] == ':' || c[1] == '.' || c[1] == '=')) {
+			const char *close = strchr(c + 2, c[1]);
+			while (close && close[1] != ']')
+				close = strchr(close + 1, c[1]);
+			if (!close)
+				return c + strlen(c);
+			c = close + 1;
+		}
+	return c;
+}
+
+/* "a**", "a+?", "a{2}*": a repetition of a repetition, undefined in POSIX
+ * extended regexes. glibc compiles a run of them with one level of
+ * recursion per operator and time that grows with each: a line of 30 stars
+ * takes minutes (found by fuzz_config). */
+static bool regex_stacks_repeats(const char *re)
+{
+	bool after_repeat = false;
+
+	for (const char *c = re; *c; c++) {
+		bool interval = *c == '{' && isdigit((unsigned char)c[1]);
+		bool repeat = interval || *c == '*' || *c == '+' || *c == '?';
+
+		if (*c == '\\' && c[1]) {
+			c++;
+		} else if (*c == '[') {
+			c = bracket_end(c);
+			if (!*c)
+				break;
+		} else if (repeat && after_repeat) {
+			return true;
+		} else if (interval) {
+			c = strchr(c, '}');
+			if (!c)
+				break;
+		}
+		after_repeat = repeat;
+	}
+	return false;
+}
+
 static int check_regex(const char *value, char *why, size_t len)
 {
 	regex_t re;
@@ -194,6 +246,9 @@ static int check_regex(const char *value, char *why, size_t len)
 	if (regex_repeat_product(value) > MAX_REGEX_REPEAT)
 		return say(why, len, "repetition counts too large (their product must be at most %d)",
 			   MAX_REGEX_REPEAT);
+	if (regex_stacks_repeats(value))
+		return say(why, len, "a repetition of a repetition (such as \"**\" or \"+?\"): "
+			   "write one");
 	rc = regcomp(&re, value, REG_EXTENDED | REG_NOSUB);
 	if (rc != 0) {
 		regerror(rc, &re, why, len);

@@ -57,6 +57,8 @@ static void test_parse_accepts(void **state)
 		{ KEY_NAME, "tsig-key.", "tsig-key.", 0 },
 		{ COLOUR, "GREEN", "green", 0 },
 		{ REGEX, "^ok( [0-9]+)?$", "^ok( [0-9]+)?$", 0 },
+		{ REGEX, "[*+]+ a\\** [[:digit:]]+ []*]? (ok|good)*",
+		  "[*+]+ a\\** [[:digit:]]+ []*]? (ok|good)*", 0 },
 	};
 	struct cfg_value v;
 	char why[200];
@@ -92,6 +94,10 @@ static void test_parse_refuses(void **state)
 		{ COLOUR, "pink", "\"pink\" is not red, green or blue" },
 		{ REGEX, "(ok", "Unmatched ( or \\(" },
 		{ REGEX, "((a{20}){20}){20}", "repetition counts too large" },
+		{ REGEX, "ok**", "a repetition of a repetition" },
+		{ REGEX, "o+?k", "a repetition of a repetition" },
+		{ REGEX, "ok{2}*", "a repetition of a repetition" },
+		{ REGEX, "\"o *******************************", "a repetition of a repetition" },
 		{ HEADER, "X-Key", "expected \"Name: value\"" },
 		{ HEADER, "X Key: v", "invalid header name" },
 	};
