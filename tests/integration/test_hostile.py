@@ -230,6 +230,33 @@ def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
     assert d.stop() == 0
 
 
+def _pcp_waiting_counts(p):
+    """How many MAP requests the PCP server had unanswered as each came."""
+    return [int(m) for m in re.findall(r"^REQ op=1 .* waiting=(\d+)$",
+                                       open(p.log, errors="replace").read(), re.M)]
+
+
+@pytest.mark.parametrize("delay_ms", [50, 500], ids=["quick", "slow"])
+def test_pcp_window(make_bed, delay_ms):
+    """A PCP server that answers well within 300 ms gets a few MAP requests at
+    once (never more than four); one that takes 500 ms only ever one."""
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = bed.popen("gw", [sys.executable, HOSTILE_PCP, "ok", bed.gw_lan_ip, "--delay",
+                         str(delay_ms)], label="pcp-window-%d" % delay_ms)
+    _wait_port(p.log)
+    svcs = "".join(bed.service_section("s%d" % i, 9000 + i, 19000 + i) for i in range(8))
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\ncheck_interval = 1h\n",
+                         dropins={"svcs.conf": svcs})
+    d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"]), timeout=30)
+    counts = _pcp_waiting_counts(p)
+    assert len(counts) >= 8, counts
+    if delay_ms < 300:
+        assert 2 <= max(counts) <= 4, counts
+    else:
+        assert max(counts) == 1, counts
+    assert d.stop() == 0
+
+
 def test_hostile_control_clients(bed):
     """Huge, garbage and many connections on the control socket never stall it."""
     d = bed.start_daemon(bed.gateway_conf("upnp"),
