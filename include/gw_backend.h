@@ -9,8 +9,10 @@
  *
  * Every request is asynchronous: a call queues it and returns its id
  * (> 0), or 0 if it could not be queued. The callback runs once, from the
- * event loop, unless cancel(id) came first. Each backend has one request
- * on the wire at a time and a deadline per request (gw_queue.h). */
+ * event loop, unless cancel(id) came first. Each backend has a small,
+ * polite window of requests on the wire (one for NAT-PMP, up to three for
+ * UPnP and PCP while the router answers well and quickly) and a deadline
+ * per request (gw_queue.h). */
 #ifndef HP_GW_BACKEND_H
 #define HP_GW_BACKEND_H
 

@@ -4,9 +4,11 @@
  * gateway.c and mapping.c use it through gw_backend_upnp only; the
  * functions below are its own API for the tools that drive it directly.
  *
- * Each request has a hard deadline; past it the helper is killed, the
- * request ends GW_GONE (timed_out), and a new helper is started for the
- * next request (it re-reads the last IGD's description by itself).
+ * Each request has a hard deadline; past it the helper running it is
+ * killed, the request ends GW_GONE (timed_out), and a new helper is
+ * started for the next request (it re-reads the last IGD's description by
+ * itself). A few requests can be on the wire at once, each in a helper of
+ * its own (gw_queue.h's window); the extra helpers end when nothing waits.
  * Results: UPnP 718 -> GW_CONFLICT, 606 -> GW_REFUSED, 714 ->
  * GW_NOT_FOUND, 725 (and 402 to an add with a lease) -> GW_PERMANENT_ONLY,
  * another UPnP error -> GW_TEMPORARY, a garbage reply -> GW_FAULT, no IGD

@@ -5,7 +5,8 @@
  * is first peeked at and checked here (length, opcode, internal port),
  * the socket is drained before every send, and every request is bounded
  * by our own monotonic deadline. One request is on the wire at a time
- * because a natpmp_t holds only one pending request. */
+ * (gw_queue.c's window stays at 1): a natpmp_t holds only one pending
+ * request, and answers carry no nonce to tell them apart. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -329,7 +330,9 @@ int natpmp_init(const char *gateway, int deadline_ms)
 		closenatpmp(&st.np);
 		goto fail;
 	}
-	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS) < 0) {
+	/* A window of 1: see the top of the file. */
+	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS,
+		     1) < 0) {
 		ev_fd_del(st.np.s);
 		closenatpmp(&st.np);
 		goto fail;

@@ -1,10 +1,13 @@
 /* gw_pcp.c - the PCP backend (RFC 6887), our own client, inside the event
  * loop: one UDP socket connected to the gateway's port 5351 (the kernel
- * drops datagrams from anyone else), one request on the wire at a time
- * (gw_queue.c), retransmitted as RFC 6887 8.1.1 says until our own
- * deadline. Every datagram is checked by pcp_wire.c (strict parse, then it
- * must answer the request on the wire: opcode, nonce, protocol, port) and
- * its epoch by the 8.5 rule; what it means comes from pcp_wire_verdict.
+ * drops datagrams from anyone else), a few requests on the wire at once
+ * (gw_queue.c's window: each MAP has its own nonce, so every answer finds
+ * its request), each retransmitted as RFC 6887 8.1.1 says until our own
+ * deadline. ANNOUNCE requests and the external-address MAP and its delete
+ * (one nonce for both) go alone. Every datagram is checked by pcp_wire.c
+ * (strict parse, then it must answer a request on the wire: opcode,
+ * nonce, protocol, port) and its epoch by the 8.5 rule; what it means
+ * comes from pcp_wire_verdict.
  *
  * What the table row offers:
  *   discover     an ANNOUNCE request: any PCP v2 answer is a PCP gateway
@@ -61,6 +64,7 @@ struct pcpreq {
 	uint8_t buf[PCP_MAX_LEN];
 	size_t len;
 	int64_t rt_ms;               /* the retransmission timeout running */
+	int64_t due_ms;              /* the next retransmission, 0 = none */
 };
 
 static struct {
@@ -70,7 +74,7 @@ static struct {
 	char gw_str[INET_ADDRSTRLEN];
 	char lan[INET_ADDRSTRLEN];   /* our address towards it */
 	struct gwq queue;
-	struct ev_timer *rtx;        /* retransmission of the head */
+	struct ev_timer *rtx;        /* the next retransmission due on the wire */
 	struct pcp_epoch epoch;
 	char ext_ip[INET6_ADDRSTRLEN];   /* as the last probe saw it (--probe) */
 	uint8_t probe_nonce[PCP_NONCE_LEN];
@@ -86,18 +90,45 @@ static struct {
 	struct log_limit stray_log, ann_log;
 } st = { .fd = -1, .ann_fd = -1 };
 
-static struct pcpreq *head(void)
+static struct pcpreq *first(void)
 {
 	return (struct pcpreq *)gwq_on_wire(&st.queue);
 }
 
+static struct pcpreq *next(const struct pcpreq *r)
+{
+	return (struct pcpreq *)r->q.next;
+}
+
 /* ---- sending ---------------------------------------------------------- */
+
+/* The rtx timer for the earliest retransmission due on the wire. */
+static void arm_rtx(void)
+{
+	int64_t due = 0;
+
+	for (struct pcpreq *r = first(); r; r = next(r))
+		if (r->due_ms && (!due || r->due_ms < due))
+			due = r->due_ms;
+	if (!due)
+		ev_timer_disarm(st.rtx);
+	else
+		ev_timer_arm(st.rtx, due > ev_now_ms() ? due - ev_now_ms() : 0);
+}
 
 static void transmit(struct pcpreq *r)
 {
 	if (send(st.fd, r->buf, r->len, 0) < 0 && errno != EAGAIN)
 		log_debug("pcp: send to %s: %s", st.gw_str, strerror(errno));
-	ev_timer_arm(st.rtx, r->rt_ms);
+	r->due_ms = ev_now_ms() + r->rt_ms;
+	arm_rtx();
+}
+
+/* r is done: no more retransmissions of it. */
+static void settle(struct pcpreq *r)
+{
+	r->due_ms = 0;
+	arm_rtx();
 }
 
 /* Late answers to earlier requests: told apart by nonce anyway, but an
@@ -130,7 +161,8 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 	 * leaves (a nonce that cannot be saved is still used: the mapping
 	 * works, only a restart could not renew it). */
 	pcp_store_sync();
-	drain();
+	if (first() == r && !next(r))
+		drain();
 	r->rt_ms = pcp_wire_next_rt_ms(0, drand48());
 	transmit(r);
 	return 0;
@@ -143,19 +175,22 @@ fault:
 
 static void on_rtx(void *arg)
 {
-	struct pcpreq *r = head();
+	int64_t now = ev_now_ms();
 
-	if (!r)
-		return;
-	r->rt_ms = pcp_wire_next_rt_ms(r->rt_ms, drand48());
-	log_debug("pcp: no answer from %s yet, sending again (next in %lld ms)", st.gw_str,
-		  (long long)r->rt_ms);
-	transmit(r);
+	for (struct pcpreq *r = first(); r; r = next(r)) {
+		if (!r->due_ms || r->due_ms > now)
+			continue;
+		r->rt_ms = pcp_wire_next_rt_ms(r->rt_ms, drand48());
+		log_debug("pcp: no answer from %s to request %llu yet, sending again (next in "
+			  "%lld ms)", st.gw_str, (unsigned long long)r->q.id, (long long)r->rt_ms);
+		transmit(r);
+	}
+	arm_rtx();
 }
 
 static void expired(struct gwq *q, struct gwq_req *r)
 {
-	ev_timer_disarm(st.rtx);
+	settle((struct pcpreq *)r);
 }
 
 /* ---- answers ---------------------------------------------------------- */
@@ -219,13 +254,12 @@ static void map_answer(const struct pcpreq *r, const struct pcp_verdict *v,
 
 static void probe_delete(void);
 
-static void finish_reply(const struct pcp_reply *rep)
+static void finish_reply(struct pcpreq *r, const struct pcp_reply *rep)
 {
-	struct pcpreq *r = head();
 	struct gw_result res = { .has_epoch = true, .epoch = rep->epoch };
 	struct pcp_verdict v;
 
-	ev_timer_disarm(st.rtx);
+	settle(r);
 	res.state_lost = rep->version == PCP_VERSION && epoch_lost(rep->epoch);
 	pcp_wire_verdict(r->kind == PR_ANNOUNCE ? NULL : &r->m, rep, &v);
 	res.outcome = v.outcome;
@@ -247,43 +281,55 @@ static void finish_reply(const struct pcp_reply *rep)
 	if (r->kind == PR_MAP && r->m.lifetime == 0 &&
 	    (res.outcome == GW_OK || res.outcome == GW_NOT_FOUND || res.outcome == GW_REFUSED))
 		pcp_store_forget(r->m.proto, r->int_host[0] ? r->int_host : st.lan, r->m.int_port);
-	gwq_finish(&st.queue, &res);
+	gwq_finish_req(&st.queue, &r->q, &res);
 }
 
-static bool answers_head(const struct pcp_reply *rep)
+/* The request on the wire that rep answers, or NULL. */
+static struct pcpreq *answered(const struct pcp_reply *rep)
 {
-	const struct pcpreq *r = head();
-
-	if (!r)
-		return false;
-	return r->kind == PR_ANNOUNCE ? pcp_wire_matches_announce(rep) :
-	       pcp_wire_matches_map(rep, &r->m);
+	for (struct pcpreq *r = first(); r; r = next(r))
+		if (r->kind == PR_ANNOUNCE ? pcp_wire_matches_announce(rep) :
+		    pcp_wire_matches_map(rep, &r->m))
+			return r;
+	return NULL;
 }
 
-/* 1: finished the head, 0: datagram dropped, -1: nothing to read. */
+/* Port unreachable: no PCP there, whichever request drew it. Each
+ * callback may stop the backend, which empties the wire. */
+static void refused(void)
+{
+	struct pcpreq *r;
+
+	while (st.inited && (r = first())) {
+		settle(r);
+		gwq_fail(&st.queue, GW_FAULT, "no PCP on gateway %s (port %d unreachable)",
+			 st.gw_str, PCP_SERVER_PORT);
+	}
+}
+
+/* 1: finished a request, 0: datagram dropped, -1: nothing to read. */
 static int take_one(void)
 {
 	uint8_t buf[PCP_MAX_LEN + 1];
 	struct pcp_reply rep;
+	struct pcpreq *r = NULL;
 	ssize_t n = recv(st.fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 
 	if (n < 0) {
-		if (errno == ECONNREFUSED && head()) {
-			ev_timer_disarm(st.rtx);
-			gwq_fail(&st.queue, GW_FAULT, "no PCP on gateway %s (port %d unreachable)",
-				 st.gw_str, PCP_SERVER_PORT);
+		if (errno == ECONNREFUSED && first()) {
+			refused();
 			return 1;
 		}
 		return -1;
 	}
 	if ((size_t)n > PCP_MAX_LEN || pcp_wire_parse(buf, (size_t)n, &rep) < 0 ||
-	    !answers_head(&rep)) {
+	    !(r = answered(&rep))) {
 		if (log_limit_ok(&st.stray_log, LOG_DEBUG, "pcp: stray datagrams"))
 			log_debug("pcp: ignoring a %zd-byte datagram from %s that answers nothing "
 				  "of ours", n, st.gw_str);
 		return 0;
 	}
-	finish_reply(&rep);
+	finish_reply(r, &rep);
 	return 1;
 }
 
@@ -313,6 +359,7 @@ static uint64_t push_announce(bool discover, gw_cb cb, void *arg)
 
 	r->kind = PR_ANNOUNCE;
 	r->discover = discover;
+	r->q.alone = true;          /* any ANNOUNCE answer matches any ANNOUNCE request */
 	return push(r, cb, arg);
 }
 
@@ -357,6 +404,7 @@ static struct pcpreq *probe_req(enum pr_kind kind, uint32_t lifetime)
 	struct pcpreq *r = xcalloc(1, sizeof(*r));
 
 	r->kind = kind;
+	r->q.alone = true;          /* the probe and its delete share a nonce */
 	/* A high external port: miniupnpd tries the ports upwards from the one
 	 * suggested until its permissions allow one (from 9: 1015 tries). */
 	if (pcp_wire_map_init(&r->m, st.lan, NULL, IPPROTO_UDP, PROBE_PORT,
@@ -552,7 +600,7 @@ static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 	}
 	if (open_socket(err, errlen) < 0 ||
 	    gwq_init(&st.queue, &queue_ops, s->deadline_ms > 0 ? s->deadline_ms :
-		     DEFAULT_DEADLINE_MS) < 0) {
+		     DEFAULT_DEADLINE_MS, GWQ_WINDOW_MAX) < 0) {
 		if (st.fd >= 0)
 			close(st.fd);
 		st.fd = -1;

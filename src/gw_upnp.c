@@ -1,10 +1,15 @@
 /* gw_upnp.c - daemon side of the UPnP backend. Requests queue here
- * (gw_queue.c) and go one at a time over a SOCK_SEQPACKET socketpair to
+ * (gw_queue.c) and go over a SOCK_SEQPACKET socketpair to
  * homeport-upnp-helper (src/upnp-helper/, started by upnp_proc.c), a
- * program of its own that runs the blocking miniupnpc calls confined.
- * Past a request's deadline, or when the helper dies, the helper is
- * killed and reaped and the request ends GW_GONE. The next request starts
- * a new helper, which reloads the IGD from the last root URL that every
+ * program of its own that runs the blocking miniupnpc calls confined, one
+ * at a time. The queue's window lets a few requests overlap: each goes to
+ * a helper of its own (up to GWQ_WINDOW_MAX of them, each with its own
+ * connection to the router; separate processes keep the helper as simple
+ * and confined as it is). The first helper stays; the others end as soon
+ * as nothing waits for them, so an idle daemon keeps one. Past a
+ * request's deadline, or when its helper dies, that helper is killed and
+ * reaped and the request ends GW_GONE. The next request starts a new
+ * helper, which reloads the IGD from the last root URL that every
  * request carries. Replies are checked as strictly as requests: the
  * helper parses hostile XML and is trusted no more than the router; every
  * string from it is cleaned (str_sanitize) before it can reach a log or
@@ -43,16 +48,22 @@
 #define READ_BURST 64                /* datagrams read per wake-up */
 #define SSDP_GATHER_MS 1000          /* read a burst of NOTIFYs in one go, see on_ssdp */
 #define SSDP_FLOOD 100               /* datagrams a second: no router's burst, a flood */
+#define HELPERS GWQ_WINDOW_MAX       /* one per request on the wire */
 
 struct ureq {
 	struct gwq_req q;            /* first: the queue's part */
 	struct upnp_wire_req w;
 };
 
-static struct {
-	bool inited;
+struct helper {
 	int fd;
 	pid_t pid;
+	struct ureq *req;            /* on the wire through it, NULL when idle */
+};
+
+static struct {
+	bool inited;
+	struct helper helpers[HELPERS];  /* [0] stays, the others only while needed */
 	struct gwq queue;
 	char root_url[256];          /* last IGD found; a new helper reloads it */
 	bool have_igd;
@@ -67,22 +78,26 @@ static struct {
 	unsigned long bootid;
 	gw_hint_cb hint_cb;
 	void *hint_arg;
-} st = { .fd = -1, .pid = -1, .ssdp_fd = -1 };
+} st = { .ssdp_fd = -1 };
 
-static void stop_helper(void)
+/* h->req stays for the caller to finish or forget. */
+static void stop_helper(struct helper *h)
 {
-	if (st.fd >= 0) {
-		ev_fd_del(st.fd);
-		close(st.fd);
-		st.fd = -1;
+	if (h->fd >= 0) {
+		ev_fd_del(h->fd);
+		close(h->fd);
 	}
-	upnp_proc_stop(st.pid);
-	st.pid = -1;
+	upnp_proc_stop(h->pid);
+	h->fd = -1;
+	h->pid = -1;
 }
 
-static struct ureq *head(void)
+static void stop_helpers(void)
 {
-	return (struct ureq *)gwq_on_wire(&st.queue);
+	for (size_t i = 0; i < HELPERS; i++) {
+		stop_helper(&st.helpers[i]);
+		st.helpers[i].req = NULL;
+	}
 }
 
 /* ---- sorting the helper's answers into outcomes ---------------------- */
@@ -178,9 +193,34 @@ static bool untrusted(const struct upnp_result *r, const struct upnp_wire_req *w
 	return true;
 }
 
-static void finish(const struct upnp_result *r)
+/* h's request ends with g. When nothing waits any more (the callback
+ * may have queued the next request), the idle extra helpers end. */
+static void finish_req(struct helper *h, const struct gw_result *g)
 {
-	const struct upnp_wire_req *w = &head()->w;
+	struct ureq *u = h->req;
+
+	h->req = NULL;
+	gwq_finish_req(&st.queue, &u->q, g);
+	if (!st.inited || gwq_waiting(&st.queue))
+		return;
+	for (size_t i = 1; i < HELPERS; i++)
+		if (st.helpers[i].fd >= 0 && !st.helpers[i].req) {
+			log_debug("upnp: helper %d no longer needed", (int)st.helpers[i].pid);
+			stop_helper(&st.helpers[i]);
+		}
+}
+
+static void fail_req(struct helper *h, enum gw_outcome o, const char *msg)
+{
+	struct gw_result g = { .outcome = o };
+
+	snprintf(g.error, sizeof(g.error), "%s", msg);
+	finish_req(h, &g);
+}
+
+static void finish(struct helper *h, const struct upnp_result *r)
+{
+	const struct upnp_wire_req *w = &h->req->w;
 	struct gw_result g = { .outcome = upnp_outcome(r, w), .code = r->upnp_code };
 
 	snprintf(g.error, sizeof(g.error), "%s", r->error);
@@ -190,7 +230,7 @@ static void finish(const struct upnp_result *r)
 				 r->ignored[i]);
 	if (g.outcome == GW_OK && !untrusted(r, w, &g))
 		fill_ok(r, w, &g);
-	gwq_finish(&st.queue, &g);
+	finish_req(h, &g);
 }
 
 /* Terminate and clean a string from the helper (the router's words). */
@@ -239,8 +279,18 @@ static void sanitize(struct upnp_result *r, uint32_t op)
 	}
 }
 
+/* A helper died or broke the protocol: it ends, and its request with it. */
+static void lost(struct helper *h, enum gw_outcome o, const char *msg)
+{
+	log_debug("upnp: helper %d: %s", (int)h->pid, msg);
+	stop_helper(h);
+	if (h->req)
+		fail_req(h, o, msg);
+}
+
 static void on_readable(int fd, short revents, void *arg)
 {
+	struct helper *h = arg;
 	union {
 		struct upnp_wire_rep p;
 		char raw[sizeof(struct upnp_wire_rep) + 16];
@@ -250,69 +300,80 @@ static void on_readable(int fd, short revents, void *arg)
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
 	if (n <= 0) {
-		log_debug("upnp: helper %d exited", (int)st.pid);
-		stop_helper();
-		if (head())
-			gwq_fail(&st.queue, GW_GONE, "UPnP helper died");
+		lost(h, GW_GONE, "UPnP helper died");
 		return;
 	}
 	if (n != (ssize_t)sizeof(in.p) || in.p.magic != UPNP_WIRE_MAGIC) {
 		log_warnx("upnp: malformed %zd-byte reply from the helper", n);
-		stop_helper();
-		if (head())
-			gwq_fail(&st.queue, GW_FAULT, "invalid reply from the UPnP helper");
+		lost(h, GW_FAULT, "invalid reply from the UPnP helper");
 		return;
 	}
-	if (!head() || in.p.id != head()->w.id) {
+	if (!h->req || in.p.id != h->req->w.id) {
 		log_debug("upnp: dropping reply %llu, nothing waits for it",
 			  (unsigned long long)in.p.id);
 		return;
 	}
-	sanitize(&in.p.res, head()->w.op);
-	finish(&in.p.res);
+	sanitize(&in.p.res, h->req->w.op);
+	finish(h, &in.p.res);
 }
 
-/* ---- the helper ------------------------------------------------------ */
+/* ---- the helpers ----------------------------------------------------- */
 
-static int start_helper(void)
+static int start_helper(struct helper *h)
 {
-	if (upnp_proc_start(&st.fd, &st.pid) < 0)
+	if (upnp_proc_start(&h->fd, &h->pid) < 0)
 		return -1;
-	if (ev_fd_add(st.fd, POLLIN, on_readable, NULL) < 0) {
+	if (ev_fd_add(h->fd, POLLIN, on_readable, h) < 0) {
 		log_warn("upnp: helper socket");
-		close(st.fd);
-		st.fd = -1;
-		stop_helper();
+		stop_helper(h);
 		return -1;
 	}
 	return 0;
 }
 
-static int send_wire(struct upnp_wire_req *w)
+static int send_wire(struct helper *h, struct upnp_wire_req *w)
 {
-	if (st.fd < 0 && start_helper() < 0)
+	if (h->fd < 0 && start_helper(h) < 0)
 		return -1;
-	if (send(st.fd, w, sizeof(*w), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*w))
+	if (send(h->fd, w, sizeof(*w), MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)sizeof(*w))
 		return 0;
 	/* A helper that died between requests: one fresh try. */
 	log_debug("upnp: send to helper: %s", strerror(errno));
-	stop_helper();
-	if (start_helper() < 0)
+	stop_helper(h);
+	if (start_helper(h) < 0)
 		return -1;
-	return send(st.fd, w, sizeof(*w), MSG_NOSIGNAL | MSG_DONTWAIT) ==
+	return send(h->fd, w, sizeof(*w), MSG_NOSIGNAL | MSG_DONTWAIT) ==
 		(ssize_t)sizeof(*w) ? 0 : -1;
+}
+
+/* An idle helper, running ones first (the first helper above all), else
+ * a free place for a new one. The window never exceeds HELPERS. */
+static struct helper *idle_helper(void)
+{
+	for (size_t i = 0; i < HELPERS; i++)
+		if (st.helpers[i].fd >= 0 && !st.helpers[i].req)
+			return &st.helpers[i];
+	for (size_t i = 0; i < HELPERS; i++)
+		if (st.helpers[i].fd < 0)
+			return &st.helpers[i];
+	return NULL;
 }
 
 static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 {
-	struct upnp_wire_req *w = &((struct ureq *)qr)->w;
+	struct ureq *u = (struct ureq *)qr;
+	struct upnp_wire_req *w = &u->w;
+	struct helper *h = idle_helper();
 
 	w->id = qr->id;
 	if (w->op != UPNP_OP_DISCOVER)
 		snprintf(w->root_url, sizeof(w->root_url), "%s", st.root_url);
-	if (send_wire(w) == 0)
+	if (h && send_wire(h, w) == 0) {
+		h->req = u;
 		return 0;
-	stop_helper();
+	}
+	if (h)
+		stop_helper(h);
 	res->outcome = GW_FAULT;
 	snprintf(res->error, sizeof(res->error), "cannot start the UPnP helper");
 	return -1;
@@ -320,9 +381,16 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 
 static void expired(struct gwq *q, struct gwq_req *r)
 {
-	log_debug("upnp: request %llu timed out, killing helper %d",
-		  (unsigned long long)r->id, (int)st.pid);
-	stop_helper();
+	for (size_t i = 0; i < HELPERS; i++) {
+		struct helper *h = &st.helpers[i];
+
+		if (h->req != (struct ureq *)r)
+			continue;
+		log_debug("upnp: request %llu timed out, killing helper %d",
+			  (unsigned long long)r->id, (int)h->pid);
+		stop_helper(h);
+		h->req = NULL;           /* the queue finishes it */
+	}
 }
 
 static const struct gwq_ops queue_ops = { .send = send_req, .expired = expired };
@@ -333,7 +401,10 @@ int upnp_init(int deadline_ms)
 {
 	if (st.inited)
 		upnp_fini();
-	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS) < 0)
+	for (size_t i = 0; i < HELPERS; i++)
+		st.helpers[i] = (struct helper){ .fd = -1, .pid = -1 };
+	if (gwq_init(&st.queue, &queue_ops, deadline_ms > 0 ? deadline_ms : DEFAULT_DEADLINE_MS,
+		     HELPERS) < 0)
 		return -1;
 	st.root_url[0] = '\0';
 	st.have_igd = false;
@@ -350,7 +421,7 @@ void upnp_fini(void)
 	if (!st.inited)
 		return;
 	st.inited = false;
-	stop_helper();
+	stop_helpers();
 	ssdp_close();
 	gwq_fini(&st.queue);
 }
@@ -405,6 +476,7 @@ uint64_t upnp_discover(const char *root_url, const char *ifname, const char *gat
 
 	if (!r)
 		return 0;
+	r->q.alone = true;          /* a new IGD: nothing else on the wire meanwhile */
 	if (put(r->w.root_url, sizeof(r->w.root_url), root_url) < 0 ||
 	    put(r->w.ifname, sizeof(r->w.ifname), ifname) < 0 ||
 	    put(r->w.gateway, sizeof(r->w.gateway), gateway) < 0) {

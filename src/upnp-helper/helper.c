@@ -6,7 +6,9 @@
  * the daemon as fd 3 and nothing else open, no environment, tied to the
  * daemon's life, unprivileged, memory capped, and under a seccomp filter
  * that leaves it the network and its socket only (sandbox.c). It answers
- * one request at a time and keeps the IGD it found between requests.
+ * one request at a time and keeps the IGD it found between requests; the
+ * daemon runs a few of them when it has several requests for the router
+ * (each then has its own connection to it).
  *
  * Trust: it is told the gateway (the host's default router) and uses an
  * IGD only there: SSDP answers whose description lives at another address

@@ -74,6 +74,53 @@ def test_hostile_upnp_router(make_bed, mode):
     assert time.monotonic() - t < 5.5
 
 
+def _upnp_busy_counts(p):
+    """How many requests the hostile IGD had waiting as each request came."""
+    return [int(m) for m in re.findall(r"^REQ \S+ \S+ busy=(\d+)$",
+                                       open(p.log, errors="replace").read(), re.M)]
+
+
+def _upnp_window_run(make_bed, mode, delay_ms, services):
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = bed.popen("lan", [sys.executable, HOSTILE, mode, "127.0.0.1", "--delay",
+                          str(delay_ms)], label="window-%s-%d" % (mode, delay_ms))
+    port = _wait_port(p.log)
+    conf = ("[gateway]\nprotocol = upnp\ncheck_interval = 1h\n"
+            "upnp_url = http://127.0.0.1:%d/rootDesc.xml\n" % port)
+    svcs = "".join(bed.service_section("s%d" % i, 9000 + i, 19000 + i) for i in range(services))
+    return p, bed.start_daemon(conf, dropins={"svcs.conf": svcs})
+
+
+def test_upnp_overlaps_a_few_requests(make_bed):
+    """A router that answers well and quickly gets a few requests at once (each
+    helper has its own connection), never more than three (GWQ_WINDOW_MAX)."""
+    p, d = _upnp_window_run(make_bed, "ok", 50, 16)
+    d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"]), timeout=20)
+    counts = _upnp_busy_counts(p)
+    assert len(counts) >= 16, counts
+    assert max(counts) >= 2, "never more than one request at once: %s" % counts
+    assert max(counts) <= 3, counts
+    assert d.stop() == 0
+
+
+@pytest.mark.parametrize("mode,delay_ms", [("ok", 500), ("soap-fault", 0)],
+                         ids=["slow", "errors"])
+def test_upnp_one_request_at_a_time_when_slow_or_failing(make_bed, mode, delay_ms):
+    """A router that answers slowly (500 ms, over the 300 ms the window allows)
+    or only with UPnP errors never sees two requests of ours at once."""
+    p, d = _upnp_window_run(make_bed, mode, delay_ms, 8)
+    if mode == "ok":
+        d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"]),
+                   timeout=30)
+    else:
+        _watch(d, 4)
+    counts = _upnp_busy_counts(p)
+    # enough requests that a wider window would have shown
+    assert len(counts) >= 8, counts
+    assert max(counts) == 1, counts
+    assert d.stop() == 0
+
+
 def _natpmp_responder(bed, mode):
     """A NAT-PMP server in the router's namespace that answers wrongly."""
     code = r'''
@@ -180,6 +227,33 @@ def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
     assert maps <= {"short-life": 6, "epoch-reset": 8, "announce-flood": 4}.get(mode, 2), \
         (mode, maps)
     assert announces <= {"announce-flood": 10}.get(mode, 0), (mode, announces)
+    assert d.stop() == 0
+
+
+def _pcp_waiting_counts(p):
+    """How many MAP requests the PCP server had unanswered as each came."""
+    return [int(m) for m in re.findall(r"^REQ op=1 .* waiting=(\d+)$",
+                                       open(p.log, errors="replace").read(), re.M)]
+
+
+@pytest.mark.parametrize("delay_ms", [50, 500], ids=["quick", "slow"])
+def test_pcp_window(make_bed, delay_ms):
+    """A PCP server that answers well within 300 ms gets a few MAP requests at
+    once (never more than three); one that takes 500 ms only ever one."""
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = bed.popen("gw", [sys.executable, HOSTILE_PCP, "ok", bed.gw_lan_ip, "--delay",
+                         str(delay_ms)], label="pcp-window-%d" % delay_ms)
+    _wait_port(p.log)
+    svcs = "".join(bed.service_section("s%d" % i, 9000 + i, 19000 + i) for i in range(8))
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\ncheck_interval = 1h\n",
+                         dropins={"svcs.conf": svcs})
+    d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"]), timeout=30)
+    counts = _pcp_waiting_counts(p)
+    assert len(counts) >= 8, counts
+    if delay_ms < 300:
+        assert 2 <= max(counts) <= 3, counts
+    else:
+        assert max(counts) == 1, counts
     assert d.stop() == 0
 
 

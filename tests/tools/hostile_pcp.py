@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """A hostile PCP server (RFC 6887) for the PCP client's tests.
 
-    hostile_pcp.py MODE ADDR [OTHER_ADDR]    prints "PORT 5351" once listening.
+    hostile_pcp.py MODE ADDR [OTHER_ADDR] [--delay MS]
+                                             prints "PORT 5351" once listening.
 
 It listens on ADDR:5351 (run it in the router's namespace, on the gateway's
 LAN address, with miniupnpd stopped). ANNOUNCE requests are answered
@@ -19,7 +20,10 @@ MAP requests get what MODE says:
   flood          200 garbage datagrams, then a correct answer
   silent         never answers MAP (ANNOUNCE still answered)
   announce-flood like ok, and multicasts ANNOUNCE (epoch 0) 50 times a second
-Every request is logged to stderr as "REQ op=<opcode> len=<n> lifetime=<s>"."""
+--delay sends every answer MS milliseconds after its request came (a slow
+server; requests keep being read meanwhile).
+Every request is logged to stderr as "REQ op=<opcode> len=<n> lifetime=<s>
+waiting=<w>" (w: requests whose answer is not sent yet, this one included)."""
 import os
 import socket
 import struct
@@ -29,6 +33,8 @@ import time
 
 EXT_IP = "198.51.100.7"
 START = time.monotonic()
+WAITING = [0]                    # requests whose answer is not sent yet
+WAITING_LOCK = threading.Lock()
 
 
 def v4mapped(ip):
@@ -97,9 +103,22 @@ def announcer(addr):
         time.sleep(0.02)
 
 
+def send_answers(replies, socks, s, peer):
+    for data, via in replies:
+        socks.get(via, s).sendto(data, peer)
+    with WAITING_LOCK:
+        WAITING[0] -= 1
+
+
 def main():
-    mode, addr = sys.argv[1], sys.argv[2]
-    other = sys.argv[3] if len(sys.argv) > 3 else None
+    args = sys.argv[1:]
+    delay = 0.0
+    if "--delay" in args:
+        i = args.index("--delay")
+        delay = int(args[i + 1]) / 1000.0
+        del args[i:i + 2]
+    mode, addr = args[0], args[1]
+    other = args[2] if len(args) > 2 else None
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind((addr, 5351))
     socks = {"main": s}
@@ -115,13 +134,17 @@ def main():
     while True:
         req, peer = s.recvfrom(2048)
         life = struct.unpack("!I", req[4:8])[0] if len(req) >= 8 else -1
-        sys.stderr.write("REQ op=%d len=%d lifetime=%d\n" %
-                         (req[1] & 0x7f if len(req) > 1 else -1, len(req), life))
-        sys.stderr.flush()
-        if len(req) < 24 or req[0] != 2:
-            continue
-        for data, via in reply_for(req, mode):
-            socks.get(via, s).sendto(data, peer)
+        with WAITING_LOCK:
+            WAITING[0] += 1
+            sys.stderr.write("REQ op=%d len=%d lifetime=%d waiting=%d\n" %
+                             (req[1] & 0x7f if len(req) > 1 else -1, len(req), life,
+                              WAITING[0]))
+            sys.stderr.flush()
+        replies = reply_for(req, mode) if len(req) >= 24 and req[0] == 2 else []
+        if delay:
+            threading.Timer(delay, send_answers, (replies, socks, s, peer)).start()
+        else:
+            send_answers(replies, socks, s, peer)
 
 
 if __name__ == "__main__":

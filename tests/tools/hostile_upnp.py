@@ -1,13 +1,16 @@
 #!/usr/bin/python3
 """A hostile UPnP IGD for the gateway-backend tests.
 
-    hostile_upnp.py MODE [HOST] [--ssdp] [--ext-ip IP]
+    hostile_upnp.py MODE [HOST] [--ssdp] [--ext-ip IP] [--delay MS]
                                     prints "PORT <n>" once listening.
 
 --ssdp also answers SSDP M-SEARCHes on 239.255.255.250:1900 (on HOST's
 interface) with this IGD's description URL: at once, and again 1.5 s
 later (miniupnpc 2.2.4 keeps the last IGD that answers), like a rogue LAN
 host posing as the gateway. --ext-ip is what GetExternalIPAddress says.
+--delay makes every SOAP answer wait MS milliseconds (a slow router); the
+connections are served in parallel, so how many requests a client has
+waiting at once shows.
 
 MODE picks the misbehaviour; the description is at /rootDesc.xml, the
 control URL at /ctl:
@@ -30,8 +33,11 @@ control URL at /ctl:
   evil-strings  like ok, but AddPortMapping answers a fault whose errorCode
                 starts a forged log line, with control characters and bytes
                 that are not UTF-8
-Every request is logged to stderr as "REQ <path> <SOAP action>", every
-M-SEARCH answered as "SSDP <from>"."""
+Every request is logged to stderr as "REQ <path> <SOAP action> busy=<n>"
+(n: requests received and not yet being answered, this one included; an
+answer starts only after the count went down, so a client that waits for
+each answer never shows more than 1), every M-SEARCH answered as
+"SSDP <from>"."""
 import os
 import re
 import socket
@@ -77,6 +83,9 @@ HTML_OK = """<html><head><title>Router</title></head>
 
 HUGE = 100 * 1024 * 1024
 EXT_IP = "198.51.100.7"
+DELAY = 0.0                      # seconds before each SOAP answer
+BUSY = [0]                       # requests received, answer not yet started
+BUSY_LOCK = threading.Lock()
 
 # (miniupnpc's XML reader ends a value at any '<': no "<N>" priority here)
 EVIL = "7\r\nforged\x1b[1m\xff\xc2\x85".encode("latin-1")
@@ -176,14 +185,28 @@ def soap(conn, mode, body):
         send(conn, SOAP_OK.format(action=action, body=inner))
 
 
+def received(path, body):
+    """Log the request; wait --delay before a SOAP answer."""
+    action = re.search(rb"<u:(\w+)", body)
+    with BUSY_LOCK:
+        BUSY[0] += 1
+        sys.stderr.write("REQ %s %s busy=%d\n" % (path, action.group(1).decode() if action
+                                                   else "-", BUSY[0]))
+        sys.stderr.flush()
+    try:
+        if path.startswith("/ctl"):
+            time.sleep(DELAY)
+    finally:
+        with BUSY_LOCK:
+            BUSY[0] -= 1
+
+
 def serve(conn, mode):
     try:
         path, body = read_request(conn)
         if path is None:
             return
-        action = re.search(rb"<u:(\w+)", body)
-        sys.stderr.write("REQ %s %s\n" % (path, action.group(1).decode() if action else "-"))
-        sys.stderr.flush()
+        received(path, body)
         if path.startswith("/ctl"):
             soap(conn, mode, body)
         elif mode == "desc-garbage":
@@ -230,7 +253,7 @@ def ssdp_answers(host, port):
 
 
 def main():
-    global EXT_IP
+    global EXT_IP, DELAY
     args = sys.argv[1:]
     ssdp = "--ssdp" in args
     if ssdp:
@@ -238,6 +261,10 @@ def main():
     if "--ext-ip" in args:
         i = args.index("--ext-ip")
         EXT_IP = args[i + 1]
+        del args[i:i + 2]
+    if "--delay" in args:
+        i = args.index("--delay")
+        DELAY = int(args[i + 1]) / 1000.0
         del args[i:i + 2]
     mode = args[0]
     host = args[1] if len(args) > 1 else "127.0.0.1"
