@@ -36,7 +36,7 @@ BUILD   ?= build
 # The daemon; miniupnpc (for its headers' types only) and libseccomp are the
 # UPnP helper's: it alone links them. libcurl's headers only: the daemon
 # loads it when something speaks HTTP (src/http_lib.c).
-PKGS := libcurl inih jansson
+PKGS := libcurl inih jansson nettle
 LINK_PKGS := $(filter-out libcurl,$(PKGS))
 HELPER_PKGS := miniupnpc libseccomp
 

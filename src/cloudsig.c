@@ -1,6 +1,6 @@
 /* cloudsig.c - ACS3-HMAC-SHA256 (Alibaba Cloud) and TC3-HMAC-SHA256
  * (Tencent Cloud) request signatures, written from the providers' signature
- * documents (see cloudsig.h) on digest.c's SHA-256 and HMAC.
+ * documents (see cloudsig.h) on Nettle's SHA-256 and HMAC (digest.h).
  * Derived keys are wiped after use; nothing here logs. */
 #include <ctype.h>
 #include <stdio.h>
@@ -29,7 +29,7 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 static int hmac256(const void *key, size_t klen, const void *msg, size_t mlen,
 		   unsigned char *out)
 {
-	hmac(DIGEST_SHA256, key, klen, msg, mlen, out);
+	digest_hmac(DIGEST_SHA256, key, klen, msg, mlen, out);
 	return 0;
 }
 

@@ -1,6 +1,6 @@
 /* tsig.c - TSIG (RFC 8945): reading the keys users hand us (a bare base64
  * secret or a tsig-keygen key file), signing requests and verifying replies
- * with digest.c's HMAC. No error message ever contains the secret. */
+ * with Nettle's HMAC (digest.h). No error message ever contains the secret. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -425,9 +425,9 @@ void tsig_key_wipe(struct tsig_key *k)
 
 /* ---- MAC ---- */
 
-static void mac_begin(struct hmac_ctx *ctx, const struct tsig_key *k)
+static void mac_begin(struct digest_hmac *ctx, const struct tsig_key *k)
 {
-	hmac_init(ctx, algs[k->alg].digest, k->secret, k->secret_len);
+	digest_hmac_init(ctx, algs[k->alg].digest, k->secret, k->secret_len);
 }
 
 static void put48(uint8_t *p, uint64_t v)
@@ -446,7 +446,7 @@ static uint64_t get48(const uint8_t *p)
 }
 
 /* RFC 8945 4.3.3: the TSIG variables, canonical names, then other data. */
-static int mac_variables(struct hmac_ctx *ctx, const struct tsig_key *k, uint64_t t,
+static int mac_variables(struct digest_hmac *ctx, const struct tsig_key *k, uint64_t t,
 			 uint16_t fudge, uint16_t error, const uint8_t *other, uint16_t other_len)
 {
 	uint8_t v[DNS_NAME_MAX * 2 + 32];
@@ -468,20 +468,20 @@ static int mac_variables(struct hmac_ctx *ctx, const struct tsig_key *k, uint64_
 	dns_put16(v + n + 8, error);
 	dns_put16(v + n + 10, other_len);
 	n += 12;
-	hmac_update(ctx, v, n);
-	hmac_update(ctx, other, other_len);
+	digest_hmac_update(ctx, v, n);
+	digest_hmac_update(ctx, other, other_len);
 	return 0;
 }
 
-static void mac_prior(struct hmac_ctx *ctx, const uint8_t *prior, size_t prior_len)
+static void mac_prior(struct digest_hmac *ctx, const uint8_t *prior, size_t prior_len)
 {
 	uint8_t l[2];
 
 	if (prior == NULL)
 		return;
 	dns_put16(l, (uint16_t)prior_len);
-	hmac_update(ctx, l, 2);
-	hmac_update(ctx, prior, prior_len);
+	digest_hmac_update(ctx, l, 2);
+	digest_hmac_update(ctx, prior, prior_len);
 }
 
 /* ---- signing ---- */
@@ -520,7 +520,7 @@ int tsig_sign(const struct tsig_key *k, uint8_t *msg, size_t *len, size_t cap,
 	      uint64_t time_signed, uint16_t error, const uint8_t *prior_mac,
 	      size_t prior_mac_len, uint8_t *mac_out)
 {
-	struct hmac_ctx ctx;
+	struct digest_hmac ctx;
 	uint16_t arcount;
 
 	if (*len < DNS_HDR_LEN || *len > cap || cap - *len < tsig_rr_size(k) ||
@@ -531,12 +531,12 @@ int tsig_sign(const struct tsig_key *k, uint8_t *msg, size_t *len, size_t cap,
 		return -1;
 	mac_begin(&ctx, k);
 	mac_prior(&ctx, prior_mac, prior_mac_len);
-	hmac_update(&ctx, msg, *len);
+	digest_hmac_update(&ctx, msg, *len);
 	if (mac_variables(&ctx, k, time_signed, TSIG_FUDGE, error, NULL, 0) < 0) {
-		explicit_bzero(&ctx, sizeof(ctx));     /* keyed state */
+		digest_hmac_wipe(&ctx);     /* keyed state */
 		return -1;
 	}
-	hmac_final(&ctx, mac_out);
+	digest_hmac_final(&ctx, mac_out);
 	append_rr(k, msg, len, time_signed, error, mac_out);
 	dns_put16(msg + 10, (uint16_t)(arcount + 1));
 	return 0;
@@ -606,7 +606,7 @@ static int reply_mac(const struct tsig_key *k, const uint8_t *msg, size_t tsig_o
 		     const uint8_t *req_mac, size_t req_mac_len, const struct tsig_rr *rr,
 		     uint8_t *out)
 {
-	struct hmac_ctx ctx;
+	struct digest_hmac ctx;
 	uint8_t hdr[DNS_HDR_LEN];
 
 	memcpy(hdr, msg, DNS_HDR_LEN);
@@ -614,14 +614,14 @@ static int reply_mac(const struct tsig_key *k, const uint8_t *msg, size_t tsig_o
 	dns_put16(hdr + 10, (uint16_t)(dns_get16(msg + 10) - 1));
 	mac_begin(&ctx, k);
 	mac_prior(&ctx, req_mac, req_mac_len);
-	hmac_update(&ctx, hdr, DNS_HDR_LEN);
-	hmac_update(&ctx, msg + DNS_HDR_LEN, tsig_off - DNS_HDR_LEN);
+	digest_hmac_update(&ctx, hdr, DNS_HDR_LEN);
+	digest_hmac_update(&ctx, msg + DNS_HDR_LEN, tsig_off - DNS_HDR_LEN);
 	if (mac_variables(&ctx, k, rr->time_signed, rr->fudge, rr->error, rr->other,
 			  rr->other_len) < 0) {
-		explicit_bzero(&ctx, sizeof(ctx));     /* keyed state */
+		digest_hmac_wipe(&ctx);     /* keyed state */
 		return -1;
 	}
-	hmac_final(&ctx, out);
+	digest_hmac_final(&ctx, out);
 	return 0;
 }
 
