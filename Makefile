@@ -157,7 +157,8 @@ check-integration: all
 # The daemon-level tests again on the ASan+UBSan build: any memory error or
 # undefined behaviour aborts the daemon, which the tests then see.
 SAN_INTEGRATION := test_daemon.py test_gateway.py test_pcp.py test_ddns.py test_hostile.py \
-	test_rfc2136.py test_providers.py test_hooks.py test_clouddns.py test_ipsource.py
+	test_rfc2136.py test_providers.py test_hooks.py test_clouddns.py test_ipsource.py \
+	test_ipv6.py
 check-integration-san:
 	$(MAKE) SAN=1 all
 	HOMEPORT_BUILD=$(abspath $(BUILD))/san $(PYTHON) -m pytest -q \

@@ -192,14 +192,15 @@ def ctl_status(sock_path, timeout=1.0):
 
 
 # -- DNS, in-process (no dig fork per poll) -------------------------------------------------
-def dns_query_a(sock, server, name, timeout=0.5):
-    """One A query over an already-created UDP socket (in the right namespace);
-    returns the list of addresses in the answer ([] when none, None on timeout)."""
+def dns_query_a(sock, server, name, timeout=0.5, rtype=1):
+    """One A query (rtype=28: AAAA) over an already-created UDP socket (in the
+    right namespace); returns the list of addresses in the answer ([] when none,
+    None on timeout)."""
     qid = int.from_bytes(os.urandom(2), "big")
     q = struct.pack(">HHHHHH", qid, 0x0000, 1, 0, 0, 0)
     for label in name.rstrip(".").split("."):
         q += bytes([len(label)]) + label.encode()
-    q += b"\x00" + struct.pack(">HH", 1, 1)
+    q += b"\x00" + struct.pack(">HH", rtype, 1)
     sock.settimeout(timeout)
     sock.sendto(q, server)
     deadline = time.monotonic() + timeout
@@ -232,6 +233,8 @@ def dns_query_a(sock, server, name, timeout=0.5):
         pos += 10
         if rtype == 1 and rdlen == 4:
             out.append(socket.inet_ntoa(data[pos:pos + 4]))
+        elif rtype == 28 and rdlen == 16:
+            out.append(socket.inet_ntop(socket.AF_INET6, data[pos:pos + 16]))
         pos += rdlen
     return out
 

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "addr6_pick.h"
 #include "cfgkey.h"
 
 enum gw_protocol_pref { GW_PREF_AUTO, GW_PREF_UPNP, GW_PREF_NATPMP, GW_PREF_PCP,
@@ -45,6 +46,7 @@ struct cfg_gateway {
 	char *ca_file;                 /* extra CA bundle for the web sources, as written */
 	char *ca_path;                 /* ca_file found (see config_load), for use */
 	bool allow_http;               /* web sources may be http:// */
+	bool ipv6;                     /* auto (yes): pinholes, this host's IPv6 address */
 };
 
 struct cfg_service {
@@ -56,6 +58,7 @@ struct cfg_service {
 	char *description;             /* defaults to "homeport:NAME" */
 	uint32_t lease;                /* defaults to [gateway] lease */
 	bool manual;                   /* map = manual: forwarded by hand, never asked for */
+	bool ipv6;                     /* also a pinhole in the IPv6 firewall (default yes) */
 	char *file;                    /* where the section started */
 	int line;
 };
@@ -74,6 +77,8 @@ struct cfg_ddns {
 	char **hostnames;
 	size_t n_hostnames;
 	uint32_t force_interval;       /* seconds */
+	unsigned records;              /* DDNS_REC_A | DDNS_REC_AAAA (provider.h), default A */
+	struct addr6_host ipv6_host;   /* whose address AAAA records get (default self) */
 	struct cfg_value *values;      /* [ops->n_keys] */
 
 	char *file;                    /* where the section started */
@@ -136,7 +141,9 @@ void config_dump(const struct hp_config *cfg, FILE *out);
 const struct cfg_service *config_find_service(const struct hp_config *cfg, const char *name);
 const struct cfg_ddns *config_find_ddns(const struct hp_config *cfg, const char *name);
 
-/* True when two entries would publish the same way (reload keeps their state). */
+/* True when two entries would publish the same way (reload keeps their
+ * state); records and ipv6_host are not compared: each record type keeps
+ * its own state (ddns.c). */
 bool config_ddns_equal(const struct cfg_ddns *a, const struct cfg_ddns *b);
 
 /* A provider's key values, by index into its key table; each aborts on a
@@ -166,6 +173,7 @@ struct config_check;
 void config_check_error(struct config_check *chk, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 bool config_check_require(struct config_check *chk, const char *key, bool present);
+/* The same IPv4 mapping (ipv6 is not compared: pinhole.c follows it). */
 bool config_service_equal(const struct cfg_service *a, const struct cfg_service *b);
 
 /* For the section parsers in config_*.c: report "FILE:LINE: message";

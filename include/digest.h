@@ -2,7 +2,7 @@
  * (tsig.c), the cloud API signatures (cloudsig.c) and the config fingerprint
  * (ddns_policy.c) need, on GNU Nettle. Nettle rather than OpenSSL's libcrypto:
  * a daemon that signs one HMAC with libcrypto keeps ~3.8 MB of it resident,
- * with Nettle ~0.5 MB (bench/README.md, section 7). The callers see only
+ * with Nettle ~0.5 MB (bench/README.md, section 8). The callers see only
  * these names, so the library stays one file's business. */
 #ifndef HP_DIGEST_H
 #define HP_DIGEST_H

@@ -98,9 +98,12 @@ void event_ip(const char *ip, bool is_public);
  * not announced), or "lost" when the router no longer holds it. */
 void event_mapping(const char *service, const char *protocol, unsigned port,
 		   const char *state, const char *error);
-/* Every finished DDNS attempt. outcome: enum ddns_outcome (provider.h). */
+/* Every finished DDNS attempt. outcome: enum ddns_outcome (provider.h).
+ * event_ddns6: of an AAAA record (HOMEPORT_IPV6 / %ipv6% carry it). */
 void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 		const char *old_ip, const char *error);
+void event_ddns6(const struct cfg_ddns *c, int outcome, const char *ip6,
+		 const char *old_ip6, const char *error);
 
 /* For metrics: every subject's last change and the DDNS attempt counters:
  * {"changes": [{"kind","name","time"}], "ddns": {NAME: {"sent","failed"}}} */

@@ -42,6 +42,9 @@ enum gw_outcome {
 #define GW_CAP_THIRD_PARTY 0x10  /* maps for other hosts where the router allows it (PCP
 				  * THIRD_PARTY): tried first for them, then a protocol
 				  * with GW_CAP_OTHER_HOST alone */
+#define GW_CAP_PINHOLE    0x20   /* opens IPv6 firewall pinholes (map/unmap with
+				  * GW_FAMILY_IPV6), where the gateway found has an IPv6
+				  * firewall to control (gw_found.pinholes) */
 
 enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
 
@@ -63,6 +66,12 @@ struct gw_map_req {
 	uint32_t lease;                  /* seconds, 0 = permanent */
 	char handle[GW_HANDLE_LEN];      /* from an earlier result (a PCP nonce, a pinhole's
 					  * UniqueID): renew or delete that one; "" if none */
+	/* GW_FAMILY_IPV6: int_host is the IPv6 address to open (and the request
+	 * goes from it, since routers open pinholes only for the asking
+	 * address); the request goes to via6, the IPv6 gateway (on interface
+	 * scope_id when link-local). */
+	char via6[GW_ADDR_LEN];
+	unsigned scope_id;
 };
 
 /* A mapping as the gateway reports it: the answer to map or read_back. */
@@ -82,6 +91,8 @@ struct gw_found {
 	char locator[256];               /* where the backend finds it again (the IGD's root
 					  * URL), "" if nothing beyond the address */
 	char ext_ip[GW_ADDR_LEN];        /* the external IP, if the answer carried it */
+	bool pinholes;                   /* GW_CAP_PINHOLE: this gateway has an IPv6 firewall
+					  * we can open (UPnP: WANIPv6FirewallControl) */
 };
 
 struct gw_result {

@@ -31,6 +31,10 @@ struct upnp_igd {
 	char lan_addr[INET_ADDRSTRLEN];   /* our address towards the IGD */
 	char gateway_addr[INET_ADDRSTRLEN];
 	bool connected;              /* WAN link up (as the IGD says) */
+	bool has_6fc;                /* describes WANIPv6FirewallControl (IGD v2 pinholes) */
+	bool fw_known;               /* GetFirewallStatus answered: */
+	bool fw_enabled;             /* FirewallEnabled */
+	bool fw_inbound;             /* InboundPinholeAllowed */
 };
 
 int  upnp_init(int deadline_ms);     /* 0 / -1 */
@@ -52,6 +56,11 @@ uint64_t upnp_add_mapping(unsigned proto, uint16_t ext_port, const char *int_hos
 			  gw_cb cb, void *arg);
 uint64_t upnp_get_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *arg);
 uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *arg);
+/* IPv6 pinholes (GW_FAMILY_IPV6 requests of gw_backend_upnp): over IPv6 to
+ * q->via6, from q->int_host, which is the address opened. Add OK: u.map
+ * with the UniqueID in handle; delete: q->handle. */
+uint64_t upnp_add_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg);
+uint64_t upnp_delete_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg);
 void upnp_cancel(uint64_t id);
 void upnp_cancel_all(void);
 bool upnp_busy(void);                /* a request is queued or in flight */

@@ -84,6 +84,12 @@ void mapping_shutdown(bool keep, void (*done)(void *arg), void *arg);
  * and no deletion of a remembered mapping is in flight. */
 bool mapping_once_done(bool *all_ok);
 
+/* The log line ("KIND SERVICE/PROTO: old -> new: error") and the event of
+ * an entry's state change; mapping.c's and pinhole.c's transitions. */
+void mapping_note(const char *kind, const char *service, const char *proto,
+		  const char *event_proto, unsigned port, enum map_state from, enum map_state to,
+		  const char *old_error, const char *error);
+
 /* Pure policy helpers (unit-tested). */
 const char *mapping_state_name(enum map_state s);
 /* Retry delay after the n-th consecutive failure (n >= 1), jitter in

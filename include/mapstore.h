@@ -5,6 +5,7 @@
 #ifndef HP_MAPSTORE_H
 #define HP_MAPSTORE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -19,6 +20,7 @@ struct map_record {
 	const char *locator;         /* the backend's locator (the IGD root URL), "" if none */
 	const char *handle;          /* the backend's handle of the mapping, "" if none */
 	uint32_t lease;
+	bool ipv6;                   /* an IPv6 pinhole (pinhole.c): int_host is IPv6 */
 };
 
 /* dir NULL: nothing is read or written. */
@@ -28,6 +30,9 @@ void mapstore_close(void);
 /* Make the file hold exactly these records (atomically). Cheap when they
  * are what it already holds. */
 void mapstore_save(const struct map_record *recs, size_t n);
+/* The same for one set: the IPv4 mappings (ipv6 false; mapstore_save) or
+ * the IPv6 pinholes; the other set stays as it is. */
+void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n);
 
 /* Call fn for every valid record in the file; invalid ones are logged and
  * skipped. fn must copy what it keeps. Returns the count. */

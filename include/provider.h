@@ -21,6 +21,15 @@
 
 struct provider_ops;
 
+/* How a dyndns2 preset sends an IPv6 address (the per-preset table is in
+ * homeport.conf(5)). Each record type goes in a request of its own. */
+enum preset_v6 {
+	PRESET_V6_MYIPV6,    /* myipv6=ADDR (and no myip): the generic dyndns2 server */
+	PRESET_V6_MYIP,      /* myip=ADDR: the server tells the families apart */
+	PRESET_V6_DESEC,     /* myipv6=ADDR&myipv4=preserve; A requests carry myipv6=preserve */
+	PRESET_V6_NONE,      /* no AAAA: records = AAAA is refused at config check */
+};
+
 /* One row per name users can write in "provider = ..." (provider.c). */
 struct provider_preset {
 	const char *name;                /* config value of "provider" */
@@ -30,9 +39,14 @@ struct provider_preset {
 	const char *extra_query;         /* appended to the query, e.g. "system=dyndns" */
 	uint32_t min_interval;           /* seconds between two updates, 0: none */
 	const char *doc;                 /* one line for the man page / -nv */
+	enum preset_v6 v6;               /* dyndns2 presets: how AAAA is sent */
+	const char *v6_server;           /* update URL for AAAA requests; NULL: the same */
 };
 
 const struct provider_preset *provider_preset_find(const char *name);
+/* The record types a preset can publish (DDNS_REC_*): its family's, less
+ * AAAA for a dyndns2 preset whose servers take no IPv6. */
+unsigned provider_records(const struct provider_preset *p);
 /* NULL-terminated walk for docs and tests. */
 const struct provider_preset *provider_preset_at(size_t i);
 
@@ -84,6 +98,10 @@ void *provider_start(const struct provider_ops *ops, const struct cfg_ddns *cfg,
  * (added by the HTTP-provider helper). */
 
 /* dyndns2: the reply body for hosts[0..n_hosts) -> *res, worst host wins. */
+/* dyndns2: the address parameters of a request ("myip=...", ...) for a
+ * preset's IPv6 form and the record type, into buf. */
+const char *provider_dyndns2_addr_query(enum preset_v6 v6, enum ddns_record rec, char *buf,
+					size_t len, const char *ip);
 void provider_dyndns2_parse(const char *body, size_t len,
 			    const char *const *hosts, size_t n_hosts,
 			    struct ddns_result *res);

@@ -18,7 +18,8 @@ struct route_default {
 };
 
 /* The default IPv4 router: the lowest-metric default route of the main
- * table with a gateway, out of ifname when given (NULL: any interface).
+ * table with a gateway (a multipath route's first nexthop, as addr6.c
+ * takes the IPv6 one), out of ifname when given (NULL: any interface).
  * gw gets the dotted quad, out_if (may be NULL) the interface. 0, or -1
  * with a sentence in err. */
 int route_default_gw(const char *ifname, char gw[INET_ADDRSTRLEN], char out_if[IF_NAMESIZE],

@@ -34,6 +34,8 @@ struct upnp_entry {                  /* GetSpecificPortMappingEntry */
 	uint32_t lease;              /* remaining seconds, 0 = permanent */
 };
 
+#define UPNP_UID_LEN 8               /* a pinhole's UniqueID: 1..65535 */
+
 struct upnp_result {
 	enum upnp_status status;
 	int upnp_code;               /* UPnP error code (718, 725, ...), 0 if none */
@@ -48,6 +50,7 @@ struct upnp_result {
 		struct upnp_igd igd;                 /* discover */
 		char ext_ip[INET_ADDRSTRLEN];        /* external IP */
 		struct upnp_entry entry;             /* get */
+		char uid[UPNP_UID_LEN];              /* pinhole add: its UniqueID */
 	} u;
 };
 
@@ -57,6 +60,8 @@ enum upnp_wire_op {
 	UPNP_OP_ADD,
 	UPNP_OP_GET,
 	UPNP_OP_DELETE,
+	UPNP_OP_PIN_ADD,             /* WANIPv6FirewallControl AddPinhole */
+	UPNP_OP_PIN_DEL,             /* DeletePinhole */
 };
 
 struct upnp_wire_req {
@@ -71,6 +76,14 @@ struct upnp_wire_req {
 	char int_host[INET_ADDRSTRLEN];   /* "" = our address towards the IGD */
 	char desc[81];
 	uint32_t lease;
+	/* pinholes: the address opened, which is also the request's source
+	 * (routers open pinholes only for the asking address); the IPv6
+	 * gateway the request goes to (scope_id: its interface when
+	 * link-local); the pinhole's UniqueID (delete) */
+	char addr6[INET6_ADDRSTRLEN];
+	char via6[INET6_ADDRSTRLEN];
+	uint32_t scope_id;
+	char uid[UPNP_UID_LEN];
 };
 
 struct upnp_wire_rep {

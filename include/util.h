@@ -25,6 +25,14 @@ bool url_valid(const char *s, bool *is_http);
  * 192.168/16, 224/4 and 240/4. */
 bool ipv4_is_public(struct in_addr a);
 bool ipv4_str_is_public(const char *s);  /* false if not a valid dotted quad */
+/* SPEC "Status": false for ::/128, ::1, ::ffff:0:0/96, 64:ff9b::/96, 100::/64,
+ * fc00::/7, fe80::/10, fec0::/10, ff00::/8 (2001:db8::/32 counts as public). */
+bool ipv6_is_public(const struct in6_addr *a);
+bool ipv6_str_is_public(const char *s);  /* false if not a valid IPv6 address */
+/* SPEC "IPv6": the one sentence for a non-public IPv4 beside a public IPv6
+ * ("IPv4 100.64.3.7 is carrier-grade NAT: no A record; reachable over IPv6
+ * at 2001:db8::10"). */
+void ipv4_blocked_sentence(char *buf, size_t size, const char *ip4, const char *ip6);
 
 /* strdup that aborts on allocation failure (our own bug class, like xmalloc). */
 char *xstrdup(const char *s);

@@ -192,6 +192,7 @@ static void open_service(struct parser *p, const char *name)
 	memset(svc, 0, sizeof(*svc));
 	svc->name = xstrdup(name);
 	svc->protocols = SVC_TCP;
+	svc->ipv6 = true;
 	svc->file = xstrdup(p->file);
 	svc->line = p->line;
 }
@@ -208,6 +209,7 @@ static void open_ddns(struct parser *p, const char *name)
 	memset(d, 0, sizeof(*d));
 	d->name = xstrdup(name);
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->records = DDNS_REC_A;
 	d->file = xstrdup(p->file);
 	d->line = p->line;
 }
@@ -547,6 +549,12 @@ static void gateway_key(struct parser *p, const char *key, const char *value)
 			g->lease = v;
 	} else if (strcmp(key, "keep_mappings") == 0) {
 		get_bool(p, key, value, &g->keep_mappings);
+	} else if (strcmp(key, "ipv6") == 0) {
+		/* auto | no; booleans too, yes meaning auto */
+		if (strcasecmp(value, "auto") == 0)
+			g->ipv6 = true;
+		else if (parse_bool(value, &g->ipv6) < 0)
+			PERR(p, "ipv6: unknown value \"%s\" (auto or no)", value);
 	} else if (!ip_source_key(p, g, key, value)) {
 		PERR(p, "unknown key '%s' in [gateway]", key);
 	}
@@ -589,6 +597,8 @@ static void service_key(struct parser *p, struct cfg_service *svc, const char *k
 			svc->manual = strcasecmp(value, "manual") == 0;
 		else
 			PERR(p, "map: unknown value \"%s\" (auto or manual)", value);
+	} else if (strcmp(key, "ipv6") == 0) {
+		get_bool(p, key, value, &svc->ipv6);
 	} else {
 		PERR(p, "unknown key '%s' in [service:%s]", key, svc->name);
 	}
@@ -601,6 +611,28 @@ static const struct list_kind hostname_list = {
 static void hostnames_key(struct parser *p, struct cfg_ddns *d, const char *value)
 {
 	list_key(p, &hostname_list, value, &d->hostnames, &d->n_hostnames);
+}
+
+/* "A", "AAAA" or "A, AAAA" (any order, any case). */
+static void records_key(struct parser *p, struct cfg_ddns *d, const char *value)
+{
+	char *copy = xstrdup(value), *save = NULL;
+	unsigned got = 0;
+
+	for (char *tok = strtok_r(copy, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+		unsigned r = strcasecmp(tok, "A") == 0 ? DDNS_REC_A :
+			     strcasecmp(tok, "AAAA") == 0 ? DDNS_REC_AAAA : 0;
+		if (r == 0)
+			PERR(p, "records: unknown record type \"%s\" (A or AAAA)", tok);
+		else if (got & r)
+			PERR(p, "records: %s is listed twice", tok);
+		got |= r;
+	}
+	free(copy);
+	if (strspn(value, ", \t") == strlen(value))
+		PERR(p, "records: no record type given (A, AAAA or both)");
+	else if (got)
+		d->records = got;
 }
 
 /* The keys every entry has; the provider's own keys wait in the section's
@@ -627,6 +659,12 @@ static void ddns_key(struct parser *p, struct sect *s, const char *key, const ch
 			else
 				d->force_interval = v;
 		}
+	} else if (strcmp(key, "records") == 0) {
+		records_key(p, d, value);
+	} else if (strcmp(key, "ipv6_host") == 0) {
+		char why[200];
+		if (addr6_host_parse(value, &d->ipv6_host, why, sizeof(why)) < 0)
+			PERR(p, "ipv6_host: %s", why);
 	} else if (provider_key_any(key) != NULL) {
 		s->keys[s->n_keys - 1].value = xstrdup(value);
 	} else {
@@ -881,6 +919,24 @@ static void check_value(struct config_check *chk, const struct cfg_ddns *d,
 	}
 }
 
+/* records against what the provider and [gateway] can do; ipv6_host. */
+static void validate_records(struct config_errors *errs, const struct hp_config *cfg,
+			     const struct sect *s, const struct cfg_ddns *d)
+{
+	const struct key_loc *at = key_where(s, "records");
+	const struct key_loc *host = key_where(s, "ipv6_host");
+
+	if ((d->records & DDNS_REC_AAAA) && !(provider_records(d->preset) & DDNS_REC_AAAA))
+		add_error(errs, at->file, at->line, "records: provider %s cannot write AAAA "
+			  "records (see homeport.conf(5))", d->provider);
+	else if ((d->records & DDNS_REC_AAAA) && !cfg->gateway.ipv6)
+		add_error(errs, at->file, at->line, "records: AAAA needs [gateway] ipv6 = auto "
+			  "(it is no)");
+	if (host && !(d->records & DDNS_REC_AAAA))
+		add_error(errs, host->file, host->line, "ipv6_host: applies only with "
+			  "records = AAAA or A, AAAA");
+}
+
 static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 			  const struct sect *s, struct cfg_ddns *d)
 {
@@ -907,6 +963,7 @@ static void validate_ddns(struct config_errors *errs, struct hp_config *cfg,
 		check_value(&chk, d, &ops->keys[i], &d->values[i]);
 	if (ops->validate)
 		ops->validate(d, &chk);
+	validate_records(errs, cfg, s, d);
 }
 
 /* What needs the whole [gateway] section: http:// web sources need
@@ -1037,6 +1094,7 @@ int config_load(const char *path, struct hp_config **out, struct config_errors *
 	cfg->gateway.protocol = GW_PREF_AUTO;
 	cfg->gateway.check_interval = 300;
 	cfg->gateway.lease = 3600;
+	cfg->gateway.ipv6 = true;
 
 	if (parse_file(&p, path, true) < 0)
 		goto out;
@@ -1235,6 +1293,7 @@ void config_ddns_init(struct cfg_ddns *d, const char *name, const struct provide
 	d->preset = preset;
 	d->ops = preset->ops;
 	d->force_interval = DEFAULT_FORCE_INTERVAL;
+	d->records = DDNS_REC_A;
 	d->values = xcalloc(d->ops->n_keys, sizeof(*d->values));
 	cfgkey_defaults(d->ops->keys, d->ops->n_keys, d->values);
 }
@@ -1287,6 +1346,13 @@ static void dump_ddns(const struct cfg_ddns *d, FILE *out)
 		fprintf(out, "%s%s", i ? ", " : "", d->hostnames[i]);
 	fputc('\n', out);
 	cfgkey_print_duration(out, "force_interval", d->force_interval);
+	cfgkey_print(out, "records", d->records == (DDNS_REC_A | DDNS_REC_AAAA) ? "A, AAAA" :
+		     d->records == DDNS_REC_AAAA ? "AAAA" : "A");
+	if (d->records & DDNS_REC_AAAA) {
+		char host[64];
+		addr6_host_format(&d->ipv6_host, host, sizeof(host));
+		cfgkey_print(out, "ipv6_host", host);
+	}
 	for (size_t i = 0; i < d->ops->n_keys; i++)
 		cfgkey_dump(&d->ops->keys[i], &d->values[i], d->preset->default_server, out);
 }
@@ -1330,6 +1396,7 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 	cfgkey_print_duration(out, "lease", cfg->gateway.lease);
 	cfgkey_print(out, "keep_mappings", cfg->gateway.keep_mappings ? "yes" : "no");
 	dump_ip_source(&cfg->gateway, out);
+	cfgkey_print(out, "ipv6", cfg->gateway.ipv6 ? "auto" : "no");
 
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct cfg_service *s = &cfg->services[i];
@@ -1342,6 +1409,7 @@ void config_dump(const struct hp_config *cfg, FILE *out)
 		cfgkey_print_duration(out, "lease", s->lease);
 		if (s->manual)
 			cfgkey_print(out, "map", "manual");
+		cfgkey_print(out, "ipv6", s->ipv6 ? "yes" : "no");
 	}
 	for (size_t i = 0; i < cfg->n_ddns; i++)
 		dump_ddns(&cfg->ddns[i], out);

@@ -21,6 +21,7 @@
 #include "ipsource.h"
 #include "log.h"
 #include "metrics.h"
+#include "pinhole.h"
 #include "util.h"
 
 #define CLIENT_TIMEOUT_MS 2000
@@ -47,12 +48,15 @@ static int64_t started_ms;
 
 json_t *control_status_json(void)
 {
+	json_t *services = mapping_status_json(ipsource_ip());
+
+	pinhole_status_merge(services);
 	return json_pack("{s:s, s:i, s:I, s:o, s:o, s:o}",
 			 "version", HP_VERSION,
 			 "pid", (int)getpid(),
 			 "uptime", (json_int_t)((ev_now_ms() - started_ms) / 1000),
 			 "gateway", gateway_status_json(),
-			 "services", mapping_status_json(ipsource_ip()),
+			 "services", services,
 			 "ddns", ddns_status_json());
 }
 

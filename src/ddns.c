@@ -12,7 +12,14 @@
  * restart with an unchanged IP sends nothing and a failed entry stays failed.
  * The file carries a salted fingerprint of the entry's config (secrets
  * included, see ddns_policy.h): when it no longer matches, the state is
- * dropped and the entry starts afresh. */
+ * dropped and the entry starts afresh.
+ *
+ * An entry with records = A, AAAA is two state machines here, one per
+ * record type, each with its own state file (ddns-NAME.json for A,
+ * ddns6-NAME.json for AAAA), backoff and status; status shows them as one
+ * entry, ok only when both are. A records publish the gateway's external
+ * IPv4 (blocked when it is not public); AAAA records the address of
+ * ipv6_host (addr6.h), followed through its change events. */
 #include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +28,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr6.h"
 #include "ddns.h"
 #include "ddns_policy.h"
 #include "ev.h"
@@ -45,6 +53,10 @@ static const char *const state_names[] = {
 struct entry {
 	struct entry *next;
 	char *name;
+	char *label;                         /* for logs: "home", "home/AAAA" */
+	enum ddns_record rec;                /* the record type this machine keeps */
+	char target[INET6_ADDRSTRLEN];       /* AAAA: the address to publish, "" = unknown */
+	char target_why[ADDR6_WHY_LEN];      /* AAAA: why it is unknown */
 	const struct cfg_ddns *cfg;          /* into the snapshot last applied */
 	enum ddns_state state;
 	struct ev_timer *timer;
@@ -102,6 +114,19 @@ static void new_salt(char *out)
 		snprintf(out + 8 * i, 9, "%08x", rnd32());
 }
 
+static bool is_aaaa(const struct entry *e)
+{
+	return e->rec == DDNS_REC_AAAA;
+}
+
+/* The address this record should hold now, NULL: unknown. */
+static const char *entry_ip(const struct entry *e)
+{
+	if (is_aaaa(e))
+		return e->target[0] ? e->target : NULL;
+	return dd.ip_known ? dd.ip : NULL;
+}
+
 /* ------------------------------------------------------------------ */
 /* state machine */
 
@@ -117,10 +142,10 @@ static void transition(struct entry *e, enum ddns_state to, const char *reason,
 		       int64_t delay_s, bool for_send)
 {
 	if (e->state != to)
-		log_msg(state_prio(to), "ddns %s: %s -> %s (%s)", e->name,
+		log_msg(state_prio(to), "ddns %s: %s -> %s (%s)", e->label,
 			state_names[e->state], state_names[to], reason);
 	else
-		log_debug("ddns %s: stays %s (%s)", e->name, state_names[to], reason);
+		log_debug("ddns %s: stays %s (%s)", e->label, state_names[to], reason);
 	e->state = to;
 	e->send_scheduled = for_send && delay_s >= 0;
 	if (delay_s < 0)
@@ -143,8 +168,8 @@ static uint32_t min_interval(const struct entry *e)
 static void fill_facts(const struct entry *e, struct ddns_facts *f)
 {
 	memset(f, 0, sizeof(*f));
-	f->ip = dd.ip_known ? dd.ip : NULL;
-	f->is_public = dd.ip_public;
+	f->ip = entry_ip(e);
+	f->is_public = is_aaaa(e) || dd.ip_public;   /* addr6 resolves public ones only */
 	f->published_ip = e->published_ip[0] ? e->published_ip : NULL;
 	f->now = time(NULL);
 	f->last_update = e->last_update;
@@ -164,12 +189,12 @@ static void fill_facts(const struct entry *e, struct ddns_facts *f)
 
 static void state_name(const struct entry *e, char *buf, size_t size)
 {
-	snprintf(buf, size, "ddns-%s", e->name);
+	snprintf(buf, size, "%s-%s", is_aaaa(e) ? "ddns6" : "ddns", e->name);
 }
 
 static void save_state(struct entry *e)
 {
-	char fp[DDNS_FP_LEN + 1], name[300];
+	char fp[DDNS_FP_LEN + 1], name[300], host[64];
 	json_t *o;
 
 	if (!dd.state_dir || ddns_policy_fingerprint(e->cfg, e->salt, fp) < 0)
@@ -186,9 +211,13 @@ static void save_state(struct entry *e)
 		      "failed", e->failed, "error", e->error, "last_result", e->last_result);
 	if (!o)
 		return;
+	if (is_aaaa(e)) {
+		addr6_host_format(&e->cfg->ipv6_host, host, sizeof(host));
+		json_object_set_new(o, "ipv6_host", json_string(host));
+	}
 	state_name(e, name, sizeof(name));
 	if (state_save_json(dd.state_dir, name, o) < 0)
-		log_warnx("ddns %s: cannot save state in %s", e->name, dd.state_dir);
+		log_warnx("ddns %s: cannot save state in %s", e->label, dd.state_dir);
 	json_decref(o);
 }
 
@@ -226,8 +255,15 @@ static bool valid_ipv4(const char *s)
 	return inet_pton(AF_INET, s, &a) == 1;
 }
 
+static bool valid_for(const struct entry *e, const char *s)
+{
+	struct in6_addr a;
+
+	return is_aaaa(e) ? inet_pton(AF_INET6, s, &a) == 1 : valid_ipv4(s);
+}
+
 /* Fill tmp from o; -1 when the file is not state this version wrote. */
-static int parse_state(struct entry *tmp, json_t *o)
+static int parse_state(const struct entry *e, struct entry *tmp, json_t *o)
 {
 	json_t *attempts = json_object_get(o, "attempts"), *failed = json_object_get(o, "failed");
 	json_t *told = json_object_get(o, "told_to_wait");
@@ -239,14 +275,14 @@ static int parse_state(struct entry *tmp, json_t *o)
 	if (get_text(o, "salt", tmp->salt, sizeof(tmp->salt)) < 0 ||
 	    strlen(tmp->salt) != SALT_HEX ||
 	    get_text(o, "published_ip", tmp->published_ip, sizeof(tmp->published_ip)) < 0 ||
-	    (tmp->published_ip[0] && !valid_ipv4(tmp->published_ip)) ||
+	    (tmp->published_ip[0] && !valid_for(e, tmp->published_ip)) ||
 	    get_time(o, "last_update", &tmp->last_update) < 0 ||
 	    get_time(o, "last_attempt", &tmp->last_attempt) < 0 ||
 	    get_time(o, "next_try", &retry_at) < 0 ||
 	    get_time(o, "force_tat", &tmp->force_tat) < 0 ||
 	    get_time(o, "pace_tat", &tmp->pace_tat) < 0 ||
 	    get_text(o, "failed_ip", tmp->failed_ip, sizeof(tmp->failed_ip)) < 0 ||
-	    (tmp->failed_ip[0] && !valid_ipv4(tmp->failed_ip)) ||
+	    (tmp->failed_ip[0] && !valid_for(e, tmp->failed_ip)) ||
 	    get_text(o, "error", tmp->error, sizeof(tmp->error)) < 0 ||
 	    get_text(o, "last_result", tmp->last_result, sizeof(tmp->last_result)) < 0)
 		return -1;
@@ -295,6 +331,18 @@ static bool state_matches(const struct entry *e, const char *salt, const char *w
 	return *legacy;
 }
 
+/* AAAA state belongs to one ipv6_host. */
+static bool same_host(const struct entry *e, json_t *o)
+{
+	char host[64];
+	const char *saved = json_string_value(json_object_get(o, "ipv6_host"));
+
+	if (!is_aaaa(e))
+		return true;
+	addr6_host_format(&e->cfg->ipv6_host, host, sizeof(host));
+	return saved && strcmp(saved, host) == 0;
+}
+
 /* State is a cache: anything odd is logged and the entry starts afresh. */
 static void load_state(struct entry *e)
 {
@@ -307,23 +355,24 @@ static void load_state(struct entry *e)
 	o = state_load_json(dd.state_dir, name);
 	if (!o)
 		goto out;
-	if (parse_state(tmp, o) < 0) {
-		log_warnx("ddns %s: %s/%s.json is not usable state, ignored", e->name,
+	if (parse_state(e, tmp, o) < 0) {
+		log_warnx("ddns %s: %s/%s.json is not usable state, ignored", e->label,
 			  dd.state_dir, name);
 		goto out;
 	}
 	if (!state_matches(e, tmp->salt,
-			   json_string_value(json_object_get(o, "fingerprint")) ?: "", &legacy)) {
+			   json_string_value(json_object_get(o, "fingerprint")) ?: "", &legacy) ||
+	    !same_host(e, o)) {
 		log_info("ddns %s: configuration changed since the last run: starting afresh",
-			 e->name);
+			 e->label);
 		goto out;
 	}
 	adopt_state(e, tmp);
 	if (legacy) {
-		log_info("ddns %s: state of release 0.1.0 taken over", e->name);
+		log_info("ddns %s: state of release 0.1.0 taken over", e->label);
 		save_state(e);                  /* from now on under today's fingerprint */
 	}
-	log_info("ddns %s: last published %s%s", e->name,
+	log_info("ddns %s: last published %s%s", e->label,
 		 e->published_ip[0] ? e->published_ip : "nothing",
 		 e->failed ? " (failed: waiting for a config change)" : "");
 out:
@@ -333,11 +382,13 @@ out:
 
 static void remove_state(const struct entry *e)
 {
-	char path[4096];
+	char path[4096], name[300];
 
 	if (!dd.state_dir)
 		return;
-	snprintf(path, sizeof(path), "%s/ddns-%s.json", dd.state_dir, e->name);
+
+	state_name(e, name, sizeof(name));
+	snprintf(path, sizeof(path), "%s/%s.json", dd.state_dir, name);
 	unlink(path);
 }
 
@@ -370,7 +421,7 @@ static void record_success(struct entry *e, int64_t now)
 	e->error[0] = '\0';
 	snprintf(e->last_result, sizeof(e->last_result), "published %s", e->req_ip);
 	hostnames_text(e->cfg, hosts, sizeof(hosts));
-	log_notice("ddns %s: published %s for %s", e->name, e->req_ip, hosts);
+	log_notice("ddns %s: published %s for %s", e->label, e->req_ip, hosts);
 }
 
 static void record_tempfail(struct entry *e, const struct ddns_result *res, int64_t now)
@@ -384,7 +435,7 @@ static void record_tempfail(struct entry *e, const struct ddns_result *res, int6
 	e->told_to_wait = res->retry_after > 0;
 	str_copy(e->error, sizeof(e->error), res->error[0] ? res->error : "temporary failure");
 	str_copy(e->last_result, sizeof(e->last_result), e->error);
-	log_warnx("ddns %s: %s; next try in %u s", e->name, e->error, delay);
+	log_warnx("ddns %s: %s; next try in %u s", e->label, e->error, delay);
 }
 
 static void record_permfail(struct entry *e, const struct ddns_result *res)
@@ -396,7 +447,7 @@ static void record_permfail(struct entry *e, const struct ddns_result *res)
 	e->told_to_wait = false;
 	str_copy(e->error, sizeof(e->error), res->error[0] ? res->error : "permanent failure");
 	str_copy(e->last_result, sizeof(e->last_result), e->error);
-	log_warnx("ddns %s: %s; no more tries until its configuration changes", e->name, e->error);
+	log_warnx("ddns %s: %s; no more tries until its configuration changes", e->label, e->error);
 }
 
 static void finish(struct entry *e, const struct ddns_result *res)
@@ -404,7 +455,8 @@ static void finish(struct entry *e, const struct ddns_result *res)
 	int64_t now = time(NULL);
 
 	e->attempted = true;
-	event_ddns(e->cfg, res->outcome, e->req_ip, e->published_ip, res->error);
+	(is_aaaa(e) ? event_ddns6 : event_ddns)(e->cfg, res->outcome, e->req_ip, e->published_ip,
+						res->error);
 	switch (res->outcome) {
 	case DDNS_OK:       record_success(e, now); break;
 	case DDNS_TEMPFAIL: record_tempfail(e, res, now); break;
@@ -434,7 +486,7 @@ static void start_update(struct entry *e)
 	const struct provider_ops *ops = ops_for(e->cfg->ops);
 	char reason[96];
 
-	str_copy(e->req_ip, sizeof(e->req_ip), dd.ip);
+	str_copy(e->req_ip, sizeof(e->req_ip), entry_ip(e));
 	e->req_forced = e->forced;
 	e->forced = false;
 	e->failed = false;     /* a forced try on a failed entry: the outcome decides anew */
@@ -445,7 +497,7 @@ static void start_update(struct entry *e)
 	snprintf(reason, sizeof(reason), "%s %s", e->req_forced ? "forced update to" : "publishing",
 		 e->req_ip);
 	if (e->state == ST_PENDING || e->state == ST_RETRYING)
-		log_info("ddns %s: %s", e->name, reason);   /* no state change to log it */
+		log_info("ddns %s: %s", e->label, reason);   /* no state change to log it */
 	transition(e, e->state == ST_RETRYING ? ST_RETRYING : ST_PENDING, reason, -1, false);
 	save_state(e);
 	if (!ops) {
@@ -454,7 +506,7 @@ static void start_update(struct entry *e)
 		finish(e, &res);
 		return;
 	}
-	e->req = provider_start(ops, e->cfg, DDNS_REC_A, e->req_ip, on_done, e, &res);
+	e->req = provider_start(ops, e->cfg, e->rec, e->req_ip, on_done, e, &res);
 	if (!e->req) {
 		finish(e, &res);
 		return;
@@ -482,11 +534,11 @@ static void reconcile_idle(struct entry *e, int64_t wait_s)
 		transition(e, ST_FAILED, e->error[0] ? e->error : "permanent failure", -1, false);
 		return;
 	}
-	if (dd.ip_known && strcmp(e->published_ip, dd.ip) == 0) {
+	if (entry_ip(e) && strcmp(e->published_ip, entry_ip(e)) == 0) {
 		transition(e, ST_OK, "published IP is current", wait_s, false);
 		return;
 	}
-	ev_timer_disarm(e->timer);     /* IP unknown: wait for the gateway */
+	ev_timer_disarm(e->timer);     /* IP unknown: wait for the gateway (or addr6) */
 	e->send_scheduled = false;
 }
 
@@ -565,11 +617,16 @@ void ddns_set_external_ip(const char *ip, bool is_public)
 /* ------------------------------------------------------------------ */
 /* entries and their life cycle */
 
-static struct entry *entry_new(const struct cfg_ddns *c)
+static void update_target(struct entry *e);
+
+static struct entry *entry_new(const struct cfg_ddns *c, enum ddns_record rec)
 {
 	struct entry *e = xcalloc(1, sizeof(*e));
 
 	e->name = xstrdup(c->name);
+	e->rec = rec;
+	if (asprintf(&e->label, "%s%s", c->name, rec == DDNS_REC_AAAA ? "/AAAA" : "") < 0)
+		abort();
 	e->cfg = c;
 	e->state = ST_PENDING;
 	e->timer = ev_timer_new(on_timer, e);
@@ -582,20 +639,57 @@ static void entry_free(struct entry *e)
 	cancel_request(e);
 	ev_timer_free(e->timer);
 	free(e->name);
+	free(e->label);
 	free(e);
 }
 
-static struct entry *take_entry(struct entry **list, const char *name)
+static struct entry *take_entry(struct entry **list, const char *name, enum ddns_record rec)
 {
 	for (struct entry **p = list; *p; p = &(*p)->next) {
 		struct entry *e = *p;
-		if (strcmp(e->name, name) == 0) {
+		if (strcmp(e->name, name) == 0 && e->rec == rec) {
 			*p = e->next;
 			e->next = NULL;
 			return e;
 		}
 	}
 	return NULL;
+}
+
+static const enum ddns_record record_types[] = { DDNS_REC_A, DDNS_REC_AAAA };
+
+/* AAAA: what ipv6_host resolves to now (addr6.h). */
+static bool resolve_target(struct entry *e)
+{
+	char addr[INET6_ADDRSTRLEN] = "", why[ADDR6_WHY_LEN] = "";
+
+	if (!is_aaaa(e))
+		return false;
+	if (addr6_resolve(&e->cfg->ipv6_host, addr, sizeof(addr), why, sizeof(why)) < 0)
+		addr[0] = '\0';
+	str_copy(e->target_why, sizeof(e->target_why), addr[0] ? "" : why);
+	if (strcmp(addr, e->target) == 0)
+		return false;
+	log_info("ddns %s: address to publish %s -> %s%s%s", e->label,
+		 e->target[0] ? e->target : "unknown", addr[0] ? addr : "unknown",
+		 addr[0] ? "" : ": ", addr[0] ? "" : why);
+	str_copy(e->target, sizeof(e->target), addr);
+	return true;
+}
+
+static void update_target(struct entry *e)
+{
+	resolve_target(e);
+}
+
+/* addr6: this host's address, or a watched device's, changed. */
+static void on_address(void *arg)
+{
+	if (!dd.inited || dd.down)
+		return;
+	for (struct entry *e = dd.entries; e; e = e->next)
+		if (resolve_target(e))
+			reconcile(e);
 }
 
 int ddns_init(const struct hp_config *cfg)
@@ -607,13 +701,19 @@ int ddns_init(const struct hp_config *cfg)
 		return -1;
 	}
 	dd.state_dir = xstrdup(cfg->daemon.state_dir);
-	for (size_t i = 0; i < cfg->n_ddns; i++) {
-		struct entry *e = entry_new(&cfg->ddns[i]);
-		load_state(e);
-		*tail = e;
-		tail = &e->next;
-	}
+	for (size_t i = 0; i < cfg->n_ddns; i++)
+		for (size_t r = 0; r < HP_ARRAY_LEN(record_types); r++) {
+			struct entry *e;
+			if (!(cfg->ddns[i].records & record_types[r]))
+				continue;
+			e = entry_new(&cfg->ddns[i], record_types[r]);
+			load_state(e);
+			update_target(e);
+			*tail = e;
+			tail = &e->next;
+		}
 	dd.inited = true;
+	addr6_subscribe(on_address, NULL);
 	return 0;
 }
 
@@ -623,15 +723,16 @@ static void keep_entry(struct entry *e, const struct cfg_ddns *c)
 {
 	if (e->req) {
 		log_info("ddns %s: restarting the update in flight under the new configuration",
-			 e->name);
+			 e->label);
 		cancel_request(e);
 	}
 	e->cfg = c;
 }
 
-static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c)
+static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c,
+				 enum ddns_record rec)
 {
-	struct entry *e = entry_new(c);
+	struct entry *e = entry_new(c, rec);
 
 	if (old) {
 		log_info("ddns %s: configuration changed: starting afresh", c->name);
@@ -646,6 +747,13 @@ static struct entry *renew_entry(struct entry *old, const struct cfg_ddns *c)
 	return e;
 }
 
+/* The same for this record type: AAAA also needs the same ipv6_host. */
+static bool same_config(const struct entry *e, const struct cfg_ddns *c)
+{
+	return config_ddns_equal(e->cfg, c) &&
+	       (!is_aaaa(e) || addr6_host_equal(&e->cfg->ipv6_host, &c->ipv6_host));
+}
+
 void ddns_apply_config(const struct hp_config *cfg)
 {
 	struct entry *head = NULL, **tail = &head, *old;
@@ -654,21 +762,27 @@ void ddns_apply_config(const struct hp_config *cfg)
 		return;
 	for (size_t i = 0; i < cfg->n_ddns; i++) {
 		const struct cfg_ddns *c = &cfg->ddns[i];
-		struct entry *e;
 
-		old = take_entry(&dd.entries, c->name);
-		if (old && config_ddns_equal(old->cfg, c)) {
-			e = old;
-			keep_entry(e, c);
-		} else {
-			e = renew_entry(old, c);
+		for (size_t r = 0; r < HP_ARRAY_LEN(record_types); r++) {
+			struct entry *e;
+
+			if (!(c->records & record_types[r]))
+				continue;
+			old = take_entry(&dd.entries, c->name, record_types[r]);
+			if (old && same_config(old, c)) {
+				e = old;
+				keep_entry(e, c);
+			} else {
+				e = renew_entry(old, c, record_types[r]);
+			}
+			update_target(e);
+			*tail = e;
+			tail = &e->next;
 		}
-		*tail = e;
-		tail = &e->next;
 	}
 	while ((old = dd.entries)) {
 		dd.entries = old->next;
-		log_info("ddns %s: removed from the configuration", old->name);
+		log_info("ddns %s: removed from the configuration", old->label);
 		remove_state(old);
 		entry_free(old);
 	}
@@ -682,23 +796,23 @@ static int64_t force_one(struct entry *e)
 {
 	int64_t wait_s;
 
-	if (e->req && dd.ip_known && strcmp(e->req_ip, dd.ip) == 0) {
-		log_info("ddns %s: update requested: one is already in flight", e->name);
+	if (e->req && entry_ip(e) && strcmp(e->req_ip, entry_ip(e)) == 0) {
+		log_info("ddns %s: update requested: one is already in flight", e->label);
 		return 0;
 	}
-	if (dd.ip_known && !dd.ip_public) {
+	if (!is_aaaa(e) && dd.ip_known && !dd.ip_public) {
 		log_warnx("ddns %s: update requested, but external IP %s is not public: not publishing",
-			  e->name, dd.ip);
+			  e->label, dd.ip);
 		return 0;
 	}
 	wait_s = ddns_policy_force_take(&e->force_tat, time(NULL));
 	if (wait_s > 0) {
 		log_notice("ddns %s: forced update refused: too many in a row (next allowed in "
-			   "%lld s)", e->name, (long long)wait_s);
+			   "%lld s)", e->label, (long long)wait_s);
 		return wait_s;
 	}
-	log_info("ddns %s: update requested%s", e->name,
-		 dd.ip_known ? "" : "; sent once the external IP is known");
+	log_info("ddns %s: update requested%s", e->label,
+		 entry_ip(e) ? "" : "; sent once the address is known");
 	e->forced = true;
 	save_state(e);
 	reconcile(e);
@@ -716,7 +830,7 @@ static void add_refusal(char *why, size_t size, const struct entry *e, int64_t w
 int ddns_force_update(const char *name, char *why, size_t size)
 {
 	char refused[256] = "";
-	int found = 0, queued = 0;
+	int found = 0, queued = 0, queued6 = 0;
 
 	for (struct entry *e = dd.entries; e; e = e->next) {
 		if (name && strcmp(e->name, name) != 0)
@@ -726,13 +840,15 @@ int ddns_force_update(const char *name, char *why, size_t size)
 			int64_t wait_s = force_one(e);
 			if (wait_s > 0)
 				add_refusal(refused, sizeof(refused), e, wait_s);
+			else if (is_aaaa(e))
+				queued6++;
 			else
 				queued++;
 		}
 	}
 	if (name && !found)
 		return -1;
-	if (dd.ip_known && !dd.ip_public)
+	if (dd.ip_known && !dd.ip_public && !queued6)
 		return -2;
 	if (!refused[0])
 		return 0;
@@ -740,7 +856,7 @@ int ddns_force_update(const char *name, char *why, size_t size)
 		snprintf(why, size, "forced update refused for %s: at most %d forced updates in a "
 			 "row per entry, then one every %d min, so that providers do not block the "
 			 "account%s", refused, DDNS_FORCE_BURST, DDNS_FORCE_INTERVAL / 60,
-			 queued ? "; queued for the others" : "");
+			 queued + queued6 ? "; queued for the others" : "");
 	return -3;
 }
 
@@ -751,7 +867,7 @@ void ddns_shutdown(void)
 	dd.down = true;
 	for (struct entry *e = dd.entries; e; e = e->next) {
 		if (e->req) {
-			log_info("ddns %s: update to %s cancelled by shutdown", e->name, e->req_ip);
+			log_info("ddns %s: update to %s cancelled by shutdown", e->label, e->req_ip);
 			cancel_request(e);
 		}
 		ev_timer_disarm(e->timer);
@@ -769,6 +885,7 @@ void ddns_fini(void)
 		entry_free(e);
 	}
 	free(dd.state_dir);
+	addr6_unsubscribe(on_address, NULL);
 	memset(&dd, 0, sizeof(dd));
 }
 
@@ -795,6 +912,8 @@ static json_t *entry_error(const struct entry *e)
 	}
 	if (e->state == ST_OK)
 		return json_null();
+	if (e->state == ST_PENDING && is_aaaa(e) && !e->target[0] && e->target_why[0])
+		return json_string(e->target_why);
 	return json_string_or_null(e->error);
 }
 
@@ -807,16 +926,12 @@ static json_t *entry_next_try(const struct entry *e)
 	return json_integer((ms + 999) / 1000);
 }
 
-static json_t *entry_json(const struct entry *e, int64_t now)
+/* One record type's own view. */
+static json_t *record_json(const struct entry *e, int64_t now)
 {
-	json_t *hosts = json_array();
-
-	for (size_t i = 0; i < e->cfg->n_hostnames; i++)
-		json_array_append_new(hosts, json_string(e->cfg->hostnames[i]));
-	return json_pack("{s:s, s:s, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
-			 "name", e->name, "provider", e->cfg->provider ? e->cfg->provider : "",
-			 "hostnames", hosts, "state", state_names[e->state],
-			 "published_ip", json_string_or_null(e->published_ip),
+	return json_pack("{s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:b}",
+			 "state", state_names[e->state],
+			 "published", json_string_or_null(e->published_ip),
 			 "last_update_ago", json_ago(e->last_update, now),
 			 "next_try_in", entry_next_try(e), "error", entry_error(e),
 			 "last_attempt_ago", json_ago(e->last_attempt, now),
@@ -824,15 +939,112 @@ static json_t *entry_json(const struct entry *e, int64_t now)
 			 "updating", e->req != NULL);
 }
 
+/* The entry's state: ok only when every record is; else the one that
+ * needs attention first. */
+static enum ddns_state combined_state(const struct entry *a, const struct entry *b)
+{
+	static const enum ddns_state order[] = {
+		ST_FAILED, ST_RETRYING, ST_PENDING, ST_BLOCKED, ST_OK,
+	};
+
+	for (size_t i = 0; i < HP_ARRAY_LEN(order); i++)
+		if ((a && a->state == order[i]) || (b && b->state == order[i]))
+			return order[i];
+	return ST_PENDING;
+}
+
+static json_t *combined_error(const struct entry *a, const struct entry *b)
+{
+	char buf[700];
+	json_t *ea, *eb;
+
+	if (!a || !b)
+		return entry_error(a ? a : b);
+	if (a->state == ST_BLOCKED && b->state == ST_OK) {
+		ipv4_blocked_sentence(buf, sizeof(buf), dd.ip, b->published_ip);
+		return json_string(buf);
+	}
+	ea = entry_error(a);
+	eb = entry_error(b);
+	if (json_is_null(ea) || json_is_null(eb)) {
+		json_decref(json_is_null(ea) ? ea : eb);
+		return json_is_null(ea) ? eb : ea;
+	}
+	snprintf(buf, sizeof(buf), "A: %s; AAAA: %s", json_string_value(ea), json_string_value(eb));
+	json_decref(ea);
+	json_decref(eb);
+	return json_string(buf);
+}
+
+static int64_t latest(int64_t x, int64_t y)
+{
+	return x > y ? x : y;
+}
+
+/* next_try_in: the sooner of the two. */
+static json_t *combined_next_try(const struct entry *a, const struct entry *b)
+{
+	json_t *na = a ? entry_next_try(a) : json_null(), *nb = b ? entry_next_try(b) : json_null();
+
+	if (json_is_null(na) || (!json_is_null(nb) &&
+				 json_integer_value(nb) < json_integer_value(na))) {
+		json_decref(na);
+		return nb;
+	}
+	json_decref(nb);
+	return na;
+}
+
+/* a: the A record's machine, b: the AAAA one's (either may be NULL). */
+static json_t *entry_json(const struct entry *a, const struct entry *b, int64_t now)
+{
+	const struct entry *e = a ? a : b;
+	json_t *hosts = json_array(), *records = json_array(), *per = json_object();
+
+	for (size_t i = 0; i < e->cfg->n_hostnames; i++)
+		json_array_append_new(hosts, json_string(e->cfg->hostnames[i]));
+	if (a) {
+		json_array_append_new(records, json_string("A"));
+		json_object_set_new(per, "A", record_json(a, now));
+	}
+	if (b) {
+		json_array_append_new(records, json_string("AAAA"));
+		json_object_set_new(per, "AAAA", record_json(b, now));
+	}
+	return json_pack("{s:s, s:s, s:o, s:o, s:s, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:o}",
+			 "name", e->name, "provider", e->cfg->provider ? e->cfg->provider : "",
+			 "hostnames", hosts, "records", records,
+			 "state", state_names[combined_state(a, b)],
+			 "published_ip", a ? json_string_or_null(a->published_ip) : json_null(),
+			 "published_ipv6", b ? json_string_or_null(b->published_ip) : json_null(),
+			 "last_update_ago", json_ago(latest(a ? a->last_update : 0,
+							    b ? b->last_update : 0), now),
+			 "next_try_in", combined_next_try(a, b), "error", combined_error(a, b),
+			 "last_attempt_ago", json_ago(latest(a ? a->last_attempt : 0,
+							     b ? b->last_attempt : 0), now),
+			 "last_result", json_string_or_null(e->last_result),
+			 "updating", (a && a->req) || (b && b->req), "record_states", per);
+}
+
+/* The other record's machine of the same entry, if it follows e. */
+static const struct entry *partner(const struct entry *e)
+{
+	return e->next && strcmp(e->next->name, e->name) == 0 ? e->next : NULL;
+}
+
 json_t *ddns_status_json(void)
 {
 	json_t *arr = json_array();
 	int64_t now = time(NULL);
 
-	for (struct entry *e = dd.entries; e; e = e->next) {
-		json_t *o = entry_json(e, now);
+	for (const struct entry *e = dd.entries; e; e = e->next) {
+		const struct entry *p = partner(e);
+		json_t *o = is_aaaa(e) ? entry_json(NULL, e, now) : entry_json(e, p, now);
+
 		if (o)
 			json_array_append_new(arr, o);
+		if (p)
+			e = p;
 	}
 	return arr;
 }
@@ -847,7 +1059,8 @@ bool ddns_once_done(bool *all_ok)
 	for (const struct entry *e = dd.entries; e; e = e->next) {
 		if (e->state != ST_OK || e->req)
 			ok = false;
-		if (e->req || (e->state == ST_PENDING && (dd.ip_known || !dd.ip_gone)))
+		if (e->req || (e->state == ST_PENDING && !is_aaaa(e) && (dd.ip_known || !dd.ip_gone)) ||
+		    (e->state == ST_PENDING && is_aaaa(e) && e->target[0]))
 			done = false;
 	}
 	if (all_ok)

@@ -250,8 +250,10 @@ static const char *ddns_verdict(struct subject *s, int outcome, int64_t now)
 	return event_ddns_temp_due(s->trouble_since, now) ? "retrying" : NULL;
 }
 
-void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
-		const char *old_ip, const char *error)
+/* An entry's A records are subject ddns/NAME; its AAAA records (v6: the
+ * address goes in ipv6, ip stays empty) ddns6/NAME. */
+static void ddns_event(const struct cfg_ddns *c, bool v6, int outcome, const char *ip,
+		       const char *old_ip, const char *error)
 {
 	struct event ev = { .type = outcome == DDNS_OK ? EV_DDNS_OK : EV_DDNS_FAILED };
 	struct subject *s;
@@ -260,7 +262,7 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 
 	if (!ST.inited)
 		return;
-	snprintf(key, sizeof(key), "ddns/%s", c->name);
+	snprintf(key, sizeof(key), "%s/%s", v6 ? "ddns6" : "ddns", c->name);
 	if (!(s = find(key, true)))
 		return;
 	s->sent++;
@@ -271,8 +273,8 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 				outcome == DDNS_OK && ip ? ip : ""))
 		return;
 	str_copy(ev.name, sizeof(ev.name), c->name);
-	str_copy(ev.ip, sizeof(ev.ip), ip);
-	str_copy(ev.old_ip, sizeof(ev.old_ip), old_ip);
+	str_copy(v6 ? ev.ipv6 : ev.ip, v6 ? sizeof(ev.ipv6) : sizeof(ev.ip), ip);
+	str_copy(ev.old_ip, sizeof(ev.old_ip), v6 ? "" : old_ip);
 	str_copy(ev.state, sizeof(ev.state), state);
 	str_copy(ev.error, sizeof(ev.error), outcome == DDNS_OK ? "" : error && *error ? error :
 	     "the update failed");
@@ -280,7 +282,29 @@ void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
 	event_publish(&ev);
 }
 
+void event_ddns(const struct cfg_ddns *c, int outcome, const char *ip,
+		const char *old_ip, const char *error)
+{
+	ddns_event(c, false, outcome, ip, old_ip, error);
+}
+
+void event_ddns6(const struct cfg_ddns *c, int outcome, const char *ip6,
+		 const char *old_ip6, const char *error)
+{
+	ddns_event(c, true, outcome, ip6, old_ip6, error);
+}
+
 /* ---- metrics ---------------------------------------------------------- */
+
+static void add_counts(json_t *ddns, const char *name, const struct subject *s)
+{
+	json_t *o = json_object_get(ddns, name);
+	json_int_t sent = o ? json_integer_value(json_object_get(o, "sent")) : 0;
+	json_int_t failed = o ? json_integer_value(json_object_get(o, "failed")) : 0;
+
+	json_object_set_new(ddns, name, json_pack("{s:I, s:I}", "sent", sent + (json_int_t)s->sent,
+						  "failed", failed + (json_int_t)s->failed));
+}
 
 json_t *event_store_json(void)
 {
@@ -296,9 +320,8 @@ json_t *event_store_json(void)
 		if (s->changed > 0)
 			json_array_append_new(changes, json_pack("{s:s, s:s, s:I}", "kind", kind,
 				"name", slash ? slash + 1 : "", "time", (json_int_t)s->changed));
-		if (strcmp(kind, "ddns") == 0 && slash)
-			json_object_set_new(ddns, slash + 1, json_pack("{s:I, s:I}",
-				"sent", (json_int_t)s->sent, "failed", (json_int_t)s->failed));
+		if ((strcmp(kind, "ddns") == 0 || strcmp(kind, "ddns6") == 0) && slash)
+			add_counts(ddns, slash + 1, s);    /* an entry's A and AAAA together */
 	}
 	return json_pack("{s:o, s:o}", "changes", changes, "ddns", ddns);
 }

@@ -49,6 +49,7 @@
 #include "ipsource.h"
 #include "log.h"
 #include "mapping.h"
+#include "pinhole.h"
 #include "route.h"
 #include "util.h"
 
@@ -143,6 +144,7 @@ static struct {
 	int64_t asked_ms;
 	char hint_what[80];
 	unsigned hints;                /* announcements since the last action */
+	int64_t doubted_ms;            /* pinholes last added again on an announcement */
 	struct log_limit hint_log, verify_log;
 
 	/* deferred work: hooks run inside mapping.c's callbacks */
@@ -153,10 +155,31 @@ static struct {
 	struct ev_timer *hint_timer;   /* the rate-limited action on announcements, a look again */
 	void (*done)(void *arg);
 	void *done_arg;
+	int stopping_parts;            /* mappings and pinholes still being deleted */
 } G;
 
 static void discover(void);
 static void check_ip(void);
+
+/* ---- the services: IPv4 mappings (mapping.c), IPv6 pinholes (pinhole.c) -- */
+
+static void services_down(const char *why)
+{
+	mapping_gateway_down(why);
+	pinhole_gateway_down(why);
+}
+
+static void services_verify(void)
+{
+	mapping_verify_all();
+	pinhole_verify_all();
+}
+
+static void services_remap(const char *why)
+{
+	mapping_remap_all(why);
+	pinhole_remap_all(why);
+}
 
 /* ---- helpers ---------------------------------------------------------- */
 
@@ -439,7 +462,7 @@ static void check_ip(void)
 static void check_all(void)
 {
 	check_ip();
-	mapping_verify_all();
+	services_verify();
 	ev_timer_arm(G.timer, (int64_t)G.conf.check_interval * 1000);
 }
 
@@ -453,7 +476,7 @@ static void flapped(void)
 	delay = mapping_backoff_ms(G.flaps, drand48());
 	log_warnx("gateway %s fails right after it was found (%s): looking again in %lld s",
 		  G.address, G.lost_why, (long long)(delay / 1000));
-	mapping_gateway_down(G.lost_why);
+	services_down(G.lost_why);
 	cancel_ip();
 	stop_all();
 	if (G.hooks.ip_changed)
@@ -471,7 +494,7 @@ static void do_lost(void)
 	}
 	log_warnx("gateway %s stopped answering (%s): looking for it again", G.address,
 		  G.lost_why);
-	mapping_gateway_down(G.lost_why);
+	services_down(G.lost_why);
 	transition(GS_SEARCHING, -1, NULL);
 	discover();
 }
@@ -486,7 +509,7 @@ static void on_kick(void *arg)
 		return;          /* a new discovery re-maps everything anyway */
 	}
 	if ((todo & TODO_REMAP) && G.state == GS_UP) {
-		mapping_remap_all(G.remap_why);
+		services_remap(G.remap_why);
 		check_ip();
 	}
 }
@@ -507,6 +530,19 @@ static void hook_trouble(const char *why)
 
 /* ---- announcements: hints that make us ask, rate-limited ------------- */
 
+/* Pinholes cannot be read back: after an announced restart they are
+ * deleted and added again, at most once per check_interval, so that
+ * spoofed announcements cannot keep them churning. */
+static void doubt_pinholes(void)
+{
+	int64_t now = ev_now_ms();
+
+	if (G.doubted_ms && now - G.doubted_ms < (int64_t)G.conf.check_interval * 1000)
+		return;
+	G.doubted_ms = now ? now : 1;
+	pinhole_doubt_all();
+}
+
 static void on_hint_timer(void *arg)
 {
 	unsigned ask = G.ask;
@@ -519,6 +555,7 @@ static void on_hint_timer(void *arg)
 			log_info("gateway %s: %s: verifying mappings%s", G.address, G.hint_what,
 				 G.hints > 1 ? " (announced more than once)" : "");
 		mapping_verify_all();
+		doubt_pinholes();
 	}
 	G.hints = 0;
 	G.asked_ms = ev_now_ms();
@@ -613,6 +650,23 @@ static void mapping_up(void)
 	mapping_gateway_up(&mg);
 }
 
+/* Pinholes go through the first answering protocol that can open them. */
+static void pinhole_up(void)
+{
+	struct pinhole_gw pg = { .check_interval = G.conf.check_interval };
+
+	for (size_t i = 0; i < G.n_slots && !pg.be; i++) {
+		const struct slot *s = &G.slots[i];
+		if (s->state == SLOT_ANSWERED && (s->be->caps & GW_CAP_PINHOLE)) {
+			pg.be = s->be;
+			pg.has_firewall = s->found.pinholes;
+			snprintf(pg.locator, sizeof(pg.locator), "%s", s->found.locator);
+		}
+	}
+	snprintf(pg.address, sizeof(pg.address), "%s", G.address);
+	pinhole_gateway_up(&pg);
+}
+
 static void gateway_found(struct slot *via)
 {
 	G.via = via;
@@ -632,6 +686,7 @@ static void gateway_found(struct slot *via)
 	listen_all();
 	check_ip();              /* every protocol, even one that said it: they must agree */
 	mapping_up();
+	pinhole_up();
 }
 
 static void nothing_found(void)
@@ -772,6 +827,8 @@ static void shutdown_finish(void *arg)
 {
 	void (*done)(void *) = G.done;
 
+	if (arg && --G.stopping_parts > 0)
+		return;            /* the mappings or the pinholes are still going */
 	ev_timer_disarm(G.timer);
 	G.done = NULL;
 	if (done)
@@ -852,12 +909,13 @@ void gateway_apply_config(const struct hp_config *cfg)
 	if (G.state == GS_IDLE || G.state == GS_STOPPING)
 		return;
 	mapping_apply_config(cfg);
+	pinhole_apply_config(cfg);
 	conf_copy(&G.conf, &cfg->gateway);
 	if (rediscover && G.conf.protocol == GW_PREF_NONE) {
 		go_off();
 	} else if (rediscover) {
 		log_notice("gateway: [gateway] changed, looking for the gateway again");
-		mapping_gateway_down("configuration changed");
+		services_down("configuration changed");
 		transition(GS_SEARCHING, -1, NULL);
 		discover();
 	} else if (old_check != G.conf.check_interval && G.state == GS_UP) {
@@ -897,7 +955,9 @@ void gateway_shutdown(void (*done)(void *arg), void *arg)
 	transition(GS_STOPPING, SHUTDOWN_MS, "%s", G.error);
 	if (G.conf.keep_mappings)
 		log_info("gateway: keep_mappings: leaving the mappings on the router");
-	mapping_shutdown(keep, shutdown_finish, NULL);
+	G.stopping_parts = 2;
+	mapping_shutdown(keep, shutdown_finish, &G);
+	pinhole_shutdown(keep, shutdown_finish, &G);
 }
 
 void gateway_fini(void)
@@ -927,6 +987,7 @@ json_t *gateway_status_json(void)
 			    json_integer((ev_now_ms() - G.last_check_ms) / 1000) : json_null());
 	json_object_set_new(o, "error", json_string_or_null(G.error));
 	ipsource_status(o);
+	json_object_set_new(o, "ipv6", pinhole_gateway_json());
 	return o;
 }
 
@@ -943,6 +1004,8 @@ bool gateway_once_done(bool *all_ok)
 	if (G.state == GS_UP && !G.ip_checked)
 		return false;
 	done = mapping_once_done(&maps_ok);
+	if (done)
+		done = pinhole_once_done(NULL);
 	if (all_ok)
 		*all_ok = done && maps_ok;
 	return done;

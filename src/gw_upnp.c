@@ -87,12 +87,28 @@ static struct ureq *head(void)
 
 /* ---- sorting the helper's answers into outcomes ---------------------- */
 
+/* miniupnpd 2.3.1: another host's address, a port below 1024 or a request
+ * from another address: 606; an unknown UniqueID: 402 (not the 704 of the
+ * specification). */
+static enum gw_outcome pinhole_outcome(const struct upnp_result *r, const struct upnp_wire_req *w)
+{
+	switch (r->upnp_code) {
+	case 0:   return GW_FAULT;
+	case 606: return GW_REFUSED;
+	case 402:
+	case 704: return w->op == UPNP_OP_PIN_DEL ? GW_NOT_FOUND : GW_TEMPORARY;
+	default:  return GW_TEMPORARY;
+	}
+}
+
 static enum gw_outcome upnp_outcome(const struct upnp_result *r, const struct upnp_wire_req *w)
 {
 	if (r->status == UPNP_ST_OK)
 		return GW_OK;
 	if (r->status != UPNP_ST_ERROR)
 		return GW_GONE;                /* no IGD, no answer */
+	if (w->op == UPNP_OP_PIN_ADD || w->op == UPNP_OP_PIN_DEL)
+		return pinhole_outcome(r, w);
 	switch (r->upnp_code) {
 	case 0:   return GW_FAULT;         /* garbage, no HTTP answer */
 	case 718: return GW_CONFLICT;
@@ -116,6 +132,7 @@ static void fill_ok(const struct upnp_result *r, const struct upnp_wire_req *w,
 		snprintf(g->u.found.address, sizeof(g->u.found.address), "%s", r->u.igd.gateway_addr);
 		snprintf(g->u.found.lan_addr, sizeof(g->u.found.lan_addr), "%s", r->u.igd.lan_addr);
 		snprintf(g->u.found.locator, sizeof(g->u.found.locator), "%s", r->u.igd.root_url);
+		g->u.found.pinholes = r->u.igd.has_6fc;
 		break;
 	case UPNP_OP_EXT_IP:
 		snprintf(g->u.ext_ip, sizeof(g->u.ext_ip), "%s", r->u.ext_ip);
@@ -127,6 +144,13 @@ static void fill_ok(const struct upnp_result *r, const struct upnp_wire_req *w,
 		g->u.map.confirmed = r->confirmed;
 		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", w->int_host);
 		snprintf(g->u.map.desc, sizeof(g->u.map.desc), "%s", w->desc);
+		break;
+	case UPNP_OP_PIN_ADD:
+		g->u.map.ext_port = g->u.map.int_port = w->int_port;
+		g->u.map.lease = w->lease;
+		g->u.map.confirmed = true;
+		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", w->addr6);
+		snprintf(g->u.map.handle, sizeof(g->u.map.handle), "%s", r->u.uid);
 		break;
 	case UPNP_OP_GET:
 		g->u.map.ext_port = w->ext_port;
@@ -198,6 +222,14 @@ static void sanitize(struct upnp_result *r, uint32_t op)
 		CLEAN(g->lan_addr);
 		CLEAN(g->gateway_addr);
 		g->connected = !!*(volatile unsigned char *)&g->connected;
+		g->has_6fc = !!*(volatile unsigned char *)&g->has_6fc;
+		g->fw_known = !!*(volatile unsigned char *)&g->fw_known;
+		g->fw_enabled = !!*(volatile unsigned char *)&g->fw_enabled;
+		g->fw_inbound = !!*(volatile unsigned char *)&g->fw_inbound;
+	} else if (op == UPNP_OP_PIN_ADD) {
+		r->u.uid[sizeof(r->u.uid) - 1] = '\0';
+		if (r->status == UPNP_ST_OK && strspn(r->u.uid, "0123456789") != strlen(r->u.uid))
+			r->u.uid[0] = '\0';
 	} else if (op == UPNP_OP_EXT_IP) {
 		CLEAN(r->u.ext_ip);
 	} else if (op == UPNP_OP_GET) {
@@ -443,6 +475,47 @@ uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *
 	return r ? enqueue(r, cb, arg) : 0;
 }
 
+static struct ureq *pinhole_req(uint32_t op, const struct gw_map_req *q)
+{
+	struct ureq *r;
+	struct in6_addr a;
+
+	if (q->family != GW_FAMILY_IPV6 || inet_pton(AF_INET6, q->int_host, &a) != 1 ||
+	    inet_pton(AF_INET6, q->via6, &a) != 1)
+		return NULL;
+	r = port_req(op, q->proto, q->int_port);
+	if (!r)
+		return NULL;
+	r->w.int_port = q->int_port;
+	r->w.lease = q->lease;
+	r->w.scope_id = q->scope_id;
+	if (put(r->w.addr6, sizeof(r->w.addr6), q->int_host) < 0 ||
+	    put(r->w.via6, sizeof(r->w.via6), q->via6) < 0 ||
+	    put(r->w.uid, sizeof(r->w.uid), q->handle) < 0) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+uint64_t upnp_add_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	struct ureq *r;
+
+	/* IGD v2 takes leases of 1 s to 1 day; 0 and more are errors (402). */
+	if (q->lease < 1 || q->lease > 86400)
+		return 0;
+	r = pinhole_req(UPNP_OP_PIN_ADD, q);
+	return r ? enqueue(r, cb, arg) : 0;
+}
+
+uint64_t upnp_delete_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	struct ureq *r = q->handle[0] ? pinhole_req(UPNP_OP_PIN_DEL, q) : NULL;
+
+	return r ? enqueue(r, cb, arg) : 0;
+}
+
 /* A stopped queue is all zeroes: nothing to cancel. */
 void upnp_cancel(uint64_t id)
 {
@@ -670,8 +743,8 @@ static uint64_t op_discover(gw_cb cb, void *arg)
 
 static uint64_t op_map(const struct gw_map_req *q, gw_cb cb, void *arg)
 {
-	if (q->family != GW_FAMILY_IPV4)
-		return 0;
+	if (q->family == GW_FAMILY_IPV6)
+		return upnp_add_pinhole(q, cb, arg);
 	return upnp_add_mapping(q->proto, q->ext_port, q->int_host, q->int_port, q->desc,
 				q->lease, cb, arg);
 }
@@ -683,7 +756,9 @@ static uint64_t op_read_back(const struct gw_map_req *q, gw_cb cb, void *arg)
 
 static uint64_t op_unmap(const struct gw_map_req *q, gw_cb cb, void *arg)
 {
-	return q->family == GW_FAMILY_IPV4 ? upnp_delete_mapping(q->proto, q->ext_port, cb, arg) : 0;
+	if (q->family == GW_FAMILY_IPV6)
+		return upnp_delete_pinhole(q, cb, arg);
+	return upnp_delete_mapping(q->proto, q->ext_port, cb, arg);
 }
 
 static int op_listen(gw_hint_cb cb, void *arg)
@@ -697,8 +772,11 @@ static void op_describe(char *buf, size_t len)
 {
 	const struct upnp_igd *g = &st.igd;
 
-	snprintf(buf, len, "IGD v%d at %s (%s, WAN %s)", g->igd_version, g->root_url,
-		 g->service_type, g->connected ? "connected" : "not connected");
+	snprintf(buf, len, "IGD v%d at %s (%s, WAN %s%s)", g->igd_version, g->root_url,
+		 g->service_type, g->connected ? "connected" : "not connected",
+		 !g->has_6fc ? "" : !g->fw_known ? ", IPv6 firewall control" :
+		 g->fw_enabled && g->fw_inbound ? ", IPv6 firewall: pinholes allowed" :
+		 g->fw_enabled ? ", IPv6 firewall: no inbound pinholes" : ", IPv6 firewall off");
 }
 
 static void op_probe_json(json_t *o, bool answered)
@@ -710,6 +788,11 @@ static void op_probe_json(json_t *o, bool answered)
 	json_object_set_new(o, "control_url", g ? json_string_or_null(g->control_url) : json_null());
 	json_object_set_new(o, "service_type", g ? json_string_or_null(g->service_type) : json_null());
 	json_object_set_new(o, "connected", g ? json_boolean(g->connected) : json_null());
+	json_object_set_new(o, "ipv6_firewall_control", g ? json_boolean(g->has_6fc) : json_null());
+	json_object_set_new(o, "ipv6_firewall_enabled",
+			    g && g->fw_known ? json_boolean(g->fw_enabled) : json_null());
+	json_object_set_new(o, "ipv6_inbound_pinholes_allowed",
+			    g && g->fw_known ? json_boolean(g->fw_inbound) : json_null());
 }
 
 const struct gw_backend gw_backend_upnp = {
@@ -718,7 +801,7 @@ const struct gw_backend gw_backend_upnp = {
 	.why = "first choice: the router's table shows each description, mappings can be read "
 	       "back, other hosts can be mapped",
 	.pref = GW_PREF_UPNP,
-	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES,
+	.caps = GW_CAP_OTHER_HOST | GW_CAP_READ_BACK | GW_CAP_ANNOUNCES | GW_CAP_PINHOLE,
 	.init = op_init,
 	.start = op_start,
 	.stop = upnp_fini,

@@ -21,6 +21,7 @@
 #include "ipif.h"
 #include "log.h"
 #include "nl.h"
+#include "nlmsg.h"
 #include "util.h"
 
 #define RECV_BUF 16384
@@ -79,62 +80,28 @@ static void set_drop(struct ipif_set *set, struct in_addr a)
 	set->n--;
 }
 
-static bool attr_in_addr(const struct rtattr *rta, struct in_addr *out)
-{
-	if (RTA_PAYLOAD(rta) != sizeof(*out))
-		return false;
-	memcpy(out, RTA_DATA(rta), sizeof(*out));
-	return true;
-}
-
 struct apply {
 	struct ipif_set *set;
 	const char *ifname;
 	unsigned ifindex;
 };
 
-/* One RTM_NEWADDR / RTM_DELADDR. IFA_LOCAL is this host's address; on a
- * point-to-point link (PPP) IFA_ADDRESS is the peer's, so it only counts
- * when IFA_LOCAL is missing. */
-static int apply_addr(const struct nlmsghdr *h, void *arg)
+/* One RTM_NEWADDR / RTM_DELADDR (nlmsg.c takes IFA_LOCAL, this host's
+ * address, over IFA_ADDRESS, which is the peer's on a PPP link). */
+static void apply_addr(const struct nlmsg *m, void *arg)
 {
 	const struct apply *ap = arg;
-	const struct ifaddrmsg *ifa = NLMSG_DATA(h);
-	int len = (int)h->nlmsg_len - (int)NLMSG_LENGTH(sizeof(*ifa));
-	const char *label = NULL;
-	struct in_addr local = { 0 }, address = { 0 };
-	bool has_local = false, has_address = false;
-	uint32_t flags;
+	const struct nlmsg_addr *a = &m->u.addr;
 
-	if (h->nlmsg_type != RTM_NEWADDR && h->nlmsg_type != RTM_DELADDR)
-		return 0;
-	if (len < 0)
-		return -1;
-	if (ifa->ifa_family != AF_INET)
-		return 0;
-	flags = ifa->ifa_flags;
-	for (const struct rtattr *rta = IFA_RTA(ifa); RTA_OK(rta, len); rta = RTA_NEXT(rta, len)) {
-		size_t plen = RTA_PAYLOAD(rta);
-		if (rta->rta_type == IFA_LABEL && plen > 0 && plen <= IF_NAMESIZE &&
-		    memchr(RTA_DATA(rta), '\0', plen))
-			label = RTA_DATA(rta);
-		else if (rta->rta_type == IFA_LOCAL)
-			has_local = attr_in_addr(rta, &local);
-		else if (rta->rta_type == IFA_ADDRESS)
-			has_address = attr_in_addr(rta, &address);
-		else if (rta->rta_type == IFA_FLAGS && plen == 4)
-			memcpy(&flags, RTA_DATA(rta), 4);
-	}
-	if (label ? !label_matches(label, ap->ifname) :
-	    ifa->ifa_index != ap->ifindex || !ap->ifindex)
-		return 0;
-	if (!has_local && !has_address)
-		return 0;
-	if (h->nlmsg_type == RTM_DELADDR)
-		set_drop(ap->set, has_local ? local : address);
+	if (a->family != AF_INET)
+		return;
+	if (a->label[0] ? !label_matches(a->label, ap->ifname) :
+	    (unsigned)a->ifindex != ap->ifindex || !ap->ifindex)
+		return;
+	if (m->del)
+		set_drop(ap->set, a->addr.v4);
 	else
-		set_put(ap->set, has_local ? local : address, flags & IFA_F_SECONDARY);
-	return 0;
+		set_put(ap->set, a->addr.v4, a->flags & IFA_F_SECONDARY);
 }
 
 int ipif_apply(struct ipif_set *set, const char *ifname, unsigned ifindex,
@@ -142,7 +109,7 @@ int ipif_apply(struct ipif_set *set, const char *ifname, unsigned ifindex,
 {
 	struct apply ap = { .set = set, .ifname = ifname, .ifindex = ifindex };
 
-	return nl_walk(buf, len, apply_addr, &ap);
+	return nlmsg_each(buf, len, NLMSG_K_ADDR, apply_addr, &ap);
 }
 
 bool ipif_choose(const struct ipif_set *set, struct in_addr *out)
@@ -250,13 +217,11 @@ static void on_dump(int fd, short revents, void *arg)
 /* Ask the kernel for every IPv4 address; events wait until it answered. */
 static int start_dump(void)
 {
-	const struct ifaddrmsg req = { .ifa_family = AF_INET };
-
 	ev_fd_del(I.ev_fd);
 	close_fd(&I.dump_fd);
 	memset(&I.dumping, 0, sizeof(I.dumping));
 	I.dump_fd = nl_open(0, true);
-	if (I.dump_fd < 0 || nl_dump(I.dump_fd, RTM_GETADDR, &req, sizeof(req), ++I.seq) < 0 ||
+	if (I.dump_fd < 0 || nl_dump(I.dump_fd, RTM_GETADDR, AF_INET, ++I.seq) < 0 ||
 	    ev_fd_add(I.dump_fd, POLLIN, on_dump, NULL) < 0) {
 		log_warn("ipif: cannot ask the kernel for addresses");
 		close_fd(&I.dump_fd);

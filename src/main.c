@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr6.h"
 #include "config.h"
 #include "control.h"
 #include "ddns.h"
@@ -26,6 +27,7 @@
 #include "ipsource.h"
 #include "log.h"
 #include "mapping.h"
+#include "pinhole.h"
 #include "priv.h"
 #include "probe.h"
 #include "sdnotify.h"
@@ -194,6 +196,7 @@ static int reload(char **errors_out)
 			  "next restart");
 	log_set_level(effective_level(next));
 	cfg = next;
+	addr6_apply_config(cfg);
 	ddns_apply_config(cfg);
 	gateway_apply_config(cfg);
 	ipsource_apply_config(cfg);
@@ -439,9 +442,13 @@ static int init_modules(void)
 	/* --once announces nothing: events are for a daemon that keeps watch. */
 	if (!opt.once && (event_store_init(cfg->daemon.state_dir) < 0 || hook_init(cfg) < 0))
 		return -1;
+	/* Without netlink (or IPv6) the daemon still does IPv4. */
+	if (cfg->gateway.ipv6 && addr6_init(cfg) < 0)
+		log_warnx("ipv6: this host's address cannot be followed: no pinholes, no AAAA");
 	if (ddns_init(cfg) < 0)
 		return -1;
-	if (mapping_init(cfg) < 0 || ipsource_init(cfg, &ipsource_hooks) < 0)
+	if (mapping_init(cfg) < 0 || pinhole_init(cfg) < 0 ||
+	    ipsource_init(cfg, &ipsource_hooks) < 0)
 		return -1;
 	return gateway_init(cfg, &gateway_hooks);
 }
@@ -451,9 +458,11 @@ static void fini_modules(void)
 	ddns_shutdown();
 	gateway_fini();
 	ipsource_fini();
+	pinhole_fini();
 	mapping_fini();
 	gw_backends_fini();
 	ddns_fini();
+	addr6_fini();
 	hook_fini();           /* before http_fini: it cancels its requests */
 	event_store_fini();
 	http_fini();           /* curl's timers live in the loop: before ev_fini */

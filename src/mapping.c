@@ -260,6 +260,19 @@ static void unlink_dying(struct map_entry *e)
 
 /* ---- the one transition function -------------------------------------- */
 
+void mapping_note(const char *kind, const char *service, const char *proto,
+		  const char *event_proto, unsigned port, enum map_state from, enum map_state to,
+		  const char *old_error, const char *error)
+{
+	if (from != to)
+		log_msg(to == MAP_MAPPED ? LOG_NOTICE : to == MAP_PENDING ? LOG_INFO : LOG_WARNING,
+			"%s %s/%s: %s -> %s%s%s", kind, service, proto, mapping_state_name(from),
+			mapping_state_name(to), *error ? ": " : "", error);
+	else if (*error && strcmp(error, old_error) != 0)
+		log_info("%s %s/%s: %s: %s", kind, service, proto, mapping_state_name(to), error);
+	event_mapping(service, event_proto, port, mapping_state_name(to), error);
+}
+
 /* Logs old -> new, keeps the error. */
 static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...) HP_PRINTF(3, 4);
 static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ...)
@@ -272,15 +285,8 @@ static void set_state(struct map_entry *e, enum map_state s, const char *fmt, ..
 		vsnprintf(err, sizeof(err), fmt, ap);
 		va_end(ap);
 	}
-	if (e->state != s)
-		log_msg(s == MAP_MAPPED ? LOG_NOTICE : s == MAP_PENDING ? LOG_INFO : LOG_WARNING,
-			"mapping %s/%s: %s -> %s%s%s", e->svc.name, proto_str(e->proto),
-			mapping_state_name(e->state), mapping_state_name(s), *err ? ": " : "", err);
-	else if (*err && strcmp(err, e->error) != 0)
-		log_info("mapping %s/%s: %s: %s", e->svc.name, proto_str(e->proto),
-			 mapping_state_name(s), err);
-	event_mapping(e->svc.name, proto_str(e->proto), e->svc.external_port,
-		      mapping_state_name(s), err);
+	mapping_note("mapping", e->svc.name, proto_str(e->proto), proto_str(e->proto),
+		     e->svc.external_port, e->state, s, e->error, err);
 	e->state = s;
 	memcpy(e->error, err, sizeof(err));
 	if (s != MAP_PENDING)
@@ -755,6 +761,8 @@ static void load_record(void *arg, const struct map_record *r)
 	};
 	struct map_entry *e, ***tail = arg;
 
+	if (r->ipv6)
+		return;                 /* a pinhole: pinhole.c's */
 	if (!be) {
 		log_warnx("mappings: %s/%s: made with \"%s\", which this homeportd does not speak: "
 			  "forgotten", r->service, proto_str(r->proto), r->via);
@@ -1319,6 +1327,7 @@ static json_t *entry_json(const struct map_entry *e, const char *ext_ip)
 
 	json_object_set_new(o, "name", json_string(e->svc.name));
 	json_object_set_new(o, "protocol", json_string(proto_str(e->proto)));
+	json_object_set_new(o, "family", json_string("ipv4"));
 	json_object_set_new(o, "internal_host", json_string_or_null(e->host));
 	json_object_set_new(o, "internal_port", json_integer(e->svc.internal_port));
 	json_object_set_new(o, "external_port", json_integer(e->svc.external_port));

@@ -1,5 +1,7 @@
 /* mapstore.c - mappings.json (mapstore.h). The file is rewritten whole,
- * atomically (state.c), and only when its content changes. */
+ * atomically (state.c), and only when its content changes. It holds two
+ * sets, the IPv4 mappings (mapping.c) and the IPv6 pinholes (pinhole.c):
+ * each owner replaces its own set; the other is kept as the file had it. */
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,18 +18,39 @@
 static struct {
 	char *dir;
 	char *saved;                 /* what the file holds (compact JSON) */
+	json_t *sets[2];             /* [ipv6]: the records of each set, as the file has them */
 } S;
+
+static bool record_is_ipv6(json_t *o)
+{
+	const char *f = json_string_value(json_object_get(o, "family"));
+
+	return f && strcmp(f, "ipv6") == 0;
+}
 
 void mapstore_open(const char *dir)
 {
+	json_t *root, *o;
+	size_t i;
+
 	mapstore_close();
 	S.dir = dir && *dir ? xstrdup(dir) : NULL;
+	S.sets[0] = json_array();
+	S.sets[1] = json_array();
+	if (!S.dir || !(root = state_load_json(S.dir, STATE_NAME)))
+		return;
+	json_array_foreach(json_object_get(root, "mappings"), i, o)
+		if (json_is_object(o))
+			json_array_append(S.sets[record_is_ipv6(o)], o);
+	json_decref(root);
 }
 
 void mapstore_close(void)
 {
 	free(S.dir);
 	free(S.saved);
+	json_decref(S.sets[0]);
+	json_decref(S.sets[1]);
 	memset(&S, 0, sizeof(S));
 }
 
@@ -54,19 +77,25 @@ static json_t *record_json(const struct map_record *r)
 	if (r->handle && *r->handle)
 		json_object_set_new(o, "handle", json_string(r->handle));
 	json_object_set_new(o, "lease", json_integer(r->lease));
+	if (r->ipv6)
+		json_object_set_new(o, "family", json_string("ipv6"));
 	return o;
 }
 
-void mapstore_save(const struct map_record *recs, size_t n)
+void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 {
 	json_t *root, *arr;
 	char *text;
 
 	if (!S.dir)
 		return;
-	arr = json_array();
+	json_array_clear(S.sets[ipv6]);
 	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, record_json(&recs[i]));
+		json_array_append_new(S.sets[ipv6], record_json(&recs[i]));
+	arr = json_array();
+	json_array_extend(arr, S.sets[0]);
+	json_array_extend(arr, S.sets[1]);
+	n = json_array_size(arr);
 	root = json_object();
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "mappings", arr);
@@ -88,11 +117,23 @@ static bool port_ok(json_t *v)
 	       json_integer_value(v) <= 65535;
 }
 
+void mapstore_save(const struct map_record *recs, size_t n)
+{
+	mapstore_save_set(false, recs, n);
+}
+
 static bool ipv4_ok(const char *s)
 {
 	struct in_addr a;
 
 	return s && inet_pton(AF_INET, s, &a) == 1;
+}
+
+static bool ipv6_ok(const char *s)
+{
+	struct in6_addr a;
+
+	return s && inet_pton(AF_INET6, s, &a) == 1;
 }
 
 static int record_parse(json_t *o, struct map_record *r)
@@ -107,7 +148,9 @@ static int record_parse(json_t *o, struct map_record *r)
 	r->int_host = json_string_value(json_object_get(o, "internal_host"));
 	r->via = json_string_value(json_object_get(o, "via"));
 	r->gateway = json_string_value(json_object_get(o, "gateway"));
-	if (!r->service || !proto || !r->via || !*r->via || !ipv4_ok(r->int_host) ||
+	r->ipv6 = record_is_ipv6(o);
+	if (!r->service || !proto || !r->via || !*r->via ||
+	    !(r->ipv6 ? ipv6_ok(r->int_host) : ipv4_ok(r->int_host)) ||
 	    !ipv4_ok(r->gateway) || !port_ok(json_object_get(o, "external_port")) ||
 	    !port_ok(json_object_get(o, "internal_port")) ||
 	    (desc && !json_is_string(desc) && !json_is_null(desc)))

@@ -1,4 +1,4 @@
-/* nl.c - rtnetlink plumbing (nl.h). */
+/* nl.c - rtnetlink sockets (nl.h). */
 #include <errno.h>
 #include <linux/rtnetlink.h>
 #include <string.h>
@@ -6,8 +6,7 @@
 #include <unistd.h>
 
 #include "nl.h"
-
-#define REQ_MAX 32                   /* bytes after the header: rtmsg, ifaddrmsg */
+#include "nlmsg.h"
 
 int nl_open(unsigned groups, bool nonblock)
 {
@@ -27,26 +26,18 @@ int nl_open(unsigned groups, bool nonblock)
 	return fd;
 }
 
-int nl_dump(int fd, uint16_t type, const void *req, size_t len, uint32_t seq)
+int nl_dump(int fd, uint16_t type, int family, uint32_t seq)
 {
-	struct {
-		struct nlmsghdr h;
-		char body[REQ_MAX];
-	} m;
+	uint8_t req[64];
+	size_t n = nlmsg_dump_request(req, sizeof(req), type, family, seq);
 	struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
 
-	if (len > sizeof(m.body)) {
+	if (n == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	memset(&m, 0, sizeof(m));
-	m.h.nlmsg_len = NLMSG_LENGTH(len);
-	m.h.nlmsg_type = type;
-	m.h.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
-	m.h.nlmsg_seq = seq;
-	memcpy(NLMSG_DATA(&m.h), req, len);
-	return sendto(fd, &m, m.h.nlmsg_len, 0, (struct sockaddr *)&kernel,
-		      sizeof(kernel)) == (ssize_t)m.h.nlmsg_len ? 0 : -1;
+	return sendto(fd, req, n, 0, (struct sockaddr *)&kernel, sizeof(kernel)) == (ssize_t)n ?
+	       0 : -1;
 }
 
 ssize_t nl_recv(int fd, void *buf, size_t len, int flags)
@@ -61,21 +52,4 @@ ssize_t nl_recv(int fd, void *buf, size_t len, int flags)
 	if (n > 0 && (flen != sizeof(from) || from.nl_pid != 0))
 		return 0;
 	return n;
-}
-
-int nl_walk(const void *buf, size_t len, int (*fn)(const struct nlmsghdr *h, void *arg),
-	    void *arg)
-{
-	const struct nlmsghdr *h = buf;
-	unsigned int left = (unsigned int)len;
-
-	if (len > 0x7fffffff)
-		return -1;
-	for (; NLMSG_OK(h, left); h = NLMSG_NEXT(h, left)) {
-		if (h->nlmsg_type == NLMSG_DONE)
-			return 1;
-		if (h->nlmsg_type == NLMSG_ERROR || fn(h, arg) < 0)
-			return -1;
-	}
-	return left == 0 ? 0 : -1;
 }

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "addr6.h"
 #include "ev.h"
 #include "gw_backend.h"
 #include "homeport.h"
@@ -41,6 +42,8 @@ static struct {
 	bool other_source;                 /* the IP comes from the web or an interface */
 	char src_ip[INET_ADDRSTRLEN];
 	char src_text[1200];
+	bool ipv6;                         /* this host's IPv6 addresses are read (addr6) */
+	char note[300];
 } P;
 
 static void ignore(const char *what)
@@ -204,6 +207,8 @@ static void print_json(const struct probe *g, enum gw_protocol_pref pref, const 
 	json_object_set_new(o, "external_ip_public", *ip ? json_boolean(ipv4_str_is_public(ip)) :
 			    json_null());
 	json_object_set_new(o, "verdict", json_string(verdict(ip)));
+	json_object_set_new(o, "ipv6", P.ipv6 ? addr6_probe_json() : json_null());
+	json_object_set_new(o, "note", json_string_or_null(P.note));
 	json_dumpf(o, stdout, JSON_INDENT(2));
 	fputc('\n', stdout);
 	json_decref(o);
@@ -250,6 +255,23 @@ static void print_text(const struct probe *g, enum gw_protocol_pref pref, const 
 	else
 		printf("external IP: %s (not public: double NAT or CGNAT; DDNS entries would be "
 		       "blocked)\n", ip);
+	if (P.ipv6)
+		addr6_probe_print(stdout);
+	if (P.note[0])
+		printf("%s\n", P.note);
+}
+
+/* With a non-public IPv4 and a public IPv6 address: one sentence. */
+static void make_note(const char *ip)
+{
+	struct addr6_self self;
+
+	P.note[0] = '\0';
+	if (!P.ipv6 || !*ip || ipv4_str_is_public(ip))
+		return;
+	addr6_get_self(&self);
+	if (self.have)
+		ipv4_blocked_sentence(P.note, sizeof(P.note), ip, self.address);
 }
 
 int probe_run(const struct hp_config *cfg, bool json)
@@ -258,12 +280,15 @@ int probe_run(const struct hp_config *cfg, bool json)
 	enum gw_protocol_pref pref = cfg->gateway.protocol;
 	const struct probe *g;
 	const char *ip;
+	bool ipv6;
 
 	if (ev_init() < 0)
 		return HP_EXIT_FAIL;
+	ipv6 = cfg->gateway.ipv6 && addr6_init(cfg) == 0;
 	memset(&P, 0, sizeof(P));          /* run() sets it up again when it runs */
 	if (cfg->gateway.protocol != GW_PREF_NONE)
 		run(cfg);
+	P.ipv6 = ipv6;
 	g = gateway(pref);
 	if (g) {
 		if (g->found.lan_addr[0])
@@ -274,6 +299,7 @@ int probe_run(const struct hp_config *cfg, bool json)
 	P.other_source = ipsource_probe(cfg, *external_ip() != '\0', P.src_ip, sizeof(P.src_ip),
 					P.src_text, sizeof(P.src_text));
 	ip = P.other_source ? P.src_ip : external_ip();
+	make_note(ip);
 	if (json)
 		print_json(g, pref, lan, ip);
 	else
@@ -283,6 +309,8 @@ int probe_run(const struct hp_config *cfg, bool json)
 		if (P.p[i].started)
 			P.p[i].be->stop();
 	http_fini();
+	if (P.ipv6)
+		addr6_fini();
 	ev_fini();
 	return g || (P.other_source && *ip) ? HP_EXIT_OK : HP_EXIT_UNAVAILABLE;
 }

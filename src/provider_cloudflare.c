@@ -157,6 +157,7 @@ enum cf_step { CF_ZONE, CF_LOOKUP, CF_WRITE };
 struct cf {
 	const struct cfg_ddns *cfg;
 	char ip[64];
+	const char *type;            /* "A" or "AAAA" */
 	ddns_done_cb done;
 	void *ctx;
 	const char *base;
@@ -216,7 +217,8 @@ static int send_lookup(struct cf *c)
 	char *h = http_escape(c->cfg->hostnames[c->host]);
 	char path[1024];
 
-	snprintf(path, sizeof(path), "/zones/%s/dns_records?type=A&name=%s", c->zone_id, h);
+	snprintf(path, sizeof(path), "/zones/%s/dns_records?type=%s&name=%s", c->zone_id, c->type,
+		 h);
 	free(h);
 	c->step = CF_LOOKUP;
 	return cf_send(c, "GET", path, NULL);
@@ -234,7 +236,7 @@ static int send_write(struct cf *c)
 	if (!j)
 		return -1;
 	if (c->create) {
-		json_object_set_new(j, "type", json_string("A"));
+		json_object_set_new(j, "type", json_string(c->type));
 		json_object_set_new(j, "name", json_string(c->cfg->hostnames[c->host]));
 		snprintf(path, sizeof(path), "/zones/%s/dns_records", c->zone_id);
 	} else {
@@ -325,6 +327,7 @@ static void *cf_start(const struct cfg_ddns *cfg, enum ddns_record rec, const ch
 	c->done = done;
 	c->ctx = ctx;
 	snprintf(c->ip, sizeof(c->ip), "%s", ip);
+	c->type = rec == DDNS_REC_AAAA ? "AAAA" : "A";
 	c->base = cfg_ddns_str(cfg, K_SERVER) ? cfg_ddns_str(cfg, K_SERVER) :
 		  cfg->preset && cfg->preset->default_server ? cfg->preset->default_server :
 		  DEFAULT_BASE;
@@ -352,7 +355,7 @@ const struct provider_ops provider_cloudflare_ops = {
 	.name = "cloudflare",
 	.keys = keys,
 	.n_keys = HP_ARRAY_LEN(keys),
-	.records = DDNS_REC_A,
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
 	.validate = cf_validate,
 	.start = cf_start,
 	.cancel = cf_cancel,

@@ -113,14 +113,17 @@ static void on_reply(void *arg, const struct http_response *resp)
 	duck_free(d);
 }
 
-static char *build_url(const struct cfg_ddns *cfg, const char *base, const char *ip)
+/* An AAAA update sends ipv6= alone: DuckDNS then takes the IPv4 of the
+ * connection for the A record (it cannot be told to keep it). */
+static char *build_url(const struct cfg_ddns *cfg, const char *base, enum ddns_record rec,
+		       const char *ip)
 {
 	char *dom = domains_of(cfg), *tok = http_escape(cfg_ddns_secret(cfg, K_TOKEN_FILE)), *eip = http_escape(ip);
 	size_t n = strlen(base) + strlen(dom) + strlen(tok) + strlen(eip) + 32;
 	char *url = xcalloc(n, 1);
 
-	snprintf(url, n, "%s%sdomains=%s&token=%s&ip=%s", base,
-		 strchr(base, '?') ? "&" : "?", dom, tok, eip);
+	snprintf(url, n, "%s%sdomains=%s&token=%s&%s=%s", base,
+		 strchr(base, '?') ? "&" : "?", dom, tok, rec == DDNS_REC_AAAA ? "ipv6" : "ip", eip);
 	free(dom);
 	free_secret(tok);
 	free(eip);
@@ -154,7 +157,7 @@ static void *duck_start(const struct cfg_ddns *cfg, enum ddns_record rec, const 
 	d->cfg = cfg;
 	d->done = done;
 	d->ctx = ctx;
-	url = build_url(cfg, base, ip);
+	url = build_url(cfg, base, rec, ip);
 	req.url = url;
 	log_debug("duckdns %s: updating %zu host(s)", cfg->name ? cfg->name : "-",
 		  cfg->n_hostnames);
@@ -179,7 +182,7 @@ const struct provider_ops provider_duckdns_ops = {
 	.name = "duckdns",
 	.keys = keys,
 	.n_keys = HP_ARRAY_LEN(keys),
-	.records = DDNS_REC_A,
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
 	.start = duck_start,
 	.cancel = duck_cancel,
 };

@@ -184,6 +184,7 @@ void provider_dyndns2_parse(const char *body, size_t len,
 struct dd2 {
 	const struct cfg_ddns *cfg;
 	char ip[64];
+	enum ddns_record rec;
 	ddns_done_cb done;
 	void *ctx;
 	const char *base;             /* update URL */
@@ -216,10 +217,29 @@ static size_t batch_size(const struct dd2 *d)
 	return left < MAX_HOSTS_PER_REQUEST ? left : MAX_HOSTS_PER_REQUEST;
 }
 
+/* The address parameters of one request (the preset table in
+ * homeport.conf(5)): A always goes in myip; AAAA in myipv6 or myip, as the
+ * preset's servers want it. deSEC replaces the other family unless told
+ * to keep it. */
+const char *provider_dyndns2_addr_query(enum preset_v6 v6, enum ddns_record rec, char *buf,
+					size_t len, const char *ip)
+{
+	bool aaaa = rec == DDNS_REC_AAAA;
+
+	if (!aaaa)
+		snprintf(buf, len, "myip=%s%s", ip, v6 == PRESET_V6_DESEC ? "&myipv6=preserve" : "");
+	else if (v6 == PRESET_V6_MYIP)
+		snprintf(buf, len, "myip=%s", ip);
+	else
+		snprintf(buf, len, "myipv6=%s%s", ip, v6 == PRESET_V6_DESEC ? "&myipv4=preserve" : "");
+	return buf;
+}
+
 static char *build_url(const struct dd2 *d)
 {
 	const char *extra = d->cfg->preset ? d->cfg->preset->extra_query : NULL;
-	size_t cap = strlen(d->base) + 64 + (extra ? strlen(extra) : 0);
+	size_t cap = strlen(d->base) + 96 + (extra ? strlen(extra) : 0);
+	char addr[160];
 	char *url, *ip = http_escape(d->ip);
 
 	for (size_t i = 0; i < d->batch; i++)
@@ -233,8 +253,9 @@ static char *build_url(const struct dd2 *d)
 		strcat(url, h);
 		free(h);
 	}
-	strcat(url, "&myip=");
-	strcat(url, ip);
+	strcat(url, "&");
+	strcat(url, provider_dyndns2_addr_query(d->cfg->preset ? d->cfg->preset->v6 :
+						PRESET_V6_MYIPV6, d->rec, addr, sizeof(addr), ip));
 	if (extra) {
 		strcat(url, "&");
 		strcat(url, extra);
@@ -349,9 +370,11 @@ static void *dd2_start(const struct cfg_ddns *cfg, enum ddns_record rec, const c
 	d->done = done;
 	d->ctx = ctx;
 	snprintf(d->ip, sizeof(d->ip), "%s", ip);
+	d->rec = rec;
 	d->base = cfg_ddns_str(cfg, K_SERVER);
 	if (!d->base && cfg->preset)
-		d->base = cfg->preset->default_server;
+		d->base = rec == DDNS_REC_AAAA && cfg->preset->v6_server ? cfg->preset->v6_server :
+			  cfg->preset->default_server;
 	if (!d->base) {
 		snprintf(res->error, sizeof(res->error), "dyndns2: no server URL configured");
 		goto fail;
@@ -381,7 +404,7 @@ const struct provider_ops provider_dyndns2_ops = {
 	.name = "dyndns2",
 	.keys = keys,
 	.n_keys = HP_ARRAY_LEN(keys),
-	.records = DDNS_REC_A,
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
 	.validate = dd2_validate,
 	.start = dd2_start,
 	.cancel = dd2_cancel,

@@ -43,6 +43,7 @@ static const struct cfgkey keys[] = {
 struct hook {
 	const struct cfg_ddns *cfg;
 	char ip[64];
+	char ipv6[64];               /* AAAA: the address (also in ip); A: "" */
 	ddns_done_cb done;
 	void *ctx;
 	regex_t re;
@@ -52,16 +53,18 @@ struct hook {
 	struct http_call *call;
 };
 
-/* tmpl with %ip% and %hostname% replaced (host may be NULL: left as is). */
-static char *subst(const char *tmpl, const char *ip, const char *host, bool escape)
+/* tmpl with %ip%, %ipv6% and %hostname% replaced (host may be NULL: left
+ * as is). */
+static char *subst(const char *tmpl, const struct hook *h, const char *host, bool escape)
 {
-	char *eip = escape ? http_escape(ip) : xstrdup(ip);
+	char *eip = escape ? http_escape(h->ip) : xstrdup(h->ip);
+	char *eip6 = escape ? http_escape(h->ipv6) : xstrdup(h->ipv6);
 	char *eh = host ? (escape ? http_escape(host) : xstrdup(host)) : NULL;
 	size_t cap = strlen(tmpl) + 1, len = 0;
 	char *out;
 
 	/* Each marker is longer than nothing: size for the worst case. */
-	cap += (strlen(tmpl) / 4 + 1) * (strlen(eip) + (eh ? strlen(eh) : 0));
+	cap += (strlen(tmpl) / 4 + 1) * (strlen(eip) + strlen(eip6) + (eh ? strlen(eh) : 0));
 	out = xcalloc(cap, 1);
 	for (const char *p = tmpl; *p;) {
 		const char *val = NULL;
@@ -70,6 +73,9 @@ static char *subst(const char *tmpl, const char *ip, const char *host, bool esca
 		if (strncmp(p, "%ip%", 4) == 0) {
 			val = eip;
 			skip = 4;
+		} else if (strncmp(p, "%ipv6%", 6) == 0) {
+			val = eip6;
+			skip = 6;
 		} else if (eh && strncmp(p, "%hostname%", 10) == 0) {
 			val = eh;
 			skip = 10;
@@ -84,6 +90,7 @@ static char *subst(const char *tmpl, const char *ip, const char *host, bool esca
 	}
 	out[len] = '\0';
 	free(eip);
+	free(eip6);
 	free(eh);
 	return out;
 }
@@ -165,12 +172,12 @@ static int send_one(struct hook *h)
 		.ca_file = cfg_ddns_str(c, K_CA_FILE), .timeout = cfg_ddns_num(c, K_TIMEOUT),
 		.allow_http = cfg_ddns_bool(c, K_ALLOW_HTTP),
 	};
-	char *url = subst(cfg_ddns_str(c, K_URL), h->ip, host, true);
-	char *body = tbody ? subst(tbody, h->ip, host, false) : NULL;
+	char *url = subst(cfg_ddns_str(c, K_URL), h, host, true);
+	char *body = tbody ? subst(tbody, h, host, false) : NULL;
 	char where[256];
 
 	for (size_t i = 0; i < n_headers; i++)
-		hdrs[i] = subst(theaders[i], h->ip, host, false);
+		hdrs[i] = subst(theaders[i], h, host, false);
 	for (size_t i = 0; i < n_file; i++)
 		hdrs[n_headers + i] = secret[i];
 	req.url = url;
@@ -266,6 +273,8 @@ static void *hook_start(const struct cfg_ddns *cfg, enum ddns_record rec, const 
 	h->done = done;
 	h->ctx = ctx;
 	snprintf(h->ip, sizeof(h->ip), "%s", ip);
+	if (rec == DDNS_REC_AAAA)
+		snprintf(h->ipv6, sizeof(h->ipv6), "%s", ip);
 	h->per_host = uses_hostname(cfg) && cfg->n_hostnames > 0;
 	if (regex) {
 		if (regcomp(&h->re, regex, REG_EXTENDED | REG_NOSUB) != 0) {
@@ -294,7 +303,7 @@ const struct provider_ops provider_webhook_ops = {
 	.name = "webhook",
 	.keys = keys,
 	.n_keys = HP_ARRAY_LEN(keys),
-	.records = DDNS_REC_A,
+	.records = DDNS_REC_A | DDNS_REC_AAAA,
 	.start = hook_start,
 	.cancel = hook_cancel,
 };

@@ -1,6 +1,7 @@
 /* route.c - the routing table, as far as the gateway side needs it: the
  * default router over rtnetlink (no /proc, no commands: it works under
- * ProcSubset=pid and in any namespace), and our address towards it. */
+ * ProcSubset=pid and in any namespace; messages read by nlmsg.c), and our
+ * address towards it. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/netlink.h>
@@ -12,83 +13,48 @@
 #include <unistd.h>
 
 #include "nl.h"
+#include "nlmsg.h"
 #include "route.h"
 
 #define DUMP_MAX_READS 64            /* a routing table larger than 64 reads: give up */
-
-struct route_attrs {
-	bool has_gw;
-	struct in_addr gw;
-	unsigned oif;
-	uint32_t metric;
-	uint32_t table;
-};
-
-static void parse_attrs(const struct rtmsg *rt, size_t len, struct route_attrs *a)
-{
-	const struct rtattr *at = RTM_RTA(rt);
-	unsigned int left = (unsigned int)len;
-
-	memset(a, 0, sizeof(*a));
-	a->table = rt->rtm_table;
-	for (; RTA_OK(at, left); at = RTA_NEXT(at, left)) {
-		size_t n = RTA_PAYLOAD(at);
-
-		if (at->rta_type == RTA_GATEWAY && n == 4) {
-			memcpy(&a->gw, RTA_DATA(at), 4);
-			a->has_gw = true;
-		} else if (at->rta_type == RTA_OIF && n == 4) {
-			memcpy(&a->oif, RTA_DATA(at), 4);
-		} else if (at->rta_type == RTA_PRIORITY && n == 4) {
-			memcpy(&a->metric, RTA_DATA(at), 4);
-		} else if (at->rta_type == RTA_TABLE && n == 4) {
-			memcpy(&a->table, RTA_DATA(at), 4);
-		}
-	}
-}
 
 struct scan {
 	unsigned ifindex;
 	struct route_default *best;
 };
 
-/* One message: a default route of the main table via a gateway? */
-static int consider(const struct nlmsghdr *h, void *arg)
+/* One route message: a default route of the main table via a gateway? */
+static void consider(const struct nlmsg *m, void *arg)
 {
+	const struct nlmsg_route *r = &m->u.route;
 	const struct scan *sc = arg;
-	const struct rtmsg *rt = NLMSG_DATA(h);
 	struct route_default *best = sc->best;
-	struct route_attrs a;
+	unsigned ifindex = sc->ifindex;
 
-	if (h->nlmsg_type != RTM_NEWROUTE || h->nlmsg_len < NLMSG_LENGTH(sizeof(*rt)))
-		return 0;
-	if (rt->rtm_family != AF_INET || rt->rtm_dst_len != 0 || rt->rtm_type != RTN_UNICAST)
-		return 0;
-	parse_attrs(rt, h->nlmsg_len - NLMSG_LENGTH(sizeof(*rt)), &a);
-	if (a.table != RT_TABLE_MAIN || !a.has_gw || (sc->ifindex && a.oif != sc->ifindex))
-		return 0;
-	if (best->found && a.metric >= best->metric)
-		return 0;
+	if (m->del || r->family != AF_INET || r->dst_len != 0 || r->type != RTN_UNICAST ||
+	    r->table != RT_TABLE_MAIN || !r->has_gateway ||
+	    (ifindex && (unsigned)r->oif != ifindex))
+		return;
+	if (best->found && r->priority >= best->metric)
+		return;
 	best->found = true;
-	best->gw = a.gw;
-	best->ifindex = a.oif;
-	best->metric = a.metric;
-	return 0;
+	best->gw = r->gateway.v4;
+	best->ifindex = (unsigned)r->oif;
+	best->metric = r->priority;
 }
 
 int route_scan(const void *buf, size_t len, unsigned ifindex, struct route_default *best)
 {
 	struct scan sc = { .ifindex = ifindex, .best = best };
 
-	return nl_walk(buf, len, consider, &sc);
+	return nlmsg_each(buf, len, NLMSG_K_ROUTE, consider, &sc);
 }
 
 static int read_dump(int fd, unsigned ifindex, struct route_default *best)
 {
 	static char buf[32768] __attribute__((aligned(NLMSG_ALIGNTO)));
-	const struct rtmsg req = { .rtm_family = AF_INET, .rtm_table = RT_TABLE_MAIN };
 
-	if (nl_dump(fd, RTM_GETROUTE, &req, sizeof(req), 1) < 0)
+	if (nl_dump(fd, RTM_GETROUTE, AF_INET, 1) < 0)
 		return -1;
 	for (int i = 0; i < DUMP_MAX_READS; i++) {
 		ssize_t n = nl_recv(fd, buf, sizeof(buf), 0);

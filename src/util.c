@@ -155,6 +155,56 @@ bool ipv4_str_is_public(const char *s)
 	return ipv4_is_public(a);
 }
 
+/* The first bits bits of a and net agree. */
+static bool in6_prefix_eq(const struct in6_addr *a, const uint8_t net[16], int bits)
+{
+	int full = bits / 8, rest = bits % 8;
+
+	if (memcmp(a->s6_addr, net, (size_t)full) != 0)
+		return false;
+	return rest == 0 ||
+	       ((a->s6_addr[full] ^ net[full]) & (uint8_t)(0xff << (8 - rest))) == 0;
+}
+
+bool ipv6_is_public(const struct in6_addr *a)
+{
+	static const struct { uint8_t net[16]; int bits; } private_nets[] = {
+		{ { 0 }, 128 },                                     /* ::/128 */
+		{ { [15] = 1 }, 128 },                              /* ::1/128 */
+		{ { [10] = 0xff, [11] = 0xff }, 96 },               /* ::ffff:0:0/96, IPv4-mapped */
+		{ { 0x00, 0x64, 0xff, 0x9b }, 96 },                 /* 64:ff9b::/96, NAT64 */
+		{ { 0x01, 0x00 }, 64 },                             /* 100::/64, discard */
+		{ { 0xfc }, 7 },                                    /* fc00::/7, unique local */
+		{ { 0xfe, 0x80 }, 10 },                             /* fe80::/10, link-local */
+		{ { 0xfe, 0xc0 }, 10 },                             /* fec0::/10, site-local */
+		{ { 0xff }, 8 },                                    /* ff00::/8, multicast */
+	};
+
+	for (size_t i = 0; i < sizeof(private_nets) / sizeof(private_nets[0]); i++)
+		if (in6_prefix_eq(a, private_nets[i].net, private_nets[i].bits))
+			return false;
+	return true;
+}
+
+bool ipv6_str_is_public(const char *s)
+{
+	struct in6_addr a;
+
+	if (s == NULL || inet_pton(AF_INET6, s, &a) != 1)
+		return false;
+	return ipv6_is_public(&a);
+}
+
+void ipv4_blocked_sentence(char *buf, size_t size, const char *ip4, const char *ip6)
+{
+	struct in_addr a;
+	bool cgnat = ip4 && inet_pton(AF_INET, ip4, &a) == 1 &&
+		     (ntohl(a.s_addr) & 0xffc00000u) == 0x64400000u;   /* 100.64.0.0/10 */
+
+	snprintf(buf, size, "IPv4 %s is %s: no A record; reachable over IPv6 at %s", ip4,
+		 cgnat ? "carrier-grade NAT" : "not public (double NAT)", ip6);
+}
+
 static void oom(void)
 {
 	/* Out of memory in a small daemon is not recoverable in any useful way. */

@@ -142,6 +142,19 @@ static void url_host(char *dst, size_t size, const char *url)
 	copy_ipv4(dst, size, host);
 }
 
+/* GetFirewallStatus, for --probe and the IPv6 entries' reasons. */
+static void firewall_status(struct upnp_igd *g)
+{
+	int enabled = 0, inbound = 0;
+
+	if (UPNP_GetFirewallStatus(igd.urls.controlURL_6FC, igd.data.IPv6FC.servicetype,
+				   &enabled, &inbound) != 0)
+		return;
+	g->fw_known = true;
+	g->fw_enabled = enabled != 0;
+	g->fw_inbound = inbound != 0;
+}
+
 static void fill_igd(struct upnp_igd *g, bool connected)
 {
 	const char *svc = igd.data.first.servicetype;
@@ -155,6 +168,10 @@ static void fill_igd(struct upnp_igd *g, bool connected)
 	copy_ipv4(g->lan_addr, sizeof(g->lan_addr), igd.lanaddr);
 	url_host(g->gateway_addr, sizeof(g->gateway_addr), igd.urls.controlURL);
 	g->connected = connected;
+	g->has_6fc = igd.data.IPv6FC.servicetype[0] && igd.urls.controlURL_6FC &&
+		igd.urls.controlURL_6FC[0];
+	if (g->has_6fc)
+		firewall_status(g);
 }
 
 static int load_from_url(const char *root)
@@ -314,6 +331,43 @@ static void do_ext_ip(struct upnp_result *r)
 		fail(r, UPNP_ST_ERROR, "GetExternalIPAddress returned no IPv4 address");
 }
 
+/* A SOAP reply to action, judged: an errorCode is the router's UPnP error,
+ * a complete envelope with <ACTION>Response is success, anything else
+ * garbage. buf NULL: no HTTP answer. pdata holds the parsed reply (the
+ * caller clears it). true on success. */
+static bool judge_reply(const char *action, char *buf, int size, struct upnp_result *r,
+			struct NameValueParserData *pdata)
+{
+	const char *code;
+
+	memset(pdata, 0, sizeof(*pdata));
+	if (!buf) {
+		command_failed(r, action, UPNPCOMMAND_HTTP_ERROR);
+		return false;
+	}
+	if (size < 0)
+		size = 0;
+	ParseNameValue(buf, size, pdata);
+	code = GetValueFromNameValueList(pdata, "errorCode");
+	if (code) {
+		char *end;
+		long v = strtol(code, &end, 10);
+
+		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
+			end++;
+		if (end != code && *end == '\0' && v > 0 && v < 1000)
+			command_failed(r, action, (int)v);
+		else
+			fail(r, UPNP_ST_ERROR, "%s: garbage reply (errorCode \"%.20s\")", action, code);
+		return false;
+	}
+	if (soap_response_ok(buf, (size_t)size, action))
+		return true;
+	fail(r, UPNP_ST_ERROR, "%s: garbage reply (%d bytes, no SOAP %sResponse)", action, size,
+	     action);
+	return false;
+}
+
 /* AddPortMapping, judged here rather than by UPNP_AddPortMapping: that
  * calls every reply without an errorCode element a success (random bytes,
  * an HTML page, an empty HTTP 500), so the daemon had to read every new
@@ -334,7 +388,6 @@ static void do_add(const struct upnp_wire_req *q, struct upnp_result *r)
 		{ NULL, NULL },
 	};
 	struct NameValueParserData pdata;
-	const char *code;
 	char *buf;
 	int size = 0;
 
@@ -353,31 +406,8 @@ static void do_add(const struct upnp_wire_req *q, struct upnp_result *r)
 	buf = simpleUPnPcommand(-1, igd.urls.controlURL, igd.data.first.servicetype,
 				"AddPortMapping", args, &size);
 #endif
-	if (!buf) {
-		command_failed(r, "AddPortMapping", UPNPCOMMAND_HTTP_ERROR);
-		return;
-	}
-	if (size < 0)
-		size = 0;
-	ParseNameValue(buf, size, &pdata);
-	code = GetValueFromNameValueList(&pdata, "errorCode");
-	if (code) {
-		char *end;
-		long v = strtol(code, &end, 10);
-
-		while (*end == ' ' || *end == '\t' || *end == '\r' || *end == '\n')
-			end++;
-		if (end != code && *end == '\0' && v > 0 && v < 1000)
-			command_failed(r, "AddPortMapping", (int)v);
-		else
-			fail(r, UPNP_ST_ERROR, "AddPortMapping: garbage reply (errorCode \"%.20s\")",
-			     code);
-	} else if (soap_response_ok(buf, (size_t)size, "AddPortMapping")) {
+	if (judge_reply("AddPortMapping", buf, size, r, &pdata))
 		r->confirmed = true;
-	} else {
-		fail(r, UPNP_ST_ERROR, "AddPortMapping: garbage reply (%d bytes, no SOAP "
-		     "AddPortMappingResponse)", size);
-	}
 	ClearNameValueList(&pdata);
 	free(buf);
 }
@@ -422,6 +452,162 @@ static void do_delete(const struct upnp_wire_req *q, struct upnp_result *r)
 		command_failed(r, "DeletePortMapping", rc);
 }
 
+/* ---- IPv6 pinholes (WANIPv6FirewallControl) ------------------------- */
+
+/* The port and path of an http:// URL (host IPv4, [IPv6] or a name). */
+static int url_port_path(const char *url, unsigned *port, const char **path)
+{
+	const char *p;
+	char *end;
+	unsigned long v;
+
+	if (!url || strncmp(url, "http://", 7) != 0)
+		return -1;
+	p = url + 7;
+	if (*p == '[') {
+		p = strchr(p, ']');
+		if (!p)
+			return -1;
+		p++;
+	} else {
+		p += strcspn(p, ":/");
+	}
+	*port = 80;
+	if (*p == ':') {
+		v = strtoul(p + 1, &end, 10);
+		if (end == p + 1 || v == 0 || v > 65535)
+			return -1;
+		*port = (unsigned)v;
+		p = end;
+	}
+	*path = *p == '/' ? p : "/";
+	return 0;
+}
+
+/* A TCP connection from q->addr6 to the IPv6 gateway at the port of the
+ * IGD's firewall control URL, and that URL with the gateway's address in
+ * it. miniupnpd opens a pinhole only for the address a request comes
+ * from, and compares it as inet_ntop writes it: the kernel's choice of
+ * source (a temporary address, say) would be refused. -1 on failure (r
+ * says why), else the socket. */
+static int pinhole_socket(const struct upnp_wire_req *q, struct upnp_result *r, char *url,
+			  size_t len)
+{
+	struct sockaddr_in6 src = { .sin6_family = AF_INET6 }, dst = { .sin6_family = AF_INET6 };
+	struct timeval tv = { .tv_sec = 3 };
+	const char *path;
+	unsigned port;
+	int fd;
+
+	if (!igd.data.IPv6FC.servicetype[0] ||
+	    url_port_path(igd.urls.controlURL_6FC, &port, &path) < 0) {
+		fail(r, UPNP_ST_ERROR, "the IGD offers no IPv6 firewall control "
+		     "(WANIPv6FirewallControl)");
+		return -1;
+	}
+	if (inet_pton(AF_INET6, q->addr6, &src.sin6_addr) != 1 ||
+	    inet_pton(AF_INET6, q->via6, &dst.sin6_addr) != 1) {
+		fail(r, UPNP_ST_ERROR, "invalid IPv6 address in the request");
+		return -1;
+	}
+	dst.sin6_port = htons((uint16_t)port);
+	dst.sin6_scope_id = IN6_IS_ADDR_LINKLOCAL(&dst.sin6_addr) ? q->scope_id : 0;
+	snprintf(url, len, "http://[%s]:%u%s", q->via6, port, path);
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		fail(r, UPNP_ST_ERROR, "socket: %s", strerror(errno));
+		return -1;
+	}
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (bind(fd, (struct sockaddr *)&src, sizeof(src)) < 0) {
+		fail(r, UPNP_ST_ERROR, "cannot send from %s: %s", q->addr6, strerror(errno));
+		goto bad;
+	}
+	if (connect(fd, (struct sockaddr *)&dst, sizeof(dst)) < 0) {
+		fail(r, UPNP_ST_ERROR, "cannot reach the IGD at [%s]:%u over IPv6: %s", q->via6,
+		     port, strerror(errno));
+		goto bad;
+	}
+	return fd;
+bad:
+	close(fd);
+	return -1;
+}
+
+/* One WANIPv6FirewallControl action over a connection from q->addr6;
+ * true when the router said yes. pdata: the reply (caller clears it). */
+static bool pinhole_call(const struct upnp_wire_req *q, const char *action,
+			 struct UPNParg *args, struct upnp_result *r,
+			 struct NameValueParserData *pdata)
+{
+	char url[320], *buf;
+	int fd, size = 0;
+	bool ok;
+
+	memset(pdata, 0, sizeof(*pdata));
+#if MINIUPNPC_API_VERSION >= 19
+	(void)url; (void)buf; (void)fd; (void)size; (void)ok; (void)args;
+	fail(r, UPNP_ST_ERROR, "%s: miniupnpc 2.3 or later cannot send from a given address",
+	     action);
+	return false;
+#else
+	fd = pinhole_socket(q, r, url, sizeof(url));
+	if (fd < 0)
+		return false;
+	/* miniupnpc closes fd. */
+	buf = simpleUPnPcommand(fd, url, igd.data.IPv6FC.servicetype, action, args, &size);
+	ok = judge_reply(action, buf, size, r, pdata);
+	free(buf);
+	return ok;
+#endif
+}
+
+static bool uid_valid(const char *s)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || strlen(s) >= UPNP_UID_LEN)
+		return false;
+	v = strtoul(s, &end, 10);
+	return *end == '\0' && s[0] >= '0' && s[0] <= '9' && v <= 65535;
+}
+
+static void do_pin_add(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	char port[8], lease[12];
+	struct UPNParg args[] = {
+		{ "RemoteHost", "" }, { "RemotePort", "0" }, { "InternalClient", (char *)q->addr6 },
+		{ "InternalPort", port }, { "Protocol", strcmp(q->proto, "UDP") == 0 ? "17" : "6" },
+		{ "LeaseTime", lease }, { NULL, NULL },
+	};
+	struct NameValueParserData pdata;
+	const char *uid;
+
+	snprintf(port, sizeof(port), "%u", q->int_port);
+	snprintf(lease, sizeof(lease), "%u", q->lease);
+	if (pinhole_call(q, "AddPinhole", args, r, &pdata)) {
+		uid = GetValueFromNameValueList(&pdata, "UniqueID");
+		if (uid_valid(uid))
+			copy(r->u.uid, sizeof(r->u.uid), uid);
+		else
+			fail(r, UPNP_ST_ERROR, "AddPinhole: the reply has no valid UniqueID");
+	}
+	ClearNameValueList(&pdata);
+}
+
+static void do_pin_del(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	struct UPNParg args[] = { { "UniqueID", (char *)q->uid }, { NULL, NULL } };
+	struct NameValueParserData pdata;
+
+	if (!uid_valid(q->uid))
+		fail(r, UPNP_ST_ERROR, "DeletePinhole: invalid UniqueID");
+	else
+		pinhole_call(q, "DeletePinhole", args, r, &pdata);
+	ClearNameValueList(&pdata);
+}
+
 static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 {
 	struct upnp_result *r = &p->res;
@@ -433,6 +619,9 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 	q->proto[sizeof(q->proto) - 1] = '\0';
 	q->int_host[sizeof(q->int_host) - 1] = '\0';
 	q->desc[sizeof(q->desc) - 1] = '\0';
+	q->addr6[sizeof(q->addr6) - 1] = '\0';
+	q->via6[sizeof(q->via6) - 1] = '\0';
+	q->uid[sizeof(q->uid) - 1] = '\0';
 	if (q->op == UPNP_OP_DISCOVER) {
 		do_discover(q, r);
 		return;
@@ -444,6 +633,8 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 	case UPNP_OP_ADD: do_add(q, r); break;
 	case UPNP_OP_GET: do_get(q, r); break;
 	case UPNP_OP_DELETE: do_delete(q, r); break;
+	case UPNP_OP_PIN_ADD: do_pin_add(q, r); break;
+	case UPNP_OP_PIN_DEL: do_pin_del(q, r); break;
 	default: fail(r, UPNP_ST_ERROR, "unknown request %u", q->op); break;
 	}
 }

@@ -1,7 +1,8 @@
 /* sandbox.c - confining homeport-upnp-helper (upnp_sandbox.h). The
  * seccomp filter is an allow list (libseccomp): what miniupnpc, glibc's
  * allocator and a numeric getaddrinfo() use, measured with strace against
- * miniupnpd and hostile servers (tests/integration/test_backends.py).
+ * miniupnpd and hostile servers (tests/integration/test_backends.py), and
+ * IPv6 pinholes: a socket bound to the host's address (test_ipv6.py).
  * Everything else fails with EPERM rather than killing the helper, so a
  * path we did not foresee ends as an error answer the daemon reports, not
  * as a dead helper; either way nothing forbidden happens. */

@@ -6,6 +6,9 @@
     lan   the LAN host where homeportd runs; a TCP+UDP echo service
     lan2  a second LAN host (a "camera") for mappings made for another host
 
+With ipv6=True, IPv6 is routed (no NAT66) beside the NATed IPv4: documentation
+prefixes on both sides, miniupnpd with IGDv2 pinholes, BIND also on IPv6.
+
 Everything lives in namespaces named hpbed-<pid>-<n>-<role>, wired with veth
 pairs created inside them; nothing is added to the host namespace and nothing
 routes out. Processes are ended by PID; namespaces, /etc/netns/<ns> files and the
@@ -310,6 +313,8 @@ class Bed:
                  standin_host="ddns.example.test", standin_port=443, standin_http_port=80,
                  standin_accounts=None, extra_hosts=(),
                  echo_ports=(8080, 8081),
+                 ipv6=False, lan6_prefix="2001:db8:77::/64", wan6_prefix="2001:db8:203::/64",
+                 ipv6_firewall=True,
                  timeout=15.0, start=True):
         self.opts = dict(secure_mode=secure_mode, upnp=upnp, natpmp=natpmp, bind=bind,
                          standin=standin)
@@ -336,6 +341,10 @@ class Bed:
         self.standin_accounts = standin_accounts or {}
         self.extra_hosts = list(extra_hosts)
         self.echo_ports = list(echo_ports)
+        # IPv6 (ipv6=True): routed, each host keeps its interface ID across renumbering
+        self.ipv6, self.ipv6_firewall = ipv6, ipv6_firewall
+        self.lan6_net = ipaddress.ip_network(lan6_prefix)
+        self.wan6_net = ipaddress.ip_network(wan6_prefix)
         self.timeout = timeout
         # interface names (inside the namespaces)
         self.wan_if = "wan0"          # in wan and in gw
@@ -459,6 +468,8 @@ class Bed:
         wp, lp = self.wan_net.prefixlen, self.lan_net.prefixlen
         self._ns_made = n.all()
         self._ip_batch(["netns add %s" % x for x in n.all()])
+        if self.ipv6:
+            self._ipv6_sysctls()
         self._ip_batch([
             "link set lo up",
             "link add wan0 type veth peer name wan0 netns %s" % n.wan,
@@ -474,11 +485,14 @@ class Bed:
         ], n.gw)
         self._ip_batch(["link set lo up", "link set wan0 up",
                         "addr add %s/%d dev wan0" % (self.wan_ip, wp)], n.wan)
-        for ns, ip in ((n.lan, self.lan_ip), (n.lan2, self.lan2_ip)):
-            self._ip_batch(["link set lo up", "link set eth0 up",
+        for ns, ip, host in ((n.lan, self.lan_ip, "lan"), (n.lan2, self.lan2_ip, "lan2")):
+            mac = ["link set eth0 address %s" % self.MAC6[host]] if self.ipv6 else []
+            self._ip_batch(mac + ["link set lo up", "link set eth0 up",
                             "addr add %s/%d dev eth0" % (ip, lp),
                             "route add default via %s" % self.gw_lan_ip,
                             "route add 224.0.0.0/4 dev eth0"], ns)
+        if self.ipv6:
+            self._make_ipv6()
         with open(self.path("router", "nft.conf"), "w") as f:
             f.write(self._nft_rules())
         p = subprocess.run(["ip", "netns", "exec", n.gw, "sh", "-c",
@@ -510,18 +524,9 @@ class Bed:
   chain prerouting_miniupnpd {
   }
   chain postrouting_miniupnpd {
-  }
-%s}
-""" % (self.lan_net, "" if self.pcp or not self.natpmp else self._no_pcp)
-
-    # miniupnpd 2.3.1 answers PCP wherever it answers NAT-PMP: a NAT-PMP-only
-    # router (pcp=False) rejects PCP (version 2) on port 5351 as a router
-    # without a PCP server would (ICMP port unreachable)
-    _no_pcp = """  chain input {
-    type filter hook input priority 0; policy accept;
-    udp dport 5351 @th,64,8 2 reject
-  }
-"""
+  }%s
+}
+""" % (self.lan_net, self._nft_input())
 
     def _write_etc(self):
         """/etc/netns/<ns>/{hosts,resolv.conf}: `ip netns exec` bind-mounts them, so
@@ -620,6 +625,8 @@ class Bed:
         ip = self.lan_ip if host == "lan" else self.lan2_ip if host == "lan2" else "?"
         label = "echo-%s-%d" % (host, len(self._procs))
         specs = ["tcp:%d" % p for p in tcp] + ["udp:%d" % p for p in udp]
+        if self.ipv6:
+            specs += ["tcp6:%d" % p for p in tcp] + ["udp6:%d" % p for p in udp]
         _, w = self._ready_file(label, host, [PYTHON, os.path.join(HERE, "echo.py"),
                                               host, ip, "{ready}"] + specs)
         return w
@@ -657,8 +664,14 @@ class Bed:
         ]
         if self.pcp_allow_thirdparty:
             # PCP MAP for other LAN hosts; miniupnpd then also answers PCP
-            # from the WAN side (the bed's firewall has no input policy)
+            # from the WAN side (the IPv6 bed drops that in its input chain)
             lines.append("pcp_allow_thirdparty=yes")
+        if self.ipv6:
+            lines.append("ext_ifname6=%s" % self.gw_wan_if)
+            if not self.ipv6_firewall:
+                # an IGD v1 (no WANIPv6FirewallControl in its description) that does
+                # not answer over IPv6 at all
+                lines += ["force_igd_desc_v1=yes", "ipv6_disable=yes"]
         if self.miniupnpd_extra:
             lines.append(self.miniupnpd_extra.strip())
         lines += [l.replace("LAN", str(self.lan_net)) for l in self.permissions]
@@ -788,9 +801,12 @@ class Bed:
                 self._ip_batch(["addr replace %s/%d dev wan0" % (gwy, prefixlen)], self.ns.wan)
             else:
                 gwy = self.wan_ip
+        v6 = ["addr add %s/%d dev %s nodad" % (self.gw_wan6_ip, self.wan6_net.prefixlen,
+                                               self.gw_wan_if),
+              "route replace ::/0 via %s" % self.wan6_ip] if self.ipv6 else []
         self._ip_batch(["addr flush dev %s" % self.gw_wan_if,
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
-                        "route replace default via %s" % gwy], self.ns.gw)
+                        "route replace default via %s" % gwy] + v6, self.ns.gw)
         self.gw_wan_ip = str(ip)
         if not self.upnp and self.miniupnpd is not None and not self.frozen:
             # miniupnpd watches its interfaces only when UPnP is on (its netlink
@@ -817,6 +833,209 @@ class Bed:
     def checkip_urls(self, n=2):
         """URLs of n checkip stand-ins (at most len(CHECKIP_HOSTS))."""
         return ["https://%s/" % h for h in CHECKIP_HOSTS[:n]]
+
+    # -- IPv6 (ipv6=True) ---------------------------------------------------------------------
+    HOST6_ID = {"gw": 0x1, "lan": 0x10, "lan2": 0x20}     # interface IDs, kept on renumbering
+    MAC6 = {"lan": "02:00:00:00:77:10", "lan2": "02:00:00:00:77:20"}
+    ROUTER_LL = "fe80::1"                                  # the LAN hosts' default router
+
+    @property
+    def wan6_ip(self):
+        return str(self.wan6_net[1])
+
+    @property
+    def gw_wan6_ip(self):
+        return str(self.wan6_net[2])
+
+    def host6(self, host, prefix=None):
+        """The global address of 'gw' (LAN side), 'lan' or 'lan2' in the current LAN
+        prefix (or in `prefix`)."""
+        net = ipaddress.ip_network(prefix) if prefix else self.lan6_net
+        return str(net[self.HOST6_ID[host]])
+
+    @property
+    def lan6_ip(self):
+        return self.host6("lan")
+
+    @property
+    def lan2_6_ip(self):
+        return self.host6("lan2")
+
+    @property
+    def gw_lan6_ip(self):
+        return self.host6("gw")
+
+    def _ipv6_sysctls(self):
+        """Before any link exists: no duplicate address detection and no router
+        advertisements (addresses are usable at once and only tests change them);
+        the router forwards."""
+        keys = ["net.ipv6.conf.%s.%s=0" % (c, k) for c in ("all", "default")
+                for k in ("accept_dad", "accept_ra")]
+        for ns in self.ns.all():
+            fwd = ["net.ipv6.conf.all.forwarding=1", "net.ipv6.conf.default.forwarding=1"] \
+                if ns == self.ns.gw else []
+            p = subprocess.run(["ip", "netns", "exec", ns, "sysctl", "-q", "-w"] + keys + fwd,
+                               capture_output=True, text=True)
+            if p.returncode != 0:
+                raise BedError("IPv6 sysctls in %s: %s" % (ns, p.stderr))
+
+    def _make_ipv6(self):
+        n = self.ns
+        wp, lp = self.wan6_net.prefixlen, self.lan6_net.prefixlen
+        self._ip_batch([
+            "link set br0 type bridge mcast_snooping 0",
+            "addr add %s/%d dev wan0 nodad" % (self.gw_wan6_ip, wp),
+            "addr add %s/%d dev br0 nodad" % (self.gw_lan6_ip, lp),
+            "addr add %s/64 dev br0 nodad" % self.ROUTER_LL,
+            "route add ::/0 via %s" % self.wan6_ip,
+            # miniupnpd's IPv6 ANNOUNCE leaves by the wrong interface without it
+            "route add multicast ff02::1/128 dev br0 table local",
+        ], n.gw)
+        self._ip_batch(["addr add %s/%d dev wan0 nodad" % (self.wan6_ip, wp),
+                        "route add 2001:db8::/32 via %s" % self.gw_wan6_ip], n.wan)
+        for host in ("lan", "lan2"):
+            self._ip_batch(["addr add %s/%d dev eth0 nodad" % (self.host6(host), lp),
+                            "route add ::/0 via %s dev eth0" % self.ROUTER_LL],
+                           self.nsname(host))
+
+    def _nft_input(self):
+        """The router's input chain, "" when it needs none."""
+        rules = []
+        if self.ipv6:
+            # UPnP, SSDP and PCP are for the LAN only (pcp_allow_thirdparty lets
+            # miniupnpd take PCP from the WAN side too)
+            rules += ['iifname "%s" udp dport { 1900, 5351 } drop' % self.gw_wan_if,
+                      'iifname "%s" tcp dport %d drop' % (self.gw_wan_if, self.http_port)]
+        if self.natpmp and not self.pcp:
+            # miniupnpd 2.3.1 answers PCP wherever it answers NAT-PMP: a NAT-PMP-only
+            # router (pcp=False) rejects PCP (version 2) on port 5351 as a router
+            # without a PCP server would (ICMP port unreachable)
+            rules.append("udp dport 5351 @th,64,8 2 reject")
+        if not rules:
+            return ""
+        return ("\n  chain input {\n    type filter hook input priority 0; policy accept;\n" +
+                "".join("    %s\n" % r for r in rules) + "  }")
+
+    def _dev6(self, host):
+        return (self.ns.gw, self.gw_lan_if) if host == "gw" else (self.nsname(host), self.lan_if)
+
+    def addr6(self, host, addr, prefixlen=64, preferred=None, valid=None, extra=()):
+        """Add an IPv6 address on a host's LAN interface ('gw' = the router's br0),
+        without duplicate address detection; lifetimes in seconds (None = forever)."""
+        ns, dev = self._dev6(host)
+        line = "addr add %s/%d dev %s nodad" % (addr, prefixlen, dev)
+        if valid is not None or preferred is not None:
+            line += " valid_lft %s preferred_lft %s" % (
+                "forever" if valid is None else valid, "forever" if preferred is None
+                else preferred)
+        self._ip_batch([" ".join([line] + list(extra))], ns)
+
+    def change_addr6(self, host, addr, prefixlen=64, preferred=0, valid=None):
+        """Change an address's lifetimes (preferred=0: deprecated)."""
+        ns, dev = self._dev6(host)
+        self._ip_batch(["addr change %s/%d dev %s valid_lft %s preferred_lft %s" % (
+            addr, prefixlen, dev, "forever" if valid is None else valid, preferred)], ns)
+
+    def deprecate6(self, host, addr, prefixlen=64):
+        self.change_addr6(host, addr, prefixlen, preferred=0)
+
+    def del_addr6(self, host, addr, prefixlen=64):
+        ns, dev = self._dev6(host)
+        self._ip_batch(["addr del %s/%d dev %s" % (addr, prefixlen, dev)], ns)
+
+    def addrs6(self, host):
+        """A host's IPv6 addresses on its LAN interface: [{"address", "prefixlen",
+        "scope", "flags" (set: temporary, deprecated, mngtmpaddr, ...), "preferred",
+        "valid"}] (lifetimes in seconds, None = forever)."""
+        ns, dev = self._dev6(host)
+        p = self.run(ns, ["ip", "-j", "-6", "addr", "show", "dev", dev], check=True)
+        out = []
+        for link in json.loads(p.stdout or "[]"):
+            for a in link.get("addr_info", []):
+                flags = {k for k, v in a.items() if v is True}
+                life = {k: (None if a.get(k + "_life_time") == 4294967295
+                            else a.get(k + "_life_time")) for k in ("preferred", "valid")}
+                out.append({"address": a["local"], "prefixlen": a["prefixlen"],
+                            "scope": a.get("scope"), "flags": flags, **life})
+        return out
+
+    def renumber6(self, prefix, old="deprecate", hosts=("gw", "lan", "lan2")):
+        """Move the LAN to a new prefix: each host adds its interface ID there (the
+        router too); the old addresses are then deprecated (preferred lifetime 0),
+        removed (old="remove") or kept (old="keep"). Returns time.monotonic() taken
+        just before the first change."""
+        new = ipaddress.ip_network(prefix)
+        if new.overlaps(self.wan6_net):
+            raise BedError("renumber6: %s overlaps the WAN prefix %s" % (new, self.wan6_net))
+        oldnet, t0 = self.lan6_net, time.monotonic()
+        for h in hosts:
+            ns, dev = self._dev6(h)
+            lines = ["addr add %s/%d dev %s nodad" % (self.host6(h, new), new.prefixlen, dev)]
+            was = "%s/%d dev %s" % (self.host6(h, oldnet), oldnet.prefixlen, dev)
+            if old == "deprecate":
+                lines.append("addr change %s valid_lft forever preferred_lft 0" % was)
+            elif old == "remove":
+                lines.append("addr del %s" % was)
+            self._ip_batch(lines, ns)
+        self.lan6_net = new
+        return t0
+
+    def temporary6(self, host="lan", template_id=0xabcd, timeout=5.0):
+        """Make the kernel create a temporary (privacy) address on a host: a
+        `mngtmpaddr` template with finite lifetimes (so it is no static address
+        either) and use_tempaddr=2 (the kernel then prefers temporary addresses as
+        source). Returns (template address, temporary address)."""
+        ns, dev = self._dev6(host)
+        self.run(ns, ["sysctl", "-q", "-w", "net.ipv6.conf.%s.use_tempaddr=2" % dev], check=True)
+        template = str(self.lan6_net[template_id])
+        self.addr6(host, template, self.lan6_net.prefixlen, preferred=14400, valid=86400,
+                   extra=["mngtmpaddr"])
+        found = []
+
+        def made():
+            found[:] = [a["address"] for a in self.addrs6(host) if "temporary" in a["flags"]]
+            return found
+        wait_until(made, timeout, "a temporary address on %s" % host)
+        return template, found[0]
+
+    def mac(self, host):
+        return self.MAC6[host]
+
+    def pinholes(self):
+        """The router's IPv6 pinholes, read from its nft chain:
+        [{"proto", "int_ip", "port", "remote"}]"""
+        p = self.run("gw", ["nft", "-j", "list", "chain", "inet", "filter", "miniupnpd"],
+                     check=True)
+        out = []
+        for item in json.loads(p.stdout)["nftables"]:
+            rule = item.get("rule")
+            if not rule:
+                continue
+            m = {"proto": None, "int_ip": None, "port": None, "remote": None}
+            for e in rule["expr"]:
+                if "match" not in e:
+                    continue
+                left, right = e["match"]["left"], e["match"]["right"]
+                pl = left.get("payload", {}) if isinstance(left, dict) else {}
+                # miniupnpd writes raw IPv6 header matches: @nh,OFFSET,LEN
+                raw = (pl.get("base"), pl.get("offset"), pl.get("len"))
+                if raw == ("nh", 192, 128) or pl.get("field") == "daddr":
+                    m["int_ip"] = _ip6_text(right)
+                elif raw == ("nh", 64, 128) or pl.get("field") == "saddr":
+                    m["remote"] = _ip6_text(right)
+                elif raw == ("nh", 48, 8):
+                    m["proto"] = {6: "tcp", 17: "udp"}.get(right, str(right))
+                elif pl.get("field") == "dport":
+                    m["port"] = right
+            if m["int_ip"]:
+                out.append(m)
+        return out
+
+    def reaches6(self, port, proto="tcp", host="lan", ip=None, ns="wan", timeout=1.0):
+        """True when traffic from `ns` (wan) over IPv6 to ip (default: the host's
+        current global address) is answered by the echo service on `host`."""
+        b = self.probe(port, proto, ip or self.host6(host), ns, timeout)
+        return bool(b) and b.startswith("homeport-echo ") and (" host=%s " % host) in b
 
     # -- router views -----------------------------------------------------------------------
     def mappings(self):
@@ -980,7 +1199,7 @@ class Bed:
         """Connect from `ns` (default wan) to ip:port (default: the router's WAN IP);
         return the echo service's banner line, or None (refused / no answer)."""
         ip = ip or self.gw_wan_ip
-        s = self.socket(ns, socket.AF_INET, socket.SOCK_STREAM)
+        s = self.socket(ns, _family(ip), socket.SOCK_STREAM)
         s.settimeout(timeout)
         try:
             s.connect((ip, port))
@@ -1001,7 +1220,7 @@ class Bed:
     def udp_probe(self, ip=None, port=0, ns="wan", timeout=1.0, payload=b"ping\n"):
         """Send a datagram from `ns` to ip:port; the banner line of the reply, or None."""
         ip = ip or self.gw_wan_ip
-        s = self.socket(ns, socket.AF_INET, socket.SOCK_DGRAM)
+        s = self.socket(ns, _family(ip), socket.SOCK_DGRAM)
         try:
             s.connect((ip, port))
             deadline = time.monotonic() + timeout
@@ -1071,7 +1290,7 @@ class Bed:
     session-keyfile "%(d)s/session.key";
     managed-keys-directory "%(d)s";
     listen-on port %(port)d { %(ip)s; };
-    listen-on-v6 { none; };
+    listen-on-v6 { %(ip6)s; };
     recursion no;
     dnssec-validation no;
     notify no;
@@ -1088,6 +1307,7 @@ zone "%(zone)s" {
     update-policy { grant %(key)s zonesub ANY; };
 };
 """ % {"d": d, "port": self.dns_port, "ip": self.wan_ip, "key": self.key_name,
+            "ip6": self.wan6_ip if self.ipv6 else "none",
             "alg": self.key_algorithm, "secret": self.key_secret, "zone": self.zone})
         with open(os.path.join(d, "%s.zone" % self.zone), "w") as f:
             f.write("""$TTL 60
@@ -1357,6 +1577,15 @@ def _v4mapped(ip):
 
 def _pcp_header(opcode, lifetime, client):
     return struct.pack("!BBHI", 2, opcode, 0, lifetime) + _v4mapped(client)
+def _ip6_text(v):
+    """An nft JSON value for an IPv6 address ("0x2001..." when matched raw) as text."""
+    if isinstance(v, str) and v.startswith("0x"):
+        return str(ipaddress.IPv6Address(int(v, 16)))
+    return v
+
+
+def _family(ip):
+    return socket.AF_INET6 if ":" in str(ip) else socket.AF_INET
 
 
 def _ini(v):

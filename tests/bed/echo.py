@@ -4,7 +4,9 @@ Every reply starts with a banner line naming the host that answered:
     homeport-echo host=LABEL addr=ADDR proto=tcp port=PORT peer=IP:PORT
 then echoes what it received (TCP: until the peer closes; UDP: banner + datagram).
 
-    python3 echo.py LABEL ADDR READYFILE tcp:8080 udp:8080 ...
+    python3 echo.py LABEL ADDR READYFILE tcp:8080 udp:8080 tcp6:8080 udp6:8080 ...
+
+tcp:/udp: listen on IPv4, tcp6:/udp6: on IPv6 (IPv6 only), all addresses.
 """
 import os
 import socket
@@ -54,16 +56,20 @@ def main():
     for spec in sys.argv[4:]:
         proto, port = spec.split(":")
         port = int(port)
-        if proto == "tcp":
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        v6 = proto.endswith("6")
+        family, anyaddr = (socket.AF_INET6, "::") if v6 else (socket.AF_INET, "0.0.0.0")
+        if proto.startswith("tcp"):
+            s = socket.socket(family, socket.SOCK_STREAM)
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("0.0.0.0", port))
-            s.listen(64)
             target = tcp_loop
         else:
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("0.0.0.0", port))
+            s = socket.socket(family, socket.SOCK_DGRAM)
             target = udp_loop
+        if v6:
+            s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        s.bind((anyaddr, port))
+        if target is tcp_loop:
+            s.listen(64)
         threads.append(threading.Thread(target=target, args=(s, label, addr, port), daemon=True))
     for t in threads:
         t.start()

@@ -9,10 +9,10 @@
 set -u
 build=${1:-build}
 provkeys=$("$build/tools/provtool" --keys) || { echo "FAIL cannot run $build/tools/provtool --keys"; exit 1; }
-code=$( (cat src/config*.c | grep -o 'strcmp(key, "[a-z_]*")' | sed 's/.*"\(.*\)".*/\1/'
+code=$( (cat src/config*.c | grep -o 'strcmp(key, "[a-z0-9_]*")' | sed 's/.*"\(.*\)".*/\1/'
 	 awk '{print $2}' <<<"$provkeys") | sort -u)
-man=$(grep -oE '^\.It Cm [a-z_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
-sample=$(sed -nE 's/^;? *([a-z_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
+man=$(grep -oE '^\.It Cm [a-z0-9_]+ No =' man/homeport.conf.5 | awk '{print $3}' | sort -u)
+sample=$(sed -nE 's/^;? *([a-z0-9_]+) *=.*/\1/p' etc/homeport.conf | sort -u)
 fail=0
 report() {   # what, missing-list
 	[ -z "$2" ] && return

@@ -239,6 +239,28 @@ def test_new_record_is_not_created_twice_while_the_index_lags(cbed, api):
     assert bed.standin.cloud_values(api, host) == ["203.0.113.7"]
 
 
+@pytest.mark.parametrize("api", APIS)
+def test_a_and_aaaa_records_from_the_daemon(make_bed, api):
+    """records = A, AAAA on the IPv6 bed: each record type its own state machine and
+    state file, both records created at the API, a restart sends nothing."""
+    bed = make_bed(ipv6=True, bind=False)
+    host = "www." + zone(bed, api)
+    d = bed.start_daemon(conf(bed, api, [host], records="A, AAAA"))
+    e = wait_state(d, "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip and
+                   e["published_ipv6"] == bed.lan6_ip)
+    assert e["records"] == ["A", "AAAA"] and e["record_states"]["AAAA"]["state"] == "ok"
+    assert bed.standin.cloud_values(api, host, "A") == [bed.gw_wan_ip]
+    assert bed.standin.cloud_values(api, host, "AAAA") == [bed.lan6_ip]
+    reqs = check_requests(bed, api)
+    assert sorted(actions(reqs)) == sorted([LOOKUP[api], WRITES[api][0]] * 2), actions(reqs)
+    assert os.path.exists(os.path.join(d.state_dir, "ddns6-home.json"))
+    mark = bed.standin.mark()
+    d.restart()
+    wait_state(d, "ok", pred=lambda e: e["published_ipv6"] == bed.lan6_ip)
+    assert_quiet(bed, api, mark)
+    assert_no_secret(bed, api, d)
+
+
 # -- without the daemon: AAAA, and the default line --------------------------------------
 
 def provtool(bed, api, addr, *keys):

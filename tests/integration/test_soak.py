@@ -22,7 +22,7 @@ pytestmark = pytest.mark.skipif(not os.path.exists(HOMEPORTD),
 
 
 def test_soak_short(make_bed):
-    bed = make_bed(echo_ports=(8080, 8081))
+    bed = make_bed(echo_ports=(8080, 8081), ipv6=True)     # soak.py checks IPv6 too
     rounds = int(os.environ.get("HOMEPORT_SOAK_ROUNDS", "24"))
     seed = int(os.environ.get("HOMEPORT_SOAK_SEED", "20240607"))
     s = soak.run_on_bed(bed, seed=seed, rounds=rounds, mode="short", max_failures=3)

@@ -21,11 +21,19 @@ everything holds again, checked from outside the daemon:
   hup_good      a changed, valid config (a service added, removed or moved) + SIGHUP
   hup_bad       a broken drop-in + SIGHUP: must be rejected, the old services kept
   kill          SIGKILL the daemon and start it again on the same files
+  renumber      the LAN moves to a new IPv6 prefix (old addresses deprecated, removed
+                at the next renumbering): pinholes and AAAA must follow
+  pinhole_lost  the router's IPv6 pinhole rules vanish behind the daemon's back (it
+                cannot ask for them: they come back at the next renewal, half the lease)
 
 Checks after every round (deadlines are generous; speeds are reported, never
 asserted):
   * every wanted service answers from wan at the router's current WAN IP with the
     right internal port and protocol; removed services do not;
+  * over IPv6 (the bed runs with ipv6=True), every wanted internal port answers from
+    wan at the LAN host's current address, and the router holds exactly the
+    pinholes wanted (no stale ones for old addresses or removed services);
+  * dig answers the LAN host's current address for the rfc2136 AAAA record;
   * the router holds no mapping in the soak's port range that the daemon no longer
     wants, and holds every one it wants;
   * dig answers the current IP for the rfc2136 names; the stand-in holds it for
@@ -76,9 +84,10 @@ if TESTS not in sys.path:
 
 from bed import Bed, BedError, build_dir, missing_requirements  # noqa: E402
 
-KINDS = ("wan_ip", "reboot", "restart", "freeze", "provider", "hup_good", "hup_bad", "kill")
+KINDS = ("wan_ip", "reboot", "restart", "freeze", "provider", "hup_good", "hup_bad", "kill",
+         "renumber", "pinhole_lost")
 WEIGHTS = {"wan_ip": 3, "reboot": 2, "restart": 2, "freeze": 1, "provider": 2,
-           "hup_good": 2, "hup_bad": 2, "kill": 2}
+           "hup_good": 2, "hup_bad": 2, "kill": 2, "renumber": 2, "pinhole_lost": 1}
 UPNP_DEADLINE = 6.0          # gateway.c UPNP_DEADLINE_MS
 HTTP_TIMEOUT = 5             # the soak's timeout for the HTTPS providers
 BACKOFF_MIN = 30.0
@@ -163,7 +172,7 @@ class Soak:
         b = self.bed
         return ("[daemon]\nlog_level = info\n" +
                 b.gateway_conf("auto", check_interval="10s", lease="2m") +
-                b.ddns_section("rfc", "rfc2136", self.rfc_hosts, ttl=60) +
+                b.ddns_section("rfc", "rfc2136", self.rfc_hosts, ttl=60, records="A, AAAA") +
                 b.ddns_section("dyn", "dyndns2", DYN_HOSTS, timeout="%ds" % HTTP_TIMEOUT) +
                 b.ddns_section("cf", "cloudflare", CF_HOSTS, timeout="%ds" % HTTP_TIMEOUT))
 
@@ -241,6 +250,7 @@ class Soak:
         for k, n in dup.items():
             if n > 1 and isinstance(k[1], int) and EXT_BASE < k[1] < EXT_BASE + 1000:
                 probs.append("mapping %s/%d is on the router %d times" % (k[0], k[1], n))
+        probs += self.ipv6_problems()
         for name, s in list(self.removed.items())[-4:]:     # the latest few
             if any((p, s["ext"]) in wanted
                    for p in (("tcp", "udp") if s["proto"] == "both" else (s["proto"],))):
@@ -249,6 +259,34 @@ class Soak:
             for p in protos:
                 if b.probe(s["ext"], p, ip=ip, timeout=0.5):
                     probs.append("removed service %s still answers at %s/%d" % (name, p, s["ext"]))
+        return probs
+
+    def ipv6_problems(self):
+        """Pinholes: each wanted internal port answers over IPv6 at the LAN host's
+        address, and the router holds exactly those pinholes."""
+        b = self.bed
+        wanted = set()
+        for s in self.services.values():
+            for p in (("tcp", "udp") if s["proto"] == "both" else (s["proto"],)):
+                wanted.add((p, s["int"], b.lan6_ip))
+        probs = []
+        for p, port, ip in sorted(wanted):
+            banner = b.probe(port, p, ip=ip, timeout=1.0)
+            if not banner or " host=lan " not in banner:
+                probs.append("%s/%d not reachable over IPv6 at [%s] (got %r)"
+                             % (p, port, ip, banner))
+        try:
+            have = [(h["proto"], h["port"], h["int_ip"]) for h in b.pinholes()]
+        except Exception as e:
+            return probs + ["router pinholes unreadable: %r" % e]
+        for h in sorted(set(have) - wanted):
+            probs.append("stale pinhole %s/%d for %s" % h)
+        for h in sorted(wanted - set(have)):
+            probs.append("pinhole %s/%d for %s missing" % h)
+        for h in set(have):
+            if have.count(h) > 1:
+                probs.append("pinhole %s/%d for %s is on the router %d times"
+                             % (h + (have.count(h),)))
         return probs
 
     def dns_problems(self, entries=("rfc", "dyn", "cf")):
@@ -260,6 +298,9 @@ class Soak:
                 got = b.dig(h)
                 if got != [ip]:
                     probs.append("dig %s = %r, want [%s]" % (h, got, ip))
+                got = b.dig(h, "AAAA")
+                if got != [b.lan6_ip]:
+                    probs.append("dig %s AAAA = %r, want [%s]" % (h, got, b.lan6_ip))
         recs = None
         for e, hosts in (("dyn", DYN_HOSTS), ("cf", CF_HOSTS)):
             if e not in entries:
@@ -806,6 +847,26 @@ class Soak:
             os.unlink(path)
         return text.splitlines()[0]
 
+    def do_renumber(self):
+        b = self.bed
+        if getattr(self, "old_prefix", None):
+            for h in ("gw", "lan", "lan2"):
+                b.del_addr6(h, b.host6(h, self.old_prefix), self.old_prefix.prefixlen)
+        self.old_prefix = b.lan6_net
+        self.renumbers = getattr(self, "renumbers", 0) + 1
+        prefix = "2001:db8:77:%x::/64" % self.renumbers    # never the WAN's prefix
+        b.renumber6(prefix)
+        return prefix
+
+    def do_pinhole_lost(self):
+        b = self.bed
+        p = b.run("gw", ["nft", "-a", "list", "chain", "inet", "filter", "miniupnpd"], check=True)
+        handles = re.findall(r"@nh,192,128 .* # handle (\d+)", p.stdout)
+        for h in handles:
+            b.run("gw", ["nft", "delete", "rule", "inet", "filter", "miniupnpd", "handle", h],
+                  check=True)
+        return "%d pinhole rules deleted" % len(handles)
+
     def do_kill(self):
         self.events.append((now(), "kill", None))
         self.d.kill()
@@ -1015,7 +1076,7 @@ def main(argv=None):
     print("soak: seed %d, %d rounds (rerun: %s --rounds %d --seed %d%s%s)"
           % (seed, a.rounds, sys.argv[0], a.rounds, seed, " --valgrind" if a.valgrind else "",
              " --san" if a.san else ""))
-    with Bed(echo_ports=(8080, 8081)) as bed:
+    with Bed(echo_ports=(8080, 8081), ipv6=True) as bed:
         s = run_on_bed(bed, seed=seed, rounds=a.rounds, mode="long" if a.long else "short",
                        wrapper=wrapper, slow_factor=slow, max_failures=a.max_failures,
                        verbose=a.verbose)

@@ -256,10 +256,10 @@ static void test_decide_survives_clock_steps(void **state)
 /* configs made by hand */
 
 static struct provider_preset preset_plain = {
-	"dyndns2", NULL, NULL, 0, NULL, 0, "test",
+	"dyndns2", NULL, NULL, 0, NULL, 0, "test", PRESET_V6_MYIPV6, NULL,
 };
 static struct provider_preset preset_slow = {
-	"slow", NULL, "https://x.example/nic/update", 0, NULL, 60, "test",
+	"slow", NULL, "https://x.example/nic/update", 0, NULL, 60, "test", PRESET_V6_MYIPV6, NULL,
 };
 
 static void set(struct cfg_ddns *c, const char *key, const char *text)

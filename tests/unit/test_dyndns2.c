@@ -136,6 +136,44 @@ static void test_hostile_bytes(void **state)
 	assert_true(strlen(r.error) < sizeof(r.error));
 }
 
+/* The per-preset IPv6 forms (homeport.conf(5), "AAAA records by provider"). */
+static void test_addr_query(void **state)
+{
+	static const struct {
+		const char *preset;
+		enum ddns_record rec;
+		const char *ip, *want;
+	} cases[] = {
+		{ "dyndns2", DDNS_REC_A, "203.0.113.2", "myip=203.0.113.2" },
+		{ "dyndns2", DDNS_REC_AAAA, "2001:db8::10", "myipv6=2001:db8::10" },
+		{ "dynu", DDNS_REC_AAAA, "2001:db8::10", "myipv6=2001:db8::10" },
+		{ "noip", DDNS_REC_AAAA, "2001:db8::10", "myip=2001:db8::10" },
+		{ "he", DDNS_REC_AAAA, "2001:db8::10", "myip=2001:db8::10" },
+		{ "strato", DDNS_REC_AAAA, "2001:db8::10", "myip=2001:db8::10" },
+		{ "nsupdate.info", DDNS_REC_AAAA, "2001:db8::10", "myip=2001:db8::10" },
+		{ "desec", DDNS_REC_A, "203.0.113.2", "myip=203.0.113.2&myipv6=preserve" },
+		{ "desec", DDNS_REC_AAAA, "2001:db8::10", "myipv6=2001:db8::10&myipv4=preserve" },
+	};
+	static const char *const no_aaaa[] = { "dyndns", "3322", "oray", "ovh", "dnsomatic" };
+	char buf[160];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct provider_preset *p = provider_preset_find(cases[i].preset);
+		assert_non_null(p);
+		assert_true(provider_records(p) & DDNS_REC_AAAA);
+		provider_dyndns2_addr_query(p->v6, cases[i].rec, buf, sizeof(buf), cases[i].ip);
+		if (strcmp(buf, cases[i].want) != 0)
+			fail_msg("%s: \"%s\", not \"%s\"", cases[i].preset, buf, cases[i].want);
+	}
+	for (size_t i = 0; i < sizeof(no_aaaa) / sizeof(no_aaaa[0]); i++)
+		assert_int_equal(provider_records(provider_preset_find(no_aaaa[i])), DDNS_REC_A);
+	for (const char *f = "rfc2136"; f; f = strcmp(f, "rfc2136") == 0 ? "cloudflare" :
+	     strcmp(f, "cloudflare") == 0 ? "duckdns" : strcmp(f, "duckdns") == 0 ? "webhook" : NULL)
+		assert_int_equal(provider_records(provider_preset_find(f)), DDNS_REC_A | DDNS_REC_AAAA);
+	assert_string_equal(provider_preset_find("nsupdate.info")->v6_server,
+			    "https://ipv6.nsupdate.info/nic/update");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -148,6 +186,7 @@ int main(void)
 		cmocka_unit_test(test_missing_line_fails),
 		cmocka_unit_test(test_worst_wins),
 		cmocka_unit_test(test_hostile_bytes),
+		cmocka_unit_test(test_addr_query),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,7 +1,7 @@
 /* Unit tests for the default-route pick (route.c) on netlink dumps built
  * here: the lowest metric wins, only default routes of the main table
- * with a gateway count, an interface restricts the pick, and truncated or
- * erroneous messages end the scan. */
+ * with a gateway count (a multipath route's first nexthop), an interface
+ * restricts the pick, and truncated or erroneous messages end the scan. */
 #include <arpa/inet.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -53,6 +53,40 @@ static void route(unsigned char dst_len, const char *gw, uint32_t oif, uint32_t 
 	len += NLMSG_ALIGN(h->nlmsg_len);
 }
 
+/* Append a multipath default route: two nexthops, each with a gateway. */
+static void multipath(const char *gw1, uint32_t if1, const char *gw2, uint32_t if2,
+		      uint32_t metric)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)(buf + len);
+	struct rtmsg *rt = NLMSG_DATA(h);
+	char mp[64];
+	size_t n = 0;
+	const char *gws[2] = { gw1, gw2 };
+	uint32_t ifs[2] = { if1, if2 };
+
+	memset(mp, 0, sizeof(mp));
+	for (int i = 0; i < 2; i++) {
+		struct rtnexthop *nh = (struct rtnexthop *)(mp + n);
+		struct rtattr *a = RTNH_DATA(nh);
+
+		nh->rtnh_ifindex = (int)ifs[i];
+		a->rta_type = RTA_GATEWAY;
+		a->rta_len = (unsigned short)RTA_LENGTH(4);
+		inet_pton(AF_INET, gws[i], RTA_DATA(a));
+		nh->rtnh_len = (unsigned short)(RTNH_LENGTH(0) + RTA_ALIGN(a->rta_len));
+		n += RTNH_ALIGN(nh->rtnh_len);
+	}
+	memset(h, 0, NLMSG_LENGTH(sizeof(*rt)));
+	h->nlmsg_type = RTM_NEWROUTE;
+	h->nlmsg_len = NLMSG_LENGTH(sizeof(*rt));
+	rt->rtm_family = AF_INET;
+	rt->rtm_table = RT_TABLE_MAIN;
+	rt->rtm_type = RTN_UNICAST;
+	attr(h, RTA_PRIORITY, &metric, 4);
+	attr(h, RTA_MULTIPATH, mp, n);
+	len += NLMSG_ALIGN(h->nlmsg_len);
+}
+
 static void done(void)
 {
 	struct nlmsghdr *h = (struct nlmsghdr *)(buf + len);
@@ -99,6 +133,18 @@ static void test_lowest_metric_wins(void **state)
 	assert_string_equal(pick(9, &rc), "none");
 }
 
+static void test_multipath(void **state)
+{
+	int rc;
+
+	multipath("192.168.77.1", 2, "192.168.1.1", 3, 100);
+	done();
+	assert_string_equal(pick(0, &rc), "192.168.77.1");
+	assert_int_equal(rc, 1);
+	assert_string_equal(pick(2, &rc), "192.168.77.1");
+	assert_string_equal(pick(3, &rc), "none");              /* not the first nexthop's */
+}
+
 static void test_partial_and_broken(void **state)
 {
 	int rc;
@@ -122,6 +168,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_lowest_metric_wins, reset),
+		cmocka_unit_test_setup(test_multipath, reset),
 		cmocka_unit_test_setup(test_partial_and_broken, reset),
 	};
 

@@ -232,6 +232,7 @@ static int takeover_setup(void **state)
 {
 	char cmd[512];
 
+	memcpy(updir + sizeof(updir) - 7, "XXXXXX", 6);   /* a new one each time */
 	if (load_fixture(state) < 0 || mkdtemp(updir) == NULL)
 		return -1;
 	snprintf(cmd, sizeof(cmd), "cp -p " FIXTURE "/state/*.json %s/", updir);
@@ -265,6 +266,22 @@ static void test_ddns_takes_the_state_over(void **state)
 	json_decref(st);
 }
 
+/* Upgrading and asking for AAAA records at once: the A record keeps the
+ * state of 0.1.0 (the AAAA record has a state file of its own). */
+static void test_aaaa_added_on_upgrade_keeps_the_a_state(void **state)
+{
+	json_t *st;
+
+	for (size_t i = 0; i < cfg->n_ddns; i++)
+		if (provider_records(cfg->ddns[i].preset) & DDNS_REC_AAAA)
+			cfg->ddns[i].records = DDNS_REC_A | DDNS_REC_AAAA;
+	assert_int_equal(ddns_init(cfg), 0);
+	st = ddns_status_json();
+	for (size_t i = 0; i < cfg->n_ddns; i++)
+		assert_taken_over(st, &cfg->ddns[i], updir);
+	json_decref(st);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -279,6 +296,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_what_0_1_0_lacked_never_matches,
 						load_fixture, free_fixture),
 		cmocka_unit_test_setup_teardown(test_ddns_takes_the_state_over,
+						takeover_setup, takeover_teardown),
+		cmocka_unit_test_setup_teardown(test_aaaa_added_on_upgrade_keeps_the_a_state,
 						takeover_setup, takeover_teardown),
 	};
 

@@ -77,9 +77,9 @@ static void test_public(void **state)
 		{ "172.15.255.255", true }, { "172.16.0.0", false }, { "172.31.255.255", false },
 		{ "172.32.0.0", true }, { "192.167.255.255", true }, { "192.168.0.1", false },
 		{ "192.169.0.0", true }, { "203.0.113.2", true }, { "198.51.100.7", true },
-		{ "8.8.8.8", true }, { "11.0.0.0", true },
-		{ "223.255.255.255", true }, { "224.0.0.1", false }, { "239.1.2.3", false },
-		{ "240.0.0.1", false }, { "255.255.255.255", false },
+		{ "8.8.8.8", true }, { "11.0.0.0", true }, { "223.255.255.255", true },
+		{ "224.0.0.1", false }, { "239.255.255.250", false }, { "240.0.0.1", false },
+		{ "255.255.255.255", false },
 		{ "", false }, { "300.1.1.1", false }, { "1.2.3", false }, { "::1", false },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
@@ -117,6 +117,26 @@ static void test_sanitize(void **state)
 	assert_null(str_sanitize(NULL));
 }
 
+static void test_public6(void **state)
+{
+	static const struct { const char *ip; bool pub; } cases[] = {
+		{ "::", false }, { "::1", false }, { "::2", true },
+		{ "::ffff:203.0.113.2", false }, { "::fffe:cb00:7102", true },
+		{ "64:ff9b::cb00:7102", false }, { "64:ff9b:0:0:1::", true },
+		{ "100::1", false }, { "100::ffff:ffff:ffff:ffff", false }, { "100:0:0:1::", true },
+		{ "fc00::1", false }, { "fd12:3456::1", false }, { "fbff:ffff::1", true },
+		{ "fe80::1", false }, { "febf:ffff::1", false }, { "fec0::1", false },
+		{ "feff::1", false }, { "ff02::1", false }, { "ff0e::1", false },
+		{ "fe7f:ffff::1", true }, { "2001:db8::1", true }, { "2001:db8:77::10", true },
+		{ "2a00:1450::1", true }, { "2002:cb00:7102::1", true },
+		{ "", false }, { "203.0.113.2", false }, { "2001:db8::g", false },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		if (ipv6_str_is_public(cases[i].ip) != cases[i].pub)
+			fail_msg("ipv6_str_is_public(\"%s\") != %d", cases[i].ip, cases[i].pub);
+	assert_false(ipv6_str_is_public(NULL));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -125,6 +145,7 @@ int main(void)
 		cmocka_unit_test(test_port),
 		cmocka_unit_test(test_public),
 		cmocka_unit_test(test_sanitize),
+		cmocka_unit_test(test_public6),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
