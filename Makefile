@@ -34,8 +34,10 @@ PYTHON  ?= /usr/bin/python3
 BUILD   ?= build
 
 # The daemon; miniupnpc (for its headers' types only) and libseccomp are the
-# UPnP helper's: it alone links them.
-PKGS := libcurl inih jansson openssl libsystemd
+# UPnP helper's: it alone links them. libcurl's headers only: the daemon
+# loads it when something speaks HTTP (src/http_lib.c).
+PKGS := libcurl inih jansson nettle
+LINK_PKGS := $(filter-out libcurl,$(PKGS))
 HELPER_PKGS := miniupnpc libseccomp
 
 WARN := -Wall -Wextra -Wshadow -Wformat=2 -Wpointer-arith -Wstrict-prototypes \
@@ -49,7 +51,7 @@ CFLAGS   ?= -O2 -g
 HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude \
 	$(shell $(PKG_CONFIG) --cflags $(PKGS) $(HELPER_PKGS)) \
 	-DHP_HELPER_DIR='"$(LIBEXECDIR)/homeport"'
-HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS)) -lnatpmp
+HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS)) -lnatpmp
 HELPER_LIBS := $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
 
 ifeq ($(SAN),1)

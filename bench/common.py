@@ -126,6 +126,27 @@ def mem_kb(pid):
         return None
 
 
+def mem_by_mapping(pid):
+    """{file name or [heap]/[anon]...: {'rss','pss','private'} kB} from /proc/PID/smaps."""
+    out, cur = {}, None
+    try:
+        with open("/proc/%d/smaps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if "-" in parts[0] and not parts[0].endswith(":"):
+                    cur = out.setdefault(os.path.basename(parts[5]) if len(parts) > 5
+                                         else "[anon]", {"rss": 0, "pss": 0, "private": 0})
+                elif parts[0] == "Rss:":
+                    cur["rss"] += int(parts[1])
+                elif parts[0] == "Pss:":
+                    cur["pss"] += int(parts[1])
+                elif parts[0] in ("Private_Clean:", "Private_Dirty:"):
+                    cur["private"] += int(parts[1])
+    except (OSError, ValueError, IndexError):
+        return {}
+    return out
+
+
 def comm(pid):
     try:
         with open("/proc/%d/comm" % pid) as f:
@@ -307,11 +328,11 @@ def dyndns2_account(bed):
 
 
 def start_inadyn(bed, hostname, period, ns="lan", label="inadyn", checkip_host=None):
-    """Debian's inadyn in a LAN namespace, updating `hostname` on the stand-in's dyndns2
-    API (custom provider over HTTPS with the bed's CA), checking the IP every `period`
-    seconds (None: inadyn's own default) at the bed's checkip server, or over HTTPS at
-    `checkip_host` (one of the stand-in's CHECKIP_HOSTS). Returns the Popen (its pid
-    is inadyn's)."""
+    """Debian's inadyn in a LAN namespace, updating `hostname` (or a list of names) on
+    the stand-in's dyndns2 API (custom provider over HTTPS with the bed's CA), checking
+    the IP every `period` seconds (None: inadyn's own default) at the bed's checkip
+    server, or over HTTPS at `checkip_host` (one of the stand-in's CHECKIP_HOSTS).
+    Returns the Popen (its pid is inadyn's)."""
     binary, libdir = inadyn_binary()
     if not binary:
         raise RuntimeError(libdir)
@@ -331,10 +352,12 @@ def start_inadyn(bed, hostname, period, ns="lan", label="inadyn", checkip_host=N
                 '    ssl            = true\n'
                 '    ddns-server    = "%s"\n'
                 '    ddns-path      = "/nic/update?hostname=%%h&myip=%%i"\n'
-                '    hostname       = "%s"\n'
+                '    hostname       = { %s }\n'
                 '}\n' % (bed.ca_file, user, pw,
                          checkip_host or "%s:%d" % (bed.wan_ip, CHECKIP_PORT),
-                         "true" if checkip_host else "false", bed.standin_host, hostname))
+                         "true" if checkip_host else "false", bed.standin_host,
+                         ", ".join('"%s"' % h for h in ([hostname] if isinstance(hostname, str)
+                                                        else hostname))))
     os.chmod(conf, 0o600)
     env = dict(os.environ)
     if libdir:

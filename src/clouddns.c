@@ -11,7 +11,6 @@
  * a second CREATE. */
 #include <arpa/inet.h>
 #include <stdarg.h>
-#include <curl/curl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +21,7 @@
 #include "ev.h"
 #include "homeport.h"
 #include "http.h"
+#include "http_lib.h"
 #include "log.h"
 #include "util.h"
 
@@ -94,22 +94,25 @@ static void cache_drop(const char *key)
 int clouddns_endpoint_parse(const char *server, struct clouddns_endpoint *ep,
 			    char *err, size_t errlen)
 {
-	CURLU *u = curl_url();
+	const struct http_lib *lib = http_lib_get(err, errlen);
+	CURLU *u = lib ? lib->url() : NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
 	int rc = -1, n;
 
 	memset(ep, 0, sizeof(*ep));
+	if (!lib)
+		return -1;          /* err says why */
 	snprintf(err, errlen, "server is not a usable http(s) URL");
-	if (!u || curl_url_set(u, CURLUPART_URL, server, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
+	if (!u || lib->url_set(u, CURLUPART_URL, server, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
 		goto out;
-	curl_url_get(u, CURLUPART_PORT, &port, 0);     /* only when written in the URL */
+	lib->url_get(u, CURLUPART_PORT, &port, 0);     /* only when written in the URL */
 	if (strcasecmp(scheme, "https") && strcasecmp(scheme, "http"))
 		goto out;
-	if (curl_url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+	if (lib->url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
+	    lib->url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
 		snprintf(err, errlen, "server must not carry a query or user information");
 		goto out;
 	}
@@ -124,13 +127,13 @@ int clouddns_endpoint_parse(const char *server, struct clouddns_endpoint *ep,
 		goto out;
 	rc = 0;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_free(path);
-	curl_free(query);
-	curl_free(user);
-	curl_url_cleanup(u);
+	lib->free(scheme);
+	lib->free(host);
+	lib->free(port);
+	lib->free(path);
+	lib->free(query);
+	lib->free(user);
+	lib->url_cleanup(u);
 	return rc;
 }
 

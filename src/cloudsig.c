@@ -1,17 +1,15 @@
 /* cloudsig.c - ACS3-HMAC-SHA256 (Alibaba Cloud) and TC3-HMAC-SHA256
  * (Tencent Cloud) request signatures, written from the providers' signature
- * documents (see cloudsig.h) on OpenSSL's one-shot SHA-256 and HMAC.
+ * documents (see cloudsig.h) on Nettle's SHA-256 and HMAC (digest.h).
  * Derived keys are wiped after use; nothing here logs. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 
 #include "cloudsig.h"
+#include "digest.h"
 #include "http.h"
 #include "util.h"
 
@@ -31,20 +29,14 @@ static void to_hex(const unsigned char *in, size_t n, char *out)
 static int hmac256(const void *key, size_t klen, const void *msg, size_t mlen,
 		   unsigned char *out)
 {
-	unsigned int n = 0;
-
-	if (klen > INT32_MAX)
-		return -1;
-	return HMAC(EVP_sha256(), key, (int)klen, msg, mlen, out, &n) && n == SHA256_LEN ? 0 : -1;
+	digest_hmac(DIGEST_SHA256, key, klen, msg, mlen, out);
+	return 0;
 }
 
 int cloudsig_sha256_hex(const void *data, size_t len, char *out)
 {
 	unsigned char d[SHA256_LEN];
-	unsigned int n = 0;
-
-	if (EVP_Digest(data ? data : "", len, d, &n, EVP_sha256(), NULL) != 1 || n != SHA256_LEN)
-		return -1;
+	digest(DIGEST_SHA256, data ? data : "", len, d);
 	to_hex(d, sizeof(d), out);
 	return 0;
 }
@@ -195,9 +187,9 @@ static int tc3_key(const char *secret, const char *date, const char *service,
 	rc = hmac256(k, klen, date, strlen(date), a) < 0 ||
 	     hmac256(a, sizeof(a), service, strlen(service), b) < 0 ||
 	     hmac256(b, sizeof(b), "tc3_request", 11, out) < 0 ? -1 : 0;
-	OPENSSL_cleanse(k, klen);
-	OPENSSL_cleanse(a, sizeof(a));
-	OPENSSL_cleanse(b, sizeof(b));
+	explicit_bzero(k, klen);
+	explicit_bzero(a, sizeof(a));
+	explicit_bzero(b, sizeof(b));
 	free(k);
 	return rc;
 }
@@ -231,7 +223,7 @@ int cloudsig_tc3_sign(const struct cloudsig_tc3 *r, struct cloudsig_tc3_out *out
 	    tc3_key(r->secret_key, date, r->service, key) < 0)
 		return -1;
 	n = hmac256(key, sizeof(key), out->string_to_sign, strlen(out->string_to_sign), mac);
-	OPENSSL_cleanse(key, sizeof(key));
+	explicit_bzero(key, sizeof(key));
 	if (n < 0)
 		return -1;
 	to_hex(mac, sizeof(mac), sig);

@@ -3,9 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <openssl/evp.h>
 
 #include "ddns_policy.h"
+#include "digest.h"
 #include "homeport.h"
 #include "provider.h"
 #include "util.h"
@@ -147,21 +147,23 @@ int64_t ddns_policy_force_take(int64_t *tat, int64_t now)
 }
 
 /* Length-prefixed, so "ab"+"c" and "a"+"bc" hash differently; NULL differs from "". */
-static int fp_str(EVP_MD_CTX *md, const char *s)
+static int fp_str(struct digest_ctx *md, const char *s)
 {
 	uint32_t len = s ? (uint32_t)strlen(s) : UINT32_MAX;
 
-	if (EVP_DigestUpdate(md, &len, sizeof(len)) != 1)
-		return -1;
-	return s && len ? (EVP_DigestUpdate(md, s, len) == 1 ? 0 : -1) : 0;
+	digest_update(md, &len, sizeof(len));
+	if (s && len)
+		digest_update(md, s, len);
+	return 0;
 }
 
-static int fp_num(EVP_MD_CTX *md, uint64_t v)
+static int fp_num(struct digest_ctx *md, uint64_t v)
 {
-	return EVP_DigestUpdate(md, &v, sizeof(v)) == 1 ? 0 : -1;
+	digest_update(md, &v, sizeof(v));
+	return 0;
 }
 
-static int fp_value(EVP_MD_CTX *md, const struct cfgkey *k, const struct cfg_value *v)
+static int fp_value(struct digest_ctx *md, const struct cfgkey *k, const struct cfg_value *v)
 {
 	int rc = 0;
 
@@ -188,7 +190,7 @@ static int fp_value(EVP_MD_CTX *md, const struct cfgkey *k, const struct cfg_val
 /* Every key the provider marks CK_FP, named, unless it holds its default:
  * so a key added to a provider later, with a default, leaves the
  * fingerprints of existing entries (and their state) as they were. */
-static int fp_keys(EVP_MD_CTX *md, const struct cfg_ddns *c)
+static int fp_keys(struct digest_ctx *md, const struct cfg_ddns *c)
 {
 	const struct provider_ops *ops = c->ops;
 	struct cfg_value *defs = xcalloc(ops->n_keys, sizeof(*defs));
@@ -206,7 +208,7 @@ static int fp_keys(EVP_MD_CTX *md, const struct cfg_ddns *c)
 	return rc;
 }
 
-static int fp_hostnames(EVP_MD_CTX *md, const struct cfg_ddns *c)
+static int fp_hostnames(struct digest_ctx *md, const struct cfg_ddns *c)
 {
 	int rc = fp_num(md, c->n_hostnames);
 
@@ -215,7 +217,7 @@ static int fp_hostnames(EVP_MD_CTX *md, const struct cfg_ddns *c)
 	return rc;
 }
 
-static int fp_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
+static int fp_fields(struct digest_ctx *md, const struct cfg_ddns *c)
 {
 	int rc = 0;
 
@@ -275,7 +277,7 @@ static int legacy_family(const struct cfg_ddns *c)
 	return family;
 }
 
-static int fp_legacy_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
+static int fp_legacy_fields(struct digest_ctx *md, const struct cfg_ddns *c)
 {
 	static const struct cfg_value unset;
 	const struct provider_ops *ops = c->ops;
@@ -297,25 +299,19 @@ static int fp_legacy_fields(EVP_MD_CTX *md, const struct cfg_ddns *c)
 /* ---- end of the upgrade-only part ---- */
 
 static int fingerprint(const struct cfg_ddns *c, const char *salt, char *out,
-		       int (*fields)(EVP_MD_CTX *, const struct cfg_ddns *))
+		       int (*fields)(struct digest_ctx *, const struct cfg_ddns *))
 {
-	unsigned char digest[EVP_MAX_MD_SIZE];
-	unsigned int dlen = 0;
-	EVP_MD_CTX *md = EVP_MD_CTX_new();
-	int rc = -1;
+	uint8_t d[DIGEST_MAX];
+	struct digest_ctx md;
 
-	if (!md || EVP_DigestInit_ex(md, EVP_sha256(), NULL) != 1)
-		goto out;
-	if (fp_str(md, salt) < 0 || fields(md, c) < 0)
-		goto out;
-	if (EVP_DigestFinal_ex(md, digest, &dlen) != 1 || dlen * 2 < DDNS_FP_LEN)
-		goto out;
+	_Static_assert(DDNS_FP_LEN / 2 <= 32, "a fingerprint is at most a SHA-256");
+	digest_init(&md, DIGEST_SHA256);
+	if (fp_str(&md, salt) < 0 || fields(&md, c) < 0)
+		return -1;
+	digest_final(&md, d);
 	for (size_t i = 0; i < DDNS_FP_LEN / 2; i++)
-		snprintf(out + 2 * i, 3, "%02x", digest[i]);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(md);
-	return rc;
+		snprintf(out + 2 * i, 3, "%02x", d[i]);
+	return 0;
 }
 
 int ddns_policy_fingerprint(const struct cfg_ddns *c, const char *salt, char *out)

@@ -1,6 +1,6 @@
 /* http.c - asynchronous HTTP(S) on the event loop through libcurl's multi
  * socket interface: curl tells us which fds to watch and when to wake it,
- * ev.c does the waiting. Nothing here blocks, and no reply is held whole:
+ * ev.c does the waiting. libcurl is loaded by the first request (http_lib.h). Nothing here blocks, and no reply is held whole:
  * bodies are cut off at HTTP_MAX_BODY. Secrets (password, bearer token) go
  * to curl and nowhere else; CURLOPT_VERBOSE stays off because it would print
  * the Authorization header. */
@@ -15,6 +15,7 @@
 #include "ev.h"
 #include "homeport.h"
 #include "http.h"
+#include "http_lib.h"
 #include "log.h"
 #include "util.h"
 
@@ -34,6 +35,7 @@ struct http_call {
 	struct http_call *next;
 };
 
+static const struct http_lib *lib;  /* NULL until the first request loads libcurl */
 static CURLM *multi;
 static struct ev_timer *timer;
 static struct http_call *calls;      /* in flight, for http_fini */
@@ -54,13 +56,13 @@ static void call_free(struct http_call *c)
 	if (!c)
 		return;
 	if (c->easy) {
-		curl_multi_remove_handle(multi, c->easy);
-		curl_easy_cleanup(c->easy);
+		lib->multi_remove_handle(multi, c->easy);
+		lib->easy_cleanup(c->easy);
 	}
 	/* Header lines may carry credentials (webhook header_file). */
 	for (struct curl_slist *l = c->hdrs; l; l = l->next)
 		explicit_bzero(l->data, strlen(l->data));
-	curl_slist_free_all(c->hdrs);
+	lib->slist_free_all(c->hdrs);
 	free(c->body);
 	free(c);
 }
@@ -79,7 +81,7 @@ static void on_fd(int fd, short revents, void *arg)
 		action |= CURL_CSELECT_OUT;
 	if (revents & (POLLERR | POLLNVAL))
 		action |= CURL_CSELECT_ERR;
-	curl_multi_socket_action(multi, fd, action, &running);
+	lib->multi_socket_action(multi, fd, action, &running);
 	check_done();
 }
 
@@ -87,7 +89,7 @@ static void on_timer(void *arg)
 {
 	int running;
 
-	curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+	lib->multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
 	check_done();
 }
 
@@ -126,23 +128,29 @@ static int timer_cb(CURLM *m, long timeout_ms, void *userp)
 
 int http_init(void)
 {
+	char err[300];
+
 	if (multi)
 		return 0;
+	if (!lib && !(lib = http_lib_get(err, sizeof(err)))) {
+		log_warnx("http: %s", err);
+		return -1;
+	}
 	if (!global_done) {
-		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		if (lib->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 			log_errx("http: curl_global_init failed");
 			return -1;
 		}
 		global_done = true;
 	}
-	multi = curl_multi_init();
+	multi = lib->multi_init();
 	if (!multi) {
 		log_errx("http: curl_multi_init failed");
 		return -1;
 	}
 	timer = ev_timer_new(on_timer, NULL);
-	curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	lib->multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
+	lib->multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
 	return 0;
 }
 
@@ -154,13 +162,13 @@ void http_fini(void)
 		call_free(c);
 	}
 	if (multi) {
-		curl_multi_cleanup(multi);
+		lib->multi_cleanup(multi);
 		multi = NULL;
 	}
 	ev_timer_free(timer);
 	timer = NULL;
 	if (global_done) {
-		curl_global_cleanup();
+		lib->global_cleanup();
 		global_done = false;
 	}
 }
@@ -171,7 +179,7 @@ static uint32_t retry_after_of(CURL *e)
 {
 	curl_off_t ra = 0;
 
-	if (curl_easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra <= 0)
+	if (lib->easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra <= 0)
 		return 0;
 	return ra > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (uint32_t)ra;
 }
@@ -181,14 +189,14 @@ static void finish(struct http_call *c, CURLcode rc)
 	struct http_response resp = { 0 };
 	char msg[CURL_ERROR_SIZE + 64];
 
-	curl_easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp.status);
+	lib->easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp.status);
 	resp.curl_code = (int)rc;
 	resp.error = "";
 	if (c->truncated) {
 		snprintf(msg, sizeof(msg), "reply larger than %zu bytes", c->max);
 		resp.error = msg;
 	} else if (rc != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "%s", c->errbuf[0] ? c->errbuf : curl_easy_strerror(rc));
+		snprintf(msg, sizeof(msg), "%s", c->errbuf[0] ? c->errbuf : lib->easy_strerror(rc));
 		resp.error = msg;
 	}
 	resp.body = c->body ? c->body : "";
@@ -207,12 +215,12 @@ static void check_done(void)
 	CURLMsg *m;
 	int left;
 
-	while ((m = curl_multi_info_read(multi, &left))) {
+	while ((m = lib->multi_info_read(multi, &left))) {
 		struct http_call *c = NULL;
 
 		if (m->msg != CURLMSG_DONE)
 			continue;
-		curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
+		lib->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
 		if (c)
 			finish(c, m->data.result);
 	}
@@ -258,7 +266,7 @@ static size_t header_cb(char *data, size_t size, size_t n, void *arg)
 	if (len > 5 && len < sizeof(line) && strncasecmp(data, "Date:", 5) == 0) {
 		memcpy(line, data + 5, len - 5);
 		line[len - 5] = '\0';
-		t = curl_getdate(line, NULL);
+		t = lib->getdate(line, NULL);
 		c->date = t > 0 ? (int64_t)t : 0;
 	}
 	return len;
@@ -269,49 +277,49 @@ static int set_method(CURL *e, const struct http_request *req)
 	const char *m = req->method ? req->method : "GET";
 
 	if (strcmp(m, "GET") == 0 && !req->body)
-		return curl_easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK ? 0 : -1;
+		return lib->easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK ? 0 : -1;
 	if (strcmp(m, "GET") && strcmp(m, "POST") && strcmp(m, "PUT") &&
 	    strcmp(m, "PATCH") && strcmp(m, "DELETE")) {
 		log_warnx("http: method %s not supported", m);
 		return -1;
 	}
 	/* COPYPOSTFIELDS makes curl send a body; CUSTOMREQUEST renames the verb. */
-	curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(req->body ? strlen(req->body) : 0));
-	curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
+	lib->easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(req->body ? strlen(req->body) : 0));
+	lib->easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
 	if (strcmp(m, "POST"))
-		curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
+		lib->easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
 	return 0;
 }
 
 static int set_headers(struct http_call *c, const struct http_request *req)
 {
 	for (size_t i = 0; i < req->n_headers; i++) {
-		struct curl_slist *l = curl_slist_append(c->hdrs, req->headers[i]);
+		struct curl_slist *l = lib->slist_append(c->hdrs, req->headers[i]);
 		if (!l)
 			return -1;
 		c->hdrs = l;
 	}
 	/* No "Expect: 100-continue" round trip for small bodies. */
 	if (req->body) {
-		struct curl_slist *l = curl_slist_append(c->hdrs, "Expect:");
+		struct curl_slist *l = lib->slist_append(c->hdrs, "Expect:");
 		if (!l)
 			return -1;
 		c->hdrs = l;
 	}
 	if (c->hdrs)
-		curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
+		lib->easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
 	return 0;
 }
 
 static void set_auth(CURL *e, const struct http_request *req)
 {
 	if (req->username) {
-		curl_easy_setopt(e, CURLOPT_USERNAME, req->username);
-		curl_easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
+		lib->easy_setopt(e, CURLOPT_USERNAME, req->username);
+		lib->easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
+		lib->easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
 	} else if (req->bearer) {
-		curl_easy_setopt(e, CURLOPT_XOAUTH2_BEARER, req->bearer);
-		curl_easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
+		lib->easy_setopt(e, CURLOPT_XOAUTH2_BEARER, req->bearer);
+		lib->easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
 	}
 }
 
@@ -323,25 +331,25 @@ static int set_transport(CURL *e, struct http_call *c, const struct http_request
 	const char *protos = req->allow_http ? "http,https" : "https";
 	long ms = (long)(req->timeout ? req->timeout : HTTP_TIMEOUT_DEF) * 1000L;
 
-	if (curl_easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
-	    curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protos) != CURLE_OK)
+	if (lib->easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
+	    lib->easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
+	    lib->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protos) != CURLE_OK)
 		return -1;
-	curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-	curl_easy_setopt(e, CURLOPT_USERAGENT, HP_USER_AGENT);
-	curl_easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	curl_easy_setopt(e, CURLOPT_WRITEDATA, c);
-	curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	curl_easy_setopt(e, CURLOPT_HEADERDATA, c);
-	curl_easy_setopt(e, CURLOPT_PRIVATE, c);
+	lib->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+	lib->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+	lib->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
+	lib->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
+	lib->easy_setopt(e, CURLOPT_USERAGENT, HP_USER_AGENT);
+	lib->easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
+	lib->easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
+	lib->easy_setopt(e, CURLOPT_WRITEDATA, c);
+	lib->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
+	lib->easy_setopt(e, CURLOPT_HEADERDATA, c);
+	lib->easy_setopt(e, CURLOPT_PRIVATE, c);
 	if (req->ipv4_only)
-		curl_easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
+		lib->easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
 	if (req->ca_file &&
-	    curl_easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
+	    lib->easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
 		return -1;
 	return 0;
 }
@@ -357,14 +365,14 @@ struct http_call *http_start(const struct http_request *req, http_done_cb done, 
 	c->ctx = ctx;
 	c->max = req->max_body && req->max_body < HTTP_MAX_BODY ? req->max_body : HTTP_MAX_BODY;
 	http_url_host(req->url, c->host, sizeof(c->host));
-	c->easy = curl_easy_init();
+	c->easy = lib->easy_init();
 	if (!c->easy || set_transport(c->easy, c, req) < 0 ||
 	    set_method(c->easy, req) < 0 || set_headers(c, req) < 0) {
 		log_warnx("http: cannot set up a request to %s", c->host);
 		goto fail;
 	}
 	set_auth(c->easy, req);
-	if (curl_multi_add_handle(multi, c->easy) != CURLM_OK) {
+	if (lib->multi_add_handle(multi, c->easy) != CURLM_OK) {
 		log_warnx("http: cannot start a request to %s", c->host);
 		goto fail;
 	}
@@ -373,7 +381,7 @@ struct http_call *http_start(const struct http_request *req, http_done_cb done, 
 	return c;
 fail:
 	if (c && c->easy) {
-		curl_easy_cleanup(c->easy);
+		lib->easy_cleanup(c->easy);
 		c->easy = NULL;
 	}
 	call_free(c);
@@ -413,18 +421,22 @@ char *http_escape(const char *s)
 
 void http_url_host(const char *url, char *buf, size_t len)
 {
-	CURLU *u = curl_url();
+	char err[300];
+	CURLU *u;
 	char *host = NULL;
 
 	snprintf(buf, len, "?");
+	if (!lib && !(lib = http_lib_get(err, sizeof(err))))
+		return;
+	u = lib->url();
 	if (!u)
 		return;
 	/* NON_SUPPORT_SCHEME: the host of a refused http:// URL still names it. */
-	if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
+	if (lib->url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
+	    lib->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
 		snprintf(buf, len, "%s", host);
-	curl_free(host);
-	curl_url_cleanup(u);
+	lib->free(host);
+	lib->url_cleanup(u);
 }
 
 void http_failure_text(const struct http_response *r, char *buf, size_t len)

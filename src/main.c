@@ -10,7 +10,6 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
-#include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,6 +30,7 @@
 #include "pinhole.h"
 #include "priv.h"
 #include "probe.h"
+#include "sdnotify.h"
 #include "state.h"
 #include "util.h"
 
@@ -178,7 +178,7 @@ static int reload(char **errors_out)
 	struct config_errors errs = { 0 };
 	struct hp_config *next = NULL, *old = cfg;
 
-	sd_notifyf(0, "RELOADING=1\nSTATUS=reloading %s", opt.config);
+	sdnotify_sendf("RELOADING=1\nSTATUS=reloading %s", opt.config);
 	log_info("reloading %s", opt.config);
 	if (config_load(opt.config, &next, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -188,7 +188,7 @@ static int reload(char **errors_out)
 		if (errors_out)
 			*errors_out = join_errors(&errs);
 		config_errors_free(&errs);
-		sd_notify(0, "READY=1\nSTATUS=running (last reload rejected)");
+		sdnotify_send("READY=1\nSTATUS=running (last reload rejected)");
 		return -1;
 	}
 	if (restart_only_changed(&old->daemon, &next->daemon))
@@ -205,7 +205,7 @@ static int reload(char **errors_out)
 	log_notice("configuration reloaded: %zu service%s, %zu DDNS entr%s",
 		   cfg->n_services, cfg->n_services == 1 ? "" : "s",
 		   cfg->n_ddns, cfg->n_ddns == 1 ? "y" : "ies");
-	sd_notify(0, "READY=1\nSTATUS=running");
+	sdnotify_send("READY=1\nSTATUS=running");
 	return 0;
 }
 
@@ -227,7 +227,7 @@ static void on_terminate(int signo, void *arg)
 		return;
 	}
 	log_notice("signal %d: shutting down", signo);
-	sd_notify(0, "STOPPING=1");
+	sdnotify_send("STOPPING=1");
 	ev_timer_arm(shutdown_timer, SHUTDOWN_LIMIT_MS);
 	ddns_shutdown();
 	gateway_shutdown(shutdown_done, NULL);
@@ -507,7 +507,7 @@ static int run_daemon(void)
 		log_notice("homeportd %s started: %zu service%s, %zu DDNS entr%s", HP_VERSION,
 			   cfg->n_services, cfg->n_services == 1 ? "" : "s",
 			   cfg->n_ddns, cfg->n_ddns == 1 ? "y" : "ies");
-		sd_notify(0, "READY=1\nSTATUS=running");
+		sdnotify_send("READY=1\nSTATUS=running");
 		daemon_ready(HP_EXIT_OK);
 	}
 	if (ev_run() < 0)

@@ -1,17 +1,14 @@
 /* tsig.c - TSIG (RFC 8945): reading the keys users hand us (a bare base64
  * secret or a tsig-keygen key file), signing requests and verifying replies
- * with OpenSSL's HMAC. No error message ever contains the secret. */
+ * with Nettle's HMAC (digest.h). No error message ever contains the secret. */
 #include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
-#include <openssl/core_names.h>
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/params.h>
 
+#include "digest.h"
 #include "dns_msg.h"
 #include "tsig.h"
 #include "util.h"
@@ -19,17 +16,17 @@
 struct tsig_alg {
 	const char *name;            /* as users write it */
 	const char *wire;            /* the algorithm name in the TSIG RR */
-	const char *digest;          /* OpenSSL digest name */
+	enum digest_alg digest;
 	size_t mac_size;
 };
 
 static const struct tsig_alg algs[] = {
-	{ "hmac-sha256", "hmac-sha256.", "SHA256", 32 },
-	{ "hmac-sha512", "hmac-sha512.", "SHA512", 64 },
-	{ "hmac-sha384", "hmac-sha384.", "SHA384", 48 },
-	{ "hmac-sha224", "hmac-sha224.", "SHA224", 28 },
-	{ "hmac-sha1", "hmac-sha1.", "SHA1", 20 },
-	{ "hmac-md5", "hmac-md5.sig-alg.reg.int.", "MD5", 16 },
+	{ "hmac-sha256", "hmac-sha256.", DIGEST_SHA256, 32 },
+	{ "hmac-sha512", "hmac-sha512.", DIGEST_SHA512, 64 },
+	{ "hmac-sha384", "hmac-sha384.", DIGEST_SHA384, 48 },
+	{ "hmac-sha224", "hmac-sha224.", DIGEST_SHA224, 28 },
+	{ "hmac-sha1", "hmac-sha1.", DIGEST_SHA1, 20 },
+	{ "hmac-md5", "hmac-md5.sig-alg.reg.int.", DIGEST_MD5, 16 },
 };
 #define N_ALGS (sizeof(algs) / sizeof(algs[0]))
 
@@ -299,7 +296,7 @@ static bool secret_decodes(const char *b64)
 	uint8_t buf[TSIG_SECRET_MAX];
 	int n = tsig_base64_decode(b64, buf, sizeof(buf));
 
-	OPENSSL_cleanse(buf, sizeof(buf));
+	explicit_bzero(buf, sizeof(buf));
 	return n > 0;
 }
 
@@ -422,29 +419,15 @@ int tsig_key_init(struct tsig_key *k, const char *name, const char *algorithm,
 
 void tsig_key_wipe(struct tsig_key *k)
 {
-	OPENSSL_cleanse(k->secret, sizeof(k->secret));
+	explicit_bzero(k->secret, sizeof(k->secret));
 	k->secret_len = 0;
 }
 
 /* ---- MAC ---- */
 
-static EVP_MAC_CTX *mac_begin(const struct tsig_key *k)
+static void mac_begin(struct digest_hmac *ctx, const struct tsig_key *k)
 {
-	EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
-	EVP_MAC_CTX *ctx = mac ? EVP_MAC_CTX_new(mac) : NULL;
-	OSSL_PARAM params[2];
-
-	EVP_MAC_free(mac);   /* the context keeps its own reference */
-	if (ctx == NULL)
-		return NULL;
-	params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST,
-						     (char *)algs[k->alg].digest, 0);
-	params[1] = OSSL_PARAM_construct_end();
-	if (!EVP_MAC_init(ctx, k->secret, k->secret_len, params)) {
-		EVP_MAC_CTX_free(ctx);
-		return NULL;
-	}
-	return ctx;
+	digest_hmac_init(ctx, algs[k->alg].digest, k->secret, k->secret_len);
 }
 
 static void put48(uint8_t *p, uint64_t v)
@@ -463,7 +446,7 @@ static uint64_t get48(const uint8_t *p)
 }
 
 /* RFC 8945 4.3.3: the TSIG variables, canonical names, then other data. */
-static int mac_variables(EVP_MAC_CTX *ctx, const struct tsig_key *k, uint64_t t,
+static int mac_variables(struct digest_hmac *ctx, const struct tsig_key *k, uint64_t t,
 			 uint16_t fudge, uint16_t error, const uint8_t *other, uint16_t other_len)
 {
 	uint8_t v[DNS_NAME_MAX * 2 + 32];
@@ -485,28 +468,20 @@ static int mac_variables(EVP_MAC_CTX *ctx, const struct tsig_key *k, uint64_t t,
 	dns_put16(v + n + 8, error);
 	dns_put16(v + n + 10, other_len);
 	n += 12;
-	if (!EVP_MAC_update(ctx, v, n))
-		return -1;
-	return other_len && !EVP_MAC_update(ctx, other, other_len) ? -1 : 0;
+	digest_hmac_update(ctx, v, n);
+	digest_hmac_update(ctx, other, other_len);
+	return 0;
 }
 
-static int mac_prior(EVP_MAC_CTX *ctx, const uint8_t *prior, size_t prior_len)
+static void mac_prior(struct digest_hmac *ctx, const uint8_t *prior, size_t prior_len)
 {
 	uint8_t l[2];
 
 	if (prior == NULL)
-		return 0;
+		return;
 	dns_put16(l, (uint16_t)prior_len);
-	return EVP_MAC_update(ctx, l, 2) && EVP_MAC_update(ctx, prior, prior_len) ? 0 : -1;
-}
-
-static int mac_final(EVP_MAC_CTX *ctx, const struct tsig_key *k, uint8_t *out)
-{
-	size_t outl = 0;
-
-	if (!EVP_MAC_final(ctx, out, &outl, TSIG_MAC_MAX) || outl != k->mac_size)
-		return -1;
-	return 0;
+	digest_hmac_update(ctx, l, 2);
+	digest_hmac_update(ctx, prior, prior_len);
 }
 
 /* ---- signing ---- */
@@ -545,26 +520,26 @@ int tsig_sign(const struct tsig_key *k, uint8_t *msg, size_t *len, size_t cap,
 	      uint64_t time_signed, uint16_t error, const uint8_t *prior_mac,
 	      size_t prior_mac_len, uint8_t *mac_out)
 {
-	EVP_MAC_CTX *ctx = NULL;
+	struct digest_hmac ctx;
 	uint16_t arcount;
-	int rc = -1;
 
 	if (*len < DNS_HDR_LEN || *len > cap || cap - *len < tsig_rr_size(k) ||
 	    prior_mac_len > TSIG_MAC_MAX)
-		goto out;
+		return -1;
 	arcount = dns_get16(msg + 10);
-	if (arcount == 0xffff || (ctx = mac_begin(k)) == NULL)
-		goto out;
-	if (mac_prior(ctx, prior_mac, prior_mac_len) < 0 || !EVP_MAC_update(ctx, msg, *len) ||
-	    mac_variables(ctx, k, time_signed, TSIG_FUDGE, error, NULL, 0) < 0 ||
-	    mac_final(ctx, k, mac_out) < 0)
-		goto out;
+	if (arcount == 0xffff)
+		return -1;
+	mac_begin(&ctx, k);
+	mac_prior(&ctx, prior_mac, prior_mac_len);
+	digest_hmac_update(&ctx, msg, *len);
+	if (mac_variables(&ctx, k, time_signed, TSIG_FUDGE, error, NULL, 0) < 0) {
+		digest_hmac_wipe(&ctx);     /* keyed state */
+		return -1;
+	}
+	digest_hmac_final(&ctx, mac_out);
 	append_rr(k, msg, len, time_signed, error, mac_out);
 	dns_put16(msg + 10, (uint16_t)(arcount + 1));
-	rc = 0;
-out:
-	EVP_MAC_CTX_free(ctx);
-	return rc;
+	return 0;
 }
 
 /* ---- verifying ---- */
@@ -631,25 +606,23 @@ static int reply_mac(const struct tsig_key *k, const uint8_t *msg, size_t tsig_o
 		     const uint8_t *req_mac, size_t req_mac_len, const struct tsig_rr *rr,
 		     uint8_t *out)
 {
-	EVP_MAC_CTX *ctx = mac_begin(k);
+	struct digest_hmac ctx;
 	uint8_t hdr[DNS_HDR_LEN];
-	int rc = -1;
 
-	if (ctx == NULL)
-		goto out;
 	memcpy(hdr, msg, DNS_HDR_LEN);
 	dns_put16(hdr, rr->orig_id);
 	dns_put16(hdr + 10, (uint16_t)(dns_get16(msg + 10) - 1));
-	if (mac_prior(ctx, req_mac, req_mac_len) < 0 || !EVP_MAC_update(ctx, hdr, DNS_HDR_LEN) ||
-	    !EVP_MAC_update(ctx, msg + DNS_HDR_LEN, tsig_off - DNS_HDR_LEN) ||
-	    mac_variables(ctx, k, rr->time_signed, rr->fudge, rr->error, rr->other,
-			  rr->other_len) < 0 ||
-	    mac_final(ctx, k, out) < 0)
-		goto out;
-	rc = 0;
-out:
-	EVP_MAC_CTX_free(ctx);
-	return rc;
+	mac_begin(&ctx, k);
+	mac_prior(&ctx, req_mac, req_mac_len);
+	digest_hmac_update(&ctx, hdr, DNS_HDR_LEN);
+	digest_hmac_update(&ctx, msg + DNS_HDR_LEN, tsig_off - DNS_HDR_LEN);
+	if (mac_variables(&ctx, k, rr->time_signed, rr->fudge, rr->error, rr->other,
+			  rr->other_len) < 0) {
+		digest_hmac_wipe(&ctx);     /* keyed state */
+		return -1;
+	}
+	digest_hmac_final(&ctx, out);
+	return 0;
 }
 
 enum tsig_status tsig_verify(const struct tsig_key *k, const uint8_t *msg, size_t len,
@@ -672,7 +645,7 @@ enum tsig_status tsig_verify(const struct tsig_key *k, const uint8_t *msg, size_
 	/* truncated MACs (RFC 8945 5.2.2.1) are not accepted */
 	if (rr->mac_size != k->mac_size ||
 	    reply_mac(k, msg, tsig_off, req_mac, req_mac_len, rr, mac) < 0 ||
-	    CRYPTO_memcmp(mac, rr->mac, k->mac_size) != 0)
+	    !digest_equal(mac, rr->mac, k->mac_size))
 		return TSIG_BAD_MAC;
 	skew = now > rr->time_signed ? now - rr->time_signed : rr->time_signed - now;
 	return skew > rr->fudge ? TSIG_BAD_TIME : TSIG_VERIFIED;

@@ -3,7 +3,8 @@
 (rfc2136). Covers: an IP change reaching both, no request after a restart with
 the same IP, sticky permanent failures, backoff after temporary failures (cut
 short by a new IP unless the provider asked to wait),
-CGNAT blocking, `homeportctl update`, reloads, --once, and an upgrade from
+CGNAT blocking, `homeportctl update`, reloads (libcurl loaded only when an HTTP
+provider needs it), --once, and an upgrade from
 0.1.0's state files (tests/upgrade/).
 
 Run as root:  HOMEPORT_BUILD=/work/main/build python3 -m pytest -v tests/integration/test_ddns.py
@@ -271,6 +272,25 @@ def test_reload_resets_a_changed_failed_entry(bed):
     assert rc == 0, out + err
     assert d.status()["ddns"] == []
     assert not os.path.exists(os.path.join(d.state_dir, "ddns-dyn.json"))
+
+
+def maps_libcurl(d):
+    with open("/proc/%d/maps" % d.pid) as f:
+        return "/libcurl" in f.read()
+
+
+def test_http_stack_loaded_only_when_needed(bed):
+    """libcurl (and the ~25 libraries it brings) is loaded by the first HTTP provider,
+    also one that a reload adds; a daemon with only RFC 2136 never maps it."""
+    d = bed.start_daemon(conf(bed, bed.ddns_section("home", "rfc2136", HOME_HOST, ttl=60)))
+    wait_state(d, "home", "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip)
+    assert not maps_libcurl(d)
+    d.write_conf(conf(bed, bed.ddns_section("home", "rfc2136", HOME_HOST, ttl=60), dyn(bed)))
+    rc, out, err = d.ctl("reload")
+    assert rc == 0, out + err
+    wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip)
+    assert maps_libcurl(d)
+    assert bed.standin.ip_of(DYN_HOST) == bed.gw_wan_ip
 
 
 def test_once_publishes_and_exits(bed):
