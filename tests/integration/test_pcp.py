@@ -202,3 +202,58 @@ def test_probe_shows_pcp_and_the_choice(make_bed):
     p = b.run("lan", [HOMEPORTD, "-c", conf, "--probe", "--json"], timeout=30)
     o = json.loads(p.stdout)
     assert o["protocol"] == "pcp" and "configured" in o["protocol_reason"]
+
+
+# --------------------------------------------------------------------------------------
+# IPv6 pinholes over PCP (Bed(ipv6=True)): MAP for this host's IPv6 address, asked over
+# IPv6 from that address to its IPv6 default router
+
+def v6entry(st, name, proto="tcp"):
+    return next((s for s in st["services"] if s["name"] == name and s["protocol"] == proto
+                 and s.get("family") == "ipv6"), None)
+
+
+def wait_v6(d, name, state, proto="tcp", timeout=10):
+    st = d.wait_for(lambda st: (v6entry(st, name, proto) or {}).get("state") == state,
+                    timeout=timeout)
+    return v6entry(st, name, proto)
+
+
+def pcp6_nonces(b):
+    """The nonces of the router's IPv6 PCP pinholes, from its lease file:
+    {(proto, port): nonce hex as on the wire}."""
+    out = {}
+    try:
+        lines = open(b.path("router", "leases6")).read().split("\n")
+    except FileNotFoundError:
+        return out
+    for l in lines:
+        f = l.split(";")
+        if len(f) >= 8 and f[7].startswith("PCP MAP "):
+            h = f[7][8:].strip()
+            words = [bytes.fromhex(h[i:i + 8])[::-1] for i in (0, 8, 16)]
+            out[(f[0].lower(), int(f[2]))] = b"".join(words).hex()
+    return out
+
+
+def test_pcp_pinhole_opens_the_service_over_ipv6(make_bed):
+    b = make_bed(ipv6=True, bind=False, standin=False)
+    assert not b.reaches6(8080)
+    d = b.start_daemon(b.gateway_conf("pcp", lease="10m"), dropins={"web.conf": web(b)})
+    s6 = wait_v6(d, "web", "mapped")
+    assert b.reaches6(8080), "the WAN reaches the LAN host's IPv6 service through the pinhole"
+    assert s6["via"] == "pcp" and s6["internal_host"] == b.lan6_ip
+    assert s6["external_port"] == 8080 and s6["lease"] == 600 and s6["error"] is None
+    st = d.status()
+    assert st["gateway"]["protocol"] == "pcp" and st["gateway"]["ipv6"]["firewall"] == "pcp"
+    assert b.pinholes() == [{"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080, "remote": None}]
+    # the nonce is kept in the state directory (pcp.json) and is the pinhole's handle
+    kept = nonces(d)
+    assert pcp6_nonces(b) == {("tcp", 8080): kept[("tcp", b.lan6_ip, 8080)]}
+    with open(os.path.join(d.state_dir, "mappings.json")) as f:
+        recs = [r for r in json.load(f)["mappings"] if r.get("family") == "ipv6"]
+    assert [r["handle"] for r in recs] == [kept[("tcp", b.lan6_ip, 8080)]]
+    # stop: the pinhole is gone, the WAN is shut out again
+    assert d.stop() == 0
+    assert b.pinholes() == [] and not b.reaches6(8080)
+    assert ("tcp", b.lan6_ip, 8080) not in nonces(d)
