@@ -675,10 +675,9 @@ static void pinhole_up(void)
 		pg.be = s->be;
 		pg.has_firewall = s->found.pinholes;
 		snprintf(pg.locator, sizeof(pg.locator), "%s", s->found.locator);
-		if (s->be != G.via->be)
-			log_info("gateway: IPv6 pinholes over %s (%s %s)", s->be->label,
-				 G.via->be->label, pg.has_firewall ? "cannot open them here" :
-				 "cannot open them either");
+		if (s->be != G.via->be && pg.has_firewall)
+			log_info("gateway: IPv6 pinholes over %s (%s cannot open them here)",
+				 s->be->label, G.via->be->label);
 	}
 	snprintf(pg.address, sizeof(pg.address), "%s", G.address);
 	pinhole_gateway_up(&pg);
