@@ -74,6 +74,9 @@ struct gw_map_req {
 	 * scope_id when link-local). */
 	char via6[GW_ADDR_LEN];
 	unsigned scope_id;
+	/* unmap: the same is added again right after (a renewal by delete and
+	 * add): keep what names it (a PCP nonce) for that add. */
+	bool again;
 };
 
 /* A mapping as the gateway reports it: the answer to map or read_back. */
@@ -140,6 +143,11 @@ struct gw_setup {
 	 * wherever it is. NULL = discover. */
 	const char *url;
 	const char *ifname;      /* LAN interface, NULL = the one towards the gateway */
+	/* This host's IPv6 address and its IPv6 default router (on interface
+	 * scope6 when link-local), for a protocol that opens pinholes by
+	 * talking IPv6 to the router (PCP); NULL when there is none yet. */
+	const char *addr6, *router6;
+	unsigned scope6;
 	int deadline_ms;         /* per request, 0 = the backend's default */
 };
 
@@ -196,6 +204,18 @@ const char *gw_outcome_name(enum gw_outcome o);
  * for that reason, err says why. */
 bool gw_trust(const struct gw_backend *be, const struct gw_result *r, const char *trusted,
 	      const char *url, void (*ignore)(const char *what), char *err, size_t errlen);
+
+/* Which answering protocol opens IPv6 pinholes: c[i].be is the i-th
+ * protocol of the table when it answered (else NULL), c[i].firewall what
+ * its discovery said (gw_found.pinholes). The one that maps (via) when it
+ * has GW_CAP_PINHOLE and a firewall to open; else the first of the table
+ * that has both; else the first with GW_CAP_PINHOLE (it says why not);
+ * -1: none. */
+struct gw_pin_cand {
+	const struct gw_backend *be;
+	bool firewall;
+};
+int gw_pinhole_pick(const struct gw_pin_cand *c, size_t n, size_t via);
 
 /* Test seam (tests/unit/test_mapping_*.c): one more row at the end of the
  * table, or NULL to remove it. */

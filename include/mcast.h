@@ -1,5 +1,6 @@
 /* mcast.h - listening for a gateway's announcements to 224.0.0.1: NAT-PMP
- * (RFC 6886 3.2.1) and PCP (RFC 6887 14.1.3) both send them to port 5350.
+ * (RFC 6886 3.2.1) and PCP (RFC 6887 14.1.3) both send them to port 5350;
+ * PCP also to [ff02::1]:5350.
  * Each backend has its own socket (SO_REUSEADDR: every one of them gets
  * every datagram) and its own parser. */
 #ifndef HP_MCAST_H
@@ -17,6 +18,9 @@
  * unchanged. */
 int mcast_listen(int *fd, uint16_t port, const char *ifname, int towards_fd, const char *who,
 		 ev_fd_cb cb, void *arg);
+/* The same for [ff02::1]:port on interface ifindex (PCP over IPv6). */
+int mcast_listen6(int *fd, uint16_t port, unsigned ifindex, const char *who, ev_fd_cb cb,
+		  void *arg);
 /* Stop watching and close *fd (when >= 0); *fd becomes -1. */
 void mcast_close(int *fd);
 

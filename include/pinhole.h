@@ -5,8 +5,9 @@
  *   pending -> mapped | refused | failed
  *
  * A pinhole is for this host's IPv6 address (addr6.h) and keeps the
- * internal port. It goes through the first protocol of the gateway that
- * can open pinholes (GW_CAP_PINHOLE) and reasons in outcomes only.
+ * internal port. It goes through the protocol gateway.c picks
+ * (gw_pinhole_pick: UPnP IGD v2 or PCP) and reasons in outcomes only; it
+ * is deleted by the protocol that made it.
  * Routers cannot be asked whether a pinhole still exists (miniupnpd
  * 2.3.1's CheckPinholeWorking always fails), and updating one misbehaves
  * (UpdatePinhole drops restrictions; a re-add after it duplicates the

@@ -40,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "addr6.h"
 #include "config.h"
 #include "ev.h"
 #include "event.h"
@@ -650,18 +651,33 @@ static void mapping_up(void)
 	mapping_gateway_up(&mg);
 }
 
-/* Pinholes go through the first answering protocol that can open them. */
+/* Pinholes go through the protocol that maps when it can open them
+ * there, else through another answering one that can (gw_pinhole_pick). */
 static void pinhole_up(void)
 {
 	struct pinhole_gw pg = { .check_interval = G.conf.check_interval };
+	struct gw_pin_cand c[MAX_SLOTS];
+	size_t via = 0;
+	int pick;
 
-	for (size_t i = 0; i < G.n_slots && !pg.be; i++) {
+	for (size_t i = 0; i < G.n_slots; i++) {
 		const struct slot *s = &G.slots[i];
-		if (s->state == SLOT_ANSWERED && (s->be->caps & GW_CAP_PINHOLE)) {
-			pg.be = s->be;
-			pg.has_firewall = s->found.pinholes;
-			snprintf(pg.locator, sizeof(pg.locator), "%s", s->found.locator);
-		}
+
+		c[i].be = s->state == SLOT_ANSWERED ? s->be : NULL;
+		c[i].firewall = s->found.pinholes;
+		if (s == G.via)
+			via = i;
+	}
+	pick = gw_pinhole_pick(c, G.n_slots, via);
+	if (pick >= 0) {
+		const struct slot *s = &G.slots[pick];
+
+		pg.be = s->be;
+		pg.has_firewall = s->found.pinholes;
+		snprintf(pg.locator, sizeof(pg.locator), "%s", s->found.locator);
+		if (s->be != G.via->be && pg.has_firewall)
+			log_info("gateway: IPv6 pinholes over %s (%s cannot open them here)",
+				 s->be->label, G.via->be->label);
 	}
 	snprintf(pg.address, sizeof(pg.address), "%s", G.address);
 	pinhole_gateway_up(&pg);
@@ -775,10 +791,19 @@ static void on_discover(void *arg, const struct gw_result *r)
 
 static void ask(struct slot *s)
 {
+	struct addr6_self self;
 	struct gw_setup setup = {
 		.gateway = G.trusted[0] ? G.trusted : NULL, .url = G.conf.upnp_url,
 		.ifname = G.conf.interface ? G.conf.interface : G.lan_if[0] ? G.lan_if : NULL,
 	};
+
+	/* the IPv6 gateway is this host's IPv6 default router (SPEC) */
+	addr6_get_self(&self);
+	if (self.have && self.router[0]) {
+		setup.addr6 = self.address;
+		setup.router6 = self.router;
+		setup.scope6 = (unsigned)self.ifindex;
+	}
 
 	s->error[0] = '\0';
 	memset(&s->found, 0, sizeof(s->found));

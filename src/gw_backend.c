@@ -11,7 +11,10 @@
  *     PCP unused.
  *   NAT-PMP last: what PCP does, minus the above.
  * Mappings for another host try a protocol with GW_CAP_THIRD_PARTY first
- * (where the router allows it), then one with GW_CAP_OTHER_HOST. */
+ * (where the router allows it), then one with GW_CAP_OTHER_HOST.
+ * IPv6 pinholes go through the protocol that maps IPv4 when it can open
+ * them on this gateway (one protocol for both, as the user chose or auto
+ * found), else through the first other one that can (gw_pinhole_pick). */
 #include <stdio.h>
 #include <string.h>
 
@@ -90,6 +93,24 @@ bool gw_trust(const struct gw_backend *be, const struct gw_result *r, const char
 	ignore(what);
 	snprintf(err, errlen, "answers at %s, not at the default gateway", f->address);
 	return false;
+}
+
+static bool opens(const struct gw_pin_cand *c)
+{
+	return c->be && (c->be->caps & GW_CAP_PINHOLE);
+}
+
+int gw_pinhole_pick(const struct gw_pin_cand *c, size_t n, size_t via)
+{
+	if (via < n && opens(&c[via]) && c[via].firewall)
+		return (int)via;
+	for (size_t i = 0; i < n; i++)
+		if (opens(&c[i]) && c[i].firewall)
+			return (int)i;
+	for (size_t i = 0; i < n; i++)
+		if (opens(&c[i]))
+			return (int)i;
+	return -1;
 }
 
 void gw_backends_test_row(const struct gw_backend *be)

@@ -1,13 +1,14 @@
 /* gw_pcp.c - the PCP backend (RFC 6887), our own client, inside the event
  * loop: one UDP socket connected to the gateway's port 5351 (the kernel
- * drops datagrams from anyone else), a few requests on the wire at once
- * (gw_queue.c's window: each MAP has its own nonce, so every answer finds
- * its request), each retransmitted as RFC 6887 8.1.1 says until our own
- * deadline. ANNOUNCE requests and the external-address MAP and its delete
- * (one nonce for both) go alone. Every datagram is checked by pcp_wire.c
- * (strict parse, then it must answer a request on the wire: opcode,
- * nonce, protocol, port) and its epoch by the 8.5 rule; what it means
- * comes from pcp_wire_verdict.
+ * drops datagrams from anyone else) and, for pinholes, one over IPv6 to
+ * this host's IPv6 router; a few requests on the wire at once (gw_queue.c's
+ * window: each MAP has its own nonce, so every answer finds its request),
+ * each retransmitted as RFC 6887 8.1.1 says until our own deadline.
+ * ANNOUNCE requests and the external-address MAP and its delete (one nonce
+ * for both) go alone. Every datagram is checked by pcp_wire.c (strict
+ * parse, then it must answer a request on the wire by the same family:
+ * opcode, nonce, protocol, port) and its epoch by the 8.5 rule; what it
+ * means comes from pcp_wire_verdict.
  *
  * What the table row offers:
  *   discover     an ANNOUNCE request: any PCP v2 answer is a PCP gateway
@@ -17,14 +18,29 @@
  *                state directory, so that a restarted daemon renews and
  *                deletes its own mappings); lifetime 0 deletes. Mappings
  *                for another LAN host carry THIRD_PARTY.
- *   listen       ANNOUNCE on 224.0.0.1:5350 from the gateway only: a hint
- *                that makes us ask (an ANNOUNCE request of our own, at most
- *                one a second); a reset epoch in its answer means the
- *                gateway lost its mappings (GW_HINT_RESTARTED).
+ *   listen       ANNOUNCE on 224.0.0.1:5350 from the gateway only, and on
+ *                [ff02::1]:5350 from this host's IPv6 default router only:
+ *                a hint that makes us ask (an ANNOUNCE request of our own
+ *                by the same family, at most one a second); a reset epoch
+ *                in its answer means the gateway lost its mappings
+ *                (GW_HINT_RESTARTED).
+ *
+ * IPv6 pinholes (GW_CAP_PINHOLE): a MAP for this host's IPv6 address is a
+ * pinhole (the "external" port is the internal one). Routers open them
+ * only for the asking address, so these requests go over IPv6, from that
+ * very address, to this host's IPv6 default router (SPEC: the trusted
+ * IPv6 gateway), on a second socket connected to it; that server keeps
+ * its own epoch. Discovery asks it once (ANNOUNCE) after the IPv4
+ * answer: found.pinholes says whether it answered. The nonce is the
+ * pinhole's handle (pinhole.c keeps it in mappings.json) and also kept in
+ * pcp.json; a delete followed by an add again (gw_map_req.again) keeps
+ * it, so a pinhole keeps its nonce across renewals and daemon restarts.
  *
  * miniupnpd 2.3.1 quirks met here: the delete of a mapping it does not
  * have answers NO_RESOURCES (taken as "not found", pcp_wire.c); an IPv6
- * renewal answers external port 0 (taken as the internal port). */
+ * renewal answers external port 0 (taken as the internal port) and
+ * forgets the nonce, so that the later delete is NOT_AUTHORIZED:
+ * pinhole.c never renews in place, it deletes and adds again. */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
@@ -36,6 +52,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "util.h"
 #include "ev.h"
 #include "gw_pcp.h"
 #include "gw_queue.h"
@@ -43,7 +60,6 @@
 #include "mcast.h"
 #include "pcp_store.h"
 #include "pcp_wire.h"
-#include "util.h"
 
 #define DEFAULT_DEADLINE_MS 4000     /* the first send and one retransmission (IRT 3 s) */
 #define PERMANENT_LIFETIME (7 * 24 * 3600)   /* asked for lease 0: PCP has no forever */
@@ -52,6 +68,7 @@
 #define HINT_GAP_MS 1000             /* ANNOUNCE requests of ours, at most one a second */
 #define CHANGED_GAP_MS 10000         /* "ask for the external IP" hints, at most every 10 s */
 #define READ_BURST 64                /* datagrams read per wake-up */
+#define V6_PROBE_MS 1000             /* discovery waits this long for PCP over IPv6 */
 
 enum pr_kind { PR_ANNOUNCE, PR_MAP, PR_PROBE, PR_PROBE_DELETE };
 
@@ -59,6 +76,12 @@ struct pcpreq {
 	struct gwq_req q;            /* first: the queue's part */
 	enum pr_kind kind;
 	bool discover;               /* the ANNOUNCE request of discovery */
+	bool v6;                     /* over IPv6, from src6 to via6 (on scope6) */
+	char src6[INET6_ADDRSTRLEN], via6[INET6_ADDRSTRLEN];
+	unsigned scope6;
+	bool keep_nonce;             /* a delete that an add of the same follows */
+	bool held;                   /* discovery: the IPv4 answer waits for the IPv6 one */
+	struct gw_result held_res;
 	struct pcp_map_req m;
 	char int_host[INET6_ADDRSTRLEN];   /* as the caller named it ("" = this host) */
 	uint8_t buf[PCP_MAX_LEN];
@@ -85,10 +108,22 @@ static struct {
 	int64_t last_hint_ms;
 	int64_t last_changed_ms;     /* the last GW_HINT_CHANGED passed on */
 	bool hint_queued;            /* an ANNOUNCE request of ours is waiting or on the wire */
+	bool hint_v6;                /* ... to be asked over IPv6 */
 	struct ev_timer *hint_timer; /* the next one, when announcements come fast */
+	/* IPv6: a socket from src6 to via6:5351 (reopened when they change) */
+	int fd6;
+	char src6[INET6_ADDRSTRLEN], via6[INET6_ADDRSTRLEN];
+	unsigned scope6;
+	struct pcp_epoch epoch6;
+	bool v6_answers;             /* discovery: PCP answered over IPv6 */
+	bool v6_asked;               /* ... and was asked */
+	int ann6_fd;
+	/* from gw_setup: this host's IPv6 address and default router then */
+	char self6[INET6_ADDRSTRLEN], router6[INET6_ADDRSTRLEN];
+	unsigned rscope6;
 	/* per-datagram messages: a flood must not flood the log */
 	struct log_limit stray_log, ann_log;
-} st = { .fd = -1, .ann_fd = -1 };
+} st = { .fd = -1, .ann_fd = -1, .fd6 = -1, .ann6_fd = -1 };
 
 static struct pcpreq *first(void)
 {
@@ -118,8 +153,8 @@ static void arm_rtx(void)
 
 static void transmit(struct pcpreq *r)
 {
-	if (send(st.fd, r->buf, r->len, 0) < 0 && errno != EAGAIN)
-		log_debug("pcp: send to %s: %s", st.gw_str, strerror(errno));
+	if (send(r->v6 ? st.fd6 : st.fd, r->buf, r->len, 0) < 0 && errno != EAGAIN)
+		log_debug("pcp: send to %s: %s", r->v6 ? r->via6 : st.gw_str, strerror(errno));
 	r->due_ms = ev_now_ms() + r->rt_ms;
 	arm_rtx();
 }
@@ -133,23 +168,71 @@ static void settle(struct pcpreq *r)
 
 /* Late answers to earlier requests: told apart by nonce anyway, but an
  * empty socket is cheaper. */
-static void drain(void)
+static void drain(int fd)
 {
 	uint8_t b[4];
 
-	for (int i = 0; i < READ_BURST; i++)
-		if (recv(st.fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
+	for (int i = 0; fd >= 0 && i < READ_BURST; i++)
+		if (recv(fd, b, sizeof(b), MSG_DONTWAIT | MSG_TRUNC) < 0)
 			return;
+}
+
+static void on_readable(int fd, short revents, void *arg);
+
+static void close6(void)
+{
+	if (st.fd6 >= 0) {
+		ev_fd_del(st.fd6);
+		close(st.fd6);
+	}
+	st.fd6 = -1;
+	st.src6[0] = st.via6[0] = '\0';
+}
+
+/* The IPv6 socket from r's address to r's router, port 5351: the kernel
+ * then drops datagrams from anyone else. 0 / -1. */
+static int open6(const struct pcpreq *r)
+{
+	struct sockaddr_in6 me = { .sin6_family = AF_INET6 };
+	struct sockaddr_in6 gw = { .sin6_family = AF_INET6, .sin6_port = htons(PCP_SERVER_PORT),
+				   .sin6_scope_id = r->scope6 };
+
+	if (st.fd6 >= 0 && strcmp(st.src6, r->src6) == 0 && strcmp(st.via6, r->via6) == 0 &&
+	    st.scope6 == r->scope6)
+		return 0;
+	close6();
+	if (inet_pton(AF_INET6, r->src6, &me.sin6_addr) != 1 ||
+	    inet_pton(AF_INET6, r->via6, &gw.sin6_addr) != 1)
+		return -1;
+	if (!IN6_IS_ADDR_LINKLOCAL(&gw.sin6_addr))
+		gw.sin6_scope_id = 0;
+	st.fd6 = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (st.fd6 < 0 || bind(st.fd6, (struct sockaddr *)&me, sizeof(me)) < 0 ||
+	    connect(st.fd6, (struct sockaddr *)&gw, sizeof(gw)) < 0 ||
+	    ev_fd_add(st.fd6, POLLIN, on_readable, &st.fd6) < 0) {
+		log_info("pcp: cannot talk IPv6 from %s to %s: %s", r->src6, r->via6,
+			 strerror(errno));
+		if (st.fd6 >= 0)
+			close(st.fd6);
+		st.fd6 = -1;
+		return -1;
+	}
+	snprintf(st.src6, sizeof(st.src6), "%s", r->src6);
+	snprintf(st.via6, sizeof(st.via6), "%s", r->via6);
+	st.scope6 = r->scope6;
+	return 0;
 }
 
 static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 {
 	struct pcpreq *r = (struct pcpreq *)qr;
 
+	if (r->v6 && open6(r) < 0)
+		goto fault;
 	if (r->kind == PR_ANNOUNCE) {
 		struct in6_addr me;
 
-		if (pcp_wire_addr(st.lan, &me) < 0)
+		if (pcp_wire_addr(r->v6 ? r->src6 : st.lan, &me) < 0)
 			goto fault;
 		r->len = pcp_wire_build_announce(&me, r->buf, sizeof(r->buf));
 	} else {
@@ -162,16 +245,18 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 	 * works, only a restart could not renew it). */
 	pcp_store_sync();
 	if (first() == r && !next(r))
-		drain();
+		drain(r->v6 ? st.fd6 : st.fd);
 	r->rt_ms = pcp_wire_next_rt_ms(0, drand48());
 	transmit(r);
 	return 0;
 fault:
 	res->outcome = GW_FAULT;
 	snprintf(res->error, sizeof(res->error), "PCP: cannot build a request from %s",
-		 st.lan[0] ? st.lan : "an unknown address");
+		 r->v6 ? r->src6 : st.lan[0] ? st.lan : "an unknown address");
 	return -1;
 }
+
+static void finish_held(struct pcpreq *r, bool answered);
 
 static void on_rtx(void *arg)
 {
@@ -180,9 +265,14 @@ static void on_rtx(void *arg)
 	for (struct pcpreq *r = first(); r; r = next(r)) {
 		if (!r->due_ms || r->due_ms > now)
 			continue;
+		if (r->held) {             /* discovery goes alone: nothing else is due */
+			finish_held(r, false);
+			return;
+		}
 		r->rt_ms = pcp_wire_next_rt_ms(r->rt_ms, drand48());
 		log_debug("pcp: no answer from %s to request %llu yet, sending again (next in "
-			  "%lld ms)", st.gw_str, (unsigned long long)r->q.id, (long long)r->rt_ms);
+			  "%lld ms)", r->v6 ? r->via6 : st.gw_str, (unsigned long long)r->q.id,
+			  (long long)r->rt_ms);
 		transmit(r);
 	}
 	arm_rtx();
@@ -196,15 +286,17 @@ static void expired(struct gwq *q, struct gwq_req *r)
 /* ---- answers ---------------------------------------------------------- */
 
 /* RFC 6887 8.5 on every answer to a request of ours (never on an
- * announcement: anyone on the LAN can send those). */
-static bool epoch_lost(uint32_t epoch)
+ * announcement: anyone on the LAN can send those). The server over IPv6
+ * keeps its own epoch. */
+static bool epoch_lost(bool v6, uint32_t epoch)
 {
-	uint32_t prev = st.epoch.server;
-	bool lost = pcp_epoch_check(&st.epoch, epoch, ev_now_ms());
+	struct pcp_epoch *e = v6 ? &st.epoch6 : &st.epoch;
+	uint32_t prev = e->server;
+	bool lost = pcp_epoch_check(e, epoch, ev_now_ms());
 
 	if (lost)
-		log_notice("gateway: PCP epoch %u after %u does not add up: it lost its mappings",
-			   epoch, prev);
+		log_notice("gateway: PCP%s epoch %u after %u does not add up: it lost its mappings",
+			   v6 ? " over IPv6" : "", epoch, prev);
 	return lost;
 }
 
@@ -234,6 +326,51 @@ static void discovered(struct gw_result *res)
 	memset(f, 0, sizeof(*f));
 	snprintf(f->address, sizeof(f->address), "%s", st.gw_str);
 	snprintf(f->lan_addr, sizeof(f->lan_addr), "%s", st.lan);
+	/* Not asked (no IPv6 address or router yet): the first pinhole
+	 * request will tell. */
+	f->pinholes = true;
+}
+
+/* Discovery found PCP over IPv4: the same request goes on as an ANNOUNCE
+ * over IPv6 to this host's IPv6 router (a short wait: a router that is
+ * silent there must not slow discovery down). false: nothing to ask. */
+static bool ask_v6_too(struct pcpreq *r, struct gw_result *res)
+{
+	struct in6_addr me;
+
+	st.v6_asked = st.v6_answers = false;
+	if (!st.self6[0] || !st.router6[0])
+		return false;
+	r->v6 = true;
+	snprintf(r->src6, sizeof(r->src6), "%s", st.self6);
+	snprintf(r->via6, sizeof(r->via6), "%s", st.router6);
+	r->scope6 = st.rscope6;
+	r->held_res = *res;
+	r->held = true;
+	st.v6_asked = true;
+	if (open6(r) < 0 || pcp_wire_addr(r->src6, &me) < 0) {
+		res->u.found.pinholes = false;
+		r->held = false;
+		return false;
+	}
+	r->len = pcp_wire_build_announce(&me, r->buf, sizeof(r->buf));
+	drain(st.fd6);
+	r->rt_ms = V6_PROBE_MS;
+	transmit(r);
+	return true;
+}
+
+/* The discovery's IPv6 ANNOUNCE answered, or not in time. */
+static void finish_held(struct pcpreq *r, bool answered)
+{
+	struct gw_result res = r->held_res;
+
+	settle(r);
+	st.v6_answers = answered;
+	res.u.found.pinholes = answered;
+	log_info("pcp: %s over IPv6 (from %s to %s)", answered ? "answers" : "no answer",
+		 r->src6, r->via6);
+	gwq_finish_req(&st.queue, &r->q, &res);
 }
 
 static void map_answer(const struct pcpreq *r, const struct pcp_verdict *v,
@@ -241,15 +378,18 @@ static void map_answer(const struct pcpreq *r, const struct pcp_verdict *v,
 {
 	struct gw_mapping *m = &res->u.map;
 
-	/* No handle: the nonce store is where the nonce lives (a handle that
-	 * appeared only with the answer would rewrite mappings.json once per
-	 * mapping). */
+	/* IPv4: no handle, the nonce store is where the nonce lives (a handle
+	 * that appeared only with the answer would rewrite mappings.json once
+	 * per mapping). A pinhole's handle is its nonce: pinhole.c remembers
+	 * pinholes by handle. */
 	memset(m, 0, sizeof(*m));
 	snprintf(m->int_host, sizeof(m->int_host), "%s", r->int_host[0] ? r->int_host : st.lan);
 	m->int_port = r->m.int_port;
 	m->ext_port = v->ext_port;
 	m->lease = v->lifetime;
 	m->confirmed = res->outcome == GW_OK;
+	if (r->v6 && res->outcome == GW_OK)
+		pcp_store_hex(r->m.nonce, m->handle);
 }
 
 static void probe_delete(void);
@@ -258,18 +398,26 @@ static void finish_reply(struct pcpreq *r, const struct pcp_reply *rep)
 {
 	struct gw_result res = { .has_epoch = true, .epoch = rep->epoch };
 	struct pcp_verdict v;
+	bool lost = rep->version == PCP_VERSION && epoch_lost(r->v6, rep->epoch);
 
+	if (r->held) {
+		finish_held(r, rep->version == PCP_VERSION && rep->result == PCP_SUCCESS);
+		return;
+	}
 	settle(r);
-	res.state_lost = rep->version == PCP_VERSION && epoch_lost(rep->epoch);
+	res.state_lost = lost;
 	pcp_wire_verdict(r->kind == PR_ANNOUNCE ? NULL : &r->m, rep, &v);
 	res.outcome = v.outcome;
 	res.code = rep->result;
 	res.retry_s = v.retry_s;
 	snprintf(res.error, sizeof(res.error), "%s", v.error);
-	if (v.action == PCP_ACT_REDETECT)
+	if (v.action == PCP_ACT_REDETECT && !r->v6)
 		redetect(&res);
-	if (r->kind == PR_ANNOUNCE && res.outcome == GW_OK && r->discover)
+	if (r->kind == PR_ANNOUNCE && res.outcome == GW_OK && r->discover) {
 		discovered(&res);
+		if (ask_v6_too(r, &res))
+			return;
+	}
 	else if (r->kind == PR_PROBE && res.outcome == GW_OK) {
 		snprintf(res.u.ext_ip, sizeof(res.u.ext_ip), "%s", v.ext_ip);
 		snprintf(st.ext_ip, sizeof(st.ext_ip), "%s", v.ext_ip);
@@ -278,55 +426,76 @@ static void finish_reply(struct pcpreq *r, const struct pcp_reply *rep)
 		map_answer(r, &v, &res);
 	/* A delete that went through, or a mapping that is not (or no longer)
 	 * ours: its nonce has done its job. */
-	if (r->kind == PR_MAP && r->m.lifetime == 0 &&
+	if (r->kind == PR_MAP && r->m.lifetime == 0 && !r->keep_nonce &&
 	    (res.outcome == GW_OK || res.outcome == GW_NOT_FOUND || res.outcome == GW_REFUSED))
 		pcp_store_forget(r->m.proto, r->int_host[0] ? r->int_host : st.lan, r->m.int_port);
 	gwq_finish_req(&st.queue, &r->q, &res);
 }
 
-/* The request on the wire that rep answers, or NULL. */
-static struct pcpreq *answered(const struct pcp_reply *rep)
+/* The first request on the wire that went by IPv6 (v6) or IPv4, or NULL. */
+static struct pcpreq *first_by(bool v6)
 {
-	for (struct pcpreq *r = first(); r; r = next(r))
-		if (r->kind == PR_ANNOUNCE ? pcp_wire_matches_announce(rep) :
-		    pcp_wire_matches_map(rep, &r->m))
+	struct pcpreq *r = first();
+
+	while (r && r->v6 != v6)
+		r = next(r);
+	return r;
+}
+
+/* The request on the wire that rep, which came by IPv6 (v6) or IPv4,
+ * answers, or NULL. */
+static struct pcpreq *answered(const struct pcp_reply *rep, bool v6)
+{
+	for (struct pcpreq *r = first_by(v6); r; r = next(r))
+		if (r->v6 == v6 && (r->kind == PR_ANNOUNCE ? pcp_wire_matches_announce(rep) :
+				    pcp_wire_matches_map(rep, &r->m)))
 			return r;
 	return NULL;
 }
 
-/* Port unreachable: no PCP there, whichever request drew it. Each
- * callback may stop the backend, which empties the wire. */
-static void refused(void)
+/* No PCP server where requests went (ICMP port unreachable): every one of
+ * that family fails. Each callback may stop the backend, which empties
+ * the wire. */
+static void refused(bool v6)
 {
 	struct pcpreq *r;
 
-	while (st.inited && (r = first())) {
+	while (st.inited && (r = first_by(v6))) {
+		struct gw_result res = { .outcome = GW_FAULT };
+
+		if (r->held) {
+			finish_held(r, false);
+			continue;
+		}
 		settle(r);
-		gwq_fail(&st.queue, GW_FAULT, "no PCP on gateway %s (port %d unreachable)",
-			 st.gw_str, PCP_SERVER_PORT);
+		snprintf(res.error, sizeof(res.error), "no PCP on %s%s (port %d unreachable)",
+			 v6 ? "IPv6 router " : "gateway ", v6 ? st.via6 : st.gw_str,
+			 PCP_SERVER_PORT);
+		gwq_finish_req(&st.queue, &r->q, &res);
 	}
 }
 
 /* 1: finished a request, 0: datagram dropped, -1: nothing to read. */
-static int take_one(void)
+static int take_one(int fd)
 {
 	uint8_t buf[PCP_MAX_LEN + 1];
 	struct pcp_reply rep;
 	struct pcpreq *r = NULL;
-	ssize_t n = recv(st.fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
+	bool v6 = fd == st.fd6;
+	ssize_t n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC);
 
 	if (n < 0) {
-		if (errno == ECONNREFUSED && first()) {
-			refused();
+		if (errno == ECONNREFUSED && first_by(v6)) {
+			refused(v6);
 			return 1;
 		}
 		return -1;
 	}
 	if ((size_t)n > PCP_MAX_LEN || pcp_wire_parse(buf, (size_t)n, &rep) < 0 ||
-	    !(r = answered(&rep))) {
+	    !(r = answered(&rep, v6))) {
 		if (log_limit_ok(&st.stray_log, LOG_DEBUG, "pcp: stray datagrams"))
 			log_debug("pcp: ignoring a %zd-byte datagram from %s that answers nothing "
-				  "of ours", n, st.gw_str);
+				  "of ours", n, v6 ? st.via6 : st.gw_str);
 		return 0;
 	}
 	finish_reply(r, &rep);
@@ -335,8 +504,10 @@ static int take_one(void)
 
 static void on_readable(int fd, short revents, void *arg)
 {
-	for (int i = 0; i < READ_BURST; i++)
-		if (take_one() < 0)
+	/* the IPv6 socket may be closed and opened again by what an answer
+	 * makes the caller do: read from the one that woke us, while open */
+	for (int i = 0; i < READ_BURST && (fd == st.fd || fd == st.fd6); i++)
+		if (take_one(fd) < 0)
 			return;
 }
 
@@ -363,29 +534,96 @@ static uint64_t push_announce(bool discover, gw_cb cb, void *arg)
 	return push(r, cb, arg);
 }
 
+/* The IPv6 router and our address there: the last ones a request used,
+ * else those of the start. false: none. */
+static bool where6(char src[INET6_ADDRSTRLEN], char via[INET6_ADDRSTRLEN], unsigned *scope)
+{
+	bool last = st.src6[0] && st.via6[0];
+
+	snprintf(src, INET6_ADDRSTRLEN, "%s", last ? st.src6 : st.self6);
+	snprintf(via, INET6_ADDRSTRLEN, "%s", last ? st.via6 : st.router6);
+	*scope = last ? st.scope6 : st.rscope6;
+	return src[0] && via[0];
+}
+
+/* An ANNOUNCE request over IPv6 (asked for by an IPv6 announcement). */
+static uint64_t push_announce6(gw_cb cb, void *arg)
+{
+	struct pcpreq *r = xcalloc(1, sizeof(*r));
+
+	r->kind = PR_ANNOUNCE;
+	r->v6 = true;
+	r->q.alone = true;
+	if (!where6(r->src6, r->via6, &r->scope6)) {
+		free(r);
+		return 0;
+	}
+	return push(r, cb, arg);
+}
+
 static uint8_t ip_proto(unsigned proto)
 {
 	return proto == SVC_UDP ? IPPROTO_UDP : proto == SVC_TCP ? IPPROTO_TCP : 0;
 }
 
-static uint64_t push_map(const struct gw_map_req *q, uint32_t lifetime, gw_cb cb, void *arg)
+/* An IPv4 mapping, for this host (st.lan) or another one (THIRD_PARTY). */
+static struct pcpreq *map_req4(const struct gw_map_req *q, uint32_t lifetime)
 {
 	const char *host = q->int_host[0] ? q->int_host : st.lan;
 	uint8_t nonce[PCP_NONCE_LEN];
 	struct pcpreq *r;
 
-	if (!st.inited || q->family != GW_FAMILY_IPV4 || !ip_proto(q->proto) ||
-	    pcp_store_nonce(ip_proto(q->proto), host, q->int_port, nonce) < 0)
-		return 0;
+	if (pcp_store_nonce(ip_proto(q->proto), host, q->int_port, nonce) < 0)
+		return NULL;
 	r = xcalloc(1, sizeof(*r));
-	r->kind = PR_MAP;
-	snprintf(r->int_host, sizeof(r->int_host), "%s", q->int_host);
 	if (pcp_wire_map_init(&r->m, st.lan, q->int_host, ip_proto(q->proto), q->int_port,
 			      q->ext_port, lifetime, nonce) < 0) {
 		log_warnx("pcp: cannot ask for %s:%u from %s", host, q->int_port, st.lan);
 		free(r);
-		return 0;
+		return NULL;
 	}
+	return r;
+}
+
+/* An IPv6 pinhole: from the address it opens, to the IPv6 router. Its
+ * nonce is the handle when there is one, else the kept one; a delete
+ * without either has nothing to say. */
+static struct pcpreq *map_req6(const struct gw_map_req *q, uint32_t lifetime)
+{
+	uint8_t nonce[PCP_NONCE_LEN];
+	struct pcpreq *r;
+	bool known = pcp_store_unhex(q->handle, nonce) == 0 ||
+		     pcp_store_lookup(ip_proto(q->proto), q->int_host, q->int_port, nonce);
+
+	if (!q->int_host[0] || !q->via6[0] || (!known && lifetime == 0) ||
+	    (!known && pcp_store_nonce(ip_proto(q->proto), q->int_host, q->int_port, nonce) < 0))
+		return NULL;
+	r = xcalloc(1, sizeof(*r));
+	if (pcp_wire_map_init(&r->m, q->int_host, q->int_host, ip_proto(q->proto), q->int_port,
+			      q->int_port, lifetime, nonce) < 0) {
+		log_warnx("pcp: cannot ask for [%s]:%u", q->int_host, q->int_port);
+		free(r);
+		return NULL;
+	}
+	r->v6 = true;
+	snprintf(r->src6, sizeof(r->src6), "%s", q->int_host);
+	snprintf(r->via6, sizeof(r->via6), "%s", q->via6);
+	r->scope6 = q->scope_id;
+	r->keep_nonce = lifetime == 0 && q->again;
+	return r;
+}
+
+static uint64_t push_map(const struct gw_map_req *q, uint32_t lifetime, gw_cb cb, void *arg)
+{
+	struct pcpreq *r;
+
+	if (!st.inited || !ip_proto(q->proto))
+		return 0;
+	r = q->family == GW_FAMILY_IPV6 ? map_req6(q, lifetime) : map_req4(q, lifetime);
+	if (!r)
+		return 0;
+	r->kind = PR_MAP;
+	snprintf(r->int_host, sizeof(r->int_host), "%s", q->int_host);
 	return push(r, cb, arg);
 }
 
@@ -470,19 +708,26 @@ static void on_hint_answer(void *arg, const struct gw_result *r)
 
 static void ask_epoch(void *arg)
 {
+	bool v6 = st.hint_v6;
+
 	if (st.hint_queued || !st.inited)
 		return;
 	st.last_hint_ms = ev_now_ms();
-	st.hint_queued = push_announce(false, on_hint_answer, NULL) != 0;
+	st.hint_v6 = false;
+	st.hint_queued = (v6 ? push_announce6(on_hint_answer, NULL) :
+			  push_announce(false, on_hint_answer, NULL)) != 0;
 }
 
-/* Rate-limited: a flood of announcements costs one request a second. */
-static void hinted(void)
+/* Rate-limited: a flood of announcements costs one request a second,
+ * by the family of the first announcement in that second (the epoch
+ * over the other one is checked with every answer anyway). */
+static void hinted(bool v6)
 {
 	int64_t since = ev_now_ms() - st.last_hint_ms;
 
 	if (st.hint_queued || ev_timer_armed(st.hint_timer))
 		return;
+	st.hint_v6 = v6;
 	if (st.last_hint_ms && since < HINT_GAP_MS)
 		ev_timer_arm(st.hint_timer, HINT_GAP_MS - since);
 	else
@@ -518,7 +763,48 @@ static void on_announce(int fd, short revents, void *arg)
 		if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements"))
 			log_debug("pcp: ANNOUNCE from %s (says epoch %u, not trusted): asking",
 				  st.gw_str, epoch);
-		hinted();
+		hinted(false);
+	}
+}
+
+/* Is from this host's IPv6 default router (the one we ask)? */
+static bool from_router6(const struct sockaddr_in6 *from)
+{
+	char src[INET6_ADDRSTRLEN], via[INET6_ADDRSTRLEN];
+	struct in6_addr a;
+	unsigned scope;
+
+	return where6(src, via, &scope) && inet_pton(AF_INET6, via, &a) == 1 &&
+	       memcmp(&a, &from->sin6_addr, sizeof(a)) == 0 &&
+	       (!IN6_IS_ADDR_LINKLOCAL(&a) || from->sin6_scope_id == scope);
+}
+
+static void on_announce6(int fd, short revents, void *arg)
+{
+	for (int i = 0; i < READ_BURST; i++) {
+		uint8_t buf[PCP_MAX_LEN + 1];
+		struct sockaddr_in6 from;
+		socklen_t flen = sizeof(from);
+		char ip[INET6_ADDRSTRLEN];
+		uint32_t epoch;
+		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
+				     (struct sockaddr *)&from, &flen);
+
+		if (n <= 0)
+			return;
+		if (flen != sizeof(from) || from.sin6_family != AF_INET6 || !from_router6(&from) ||
+		    (size_t)n > PCP_MAX_LEN || pcp_wire_parse_announce(buf, (size_t)n, &epoch) < 0) {
+			if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements")) {
+				inet_ntop(AF_INET6, &from.sin6_addr, ip, sizeof(ip));
+				log_debug("pcp: ignoring %zd bytes on [ff02::1]:%d from %s", n,
+					  PCP_ANNOUNCE_PORT, ip);
+			}
+			continue;
+		}
+		if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements"))
+			log_debug("pcp: ANNOUNCE over IPv6 (says epoch %u, not trusted): asking",
+				  epoch);
+		hinted(true);
 	}
 }
 
@@ -528,6 +814,10 @@ static int op_listen(gw_hint_cb cb, void *arg)
 				       st.ifname[0] ? st.ifname : NULL, st.fd, "pcp",
 				       on_announce, NULL) < 0)
 		return -1;
+	/* IPv6: on the interface of the IPv6 router we know (none: no IPv6) */
+	if (st.rscope6 && mcast_listen6(&st.ann6_fd, PCP_ANNOUNCE_PORT, st.rscope6, "pcp",
+					on_announce6, NULL) < 0)
+		log_info("pcp: not listening for IPv6 announcements");
 	st.hint_cb = cb;
 	st.hint_arg = arg;
 	return 0;
@@ -564,6 +854,8 @@ static void op_stop(void)
 	st.inited = false;
 	gwq_fini(&st.queue);
 	mcast_close(&st.ann_fd);
+	mcast_close(&st.ann6_fd);
+	close6();
 	if (st.fd >= 0) {
 		ev_fd_del(st.fd);
 		close(st.fd);
@@ -580,9 +872,14 @@ static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 {
 	op_stop();
 	memset(&st.epoch, 0, sizeof(st.epoch));
+	memset(&st.epoch6, 0, sizeof(st.epoch6));
 	st.ext_ip[0] = st.lan[0] = '\0';
 	st.last_hint_ms = st.last_changed_ms = 0;
+	st.v6_asked = st.v6_answers = st.hint_v6 = false;
 	snprintf(st.ifname, sizeof(st.ifname), "%s", s->ifname ? s->ifname : "");
+	snprintf(st.self6, sizeof(st.self6), "%s", s->addr6 && s->router6 ? s->addr6 : "");
+	snprintf(st.router6, sizeof(st.router6), "%s", s->addr6 && s->router6 ? s->router6 : "");
+	st.rscope6 = st.router6[0] ? s->scope6 : 0;
 	/* Only the trusted gateway (the default router) is asked: the socket
 	 * is connected to it, so nothing else can answer. */
 	if (!s->gateway) {
@@ -628,7 +925,11 @@ static void op_fini(void)
 
 static void op_describe(char *buf, size_t len)
 {
-	snprintf(buf, len, "answers at %s (PCP version 2, epoch %u)", st.gw_str, st.epoch.server);
+	snprintf(buf, len, "answers at %s (PCP version 2, epoch %u)%s%s%s", st.gw_str,
+		 st.epoch.server, !st.v6_asked ? "" : st.v6_answers ?
+		 "; over IPv6 at " : "; no answer over IPv6 at ",
+		 st.v6_asked ? st.router6 : "", st.v6_asked && st.v6_answers ?
+		 " (pinholes)" : "");
 }
 
 static void op_probe_json(json_t *o, bool answered)
@@ -636,6 +937,9 @@ static void op_probe_json(json_t *o, bool answered)
 	json_object_set_new(o, "gateway", st.gw_str[0] ? json_string(st.gw_str) : json_null());
 	json_object_set_new(o, "epoch", answered && st.epoch.known ?
 			    json_integer(st.epoch.server) : json_null());
+	json_object_set_new(o, "ipv6_router", st.v6_asked ? json_string(st.router6) : json_null());
+	json_object_set_new(o, "ipv6_answers", st.v6_asked ? json_boolean(st.v6_answers) :
+			    json_null());
 }
 
 /* RFC 6887 11.2.1: the first renewal somewhere in [1/2, 5/8] of the lease. */
@@ -650,7 +954,8 @@ const struct gw_backend gw_backend_pcp = {
 	.why = "UPnP did not answer; PCP comes before NAT-PMP (mappings owned by a nonce, "
 	       "THIRD_PARTY for other hosts)",
 	.pref = GW_PREF_PCP,
-	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES | GW_CAP_OTHER_HOST | GW_CAP_THIRD_PARTY,
+	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES | GW_CAP_OTHER_HOST | GW_CAP_THIRD_PARTY |
+		GW_CAP_PINHOLE,
 	.init = op_init,
 	.fini = op_fini,
 	.start = op_start,

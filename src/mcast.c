@@ -1,5 +1,5 @@
 /* mcast.c - the 224.0.0.1 listener sockets of the NAT-PMP and PCP
- * backends (mcast.h). */
+ * backends, and PCP's ff02::1 one (mcast.h). */
 #include <arpa/inet.h>
 #include <ifaddrs.h>
 #include <net/if.h>
@@ -78,6 +78,44 @@ int mcast_listen(int *fd, uint16_t port, const char *ifname, int towards_fd, con
 		return -1;
 	mcast_close(fd);
 	*fd = s;
+	return 0;
+}
+
+int mcast_listen6(int *fd, uint16_t port, unsigned ifindex, const char *who, ev_fd_cb cb,
+		  void *arg)
+{
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	struct ipv6_mreq mr = { .ipv6mr_interface = ifindex };
+	int s, one = 1, zero = 0;
+
+	s = socket(AF_INET6, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (s < 0) {
+		log_warn("%s: IPv6 announcement socket", who);
+		return -1;
+	}
+	inet_pton(AF_INET6, "ff02::1", &mr.ipv6mr_multiaddr);
+	if (setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+	    setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof(one)) < 0 ||
+	    bind(s, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    setsockopt(s, IPPROTO_IPV6, IPV6_JOIN_GROUP, &mr, sizeof(mr)) < 0) {
+		log_warn("%s: cannot listen on [ff02::1]:%u (ifindex %u)", who, (unsigned)port,
+			 ifindex);
+		close(s);
+		return -1;
+	}
+#ifdef IPV6_MULTICAST_ALL
+	setsockopt(s, IPPROTO_IPV6, IPV6_MULTICAST_ALL, &zero, sizeof(zero));
+#else
+	(void)zero;
+#endif
+	if (ev_fd_add(s, POLLIN, cb, arg) < 0) {
+		log_warn("%s: ev_fd_add", who);
+		close(s);
+		return -1;
+	}
+	mcast_close(fd);
+	*fd = s;
+	log_debug("%s: listening for IPv6 announcements on ifindex %u", who, ifindex);
 	return 0;
 }
 

@@ -288,6 +288,23 @@ static bool in(const struct pin *e, const struct pin *list)
 	return false;
 }
 
+/* An answer shows that the router lost its state (PCP's epoch went
+ * back): the pinholes held are gone; add them again. Not the one this
+ * answer made: re-adding it would renew it in place, which miniupnpd
+ * 2.3.1 gets wrong (it forgets the nonce). */
+static void lost_others(const struct pin *e, const struct gw_result *r)
+{
+	if (!r->state_lost)
+		return;
+	for (struct pin *f = P.head; f; f = f->next)
+		if (f != e && f->owned && f->op == PIN_NONE) {
+			log_info("pinhole %s/%s: adding again (the gateway lost its state)",
+				 f->service, proto_str(f->proto));
+			forget(f);
+			ev_timer_arm(f->timer, 0);
+		}
+}
+
 static void on_deleted(void *arg, const struct gw_result *r)
 {
 	struct pin *e = arg;
@@ -295,6 +312,7 @@ static void on_deleted(void *arg, const struct gw_result *r)
 
 	e->req = 0;
 	e->op = PIN_NONE;
+	lost_others(e, r);
 	if (r->outcome == GW_OK || r->outcome == GW_NOT_FOUND)
 		log_info("pinhole %s/%s: [%s]:%u deleted%s", e->service, proto_str(e->proto),
 			 e->addr, e->port, r->outcome == GW_OK ? "" : " (already gone)");
@@ -309,16 +327,34 @@ static void on_deleted(void *arg, const struct gw_result *r)
 		drive(e);
 }
 
-/* Delete what e holds, from the address it is for. */
+/* Will the same pinhole be added right after this delete (a renewal, a
+ * doubt, one remembered from an earlier run)? Then what names it (a PCP
+ * nonce) is kept for that add. */
+static bool added_again(const struct pin *e)
+{
+	struct addr6_self self;
+
+	addr6_get_self(&self);
+	if (P.shutting_down || !self.have || strcmp(self.address, e->addr) != 0)
+		return false;
+	for (const struct pin *f = P.head; f; f = f->next)
+		if (!f->twin && !f->other_host && f->proto == e->proto && f->port == e->port)
+			return true;
+	return false;
+}
+
+/* Delete what e holds, from the address it is for, by the protocol that
+ * made it. */
 static void delete_held(struct pin *e)
 {
 	struct gw_map_req q;
 
-	e->via = P.gw.be;
+	e->via = e->made_via ? e->made_via : P.gw.be;
 	if (!e->via || !fill_req(e, &q, e->addr)) {
 		forget(e);
 		return;
 	}
+	q.again = added_again(e);
 	e->op = PIN_DEL;
 	e->req = e->via->unmap(&q, on_deleted, e);
 	if (!e->req) {
@@ -334,6 +370,7 @@ static void on_added(void *arg, const struct gw_result *r)
 
 	e->req = 0;
 	e->op = PIN_NONE;
+	lost_others(e, r);
 	switch (r->outcome) {
 	case GW_OK:
 		e->owned = true;
@@ -350,8 +387,10 @@ static void on_added(void *arg, const struct gw_result *r)
 		return;
 	case GW_REFUSED:
 		settle(e, MAP_REFUSED, "%s: the gateway does not allow a pinhole for [%s]:%u/%s "
-		       "(miniupnpd allows the asking host's own address and ports 1024-65535)",
-		       r->error, e->addr, e->port, proto_str(e->proto));
+		       "(miniupnpd allows the asking host's own address%s)",
+		       r->error, e->addr, e->port, proto_str(e->proto),
+		       e->via->pref == GW_PREF_UPNP ? " and ports 1024-65535 over UPnP; PCP "
+		       "allows lower ports" : "");
 		return;
 	default:
 		backoff(e, "adding the pinhole", r);
@@ -408,16 +447,19 @@ static const char *blocker(const struct pin *e, const struct addr6_self *self,
 	}
 	if (!P.gw.be)
 		return "no protocol of the gateway opens IPv6 pinholes (UPnP IGD v2 "
-		       "WANIPv6FirewallControl): open the port in the router by hand";
+		       "WANIPv6FirewallControl, PCP): open the port in the router by hand";
 	if (!P.gw.has_firewall) {
-		snprintf(buf, len, "the gateway (%s %.120s) offers no IPv6 firewall control "
-			 "(WANIPv6FirewallControl): open port %u/%s in its IPv6 firewall by hand",
-			 P.gw.be->label, P.gw.locator, e->port, proto_str(e->proto));
+		snprintf(buf, len, "the gateway (%s%s%.80s) offers no IPv6 firewall control "
+			 "(UPnP WANIPv6FirewallControl, PCP over IPv6): open port %u/%s in its "
+			 "IPv6 firewall by hand", P.gw.be->label, P.gw.locator[0] ? " " : "",
+			 P.gw.locator,
+			 e->port, proto_str(e->proto));
 		return buf;
 	}
 	if (e->other_host) {
-		snprintf(buf, len, "UPnP IGD v2 opens pinholes only for the asking host's address, "
-			 "not for another host (%s): open the port by hand", e->other_host);
+		snprintf(buf, len, "pinholes are opened only for the asking host's address "
+			 "(UPnP IGD v2, PCP without THIRD_PARTY), not for another host (%s): "
+			 "open the port by hand", e->other_host);
 		return buf;
 	}
 	if (!self->have) {

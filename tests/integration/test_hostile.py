@@ -255,6 +255,44 @@ def test_pcp_window(make_bed, delay_ms):
     else:
         assert max(counts) == 1, counts
     assert d.stop() == 0
+def test_hostile_pcp_ipv6_answers_from_another_address(make_bed):
+    """PCP over IPv6 goes to this host's IPv6 default router only: answers from
+    another of its addresses, or from another port, are ignored: the pinhole
+    request times out. The IPv4 side maps."""
+    bed = make_bed(ipv6=True, upnp=False, natpmp=False, bind=False, standin=False)
+    p = bed.popen("gw", [sys.executable, HOSTILE_PCP, "other-address6", bed.gw_lan_ip,
+                         bed.gw_wan_ip, "%s%%%s" % (bed.ROUTER_LL, bed.gw_lan_if),
+                         bed.gw_lan6_ip], label="pcp-other-address6")
+    _wait_port(p.log)
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\n",
+                         dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    # (its ANNOUNCE answers come from the right address: PCP over IPv6 is found)
+    st = d.wait_for(lambda st: any(s.get("family") == "ipv6" and s["state"] == "failed"
+                                   for s in st["services"]), timeout=15)
+    s6 = next(s for s in st["services"] if s.get("family") == "ipv6")
+    assert "timed out" in s6["error"], s6
+    assert re.search(r"REQ op=1 len=60 lifetime=\d+ family=10", open(p.log).read())
+    d.wait_for(lambda st: st["services"][0]["state"] == "mapped", timeout=10)
+    slowest, st = _watch(d, 2)
+    assert slowest < 1.0, "status took %.3f s" % slowest
+    assert not any(s["state"] == "mapped" for s in st["services"] if s.get("family") == "ipv6")
+    assert d.running() and d.stop() == 0
+
+
+def test_pcp_external_ip_read_again_after_no_resources(make_bed):
+    """miniupnpd answers NO_RESOURCES for a moment during an address change: an
+    external-IP read that gets an error answer is tried again (after 2 s, up to
+    5 times) rather than waiting for the next check_interval."""
+    bed = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    p = _pcp_server(bed, "busy-ip")
+    d = bed.start_daemon("[gateway]\nprotocol = pcp\ncheck_interval = 1h\n",
+                         dropins={"web.conf": bed.service_section("web", 8080, 18080)})
+    d.wait_for(lambda st: st["services"][0]["state"] == "mapped", timeout=10)
+    st = d.wait_for(lambda st: st["gateway"]["external_ip"] == "198.51.100.7", timeout=10)
+    assert st["gateway"]["state"] == "ok", st
+    log = d.logtext()
+    assert log.count("cannot read the external IP over PCP: PCP 8 NO_RESOURCES") == 2, log
+    assert d.running() and d.stop() == 0
 
 
 def test_hostile_control_clients(bed):

@@ -202,3 +202,162 @@ def test_probe_shows_pcp_and_the_choice(make_bed):
     p = b.run("lan", [HOMEPORTD, "-c", conf, "--probe", "--json"], timeout=30)
     o = json.loads(p.stdout)
     assert o["protocol"] == "pcp" and "configured" in o["protocol_reason"]
+
+
+# --------------------------------------------------------------------------------------
+# IPv6 pinholes over PCP (Bed(ipv6=True)): MAP for this host's IPv6 address, asked over
+# IPv6 from that address to its IPv6 default router
+
+def v6entry(st, name, proto="tcp"):
+    return next((s for s in st["services"] if s["name"] == name and s["protocol"] == proto
+                 and s.get("family") == "ipv6"), None)
+
+
+def wait_v6(d, name, state, proto="tcp", timeout=10):
+    st = d.wait_for(lambda st: (v6entry(st, name, proto) or {}).get("state") == state,
+                    timeout=timeout)
+    return v6entry(st, name, proto)
+
+
+def pcp6_nonces(b):
+    """The nonces of the router's IPv6 PCP pinholes, from its lease file:
+    {(proto, port): nonce hex as on the wire}."""
+    out = {}
+    try:
+        lines = open(b.path("router", "leases6")).read().split("\n")
+    except FileNotFoundError:
+        return out
+    for l in lines:
+        f = l.split(";")
+        if len(f) >= 8 and f[7].startswith("PCP MAP "):
+            h = f[7][8:].strip()
+            words = [bytes.fromhex(h[i:i + 8])[::-1] for i in (0, 8, 16)]
+            out[(f[0].lower(), int(f[2]))] = b"".join(words).hex()
+    return out
+
+
+def test_pcp_pinhole_opens_the_service_over_ipv6(make_bed):
+    b = make_bed(ipv6=True, bind=False, standin=False)
+    assert not b.reaches6(8080)
+    d = b.start_daemon(b.gateway_conf("pcp", lease="10m"), dropins={"web.conf": web(b)})
+    s6 = wait_v6(d, "web", "mapped")
+    assert b.reaches6(8080), "the WAN reaches the LAN host's IPv6 service through the pinhole"
+    assert s6["via"] == "pcp" and s6["internal_host"] == b.lan6_ip
+    assert s6["external_port"] == 8080 and s6["lease"] == 600 and s6["error"] is None
+    st = d.status()
+    assert st["gateway"]["protocol"] == "pcp" and st["gateway"]["ipv6"]["firewall"] == "pcp"
+    assert b.pinholes() == [{"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080, "remote": None}]
+    # the nonce is kept in the state directory (pcp.json) and is the pinhole's handle
+    kept = nonces(d)
+    assert pcp6_nonces(b) == {("tcp", 8080): kept[("tcp", b.lan6_ip, 8080)]}
+    with open(os.path.join(d.state_dir, "mappings.json")) as f:
+        recs = [r for r in json.load(f)["mappings"] if r.get("family") == "ipv6"]
+    assert [r["handle"] for r in recs] == [kept[("tcp", b.lan6_ip, 8080)]]
+    # stop: the pinhole is gone, the WAN is shut out again
+    assert d.stop() == 0
+    assert b.pinholes() == [] and not b.reaches6(8080)
+    assert ("tcp", b.lan6_ip, 8080) not in nonces(d)
+
+
+def test_pcp_pinhole_below_1024(make_bed):
+    """miniupnpd refuses UPnP pinholes below port 1024 (606, test_ipv6.py); over
+    PCP they are allowed."""
+    b = make_bed(ipv6=True, bind=False, standin=False)
+    b.start_echo("lan", tcp=[80], udp=[])
+    assert not b.reaches6(80)
+    d = b.start_daemon(b.gateway_conf("pcp"),
+                       dropins={"web.conf": b.service_section("web", 80, 18080)})
+    s6 = wait_v6(d, "web", "mapped")
+    assert s6["via"] == "pcp" and s6["external_port"] == 80
+    assert b.reaches6(80)
+    assert b.pinholes() == [{"proto": "tcp", "int_ip": b.lan6_ip, "port": 80, "remote": None}]
+    assert d.stop() == 0
+    assert b.pinholes() == [] and not b.reaches6(80)
+
+
+def test_pcp_pinhole_daemon_restart_keeps_the_nonce(make_bed):
+    b = make_bed(ipv6=True, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("pcp", keep_mappings=True),
+                       dropins={"web.conf": web(b)})
+    wait_v6(d, "web", "mapped")
+    before = pcp6_nonces(b)
+    assert list(before) == [("tcp", 8080)]
+    assert d.stop() == 0
+    assert b.reaches6(8080) and len(b.pinholes()) == 1      # kept
+    # in doubt after a restart: deleted with its nonce, added again with it
+    d.start()
+    wait_v6(d, "web", "mapped")
+    d.wait_log("from an earlier run: deleting")
+    assert wait_until(lambda: "deleted" in d.logtext(), timeout=5)
+    assert pcp6_nonces(b) == before, d.logtext()[-2000:]
+    assert b.pinholes() == [{"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080,
+                             "remote": None}], d.logtext()[-2000:]
+    assert b.reaches6(8080)
+    assert "cannot delete" not in d.logtext()
+
+
+def block_ipv4_announcements(b, ns="lan"):
+    """Drop PCP/NAT-PMP announcements to 224.0.0.1:5350 in ns: only the IPv6 ones
+    ([ff02::1]:5350) get through."""
+    b.run(ns, ["nft", "-f", "-"], check=True, input=(
+        "table ip hp_noann {\n chain input {\n  type filter hook input priority 0;\n"
+        "  udp dport 5350 drop\n }\n}\n"))
+
+
+def test_pcp_router_restart_ipv6_announce_adds_pinholes_again(make_bed):
+    """miniupnpd restarts keeping its lease file: it reloads PCP pinholes with a
+    garbage source address (2.3.1), so they pass nothing. Its ANNOUNCE on
+    [ff02::1]:5350 (the IPv4 ones dropped here) makes the daemon ask over IPv6; the
+    epoch there says the router lost its state: the pinhole is made again."""
+    b = make_bed(ipv6=True, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("pcp", check_interval="1h"),
+                       dropins={"web.conf": web(b)})
+    wait_v6(d, "web", "mapped")
+    wait_svc(d, "web", "mapped")
+    block_ipv4_announcements(b)
+    time.sleep(3)                 # past the epoch's 2 s slack (RFC 6887 8.5)
+
+    def open6():
+        return {"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080, "remote": None} \
+            in b.pinholes()
+    t = time.monotonic()
+    b.restart_router()
+    assert wait_until(open6, timeout=5, what="the pinhole again"), d.logtext()[-3000:]
+    took = time.monotonic() - t
+    assert b.reaches6(8080)
+    print("pinhole back %.3f s after the router restart (ANNOUNCE on ff02::1)" % took)
+    log = d.logtext()
+    assert "PCP over IPv6 epoch" in log and "lost its mappings" in log, log[-3000:]
+    # the IPv4 mapping too
+    assert wait_until(lambda: router_has(b, 18080), timeout=5), d.logtext()[-3000:]
+    assert d.stop() == 0
+    assert {"proto": "tcp", "int_ip": b.lan6_ip, "port": 8080, "remote": None} \
+        not in b.pinholes()
+
+
+def test_pcp_router_without_ipv6(make_bed):
+    """A router that does not answer PCP (nor UPnP) over IPv6: IPv4 is mapped over
+    PCP, the IPv6 entry says why it is not open, quickly."""
+    b = make_bed(ipv6=True, ipv6_firewall=False, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("pcp"), dropins={"web.conf": web(b)})
+    wait_svc(d, "web", "mapped")
+    s6 = wait_v6(d, "web", "refused")
+    assert "no IPv6 firewall control" in s6["error"], s6
+    st = d.status()
+    assert st["gateway"]["ipv6"]["firewall"] is None
+    assert b.reaches(18080) and not b.reaches6(8080)
+    assert "no answer over IPv6" in d.logtext() or "no answer over IPv6" in str(st)
+
+
+@pytest.mark.parametrize("upnp", [True, False])
+def test_auto_pinholes_follow_the_mapping_protocol(make_bed, upnp):
+    """auto: the pinholes go by the protocol that maps IPv4 when it can open them
+    (UPnP IGD v2 here), else by PCP."""
+    b = make_bed(ipv6=True, upnp=upnp, bind=False, standin=False)
+    d = b.start_daemon(b.gateway_conf("auto"), dropins={"web.conf": web(b)})
+    s6 = wait_v6(d, "web", "mapped")
+    want = "upnp" if upnp else "pcp"
+    assert s6["via"] == want and d.status()["gateway"]["ipv6"]["firewall"] == want
+    assert b.reaches6(8080)
+    assert d.stop() == 0
+    assert b.pinholes() == []

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """A hostile PCP server (RFC 6887) for the PCP client's tests.
 
-    hostile_pcp.py MODE ADDR [OTHER_ADDR] [--delay MS]
+    hostile_pcp.py MODE ADDR [OTHER_ADDR [ADDR6%IF OTHER_ADDR6]] [--delay MS]
                                              prints "PORT 5351" once listening.
 
 It listens on ADDR:5351 (run it in the router's namespace, on the gateway's
@@ -20,10 +20,17 @@ MAP requests get what MODE says:
   flood          200 garbage datagrams, then a correct answer
   silent         never answers MAP (ANNOUNCE still answered)
   announce-flood like ok, and multicasts ANNOUNCE (epoch 0) 50 times a second
+  busy-ip        like ok, but the first 2 MAPs of UDP port 9 (the client's
+                 external-address probe) get NO_RESOURCES, as miniupnpd answers
+                 during an address change
 --delay sends every answer MS milliseconds after its request came (a slow
 server; requests keep being read meanwhile).
+With ADDR6%IF (the router's link-local address on its LAN interface) it also
+listens over IPv6 there. other-address6 answers IPv4 like ok, IPv6 requests
+like other-address (from OTHER_ADDR6:5351 and ADDR6:5352).
 Every request is logged to stderr as "REQ op=<opcode> len=<n> lifetime=<s>
-waiting=<w>" (w: requests whose answer is not sent yet, this one included)."""
+family=<f> waiting=<w>" (f: the socket's address family; w: requests whose
+answer is not sent yet, this one included)."""
 import os
 import socket
 import struct
@@ -59,6 +66,9 @@ def answer(req, mode, result=0, lifetime=None, opcode=None):
     return hdr + bytes(body) + req[60:]
 
 
+BUSY = [2]
+
+
 def reply_for(req, mode):
     """[(datagram, via)], via "main" or "other"."""
     op = req[1] & 0x7f
@@ -90,6 +100,10 @@ def reply_for(req, mode):
                  "main")]
     if mode == "flood":
         return [(os.urandom(60), "main") for _ in range(200)] + [(ok, "main")]
+    if mode == "busy-ip" and req[40:42] == b"\0\x09" and req[36] == 17 and \
+            struct.unpack("!I", req[4:8])[0] and BUSY[0] > 0:
+        BUSY[0] -= 1
+        return [(answer(req, mode, result=8, lifetime=0), "main")]
     return [(ok, "main")]
 
 
@@ -108,6 +122,30 @@ def send_answers(replies, socks, s, peer):
         socks.get(via, s).sendto(data, peer)
     with WAITING_LOCK:
         WAITING[0] -= 1
+
+
+def udp6(addr, port):
+    host, _, ifname = addr.partition("%")
+    s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+    s.bind((host, port, 0, socket.if_nametoindex(ifname) if ifname else 0))
+    return s
+
+
+def serve(s, socks, mode, delay):
+    while True:
+        req, peer = s.recvfrom(2048)
+        life = struct.unpack("!I", req[4:8])[0] if len(req) >= 8 else -1
+        with WAITING_LOCK:
+            WAITING[0] += 1
+            sys.stderr.write("REQ op=%d len=%d lifetime=%d family=%d waiting=%d\n" %
+                             (req[1] & 0x7f if len(req) > 1 else -1, len(req), life,
+                              s.family, WAITING[0]))
+            sys.stderr.flush()
+        replies = reply_for(req, mode) if len(req) >= 24 and req[0] == 2 else []
+        if delay:
+            threading.Timer(delay, send_answers, (replies, socks, s, peer)).start()
+        else:
+            send_answers(replies, socks, s, peer)
 
 
 def main():
@@ -130,21 +168,14 @@ def main():
         socks.update(other=o, port=p)
     if mode == "announce-flood":
         threading.Thread(target=announcer, args=(addr,), daemon=True).start()
+    if len(args) > 4:
+        s6 = udp6(args[3], 5351)
+        socks6 = {"main": s6, "other": udp6(args[4], 5351),
+                  "port": udp6(args[3], 5352)}
+        mode6 = "other-address" if mode == "other-address6" else mode
+        threading.Thread(target=serve, args=(s6, socks6, mode6, delay), daemon=True).start()
     print("PORT 5351", flush=True)
-    while True:
-        req, peer = s.recvfrom(2048)
-        life = struct.unpack("!I", req[4:8])[0] if len(req) >= 8 else -1
-        with WAITING_LOCK:
-            WAITING[0] += 1
-            sys.stderr.write("REQ op=%d len=%d lifetime=%d waiting=%d\n" %
-                             (req[1] & 0x7f if len(req) > 1 else -1, len(req), life,
-                              WAITING[0]))
-            sys.stderr.flush()
-        replies = reply_for(req, mode) if len(req) >= 24 and req[0] == 2 else []
-        if delay:
-            threading.Timer(delay, send_answers, (replies, socks, s, peer)).start()
-        else:
-            send_answers(replies, socks, s, peer)
+    serve(s, socks, "ok" if mode == "other-address6" else mode, delay)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,9 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "gw_natpmp.h"
+#include "gw_pcp.h"
+#include "gw_upnp.h"
 #include "pcp_store.h"
 #include "pcp_wire.h"
 
@@ -786,9 +789,34 @@ static void test_hex(void **state)
 	assert_int_equal(pcp_store_unhex(NULL, n), -1);
 }
 
+/* Which protocol opens the pinholes (gw_pinhole_pick): the one that maps
+ * when it can, else the first other one that can, else the first that
+ * could have (it says why not). */
+static void test_pinhole_pick(void **state)
+{
+	struct gw_pin_cand c[3] = {
+		{ &gw_backend_upnp, true }, { &gw_backend_pcp, true }, { &gw_backend_natpmp, false },
+	};
+
+	(void)state;
+	assert_int_equal(gw_pinhole_pick(c, 3, 0), 0);          /* UPnP maps: UPnP */
+	assert_int_equal(gw_pinhole_pick(c, 3, 1), 1);          /* protocol = pcp or auto found PCP */
+	assert_int_equal(gw_pinhole_pick(c, 3, 2), 0);          /* NAT-PMP maps: no pinholes there */
+	c[0].firewall = false;                                  /* an IGD v1 */
+	assert_int_equal(gw_pinhole_pick(c, 3, 0), 1);
+	c[1].firewall = false;                                  /* nor PCP over IPv6 */
+	assert_int_equal(gw_pinhole_pick(c, 3, 1), 0);          /* UPnP says why not */
+	c[0].be = NULL;                                         /* UPnP did not answer */
+	assert_int_equal(gw_pinhole_pick(c, 3, 1), 1);
+	c[1].be = NULL;
+	assert_int_equal(gw_pinhole_pick(c, 3, 2), -1);         /* NAT-PMP alone: none */
+	assert_int_equal(gw_pinhole_pick(c, 0, 0), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_pinhole_pick),
 		cmocka_unit_test(test_epoch_first_reply_is_valid),
 		cmocka_unit_test(test_epoch_normal_progress),
 		cmocka_unit_test(test_epoch_backwards),
