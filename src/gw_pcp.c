@@ -734,39 +734,6 @@ static void hinted(bool v6)
 		ask_epoch(NULL);
 }
 
-static void on_announce(int fd, short revents, void *arg)
-{
-	for (int i = 0; i < READ_BURST; i++) {
-		uint8_t buf[PCP_MAX_LEN + 1];
-		struct sockaddr_in from;
-		socklen_t flen = sizeof(from);
-		char ip[INET_ADDRSTRLEN];
-		uint32_t epoch;
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
-				     (struct sockaddr *)&from, &flen);
-
-		if (n <= 0)
-			return;
-		if (flen != sizeof(from) || from.sin_family != AF_INET ||
-		    from.sin_addr.s_addr != st.gw.s_addr || (size_t)n > PCP_MAX_LEN ||
-		    pcp_wire_parse_announce(buf, (size_t)n, &epoch) < 0) {
-			if ((buf[0] == PCP_VERSION || from.sin_addr.s_addr != st.gw.s_addr) &&
-			    log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements")) {
-				inet_ntop(AF_INET, &from.sin_addr, ip, sizeof(ip));
-				log_debug("pcp: ignoring %zd bytes on port %d from %s", n,
-					  PCP_ANNOUNCE_PORT, ip);
-			}
-			continue;
-		}
-		/* Anyone on the LAN can send this with the gateway's address:
-		 * its epoch is not believed, only our own request's answer. */
-		if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements"))
-			log_debug("pcp: ANNOUNCE from %s (says epoch %u, not trusted): asking",
-				  st.gw_str, epoch);
-		hinted(false);
-	}
-}
-
 /* Is from this host's IPv6 default router (the one we ask)? */
 static bool from_router6(const struct sockaddr_in6 *from)
 {
@@ -779,32 +746,55 @@ static bool from_router6(const struct sockaddr_in6 *from)
 	       (!IN6_IS_ADDR_LINKLOCAL(&a) || from->sin6_scope_id == scope);
 }
 
-static void on_announce6(int fd, short revents, void *arg)
+/* Is from (flen bytes) the gateway of its family: the IPv4 gateway, or
+ * this host's IPv6 default router? Its address as text into ip. */
+static bool from_gateway(const struct sockaddr_storage *from, socklen_t flen, bool v6,
+			 char ip[INET6_ADDRSTRLEN])
 {
+	const struct sockaddr_in *a4 = (const struct sockaddr_in *)from;
+	const struct sockaddr_in6 *a6 = (const struct sockaddr_in6 *)from;
+
+	ip[0] = '\0';
+	if (v6 ? flen != sizeof(*a6) || from->ss_family != AF_INET6 :
+	    flen != sizeof(*a4) || from->ss_family != AF_INET)
+		return false;
+	inet_ntop(from->ss_family, v6 ? (const void *)&a6->sin6_addr : (const void *)&a4->sin_addr,
+		  ip, INET6_ADDRSTRLEN);
+	return v6 ? from_router6(a6) : a4->sin_addr.s_addr == st.gw.s_addr;
+}
+
+/* An ANNOUNCE on 224.0.0.1:5350 (arg NULL) or [ff02::1]:5350 (arg not NULL). */
+static void on_announce(int fd, short revents, void *arg)
+{
+	bool v6 = arg != NULL;
+
 	for (int i = 0; i < READ_BURST; i++) {
 		uint8_t buf[PCP_MAX_LEN + 1];
-		struct sockaddr_in6 from;
+		struct sockaddr_storage from;
 		socklen_t flen = sizeof(from);
 		char ip[INET6_ADDRSTRLEN];
 		uint32_t epoch;
 		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT | MSG_TRUNC,
 				     (struct sockaddr *)&from, &flen);
+		bool gateway;
 
 		if (n <= 0)
 			return;
-		if (flen != sizeof(from) || from.sin6_family != AF_INET6 || !from_router6(&from) ||
-		    (size_t)n > PCP_MAX_LEN || pcp_wire_parse_announce(buf, (size_t)n, &epoch) < 0) {
-			if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements")) {
-				inet_ntop(AF_INET6, &from.sin6_addr, ip, sizeof(ip));
-				log_debug("pcp: ignoring %zd bytes on [ff02::1]:%d from %s", n,
-					  PCP_ANNOUNCE_PORT, ip);
-			}
+		gateway = from_gateway(&from, flen, v6, ip);
+		if (!gateway || (size_t)n > PCP_MAX_LEN ||
+		    pcp_wire_parse_announce(buf, (size_t)n, &epoch) < 0) {
+			if ((buf[0] == PCP_VERSION || !gateway) &&
+			    log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements"))
+				log_debug("pcp: ignoring %zd bytes on %s:%d from %s", n,
+					  v6 ? "[ff02::1]" : "224.0.0.1", PCP_ANNOUNCE_PORT, ip);
 			continue;
 		}
+		/* Anyone on the LAN can send this with the gateway's address:
+		 * its epoch is not believed, only our own request's answer. */
 		if (log_limit_ok(&st.ann_log, LOG_DEBUG, "pcp: announcements"))
-			log_debug("pcp: ANNOUNCE over IPv6 (says epoch %u, not trusted): asking",
-				  epoch);
-		hinted(true);
+			log_debug("pcp: ANNOUNCE from %s (says epoch %u, not trusted): asking",
+				  ip, epoch);
+		hinted(v6);
 	}
 }
 
@@ -816,7 +806,7 @@ static int op_listen(gw_hint_cb cb, void *arg)
 		return -1;
 	/* IPv6: on the interface of the IPv6 router we know (none: no IPv6) */
 	if (st.rscope6 && mcast_listen6(&st.ann6_fd, PCP_ANNOUNCE_PORT, st.rscope6, "pcp",
-					on_announce6, NULL) < 0)
+					on_announce, &st.ann6_fd) < 0)
 		log_info("pcp: not listening for IPv6 announcements");
 	st.hint_cb = cb;
 	st.hint_arg = arg;
