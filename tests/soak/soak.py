@@ -2,6 +2,7 @@
 """Seeded soak and chaos driver for homeportd on the namespace test bed.
 
     python3 tests/soak/soak.py --rounds 1000 --seed 7            (long mode, as root)
+    python3 tests/soak/soak.py --rounds 1000 --seed 62 --minutes 80   (at most 80 min)
     python3 tests/soak/soak.py --rounds 12 --valgrind             (daemon under valgrind)
     HOMEPORT_BUILD=build/san python3 tests/soak/soak.py --rounds 20   (ASan/UBSan build)
 
@@ -93,6 +94,7 @@ HTTP_TIMEOUT = 5             # the soak's timeout for the HTTPS providers
 BACKOFF_MIN = 30.0
 BACKOFF_MAX = 3600.0
 SLACK = 1.5
+SAMPLE_EVERY = 25            # rounds between two readings of the daemon's rss and fds
 EXT_BASE = 20000             # external ports of the soak's services: 20001...
 ECHO_PORTS = (8080, 8081, 8082, 8083, 8084, 8085)
 DYN_HOSTS = ["soak.dyn.example", "soak2.dyn.example"]
@@ -115,8 +117,9 @@ def fmt_s(x):
 
 class Soak:
     def __init__(self, bed, seed=1, rounds=24, mode="short", wrapper=(), slow_factor=1.0,
-                 max_failures=3, out=sys.stdout, verbose=False):
+                 max_failures=3, out=sys.stdout, verbose=False, minutes=0):
         self.bed = bed
+        self.minutes = minutes
         self.seed = seed
         self.rng = random.Random(seed)
         self.rounds = rounds
@@ -958,7 +961,14 @@ class Soak:
             for r in range(1, self.rounds + 1):
                 self.round = r
                 self.run_round()
-            self.round = self.rounds
+                if r % SAMPLE_EVERY == 0:
+                    self.figures.setdefault("samples", []).append(
+                        dict(self.proc_figures(), round=r))
+                if self.minutes and now() - t_start > self.minutes * 60:
+                    self.say("time budget of %g min used: stopping after round %d"
+                             % (self.minutes, r))
+                    break
+            self.rounds_done = self.round
             self.finish()
             self.tools = self.sanitizer_report()
         except CheckFailed:
@@ -986,7 +996,8 @@ class Soak:
             if v:
                 rec[k] = {"n": len(v), "median_s": round(statistics.median(v), 2),
                           "max_s": round(max(v), 2)}
-        s = {"seed": self.seed, "rounds_run": self.round if self.failures else self.rounds,
+        s = {"seed": self.seed,
+             "rounds_run": self.round if self.failures else getattr(self, "rounds_done", 0),
              "rounds_asked": self.rounds, "duration_s": round(getattr(self, "duration", 0), 1),
              "faults": self.faults, "recovery": rec, "ip_changes": self.ip_changes,
              "updates": self.updates_summary(), "figures": self.figures,
@@ -1020,6 +1031,11 @@ def print_summary(s, out=sys.stdout):
     w("daemon:   start rss %s kB fds %s; end rss %s kB fds %s; exit %s\n"
       % (f.get("start", {}).get("rss_kb"), f.get("start", {}).get("fds"),
          f.get("end", {}).get("rss_kb"), f.get("end", {}).get("fds"), f.get("exit_code")))
+    if f.get("samples"):
+        # a kill fault starts a new daemon: its pid shows where the series restarts
+        w("rss/fds every %d rounds: %s\n" % (SAMPLE_EVERY, ", ".join(
+            "r%d %s kB %s fds (pid %s)" % (x["round"], x.get("rss_kb"), x.get("fds"), x["pid"])
+            for x in f["samples"])))
     sm = s["status_ms_while_frozen"]
     if sm["n"]:
         w("status while the router hangs: n=%d median %s ms max %s ms (homeportctl via "
@@ -1051,6 +1067,8 @@ def main(argv=None):
     ap.add_argument("--long", action="store_true",
                     help="longer random pauses before each fault")
     ap.add_argument("--max-failures", type=int, default=5)
+    ap.add_argument("--minutes", type=float, default=0,
+                    help="start no round after this many minutes (0: no limit)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     seed = a.seed if a.seed is not None else int(time.time()) % 100000
@@ -1078,6 +1096,7 @@ def main(argv=None):
              " --san" if a.san else ""))
     with Bed(echo_ports=(8080, 8081), ipv6=True) as bed:
         s = run_on_bed(bed, seed=seed, rounds=a.rounds, mode="long" if a.long else "short",
+                       minutes=a.minutes,
                        wrapper=wrapper, slow_factor=slow, max_failures=a.max_failures,
                        verbose=a.verbose)
         if s["failures"]:
