@@ -106,6 +106,8 @@ int helper_proc_start(struct helper_proc *P, int *fd, pid_t *pid)
 	int sv[2];
 
 	helper_proc_prepare(P);
+	if (!executable(P->path))    /* it will end at once: say why */
+		log_warn("%s: helper %s", P->log_name, P->path);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
 		log_warn("%s: socketpair", P->log_name);
 		return -1;

@@ -74,6 +74,8 @@ static void helper_stop(void)
 	helper_proc_stop(H.pid);
 	H.pid = 0;
 	ev_timer_disarm(H.idle);
+	free(H.buf);                 /* 72 kB: only while a helper runs */
+	H.buf = NULL;
 }
 
 /* The helper ended or hangs: stop it; every request it had fails, told
@@ -193,6 +195,7 @@ static int helper_start(void)
 		H.fd = -1;
 		return -1;
 	}
+	H.buf = xcalloc(1, HTTP_WIRE_MAX);
 	return 0;
 }
 
@@ -204,7 +207,6 @@ int http_init(void)
 		return 0;
 	H.idle = ev_timer_new(on_idle, NULL);
 	H.fail_timer = ev_timer_new(on_fail_timer, NULL);
-	H.buf = xcalloc(1, HTTP_WIRE_MAX);
 	helper_proc_prepare(&proc);
 	return 0;
 }
@@ -225,8 +227,6 @@ void http_fini(void)
 	ev_timer_free(H.idle);
 	ev_timer_free(H.fail_timer);
 	H.idle = H.fail_timer = NULL;
-	free(H.buf);
-	H.buf = NULL;
 }
 
 void http_helper_path(const char *path)
