@@ -2,7 +2,8 @@
  * (homeport-upnp-helper, homeport-http-helper). A helper is a program of
  * its own, exec'd from a fork so that it never holds a copy of the
  * daemon's memory: fd HELPER_PROC_FD is its end of a SOCK_SEQPACKET
- * socketpair, 0-2 are /dev/null, its environment is empty, it runs with
+ * socketpair, 0-2 are /dev/null, its environment is empty but for the
+ * variables it names in env_keep, it runs with
  * NO_NEW_PRIVS, dies with the daemon (PR_SET_PDEATHSIG) and, if asked,
  * as "nobody" when the daemon is root.
  *
@@ -22,6 +23,7 @@ struct helper_proc {
 	const char *name;            /* program file name */
 	const char *log_name;        /* for messages: "upnp", "http" */
 	bool as_nobody;              /* switch to "nobody" when we run as root */
+	const char *const *env_keep; /* NULL-ended names passed on from our environment */
 	/* filled in by helper_proc_prepare() */
 	bool prepared, nobody;
 	uid_t uid;

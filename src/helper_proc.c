@@ -68,10 +68,29 @@ void helper_proc_set_path(struct helper_proc *P, const char *path)
 	snprintf(P->path, sizeof(P->path), "%s", path);
 }
 
-/* The child: never returns. */
-static void exec_helper(const struct helper_proc *P, int fd, pid_t parent)
+#define ENV_MAX 8
+
+/* Before the fork: the entries of our environment that P passes on. */
+static void keep_env(const struct helper_proc *P, char **envp)
 {
-	char *const argv[] = { (char *)P->name, NULL }, *const envp[] = { NULL };
+	size_t n = 0;
+
+	for (const char *const *k = P->env_keep; k && *k && n + 1 < ENV_MAX; k++) {
+		size_t len = strlen(*k);
+		for (char **e = environ; *e; e++) {
+			if (strncmp(*e, *k, len) == 0 && (*e)[len] == '=') {
+				envp[n++] = *e;
+				break;
+			}
+		}
+	}
+	envp[n] = NULL;
+}
+
+/* The child: never returns. */
+static void exec_helper(const struct helper_proc *P, int fd, pid_t parent, char **envp)
+{
+	char *const argv[] = { (char *)P->name, NULL };
 	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	sigset_t none;
 
@@ -103,9 +122,11 @@ static void exec_helper(const struct helper_proc *P, int fd, pid_t parent)
 int helper_proc_start(struct helper_proc *P, int *fd, pid_t *pid)
 {
 	pid_t parent = getpid();
+	char *envp[ENV_MAX];
 	int sv[2];
 
 	helper_proc_prepare(P);
+	keep_env(P, envp);
 	if (!executable(P->path))    /* it will end at once: say why */
 		log_warn("%s: helper %s", P->log_name, P->path);
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -120,7 +141,7 @@ int helper_proc_start(struct helper_proc *P, int *fd, pid_t *pid)
 		return -1;
 	}
 	if (*pid == 0)
-		exec_helper(P, sv[1], parent);
+		exec_helper(P, sv[1], parent, envp);
 	close(sv[1]);
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		log_warn("%s: helper socket", P->log_name);

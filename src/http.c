@@ -36,8 +36,14 @@ struct http_call {
 	struct http_call *next;
 };
 
+/* libcurl's proxy settings, as the daemon's own libcurl used to read them. */
+static const char *const proxy_env[] = {
+	"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy",
+	"NO_PROXY", NULL,
+};
+
 static struct helper_proc proc = {
-	.name = HTTP_HELPER_NAME, .log_name = "http", .as_nobody = false,
+	.name = HTTP_HELPER_NAME, .log_name = "http", .as_nobody = false, .env_keep = proxy_env,
 };
 
 static struct {

@@ -358,6 +358,20 @@ def test_hanging_http_helper_is_stopped(bed):
     assert helper not in http_helpers(d)
 
 
+def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
+    """The HTTP helper's environment holds libcurl's proxy variables from the daemon's
+    and nothing else; libcurl uses them (here a proxy that refuses: a temporary error)."""
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HOMEPORT_SECRET_TEST", "not for the helper")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "127.0.0.1" in e["error"], e
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    with open("/proc/%d/environ" % helper, "rb") as f:
+        assert f.read().split(b"\0")[:-1] == [b"https_proxy=http://127.0.0.1:9"]
+    assert dyn_requests(bed, 0) == []
+
+
 def test_once_publishes_and_exits(bed):
     d = bed.start_daemon(conf(bed, dyn(bed)), args=["--once"], wait=False)
     assert d.wait_exit(30) == 0, d.logtext()
