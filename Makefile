@@ -34,9 +34,9 @@ PYTHON  ?= /usr/bin/python3
 BUILD   ?= build
 
 # The daemon; miniupnpc (for its headers' types only) and libseccomp are the
-# UPnP helper's: it alone links them. libcurl's headers only: the daemon
-# loads it when something speaks HTTP (src/http_lib.c).
-PKGS := libcurl inih jansson nettle
+# UPnP helper's: it alone links them. libcurl is the HTTP helper's
+# (src/http-helper/); the daemon uses its headers' error codes only.
+PKGS := libcurl inih jansson nettle liburiparser
 LINK_PKGS := $(filter-out libcurl,$(PKGS))
 HELPER_PKGS := miniupnpc libseccomp
 
@@ -53,6 +53,7 @@ HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude \
 	-DHP_HELPER_DIR='"$(LIBEXECDIR)/homeport"'
 HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS)) -lnatpmp
 HELPER_LIBS := $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
+HTTP_HELPER_LIBS := $(shell $(PKG_CONFIG) --libs libcurl jansson)
 
 ifeq ($(SAN),1)
 BUILD := $(BUILD)/san
@@ -66,6 +67,10 @@ endif
 CTL_SRCS    := src/homeportctl.c
 HELPER_SRCS := $(wildcard src/upnp-helper/*.c)
 HELPER_OBJS := $(patsubst src/upnp-helper/%.c,$(BUILD)/obj/helper/%.o,$(HELPER_SRCS))
+# The HTTP helper: its own files and the few daemon modules it shares.
+HTTP_HELPER_OBJS := $(patsubst src/http-helper/%.c,$(BUILD)/obj/http-helper/%.o,\
+	$(wildcard src/http-helper/*.c)) \
+	$(addprefix $(BUILD)/obj/,ev.o log.o util.o http_wire.o)
 DAEMON_SRCS := $(filter-out $(CTL_SRCS),$(wildcard src/*.c))
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
@@ -80,7 +85,8 @@ FUZZ_OBJS   := $(patsubst src/%.c,build/fuzz/obj/%.o,$(filter-out src/main.c,$(D
 
 .PHONY: FORCE all clean check check-unit check-san check-config check-fuzz \
 	check-integration check-integration-san fuzz install uninstall units deps deb
-all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper $(TOOL_BINS)
+all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper \
+	$(BUILD)/homeport-http-helper $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
@@ -88,9 +94,12 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
 $(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/helper
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
 
+$(BUILD)/obj/http-helper/%.o: src/http-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/http-helper
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+
 # homeportd looks for its UPnP helper next to itself, else in
 # $(LIBEXECDIR)/homeport as built: a new PREFIX or LIBEXECDIR rebuilds that.
-$(BUILD)/obj/upnp_proc.o: $(BUILD)/libexecdir
+$(BUILD)/obj/helper_proc.o: $(BUILD)/libexecdir
 $(BUILD)/libexecdir: FORCE | $(BUILD)/obj
 	@echo '$(LIBEXECDIR)' | cmp -s - $@ || echo '$(LIBEXECDIR)' > $@
 FORCE:
@@ -99,6 +108,11 @@ FORCE:
 # libseccomp, nothing of the daemon (homeportd execs it, see gw_upnp.c).
 $(BUILD)/homeport-upnp-helper: $(HELPER_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HELPER_LIBS)
+
+# The process that speaks HTTP(S): libcurl, run while requests are pending
+# (homeportd execs it, see http.c).
+$(BUILD)/homeport-http-helper: $(HTTP_HELPER_OBJS)
+	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HTTP_HELPER_LIBS)
 
 $(BUILD)/homeportd: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HP_LIBS)
@@ -116,11 +130,11 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
 		$(LIB_OBJS) $(HP_LIBS) $(HELPER_LIBS)
 
-$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
+$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/obj/http-helper $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
 	mkdir -p $@
 
 # Unit tests run from the tree root so they find tests/ data files.
-check-unit: $(UNIT_BINS)
+check-unit: $(UNIT_BINS) $(BUILD)/homeport-http-helper
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
 check-san:
@@ -193,6 +207,8 @@ install: all units
 	install -m 0755 $(BUILD)/homeportd $(DESTDIR)$(SBINDIR)/homeportd
 	install -m 0755 $(BUILD)/homeport-upnp-helper \
 		$(DESTDIR)$(LIBEXECDIR)/homeport/homeport-upnp-helper
+	install -m 0755 $(BUILD)/homeport-http-helper \
+		$(DESTDIR)$(LIBEXECDIR)/homeport/homeport-http-helper
 	install -m 0755 $(BUILD)/homeportctl $(DESTDIR)$(BINDIR)/homeportctl
 	install -m 0644 man/*.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 man/*.5 $(DESTDIR)$(MANDIR)/man5/
@@ -242,4 +258,4 @@ deb:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d $(BUILD)/obj/http-helper/*.d)

@@ -15,6 +15,10 @@ measured), each left to settle before it is read:
   inadyn     inadyn 2.10, 3 host names on the stand-in's dyndns2 API over HTTPS,
              period 600 s, read 1 s after its first update
 With --before, the two homeportd rows again with another build's homeportd.
+homeportd is read between updates: once its HTTP helper (which runs only while
+requests are pending, and 20 s after) has ended; also 2 s after the first update (the
+HTTP helper still running) and the peak of VmRSS sampled every 50 ms from start until
+everything is mapped and published.
 Figures per client, summed over its processes (homeportd: main and UPnP helper):
 VmRSS (/proc/PID/status), PSS and private (Private_Clean + Private_Dirty) from
 /proc/PID/smaps_rollup. PSS and private depend on what else maps the same libraries at
@@ -57,14 +61,24 @@ def settled(st, n):
         all(e.get("state") == "ok" for e in st.get("ddns") or [])
 
 
+def http_helpers(pid):
+    return [c for c in common.children_of(pid) if common.comm(c).startswith("homeport-http")]
+
+
 def run_daemon(bed, build, n, http, problems):
     """Start one homeportd, wait until every service is mapped and every entry
-    published, settle 2 s, read the memory of its process tree; stop it."""
+    published (sampling its process tree all along: the peak), settle 2 s and read
+    the tree (just after the update: an HTTP helper still runs), then wait until no
+    HTTP helper runs (HTTP_HELPER_IDLE_MS, 20 s) and read it again: between updates.
+    Stop it."""
     conf = daemon_conf(bed, n, http)
     d = start_daemon_from(bed, build, conf, "lan") if build else bed.start_daemon(conf)
     res = None
+    peak = 0
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and d.running():
+        total = common.tree_mem_kb(d.pid)[2]
+        peak = max(peak, total["rss"] if total else 0)
         st = common.ctl_status(d.sock)
         if st and settled(st, n):
             break
@@ -74,8 +88,18 @@ def run_daemon(bed, build, n, http, problems):
             build or "this build", "https" if http else "no-http", d.log))
     if d.running():
         time.sleep(2.0)
+        after = common.tree_mem_kb(d.pid)[2]
+        peak = max(peak, after["rss"])
+        helper_curl = any(maps_libcurl(c) for c in http_helpers(d.pid))
+        deadline = time.monotonic() + 40
+        while http_helpers(d.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        if http_helpers(d.pid):
+            problems.append("the HTTP helper of homeportd (%s) still runs 40 s after the "
+                            "update" % (build or "this build"))
         main, kids, total = common.tree_mem_kb(d.pid)
         res = {"main": main, "kids": kids, "total": total, "libcurl": maps_libcurl(d.pid),
+               "helper_libcurl": helper_curl, "after": after, "peak": peak,
                "by_mapping": common.mem_by_mapping(d.pid)}
     try:
         d.stop(timeout=10)
@@ -188,8 +212,16 @@ def main():
             if any(kids):
                 rows.append(["  helper"] + [kb(median([sum(c[k] for c in s["kids"])
                                                        for s in samples])) for k in KEYS])
+            rows.append(["  2 s after the update"] +
+                        [kb(median([s["after"][k] for s in samples])) for k in KEYS])
+            rows.append(["  peak (VmRSS, sampled)", kb(median([s["peak"] for s in samples])),
+                         "", ""])
             curl = {s.get("libcurl") for s in samples}
-            rows.append(["  libcurl mapped", " / ".join(sorted(str(c) for c in curl)), "", ""])
+            rows.append(["  libcurl in homeportd", " / ".join(sorted(str(c) for c in curl)),
+                         "", ""])
+            curl = {s.get("helper_libcurl") for s in samples}
+            rows.append(["  libcurl in a helper", " / ".join(sorted(str(c) for c in curl)),
+                         "", ""])
     common.table(["client", "VmRSS", "PSS", "private"], rows)
     if "inadyn" in med:
         print()

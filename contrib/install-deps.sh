@@ -3,7 +3,7 @@
 # run its whole test suite (real miniupnpd, BIND, baselines). Idempotent.
 set -eu
 BUILD_PKGS="build-essential pkg-config libcurl4-openssl-dev libinih-dev
- libminiupnpc-dev libnatpmp-dev nettle-dev libjansson-dev libseccomp-dev"
+ libminiupnpc-dev libnatpmp-dev nettle-dev liburiparser-dev libjansson-dev libseccomp-dev"
 TEST_PKGS="libcmocka-dev clang libclang-rt-14-dev valgrind python3 python3-pytest
  iproute2 nftables miniupnpd miniupnpd-nftables miniupnpc natpmpc bind9
  bind9-dnsutils pdns-server pdns-backend-sqlite3 openssl curl mandoc procps

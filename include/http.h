@@ -1,18 +1,24 @@
 /* http.h - asynchronous HTTP(S) requests on the daemon's event loop.
  *
- * One libcurl multi handle, driven by ev.c (CURLMOPT_SOCKETFUNCTION and
- * CURLMOPT_TIMERFUNCTION map onto ev_fd_add and an ev_timer). Used by the
- * HTTP DDNS providers (provider_dyndns2.c, _cloudflare.c, _duckdns.c,
- * _webhook.c). The module starts itself on first use; http_fini() at exit. */
+ * Done by homeport-http-helper, a program that runs libcurl's multi
+ * interface and that http.c starts with the first request and stops after
+ * HTTP_HELPER_IDLE_MS without one (so libcurl and TLS are not resident in
+ * between). Used by the HTTP DDNS providers, the cloud DNS APIs, url hooks
+ * and web IP sources. The module starts itself on first use; http_fini()
+ * at exit. */
 #ifndef HP_HTTP_H
 #define HP_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define HTTP_MAX_BODY     (64 * 1024)  /* reply bodies are cut off above this */
 #define HTTP_TIMEOUT_DEF  30           /* seconds, when the request says 0 */
+/* The helper that does the requests is stopped after this long without one. */
+#define HTTP_HELPER_IDLE_MS 20000
+#define HTTP_RETRY_AFTER_MAX (24 * 3600)  /* a hostile Retry-After must not park us for years */
 
 struct http_request {
 	const char *method;            /* NULL: GET; else GET, POST, PUT, PATCH, DELETE */
@@ -50,6 +56,11 @@ typedef void (*http_done_cb)(void *ctx, const struct http_response *resp);
 
 int  http_init(void);                /* 0 / -1; http_start() calls it when needed */
 void http_fini(void);                /* cancels every call; call before ev_fini() */
+
+/* Tools that are not homeportd name the helper program themselves. */
+void http_helper_path(const char *path);
+/* The running helper's pid; 0 when none runs (tests, status). */
+pid_t http_helper_pid(void);
 
 /* Every request sends User-Agent HP_USER_AGENT, follows no redirects and
  * never signals. NULL when it cannot even be set up (logged). */

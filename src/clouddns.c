@@ -21,8 +21,8 @@
 #include "ev.h"
 #include "homeport.h"
 #include "http.h"
-#include "http_lib.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 
 /* ---- the record-id cache ---- */
@@ -94,47 +94,27 @@ static void cache_drop(const char *key)
 int clouddns_endpoint_parse(const char *server, struct clouddns_endpoint *ep,
 			    char *err, size_t errlen)
 {
-	const struct http_lib *lib = http_lib_get(err, errlen);
-	CURLU *u = lib ? lib->url() : NULL;
-	char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *query = NULL, *user = NULL;
-	int rc = -1, n;
+	struct url_parts u;
+	int n;
 
 	memset(ep, 0, sizeof(*ep));
-	if (!lib)
-		return -1;          /* err says why */
 	snprintf(err, errlen, "server is not a usable http(s) URL");
-	if (!u || lib->url_set(u, CURLUPART_URL, server, CURLU_NON_SUPPORT_SCHEME) != CURLUE_OK ||
-	    lib->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    lib->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    lib->url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK)
-		goto out;
-	lib->url_get(u, CURLUPART_PORT, &port, 0);     /* only when written in the URL */
-	if (strcasecmp(scheme, "https") && strcasecmp(scheme, "http"))
-		goto out;
-	if (lib->url_get(u, CURLUPART_QUERY, &query, 0) == CURLUE_OK ||
-	    lib->url_get(u, CURLUPART_USER, &user, 0) == CURLUE_OK) {
+	if (url_split(server, &u) < 0 || (strcasecmp(u.scheme, "https") && strcasecmp(u.scheme, "http")))
+		return -1;
+	if (u.has_query || u.has_user) {
 		snprintf(err, errlen, "server must not carry a query or user information");
-		goto out;
+		return -1;
 	}
-	n = snprintf(ep->host, sizeof(ep->host), "%s%s%s", host, port ? ":" : "", port ? port : "");
+	n = snprintf(ep->host, sizeof(ep->host), "%s%s%s", u.host, u.port[0] ? ":" : "", u.port);
 	if (n < 0 || (size_t)n >= sizeof(ep->host))
-		goto out;
-	n = snprintf(ep->path, sizeof(ep->path), "%s", path[0] ? path : "/");
+		return -1;
+	n = snprintf(ep->path, sizeof(ep->path), "%s", u.path[0] ? u.path : "/");
 	if (n < 0 || (size_t)n >= sizeof(ep->path))
-		goto out;
-	n = snprintf(ep->url, sizeof(ep->url), "%s://%s%s", scheme, ep->host, ep->path);
+		return -1;
+	n = snprintf(ep->url, sizeof(ep->url), "%s://%s%s", u.scheme, ep->host, ep->path);
 	if (n < 0 || (size_t)n >= sizeof(ep->url))
-		goto out;
-	rc = 0;
-out:
-	lib->free(scheme);
-	lib->free(host);
-	lib->free(port);
-	lib->free(path);
-	lib->free(query);
-	lib->free(user);
-	lib->url_cleanup(u);
-	return rc;
+		return -1;
+	return 0;
 }
 
 static void lower_copy(char *dst, size_t size, const char *src)

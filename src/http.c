@@ -1,402 +1,344 @@
-/* http.c - asynchronous HTTP(S) on the event loop through libcurl's multi
- * socket interface: curl tells us which fds to watch and when to wake it,
- * ev.c does the waiting. libcurl is loaded by the first request (http_lib.h). Nothing here blocks, and no reply is held whole:
- * bodies are cut off at HTTP_MAX_BODY. Secrets (password, bearer token) go
- * to curl and nowhere else; CURLOPT_VERBOSE stays off because it would print
- * the Authorization header. */
-#include <curl/curl.h>
+/* http.c - asynchronous HTTP(S) for the daemon, done by
+ * homeport-http-helper (src/http-helper/): libcurl and its TLS stack never
+ * load into homeportd. The first request starts the helper; requests go to
+ * it as http_wire messages and run side by side there; it is stopped once
+ * no request has been in flight for HTTP_HELPER_IDLE_MS, so between
+ * updates nothing of it is resident. A helper that dies or stops answering
+ * fails the requests it had with a transport error (the callers' temporary
+ * error); the next request starts a new one. */
+#include <curl/curl.h>               /* CURLE_* codes only: nothing is linked */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ev.h"
-#include "homeport.h"
+#include "helper_proc.h"
 #include "http.h"
-#include "http_lib.h"
+#include "http_wire.h"
 #include "log.h"
+#include "url.h"
 #include "util.h"
 
-#define RETRY_AFTER_MAX (24 * 3600)   /* a hostile Retry-After must not park us for years */
+/* A request the helper has not answered this long after its own timeout
+ * means a helper that hangs: it is killed. */
+#define BACKSTOP_MS 5000
 
 struct http_call {
-	CURL *easy;
-	struct curl_slist *hdrs;
+	uint64_t id;
 	http_done_cb done;
 	void *ctx;
-	char *body;                    /* reply, NUL-terminated */
-	size_t len, cap, max;          /* max: the request's bound on the body */
-	bool truncated;
-	int64_t date;                  /* Date header of the last reply */
-	char errbuf[CURL_ERROR_SIZE];
+	struct ev_timer *backstop;
 	char host[256];
 	struct http_call *next;
 };
 
-static const struct http_lib *lib;  /* NULL until the first request loads libcurl */
-static CURLM *multi;
-static struct ev_timer *timer;
-static struct http_call *calls;      /* in flight, for http_fini */
-static bool global_done;
+/* libcurl's proxy settings, as the daemon's own libcurl used to read them. */
+static const char *const proxy_env[] = {
+	"https_proxy", "HTTPS_PROXY", "http_proxy", "all_proxy", "ALL_PROXY", "no_proxy",
+	"NO_PROXY", NULL,
+};
 
-static void calls_unlink(struct http_call *c)
-{
-	for (struct http_call **pp = &calls; *pp; pp = &(*pp)->next) {
-		if (*pp == c) {
-			*pp = c->next;
-			return;
-		}
-	}
-}
+static struct helper_proc proc = {
+	.name = HTTP_HELPER_NAME, .log_name = "http", .as_nobody = false, .env_keep = proxy_env,
+};
+
+static struct {
+	int fd;                      /* -1: no helper */
+	pid_t pid;
+	uint64_t next_id;
+	struct http_call *calls;     /* sent, not answered */
+	struct http_call *failed;    /* to be told of a helper's end, from the loop */
+	struct ev_timer *idle, *fail_timer;
+	uint8_t *buf;                /* one received message */
+} H = { .fd = -1 };
 
 static void call_free(struct http_call *c)
 {
-	if (!c)
-		return;
-	if (c->easy) {
-		lib->multi_remove_handle(multi, c->easy);
-		lib->easy_cleanup(c->easy);
-	}
-	/* Header lines may carry credentials (webhook header_file). */
-	for (struct curl_slist *l = c->hdrs; l; l = l->next)
-		explicit_bzero(l->data, strlen(l->data));
-	lib->slist_free_all(c->hdrs);
-	free(c->body);
+	ev_timer_free(c->backstop);
 	free(c);
 }
 
-/* ---- the multi handle on the event loop ---- */
-
-static void check_done(void);
-
-static void on_fd(int fd, short revents, void *arg)
+static void arm_idle(void)
 {
-	int action = 0, running;
-
-	if (revents & (POLLIN | POLLHUP))
-		action |= CURL_CSELECT_IN;
-	if (revents & POLLOUT)
-		action |= CURL_CSELECT_OUT;
-	if (revents & (POLLERR | POLLNVAL))
-		action |= CURL_CSELECT_ERR;
-	lib->multi_socket_action(multi, fd, action, &running);
-	check_done();
+	if (!H.calls && H.fd >= 0)
+		ev_timer_arm(H.idle, HTTP_HELPER_IDLE_MS);
 }
 
-static void on_timer(void *arg)
-{
-	int running;
+/* ---- the helper ---- */
 
-	lib->multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
-	check_done();
+static void helper_stop(void)
+{
+	if (H.fd < 0)
+		return;
+	ev_fd_del(H.fd);
+	close(H.fd);
+	H.fd = -1;
+	helper_proc_stop(H.pid);
+	H.pid = 0;
+	ev_timer_disarm(H.idle);
+	free(H.buf);                 /* 72 kB: only while a helper runs */
+	H.buf = NULL;
 }
 
-/* CURLMOPT_SOCKETFUNCTION: mirror curl's interest in s into ev.c. */
-static int sock_cb(CURL *e, curl_socket_t s, int what, void *userp, void *socketp)
+/* The helper ended or hangs: stop it; every request it had fails, told
+ * from the loop (never from inside http_start). */
+static void helper_lost(const char *why)
 {
-	short events = 0;
-
-	if (what == CURL_POLL_REMOVE) {
-		ev_fd_del(s);
-		return 0;
+	if (H.calls)
+		log_warnx("http: the HTTP helper %s; %s", why, "its requests fail");
+	helper_stop();
+	while (H.calls) {
+		struct http_call *c = H.calls;
+		H.calls = c->next;
+		ev_timer_disarm(c->backstop);
+		c->next = H.failed;
+		H.failed = c;
 	}
-	if (what & CURL_POLL_IN)
-		events |= POLLIN;
-	if (what & CURL_POLL_OUT)
-		events |= POLLOUT;
-	if (ev_fd_set_events(s, events) == 0)
+	if (H.failed)
+		ev_timer_arm(H.fail_timer, 0);
+}
+
+static void on_fail_timer(void *arg)
+{
+	while (H.failed) {
+		struct http_call *c = H.failed;
+		struct http_response r = {
+			.curl_code = CURLE_RECV_ERROR, .error = "the HTTP helper ended",
+			.body = "", .host = c->host,
+		};
+		H.failed = c->next;
+		c->done(c->ctx, &r);
+		call_free(c);
+	}
+}
+
+static void on_idle(void *arg)
+{
+	if (!H.calls) {
+		log_debug("http: no request for %d s, helper %d stopped", HTTP_HELPER_IDLE_MS / 1000,
+			  (int)H.pid);
+		helper_stop();
+	}
+}
+
+static struct http_call *take_call(uint64_t id)
+{
+	for (struct http_call **pp = &H.calls; *pp; pp = &(*pp)->next) {
+		if ((*pp)->id == id) {
+			struct http_call *c = *pp;
+			*pp = c->next;
+			return c;
+		}
+	}
+	return NULL;                 /* cancelled meanwhile */
+}
+
+/* One response: the call's callback, with what the helper says cleaned
+ * like anything else from a server. */
+static void deliver(struct http_wire_msg *m)
+{
+	struct http_call *c = take_call(m->id);
+	char err[256];
+
+	if (!c)
+		return;
+	http_clean_text(err, sizeof(err), m->resp.error, strlen(m->resp.error));
+	m->resp.error = err;
+	m->resp.host = c->host;
+	if (m->resp.retry_after > HTTP_RETRY_AFTER_MAX)
+		m->resp.retry_after = HTTP_RETRY_AFTER_MAX;
+	c->done(c->ctx, &m->resp);
+	call_free(c);
+}
+
+static void on_helper(int fd, short revents, void *arg)
+{
+	for (;;) {
+		struct http_wire_msg m;
+		ssize_t n = recv(fd, H.buf, HTTP_WIRE_MAX, MSG_DONTWAIT | MSG_TRUNC);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN)
+			break;
+		if (n <= 0) {
+			helper_lost("ended");
+			return;
+		}
+		if ((size_t)n > HTTP_WIRE_MAX || http_wire_decode(H.buf, (size_t)n, &m) < 0) {
+			helper_lost("sent a malformed message");
+			return;
+		}
+		if (m.kind != HTTP_WIRE_RESP) {
+			http_wire_free(&m);
+			helper_lost("sent a malformed message");
+			return;
+		}
+		deliver(&m);
+		http_wire_free(&m);
+		if (fd != H.fd)      /* a callback's request found the helper gone */
+			return;
+	}
+	arm_idle();
+}
+
+static int helper_start(void)
+{
+	if (H.fd >= 0)
 		return 0;
-	if (ev_fd_add(s, events, on_fd, NULL) < 0) {
-		log_warn("http: cannot watch fd %d", (int)s);
+	if (helper_proc_start(&proc, &H.fd, &H.pid) < 0) {
+		H.fd = -1;
 		return -1;
 	}
+	if (ev_fd_add(H.fd, POLLIN, on_helper, NULL) < 0) {
+		log_warnx("http: cannot watch the helper's socket");
+		close(H.fd);
+		helper_proc_stop(H.pid);
+		H.fd = -1;
+		return -1;
+	}
+	H.buf = xcalloc(1, HTTP_WIRE_MAX);
 	return 0;
 }
 
-/* CURLMOPT_TIMERFUNCTION: -1 = no timeout, else wake curl in timeout_ms.
- * Never act from here (curl forbids re-entry); the ev timer does. */
-static int timer_cb(CURLM *m, long timeout_ms, void *userp)
-{
-	if (timeout_ms < 0)
-		ev_timer_disarm(timer);
-	else
-		ev_timer_arm(timer, timeout_ms);
-	return 0;
-}
+/* ---- the API ---- */
 
 int http_init(void)
 {
-	char err[300];
-
-	if (multi)
+	if (H.idle)
 		return 0;
-	if (!lib && !(lib = http_lib_get(err, sizeof(err)))) {
-		log_warnx("http: %s", err);
-		return -1;
-	}
-	if (!global_done) {
-		if (lib->global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-			log_errx("http: curl_global_init failed");
-			return -1;
-		}
-		global_done = true;
-	}
-	multi = lib->multi_init();
-	if (!multi) {
-		log_errx("http: curl_multi_init failed");
-		return -1;
-	}
-	timer = ev_timer_new(on_timer, NULL);
-	lib->multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, sock_cb);
-	lib->multi_setopt(multi, CURLMOPT_TIMERFUNCTION, timer_cb);
+	H.idle = ev_timer_new(on_idle, NULL);
+	H.fail_timer = ev_timer_new(on_fail_timer, NULL);
+	helper_proc_prepare(&proc);
 	return 0;
 }
 
 void http_fini(void)
 {
-	while (calls) {
-		struct http_call *c = calls;
-		calls = c->next;
+	helper_stop();
+	while (H.calls) {
+		struct http_call *c = H.calls;
+		H.calls = c->next;
 		call_free(c);
 	}
-	if (multi) {
-		lib->multi_cleanup(multi);
-		multi = NULL;
+	while (H.failed) {
+		struct http_call *c = H.failed;
+		H.failed = c->next;
+		call_free(c);
 	}
-	ev_timer_free(timer);
-	timer = NULL;
-	if (global_done) {
-		lib->global_cleanup();
-		global_done = false;
-	}
+	ev_timer_free(H.idle);
+	ev_timer_free(H.fail_timer);
+	H.idle = H.fail_timer = NULL;
 }
 
-/* ---- finishing a call ---- */
-
-static uint32_t retry_after_of(CURL *e)
+void http_helper_path(const char *path)
 {
-	curl_off_t ra = 0;
-
-	if (lib->easy_getinfo(e, CURLINFO_RETRY_AFTER, &ra) != CURLE_OK || ra <= 0)
-		return 0;
-	return ra > RETRY_AFTER_MAX ? RETRY_AFTER_MAX : (uint32_t)ra;
+	helper_proc_set_path(&proc, path);
 }
 
-static void finish(struct http_call *c, CURLcode rc)
+pid_t http_helper_pid(void)
 {
-	struct http_response resp = { 0 };
-	char msg[CURL_ERROR_SIZE + 64];
-
-	lib->easy_getinfo(c->easy, CURLINFO_RESPONSE_CODE, &resp.status);
-	resp.curl_code = (int)rc;
-	resp.error = "";
-	if (c->truncated) {
-		snprintf(msg, sizeof(msg), "reply larger than %zu bytes", c->max);
-		resp.error = msg;
-	} else if (rc != CURLE_OK) {
-		snprintf(msg, sizeof(msg), "%s", c->errbuf[0] ? c->errbuf : lib->easy_strerror(rc));
-		resp.error = msg;
-	}
-	resp.body = c->body ? c->body : "";
-	resp.body_len = c->len;
-	resp.truncated = c->truncated;
-	resp.retry_after = retry_after_of(c->easy);
-	resp.date = c->date;
-	resp.host = c->host;
-	calls_unlink(c);
-	c->done(c->ctx, &resp);
-	call_free(c);
+	return H.fd >= 0 ? H.pid : 0;
 }
 
-static void check_done(void)
-{
-	CURLMsg *m;
-	int left;
-
-	while ((m = lib->multi_info_read(multi, &left))) {
-		struct http_call *c = NULL;
-
-		if (m->msg != CURLMSG_DONE)
-			continue;
-		lib->easy_getinfo(m->easy_handle, CURLINFO_PRIVATE, (char **)&c);
-		if (c)
-			finish(c, m->data.result);
-	}
-}
-
-/* ---- starting a call ---- */
-
-/* CURLOPT_WRITEFUNCTION: keep at most c->max bytes; more aborts the
- * transfer (CURLE_WRITE_ERROR) so a hostile server cannot feed us forever. */
-static size_t write_cb(char *data, size_t size, size_t n, void *arg)
+static void on_backstop(void *arg)
 {
 	struct http_call *c = arg;
-	size_t got = size * n;
 
-	if (got > c->max - c->len) {
-		c->truncated = true;
-		return 0;
-	}
-	if (c->len + got + 1 > c->cap) {
-		size_t cap = c->cap ? c->cap : 1024;
-		while (cap < c->len + got + 1)
-			cap *= 2;
-		if (cap > c->max + 1)
-			cap = c->max + 1;
-		c->body = xrealloc(c->body, cap, 1);
-		c->cap = cap;
-	}
-	memcpy(c->body + c->len, data, got);
-	c->len += got;
-	c->body[c->len] = '\0';
-	return got;
+	log_warnx("http: no answer from the HTTP helper about %s in time; stopping it", c->host);
+	helper_lost("did not answer in time");
 }
 
-/* CURLOPT_HEADERFUNCTION: keep the Date header, so that a provider that
- * refuses our clock can say what the server's clock says. */
-static size_t header_cb(char *data, size_t size, size_t n, void *arg)
+static bool method_ok(const char *m)
 {
-	struct http_call *c = arg;
-	size_t len = size * n;
-	char line[128];
-	time_t t;
+	static const char *const ok[] = { "GET", "POST", "PUT", "PATCH", "DELETE" };
 
-	if (len > 5 && len < sizeof(line) && strncasecmp(data, "Date:", 5) == 0) {
-		memcpy(line, data + 5, len - 5);
-		line[len - 5] = '\0';
-		t = lib->getdate(line, NULL);
-		c->date = t > 0 ? (int64_t)t : 0;
-	}
-	return len;
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++)
+		if (strcmp(m, ok[i]) == 0)
+			return true;
+	log_warnx("http: method %s not supported", m);
+	return false;
 }
 
-static int set_method(CURL *e, const struct http_request *req)
+/* Send one message; a helper that is gone is restarted once. */
+static int send_req(const uint8_t *msg, size_t len)
 {
-	const char *m = req->method ? req->method : "GET";
-
-	if (strcmp(m, "GET") == 0 && !req->body)
-		return lib->easy_setopt(e, CURLOPT_HTTPGET, 1L) == CURLE_OK ? 0 : -1;
-	if (strcmp(m, "GET") && strcmp(m, "POST") && strcmp(m, "PUT") &&
-	    strcmp(m, "PATCH") && strcmp(m, "DELETE")) {
-		log_warnx("http: method %s not supported", m);
-		return -1;
-	}
-	/* COPYPOSTFIELDS makes curl send a body; CUSTOMREQUEST renames the verb. */
-	lib->easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)(req->body ? strlen(req->body) : 0));
-	lib->easy_setopt(e, CURLOPT_COPYPOSTFIELDS, req->body ? req->body : "");
-	if (strcmp(m, "POST"))
-		lib->easy_setopt(e, CURLOPT_CUSTOMREQUEST, m);
-	return 0;
-}
-
-static int set_headers(struct http_call *c, const struct http_request *req)
-{
-	for (size_t i = 0; i < req->n_headers; i++) {
-		struct curl_slist *l = lib->slist_append(c->hdrs, req->headers[i]);
-		if (!l)
+	for (int tries = 0; tries < 2; tries++) {
+		if (helper_start() < 0)
 			return -1;
-		c->hdrs = l;
-	}
-	/* No "Expect: 100-continue" round trip for small bodies. */
-	if (req->body) {
-		struct curl_slist *l = lib->slist_append(c->hdrs, "Expect:");
-		if (!l)
+		if (send(H.fd, msg, len, MSG_NOSIGNAL | MSG_DONTWAIT) == (ssize_t)len)
+			return 0;
+		if (errno == EAGAIN || errno == ENOBUFS) {
+			log_warnx("http: too many requests waiting for the HTTP helper");
 			return -1;
-		c->hdrs = l;
+		}
+		helper_lost("ended");
 	}
-	if (c->hdrs)
-		lib->easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->hdrs);
-	return 0;
-}
-
-static void set_auth(CURL *e, const struct http_request *req)
-{
-	if (req->username) {
-		lib->easy_setopt(e, CURLOPT_USERNAME, req->username);
-		lib->easy_setopt(e, CURLOPT_PASSWORD, req->password ? req->password : "");
-		lib->easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BASIC);
-	} else if (req->bearer) {
-		lib->easy_setopt(e, CURLOPT_XOAUTH2_BEARER, req->bearer);
-		lib->easy_setopt(e, CURLOPT_HTTPAUTH, (long)CURLAUTH_BEARER);
-	}
-}
-
-/* Transport policy shared by every request. CAINFO replaces only the CA
- * bundle file: Debian's libcurl also trusts CAPATH (/etc/ssl/certs), so the
- * system CAs stay trusted next to ca_file. */
-static int set_transport(CURL *e, struct http_call *c, const struct http_request *req)
-{
-	const char *protos = req->allow_http ? "http,https" : "https";
-	long ms = (long)(req->timeout ? req->timeout : HTTP_TIMEOUT_DEF) * 1000L;
-
-	if (lib->easy_setopt(e, CURLOPT_URL, req->url) != CURLE_OK ||
-	    lib->easy_setopt(e, CURLOPT_PROTOCOLS_STR, protos) != CURLE_OK ||
-	    lib->easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, protos) != CURLE_OK)
-		return -1;
-	lib->easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-	lib->easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-	lib->easy_setopt(e, CURLOPT_TIMEOUT_MS, ms);
-	lib->easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, ms);
-	lib->easy_setopt(e, CURLOPT_USERAGENT, HP_USER_AGENT);
-	lib->easy_setopt(e, CURLOPT_ERRORBUFFER, c->errbuf);
-	lib->easy_setopt(e, CURLOPT_WRITEFUNCTION, write_cb);
-	lib->easy_setopt(e, CURLOPT_WRITEDATA, c);
-	lib->easy_setopt(e, CURLOPT_HEADERFUNCTION, header_cb);
-	lib->easy_setopt(e, CURLOPT_HEADERDATA, c);
-	lib->easy_setopt(e, CURLOPT_PRIVATE, c);
-	if (req->ipv4_only)
-		lib->easy_setopt(e, CURLOPT_IPRESOLVE, (long)CURL_IPRESOLVE_V4);
-	if (req->ca_file &&
-	    lib->easy_setopt(e, CURLOPT_CAINFO, req->ca_file) != CURLE_OK)
-		return -1;
-	return 0;
+	return -1;
 }
 
 struct http_call *http_start(const struct http_request *req, http_done_cb done, void *ctx)
 {
-	struct http_call *c = NULL;
+	struct http_call *c;
+	uint8_t *msg;
+	size_t len = 0;
+	uint64_t id = ++H.next_id;
+	uint32_t timeout = req->timeout ? req->timeout : HTTP_TIMEOUT_DEF;
 
-	if (!req->url || http_init() < 0)
-		goto fail;
+	if (!req->url || http_init() < 0 || (req->method && !method_ok(req->method)))
+		return NULL;
+	msg = http_wire_req(id, req, &len);
+	if (!msg) {
+		log_warnx("http: request too large");
+		return NULL;
+	}
 	c = xcalloc(1, sizeof(*c));
+	c->id = id;
 	c->done = done;
 	c->ctx = ctx;
-	c->max = req->max_body && req->max_body < HTTP_MAX_BODY ? req->max_body : HTTP_MAX_BODY;
 	http_url_host(req->url, c->host, sizeof(c->host));
-	c->easy = lib->easy_init();
-	if (!c->easy || set_transport(c->easy, c, req) < 0 ||
-	    set_method(c->easy, req) < 0 || set_headers(c, req) < 0) {
-		log_warnx("http: cannot set up a request to %s", c->host);
-		goto fail;
-	}
-	set_auth(c->easy, req);
-	if (lib->multi_add_handle(multi, c->easy) != CURLM_OK) {
+	if (send_req(msg, len) < 0) {
 		log_warnx("http: cannot start a request to %s", c->host);
-		goto fail;
+		explicit_bzero(msg, len);
+		free(msg);
+		free(c);
+		return NULL;
 	}
-	c->next = calls;
-	calls = c;
+	explicit_bzero(msg, len);            /* credentials */
+	free(msg);
+	c->backstop = ev_timer_new(on_backstop, c);
+	ev_timer_arm(c->backstop, (int64_t)timeout * 1000 + BACKSTOP_MS);
+	ev_timer_disarm(H.idle);
+	c->next = H.calls;
+	H.calls = c;
 	return c;
-fail:
-	if (c && c->easy) {
-		lib->easy_cleanup(c->easy);
-		c->easy = NULL;
-	}
-	call_free(c);
-	return NULL;
 }
 
 void http_cancel(struct http_call *c)
 {
+	uint8_t msg[HTTP_WIRE_CANCEL_LEN];
+
 	if (!c)
 		return;
-	calls_unlink(c);
+	if (take_call(c->id) == c && H.fd >= 0) {
+		http_wire_cancel(c->id, msg);
+		/* best effort: an answer to it is dropped anyway */
+		(void)send(H.fd, msg, sizeof(msg), MSG_NOSIGNAL | MSG_DONTWAIT);
+	} else {
+		for (struct http_call **pp = &H.failed; *pp; pp = &(*pp)->next) {
+			if (*pp == c) {
+				*pp = c->next;
+				break;
+			}
+		}
+	}
 	call_free(c);
+	arm_idle();
 }
-
-/* ---- helpers ---- */
 
 char *http_escape(const char *s)
 {
@@ -421,22 +363,9 @@ char *http_escape(const char *s)
 
 void http_url_host(const char *url, char *buf, size_t len)
 {
-	char err[300];
-	CURLU *u;
-	char *host = NULL;
+	struct url_parts u;
 
-	snprintf(buf, len, "?");
-	if (!lib && !(lib = http_lib_get(err, sizeof(err))))
-		return;
-	u = lib->url();
-	if (!u)
-		return;
-	/* NON_SUPPORT_SCHEME: the host of a refused http:// URL still names it. */
-	if (lib->url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) == CURLUE_OK &&
-	    lib->url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK)
-		snprintf(buf, len, "%s", host);
-	lib->free(host);
-	lib->url_cleanup(u);
+	snprintf(buf, len, "%s", url_split(url, &u) == 0 ? u.host : "?");
 }
 
 void http_failure_text(const struct http_response *r, char *buf, size_t len)

@@ -1,80 +1,20 @@
-/* upnp_proc.c - the UPnP helper process (upnp_proc.h). Between fork and
- * exec the child only makes async-signal-safe calls. */
-#include <errno.h>
-#include <fcntl.h>
-#include <grp.h>
-#include <limits.h>
-#include <pwd.h>
-#include <signal.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include "homeport.h"
-#include "log.h"
+/* upnp_proc.c - the UPnP helper process (upnp_proc.h), one of helper_proc.c's. */
+#include "helper_proc.h"
 #include "upnp_proc.h"
 #include "upnp_wire.h"
 
-#ifndef HP_HELPER_DIR
-#define HP_HELPER_DIR "/usr/local/libexec/homeport"
-#endif
-
-static struct {
-	bool prepared;
-	bool nobody;                 /* switch to it: we run as root */
-	uid_t uid;
-	gid_t gid;
-	char path[PATH_MAX];
-} P;
-
-static bool executable(const char *path)
-{
-	return access(path, X_OK) == 0;
-}
-
-/* Next to our own executable, else the build-time directory. */
-static void find_helper(void)
-{
-	char self[PATH_MAX];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	char *slash;
-
-	if (n > 0) {
-		self[n] = '\0';
-		slash = strrchr(self, '/');
-		if (slash && snprintf(P.path, sizeof(P.path), "%.*s/%s", (int)(slash - self), self,
-				      UPNP_HELPER_NAME) < (int)sizeof(P.path) && executable(P.path))
-			return;
-	}
-	snprintf(P.path, sizeof(P.path), "%s/%s", HP_HELPER_DIR, UPNP_HELPER_NAME);
-}
+static struct helper_proc P = {
+	.name = UPNP_HELPER_NAME, .log_name = "upnp", .as_nobody = true,
+};
 
 void upnp_proc_prepare(void)
 {
-	struct passwd *pw;
-
-	if (P.prepared)
-		return;
-	P.prepared = true;
-	if (!P.path[0])
-		find_helper();
-	if (geteuid() != 0)
-		return;
-	pw = getpwnam("nobody");
-	if (pw && pw->pw_uid != 0) {
-		P.uid = pw->pw_uid;
-		P.gid = pw->pw_gid;
-		P.nobody = true;
-	}
+	helper_proc_prepare(&P);
 }
 
 void upnp_proc_set_path(const char *path)
 {
-	snprintf(P.path, sizeof(P.path), "%s", path);
+	helper_proc_set_path(&P, path);
 }
 
 const char *upnp_proc_path(void)
@@ -82,75 +22,12 @@ const char *upnp_proc_path(void)
 	return P.path;
 }
 
-/* The child: never returns. */
-static void exec_helper(int fd, pid_t parent)
-{
-	static char name[] = UPNP_HELPER_NAME;
-	char *const argv[] = { name, NULL }, *const envp[] = { NULL };
-	int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-	sigset_t none;
-
-	/* Out of the way of 0-3 first: dup2 onto them then clears close-on-exec. */
-	fd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-	null = null < 0 ? -1 : fcntl(null, F_DUPFD_CLOEXEC, 10);
-	if (fd < 0 || null < 0 || dup2(fd, UPNP_HELPER_FD) < 0 || dup2(null, 0) < 0 ||
-	    dup2(null, 1) < 0)
-		_exit(126);
-#ifndef HP_ASAN
-	if (dup2(null, 2) < 0)          /* nothing it writes reaches our log */
-		_exit(126);
-#endif
-	if (close_range(UPNP_HELPER_FD + 1, ~0U, 0) < 0)
-		_exit(126);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (P.nobody && (setgroups(0, NULL) < 0 || setgid(P.gid) < 0 || setuid(P.uid) < 0 ||
-			 setuid(0) == 0))
-		_exit(126);
-	/* After the switch: changing credentials clears it. */
-	if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent ||
-	    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
-		_exit(126);
-	execve(P.path, argv, envp);
-	_exit(127);
-}
-
 int upnp_proc_start(int *fd, pid_t *pid)
 {
-	pid_t parent = getpid();
-	int sv[2];
-
-	upnp_proc_prepare();
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
-		log_warn("upnp: socketpair");
-		return -1;
-	}
-	*pid = fork();
-	if (*pid < 0) {
-		log_warn("upnp: fork");
-		close(sv[0]);
-		close(sv[1]);
-		return -1;
-	}
-	if (*pid == 0)
-		exec_helper(sv[1], parent);
-	close(sv[1]);
-	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
-		log_warn("upnp: helper socket");
-		close(sv[0]);
-		upnp_proc_stop(*pid);
-		return -1;
-	}
-	*fd = sv[0];
-	log_debug("upnp: helper %d started (%s)", (int)*pid, P.path);
-	return 0;
+	return helper_proc_start(&P, fd, pid);
 }
 
 void upnp_proc_stop(pid_t pid)
 {
-	if (pid <= 0)
-		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	helper_proc_stop(pid);
 }

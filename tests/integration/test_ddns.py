@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from bed import children, wait_until
+
 DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
              "next_try_in", "error"}
 DYN_HOST = "www.dyn.example"
@@ -274,23 +276,100 @@ def test_reload_resets_a_changed_failed_entry(bed):
     assert not os.path.exists(os.path.join(d.state_dir, "ddns-dyn.json"))
 
 
-def maps_libcurl(d):
-    with open("/proc/%d/maps" % d.pid) as f:
+HELPER_IDLE = 20      # seconds: http.h HTTP_HELPER_IDLE_MS
+
+
+def maps_libcurl(pid):
+    with open("/proc/%d/maps" % pid) as f:
         return "/libcurl" in f.read()
 
 
-def test_http_stack_loaded_only_when_needed(bed):
-    """libcurl (and the ~25 libraries it brings) is loaded by the first HTTP provider,
-    also one that a reload adds; a daemon with only RFC 2136 never maps it."""
+def http_helpers(d):
+    out = []
+    for pid in children(d.pid):
+        try:
+            with open("/proc/%d/comm" % pid) as f:
+                if f.read().strip().startswith("homeport-http"):
+                    out.append(pid)
+        except FileNotFoundError:
+            pass
+    return out
+
+
+def test_http_stack_in_a_helper_only_while_needed(bed):
+    """libcurl (and the ~25 libraries it brings) never loads into homeportd: the first
+    HTTP request, also of an entry a reload adds, starts homeport-http-helper, which
+    has it; the daemon stops the helper HTTP_HELPER_IDLE_MS after the last request, and
+    the next request starts a new one."""
     d = bed.start_daemon(conf(bed, bed.ddns_section("home", "rfc2136", HOME_HOST, ttl=60)))
     wait_state(d, "home", "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip)
-    assert not maps_libcurl(d)
+    assert not maps_libcurl(d.pid)
+    assert http_helpers(d) == []
     d.write_conf(conf(bed, bed.ddns_section("home", "rfc2136", HOME_HOST, ttl=60), dyn(bed)))
     rc, out, err = d.ctl("reload")
     assert rc == 0, out + err
     wait_state(d, "dyn", "ok", pred=lambda e: e["published_ip"] == bed.gw_wan_ip)
-    assert maps_libcurl(d)
     assert bed.standin.ip_of(DYN_HOST) == bed.gw_wan_ip
+    first = http_helpers(d)
+    assert len(first) == 1 and maps_libcurl(first[0])
+    assert not maps_libcurl(d.pid)
+    wait_until(lambda: http_helpers(d) == [], timeout=HELPER_IDLE + 15,
+               what="the idle HTTP helper to be stopped")
+    assert "http: no request for 20 s" in d.logtext()
+    mark = bed.standin.mark()
+    rc, out, err = d.ctl("update", "dyn")
+    assert rc == 0, out + err
+    bed.standin.wait_log(1, since=mark, api="dyndns2")
+    wait_state(d, "dyn", "ok")
+    again = http_helpers(d)
+    assert len(again) == 1 and again != first
+    assert not maps_libcurl(d.pid)
+
+
+def test_http_helper_crash_is_a_temporary_error(bed):
+    """The HTTP helper dies during a request: the entry retries (a transport error,
+    not a failure), and the next request starts a new helper."""
+    bed.standin.slow(30, count=1, api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    bed.standin.wait_log(1, since=0, api="dyndns2")     # the request is at the server
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    os.kill(helper, signal.SIGKILL)
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+    bed.set_wan_ip("203.0.113.3")                # a new IP: sent at once
+    wait_state(d, "dyn", "ok", timeout=20, pred=lambda e: e["published_ip"] == "203.0.113.3")
+    assert http_helpers(d) not in ([], [helper])
+
+
+def test_hanging_http_helper_is_stopped(bed):
+    """A helper that stops answering (stopped here) cannot hold a request past its
+    timeout: the daemon kills it 5 s after the request's own timeout, the entry
+    retries, and the daemon answers all along."""
+    bed.standin.slow(30, count=1, api="dyndns2")
+    d = bed.start_daemon(conf(bed, dyn(bed, timeout="2")))
+    bed.standin.wait_log(1, since=0, api="dyndns2")
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    os.kill(helper, signal.SIGSTOP)
+    rc, out, err = d.ctl("status")
+    assert rc == 0, out + err
+    e = entry(wait_state(d, "dyn", "retrying", timeout=20), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+    assert "no answer from the HTTP helper about " in d.logtext()
+    assert helper not in http_helpers(d)
+
+
+def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
+    """The HTTP helper's environment holds libcurl's proxy variables from the daemon's
+    and nothing else; libcurl uses them (here a proxy that refuses: a temporary error)."""
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")
+    monkeypatch.setenv("HOMEPORT_SECRET_TEST", "not for the helper")
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "127.0.0.1" in e["error"], e
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    with open("/proc/%d/environ" % helper, "rb") as f:
+        assert f.read().split(b"\0")[:-1] == [b"https_proxy=http://127.0.0.1:9"]
+    assert dyn_requests(bed, 0) == []
 
 
 def test_once_publishes_and_exits(bed):

@@ -40,7 +40,8 @@ def test_install_paths_follow_prefix(tmp_path, prefix, init):
               "share/man/man8/homeportd.8", "share/man/man8/homeportctl.8",
               "lib/systemd/system/homeportd.service", "lib/systemd/system/homeport-metrics.service",
               "lib/systemd/system/homeport-metrics.timer", "lib/sysusers.d/homeport.conf",
-              "lib/tmpfiles.d/homeport.conf", "share/doc/homeport/examples/notify.conf.disabled"):
+              "lib/tmpfiles.d/homeport.conf", "share/doc/homeport/examples/notify.conf.disabled",
+              "libexec/homeport/homeport-upnp-helper", "libexec/homeport/homeport-http-helper"):
         assert os.path.join(p, f) in got, (f, got)
     assert "etc/homeport/homeport.conf" in got
     assert ("etc/init.d/homeportd" in got) == (init == "sysv")

@@ -188,6 +188,18 @@ static void on_stuck(void *arg)
 	ev_break();
 }
 
+/* build/tools/provtool uses build/homeport-http-helper. */
+static void helper_next_to(const char *argv0)
+{
+	char path[4096];
+	const char *slash = strrchr(argv0, '/');
+
+	if (!slash)
+		return;
+	snprintf(path, sizeof(path), "%.*s/../homeport-http-helper", (int)(slash - argv0), argv0);
+	http_helper_path(path);
+}
+
 int main(int argc, char **argv)
 {
 	const struct provider_preset *preset;
@@ -217,6 +229,7 @@ int main(int argc, char **argv)
 		set_key(&c, argv[i], eq + 1, &cancel_ms);
 	}
 	log_init(LOG_DEBUG, false);
+	helper_next_to(argv[0]);
 	if (ev_init() < 0)
 		return 3;
 	ops = c.ops;

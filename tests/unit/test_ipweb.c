@@ -137,12 +137,28 @@ static void start(const char *const *paths, size_t n, bool allow_http)
 	assert_int_equal(ipweb_start(&su, on_round, NULL), 0);
 }
 
+/* build/tests/test_ipweb uses build/homeport-http-helper. */
+static void use_built_helper(void)
+{
+	char self[4096], path[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	assert_true(n > 0);
+	self[n] = '\0';
+	slash = strrchr(self, '/');
+	assert_non_null(slash);
+	snprintf(path, sizeof(path), "%.*s/../homeport-http-helper", (int)(slash - self), self);
+	http_helper_path(path);
+}
+
 static int setup(void **state)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t len = sizeof(sa);
 
 	assert_int_equal(ev_init(), 0);
+	use_built_helper();
 	listen_fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	assert_true(listen_fd >= 0);
 	assert_int_equal(bind(listen_fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
