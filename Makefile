@@ -89,13 +89,13 @@ all: $(BUILD)/homeportd $(BUILD)/homeportctl $(BUILD)/homeport-upnp-helper \
 	$(BUILD)/homeport-http-helper $(TOOL_BINS)
 
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/helper
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -MP -c -o $@ $<
 
 $(BUILD)/obj/http-helper/%.o: src/http-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/http-helper
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -c -o $@ $<
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -MP -c -o $@ $<
 
 # homeportd looks for its UPnP helper next to itself, else in
 # $(LIBEXECDIR)/homeport as built: a new PREFIX or LIBEXECDIR rebuilds that.
