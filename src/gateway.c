@@ -57,6 +57,7 @@
 #define SHUTDOWN_MS 3500           /* gateway.h promises done within 4 s */
 #define RESTART_SETTLE_MS 300      /* let a restarted router open its HTTP port */
 #define ASK_GAP_MS 1000            /* announcements make us ask once a second at most */
+#define RESET_QUICK_GAP_MS 10000   /* ... but once in this long, at once after a reset */
 #define IP_RETRY_MS 2000           /* an external-IP read the gateway could not answer yet */
 #define IP_RETRIES 5               /* ... tried again this often, then at the next check */
 #define MAX_SLOTS MAPPING_MAX_BACKENDS
@@ -143,6 +144,8 @@ static struct {
 	/* announcements: what to do, and when it was last done */
 	unsigned ask;
 	int64_t asked_ms;
+	int64_t reset_same_ms;         /* an answer showed a reset, but the old IP */
+	int64_t reset_quick_ms;        /* the last ask that did not wait for the gap */
 	char hint_what[80];
 	unsigned hints;                /* announcements since the last action */
 	int64_t doubted_ms;            /* pinholes last added again on an announcement */
@@ -416,6 +419,9 @@ static void on_ip(void *arg, const struct gw_result *r)
 
 	s->ip_req = 0;
 	check_lost(s, r);
+	if (r->state_lost && r->outcome == GW_OK && G.ext_known &&
+	    strcmp(r->u.ext_ip, G.ext_ip) == 0)
+		G.reset_same_ms = ev_now_ms();
 	s->ip_outcome = r->outcome;
 	snprintf(s->ip, sizeof(s->ip), "%s", r->outcome == GW_OK ? r->u.ext_ip : "");
 	if (r->outcome != GW_OK) {
@@ -569,7 +575,23 @@ static void on_hint_timer(void *arg)
  * hint in a while. */
 static void schedule(unsigned ask)
 {
-	int64_t delay = G.asked_ms ? G.asked_ms + ASK_GAP_MS - ev_now_ms() : 0;
+	int64_t now = ev_now_ms();
+	int64_t delay = G.asked_ms ? G.asked_ms + ASK_GAP_MS - now : 0;
+
+	/* A router whose address changes resets and announces twice, the old
+	 * address first, the new one right after; asked between the two, it
+	 * can answer with the reset but the old address. The second
+	 * announcement is then worth an ask at once (once in a while: our own
+	 * answer showed the reset, but a hostile router could show one in
+	 * every answer). */
+	if ((ask & ASK_IP) && G.reset_same_ms && now - G.reset_same_ms < ASK_GAP_MS &&
+	    (!G.reset_quick_ms || now - G.reset_quick_ms >= RESET_QUICK_GAP_MS)) {
+		G.reset_same_ms = 0;
+		G.reset_quick_ms = now;
+		delay = 0;
+		if (ev_timer_armed(G.hint_timer))
+			ev_timer_arm(G.hint_timer, 0);
+	}
 
 	if ((ask & ASK_VERIFY) && delay < RESTART_SETTLE_MS)
 		delay = RESTART_SETTLE_MS;
