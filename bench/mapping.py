@@ -334,7 +334,8 @@ def main():
     rows = [
         ["homeportd, %d services mapped (all its processes)" % n, kb(M["d_rss"]), kb(M["d_priv"])],
         ["  main process only", kb(M["d_main_rss"]), ""],
-        ["homeportd, %d services + 1 dyndns2 entry" % n, kb(M["d_ddns_rss"]), kb(M["d_ddns_priv"])],
+        ["homeportd, %d services + 1 dyndns2 entry (HTTP helper running)" % n,
+         kb(M["d_ddns_rss"]), kb(M["d_ddns_priv"])],
         ["inadyn 2.10 idle, 1 dyndns2 host", kb(M["in_rss"]), kb(M["in_priv"])],
     ]
     common.table(["memory (median)", "VmRSS", "private"], rows)
