@@ -1001,6 +1001,17 @@ class Bed:
     def mac(self, host):
         return self.MAC6[host]
 
+    def drop_pinhole_rules(self):
+        """Delete the router's IPv6 pinhole rules behind miniupnpd's back (as a
+        firewall reload does); how many were deleted."""
+        p = self.run("gw", ["nft", "-a", "list", "chain", "inet", "filter", "miniupnpd"],
+                     check=True)
+        handles = re.findall(r"@nh,192,128 .* # handle (\d+)", p.stdout)
+        for h in handles:
+            self.run("gw", ["nft", "delete", "rule", "inet", "filter", "miniupnpd", "handle", h],
+                     check=True)
+        return len(handles)
+
     def pinholes(self):
         """The router's IPv6 pinholes, read from its nft chain:
         [{"proto", "int_ip", "port", "remote"}]"""

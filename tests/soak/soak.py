@@ -862,13 +862,7 @@ class Soak:
         return prefix
 
     def do_pinhole_lost(self):
-        b = self.bed
-        p = b.run("gw", ["nft", "-a", "list", "chain", "inet", "filter", "miniupnpd"], check=True)
-        handles = re.findall(r"@nh,192,128 .* # handle (\d+)", p.stdout)
-        for h in handles:
-            b.run("gw", ["nft", "delete", "rule", "inet", "filter", "miniupnpd", "handle", h],
-                  check=True)
-        return "%d pinhole rules deleted" % len(handles)
+        return "%d pinhole rules deleted" % self.bed.drop_pinhole_rules()
 
     def do_kill(self):
         self.events.append((now(), "kill", None))
