@@ -804,7 +804,9 @@ class Bed:
         v6 = ["addr add %s/%d dev %s nodad" % (self.gw_wan6_ip, self.wan6_net.prefixlen,
                                                self.gw_wan_if),
               "route replace ::/0 via %s" % self.wan6_ip] if self.ipv6 else []
-        self._ip_batch(["addr flush dev %s" % self.gw_wan_if,
+        # scope global: a router keeps its link-local address; without it the
+        # kernel cannot ask for the WAN neighbour when it forwards IPv6 replies
+        self._ip_batch(["addr flush dev %s scope global" % self.gw_wan_if,
                         "addr add %s/%d dev %s" % (ip, prefixlen, self.gw_wan_if),
                         "route replace default via %s" % gwy] + v6, self.ns.gw)
         self.gw_wan_ip = str(ip)
