@@ -169,7 +169,9 @@ struct gw_backend {
 	uint64_t (*discover)(gw_cb cb, void *arg);          /* OK: u.found */
 	uint64_t (*external_ip)(gw_cb cb, void *arg);       /* OK: u.ext_ip */
 	uint64_t (*map)(const struct gw_map_req *q, gw_cb cb, void *arg);        /* u.map */
-	uint64_t (*read_back)(const struct gw_map_req *q, gw_cb cb, void *arg);  /* GW_CAP_READ_BACK */
+	/* GW_CAP_READ_BACK. IPv6: whether the router still holds the pinhole
+	 * q->handle (OK / GW_NOT_FOUND); 0 when the backend cannot tell. */
+	uint64_t (*read_back)(const struct gw_map_req *q, gw_cb cb, void *arg);
 	uint64_t (*unmap)(const struct gw_map_req *q, gw_cb cb, void *arg);
 	void (*cancel)(uint64_t id);
 	void (*cancel_all)(void);

@@ -63,6 +63,8 @@ uint64_t upnp_delete_mapping(unsigned proto, uint16_t ext_port, gw_cb cb, void *
  * with the UniqueID in handle; delete: q->handle. */
 uint64_t upnp_add_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg);
 uint64_t upnp_delete_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg);
+/* CheckPinholeWorking: OK while the router holds q->handle, GW_NOT_FOUND once not. */
+uint64_t upnp_check_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg);
 void upnp_cancel(uint64_t id);
 void upnp_cancel_all(void);
 bool upnp_busy(void);                /* a request is queued or in flight */

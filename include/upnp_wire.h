@@ -62,6 +62,7 @@ enum upnp_wire_op {
 	UPNP_OP_DELETE,
 	UPNP_OP_PIN_ADD,             /* WANIPv6FirewallControl AddPinhole */
 	UPNP_OP_PIN_DEL,             /* DeletePinhole */
+	UPNP_OP_PIN_CHECK,           /* CheckPinholeWorking: does the router still hold it? */
 };
 
 struct upnp_wire_req {

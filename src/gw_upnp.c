@@ -111,7 +111,7 @@ static enum gw_outcome pinhole_outcome(const struct upnp_result *r, const struct
 	case 0:   return GW_FAULT;
 	case 606: return GW_REFUSED;
 	case 402:
-	case 704: return w->op == UPNP_OP_PIN_DEL ? GW_NOT_FOUND : GW_TEMPORARY;
+	case 704: return w->op == UPNP_OP_PIN_ADD ? GW_TEMPORARY : GW_NOT_FOUND;
 	default:  return GW_TEMPORARY;
 	}
 }
@@ -122,7 +122,7 @@ static enum gw_outcome upnp_outcome(const struct upnp_result *r, const struct up
 		return GW_OK;
 	if (r->status != UPNP_ST_ERROR)
 		return GW_GONE;                /* no IGD, no answer */
-	if (w->op == UPNP_OP_PIN_ADD || w->op == UPNP_OP_PIN_DEL)
+	if (w->op == UPNP_OP_PIN_ADD || w->op == UPNP_OP_PIN_DEL || w->op == UPNP_OP_PIN_CHECK)
 		return pinhole_outcome(r, w);
 	switch (r->upnp_code) {
 	case 0:   return GW_FAULT;         /* garbage, no HTTP answer */
@@ -166,6 +166,11 @@ static void fill_ok(const struct upnp_result *r, const struct upnp_wire_req *w,
 		g->u.map.confirmed = true;
 		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", w->addr6);
 		snprintf(g->u.map.handle, sizeof(g->u.map.handle), "%s", r->u.uid);
+		break;
+	case UPNP_OP_PIN_CHECK:
+		g->u.map.ext_port = g->u.map.int_port = w->int_port;
+		snprintf(g->u.map.int_host, sizeof(g->u.map.int_host), "%s", w->addr6);
+		snprintf(g->u.map.handle, sizeof(g->u.map.handle), "%s", w->uid);
 		break;
 	case UPNP_OP_GET:
 		g->u.map.ext_port = w->ext_port;
@@ -588,6 +593,13 @@ uint64_t upnp_delete_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg)
 	return r ? enqueue(r, cb, arg) : 0;
 }
 
+uint64_t upnp_check_pinhole(const struct gw_map_req *q, gw_cb cb, void *arg)
+{
+	struct ureq *r = q->handle[0] ? pinhole_req(UPNP_OP_PIN_CHECK, q) : NULL;
+
+	return r ? enqueue(r, cb, arg) : 0;
+}
+
 /* A stopped queue is all zeroes: nothing to cancel. */
 void upnp_cancel(uint64_t id)
 {
@@ -823,7 +835,9 @@ static uint64_t op_map(const struct gw_map_req *q, gw_cb cb, void *arg)
 
 static uint64_t op_read_back(const struct gw_map_req *q, gw_cb cb, void *arg)
 {
-	return q->family == GW_FAMILY_IPV4 ? upnp_get_mapping(q->proto, q->ext_port, cb, arg) : 0;
+	if (q->family == GW_FAMILY_IPV6)
+		return upnp_check_pinhole(q, cb, arg);
+	return upnp_get_mapping(q->proto, q->ext_port, cb, arg);
 }
 
 static uint64_t op_unmap(const struct gw_map_req *q, gw_cb cb, void *arg)

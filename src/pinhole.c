@@ -30,7 +30,7 @@
 #define PIN_LEASE_MAX 86400          /* IGD v2: 1 s .. 1 day */
 #define RENEW_MIN_MS 1000
 
-enum pin_op { PIN_NONE, PIN_ADD, PIN_DEL };
+enum pin_op { PIN_NONE, PIN_ADD, PIN_DEL, PIN_CHECK };
 
 struct pin {
 	struct pin *next;
@@ -416,6 +416,40 @@ static void add(struct pin *e, const char *addr)
 	}
 }
 
+/* The router answered whether it still holds e's pinhole. One lost
+ * behind our back (a firewall reload on the router, no announcement) is
+ * added again now rather than at the renewal. */
+static void on_checked(void *arg, const struct gw_result *r)
+{
+	struct pin *e = arg;
+
+	e->req = 0;
+	e->op = PIN_NONE;
+	if (r->outcome == GW_NOT_FOUND && e->owned) {
+		log_notice("pinhole %s/%s: the gateway no longer holds [%s]:%u (UniqueID %s): "
+			   "adding it again", e->service, proto_str(e->proto), e->addr, e->port,
+			   e->uid);
+		forget(e);
+	}
+	drive(e);
+}
+
+/* Ask whether the router still holds what e made, where the protocol can
+ * tell (UPnP CheckPinholeWorking; PCP cannot without renewing it). */
+static void check_held(struct pin *e)
+{
+	struct gw_map_req q;
+
+	e->via = e->made_via;
+	if (!e->via || !e->via->read_back || !(e->via->caps & GW_CAP_READ_BACK) ||
+	    e->via != P.gw.be || !fill_req(e, &q, e->addr))
+		return;
+	e->op = PIN_CHECK;
+	e->req = e->via->read_back(&q, on_checked, e);
+	if (!e->req)
+		e->op = PIN_NONE;
+}
+
 /* ---- driving ---------------------------------------------------------- */
 
 static bool dying_in_flight(void)
@@ -730,12 +764,16 @@ void pinhole_doubt_all(void)
 
 void pinhole_verify_all(void)
 {
-	for (struct pin *e = P.head; e; e = e->next)
-		if (e->op == PIN_NONE) {
-			if (e->state != MAP_MAPPED)
-				e->failures = 0;
+	for (struct pin *e = P.head; e; e = e->next) {
+		if (e->op != PIN_NONE || P.shutting_down)
+			continue;
+		if (e->state != MAP_MAPPED) {
+			e->failures = 0;
 			drive(e);
+		} else if (e->owned && !e->stale && !e->twin && P.up) {
+			check_held(e);
 		}
+	}
 }
 
 static void check_shutdown_done(void)

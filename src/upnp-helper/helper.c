@@ -610,6 +610,26 @@ static void do_pin_del(const struct upnp_wire_req *q, struct upnp_result *r)
 	ClearNameValueList(&pdata);
 }
 
+/* Does the router still hold the pinhole? CheckPinholeWorking answers
+ * 709 NoTrafficReceived for one that exists but passed nothing yet: held
+ * all the same. */
+static void do_pin_check(const struct upnp_wire_req *q, struct upnp_result *r)
+{
+	struct UPNParg args[] = { { "UniqueID", (char *)q->uid }, { NULL, NULL } };
+	struct NameValueParserData pdata;
+
+	memset(&pdata, 0, sizeof(pdata));
+	if (!uid_valid(q->uid))
+		fail(r, UPNP_ST_ERROR, "CheckPinholeWorking: invalid UniqueID");
+	else if (!pinhole_call(q, "CheckPinholeWorking", args, r, &pdata) &&
+		 r->upnp_code == 709) {
+		r->status = UPNP_ST_OK;
+		r->upnp_code = 0;
+		r->error[0] = '\0';
+	}
+	ClearNameValueList(&pdata);
+}
+
 static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 {
 	struct upnp_result *r = &p->res;
@@ -637,6 +657,7 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 	case UPNP_OP_DELETE: do_delete(q, r); break;
 	case UPNP_OP_PIN_ADD: do_pin_add(q, r); break;
 	case UPNP_OP_PIN_DEL: do_pin_del(q, r); break;
+	case UPNP_OP_PIN_CHECK: do_pin_check(q, r); break;
 	default: fail(r, UPNP_ST_ERROR, "unknown request %u", q->op); break;
 	}
 }

@@ -44,6 +44,24 @@ def test_bed_ipv6_routed_and_closed_until_pinhole(make_bed):
     assert not b.reaches(8080)
 
 
+def test_bed_ipv6_forwarding_survives_a_wan_ip_change(make_bed):
+    """A new WAN IPv4 address leaves the router's IPv6 as it was: its WAN link-local
+    address stays, so it can still ask for its WAN neighbour when it forwards a
+    reply (the soak once lost IPv6 for good after a WAN change and a while with no
+    traffic: the bed had flushed that address)."""
+    b = v6bed(make_bed)
+    p = upnpc6(b, "-A", "", "0", b.lan6_ip, 8080, "tcp", 600)
+    assert "Pinhole ID" in p.stdout, p.stdout + p.stderr
+    assert "host=lan " in (b.tcp_probe(b.lan6_ip, 8080) or "")   # the WAN knows the router
+    b.set_wan_ip("203.0.113.77")
+    ll = b.run("gw", ["ip", "-6", "addr", "show", "dev", b.gw_wan_if, "scope", "link"]).stdout
+    assert "inet6 fe80::" in ll, ll
+    # the router forgets its WAN neighbour (as it does after a quiet while) and must
+    # ask for it again to forward the reply
+    b.run("gw", ["ip", "-6", "neigh", "flush", "dev", b.gw_wan_if], check=True)
+    assert "host=lan " in (b.tcp_probe(b.lan6_ip, 8080) or "")
+
+
 def test_bed_ipv6_pinhole_rules_of_the_router(make_bed):
     """What TESTBED.md says of miniupnpd 2.3.1, checked here so the daemon's tests
     can rely on it: another host's address and ports below 1024 are refused (606)."""
@@ -320,6 +338,41 @@ def test_router_reboot_pinholes_back(make_bed):
         d.logtext()[-3000:]
     assert wait_until(lambda: b.reaches6(8080), timeout=5, what="IPv6 traffic through it")
     assert entry(d.status(), "web", "ipv6")["state"] == "mapped"
+
+
+def test_pinhole_deleted_by_another_program_back_at_the_next_check(make_bed):
+    """Another program on this host deletes the daemon's pinhole (miniupnpd lets
+    the pinhole's own address do that) while the IPv4 mapping stays: the check
+    every check_interval asks the router about the pinhole (CheckPinholeWorking),
+    learns it is gone and adds it again, long before its renewal (half of the
+    1 h lease). A pinhole the router holds is only asked about, never added
+    again."""
+    b = v6bed(make_bed)
+    d = b.start_daemon(b.gateway_conf("upnp", lease="1h", check_interval="10s"),
+                       dropins={"web.conf": web(b)})
+    wait_entry(d, "web", "ipv6", "mapped")
+    assert b.reaches6(8080)
+    time.sleep(1.5)                          # the first BOOTID's look is over
+    mark = os.path.getsize(b.miniupnpd_log)
+    time.sleep(10)                           # a check of a pinhole that is there
+    with open(b.miniupnpd_log, errors="replace") as f:
+        f.seek(mark)
+        seen = f.read()
+    assert "CheckPinholeWorking" in seen
+    assert "AddPinhole" not in seen, "a pinhole the router holds was added again"
+    with open(os.path.join(d.state_dir, "mappings.json")) as f:
+        uid = next(r["handle"] for r in __import__("json").load(f)["mappings"]
+                   if r.get("family") == "ipv6")
+    p = upnpc6(b, "-D", uid)
+    assert p.returncode == 0 and b.pinholes() == [], p.stdout + p.stderr
+    assert not b.reaches6(8080)
+    assert wait_until(lambda: b.reaches6(8080), timeout=15, what="the pinhole back"), \
+        d.logtext()[-3000:]
+    log = d.logtext()
+    assert "no longer holds" in log and "re-creating every mapping" not in log
+    assert len(b.pinholes()) == 1 and b.reaches(18080)
+    s6 = entry(d.status(), "web", "ipv6")
+    assert s6["state"] == "mapped" and s6["expires_in"] > 3000
 
 
 SPOOF = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools",

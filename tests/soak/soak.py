@@ -25,7 +25,8 @@ everything holds again, checked from outside the daemon:
   renumber      the LAN moves to a new IPv6 prefix (old addresses deprecated, removed
                 at the next renumbering): pinholes and AAAA must follow
   pinhole_lost  the router's IPv6 pinhole rules vanish behind the daemon's back (it
-                cannot ask for them: they come back at the next renewal, half the lease)
+                cannot ask for them: miniupnpd still answers that it holds them; they come
+                back at the next renewal, half the lease)
 
 Checks after every round (deadlines are generous; speeds are reported, never
 asserted):
