@@ -7,7 +7,7 @@
     HOMEPORT_BUILD=build/san python3 tests/soak/soak.py --rounds 20   (ASan/UBSan build)
 
 Set-up: homeportd in the bed's LAN namespace, [gateway] protocol auto with
-check_interval 10s and lease 2m, 20 services (tcp, udp, both) mapped to echo
+check_interval 10s and lease 2m (--lease), 20 services (tcp, udp, both) mapped to echo
 ports on this host, three DDNS entries: rfc2136 on the bed's BIND, dyndns2 and
 cloudflare on the HTTPS stand-in (timeout 5s).
 
@@ -118,8 +118,9 @@ def fmt_s(x):
 
 class Soak:
     def __init__(self, bed, seed=1, rounds=24, mode="short", wrapper=(), slow_factor=1.0,
-                 max_failures=3, out=sys.stdout, verbose=False, minutes=0):
+                 max_failures=3, out=sys.stdout, verbose=False, minutes=0, lease="2m"):
         self.bed = bed
+        self.lease = lease
         self.minutes = minutes
         self.seed = seed
         self.rng = random.Random(seed)
@@ -175,7 +176,7 @@ class Soak:
     def main_conf(self):
         b = self.bed
         return ("[daemon]\nlog_level = info\n" +
-                b.gateway_conf("auto", check_interval="10s", lease="2m") +
+                b.gateway_conf("auto", check_interval="10s", lease=self.lease) +
                 b.ddns_section("rfc", "rfc2136", self.rfc_hosts, ttl=60, records="A, AAAA") +
                 b.ddns_section("dyn", "dyndns2", DYN_HOSTS, timeout="%ds" % HTTP_TIMEOUT) +
                 b.ddns_section("cf", "cloudflare", CF_HOSTS, timeout="%ds" % HTTP_TIMEOUT))
@@ -1064,6 +1065,8 @@ def main(argv=None):
     ap.add_argument("--max-failures", type=int, default=5)
     ap.add_argument("--minutes", type=float, default=0,
                     help="start no round after this many minutes (0: no limit)")
+    ap.add_argument("--lease", default="2m",
+                    help="the services' lease (pinhole_lost recovers at half of it)")
     ap.add_argument("-v", "--verbose", action="store_true")
     a = ap.parse_args(argv)
     seed = a.seed if a.seed is not None else int(time.time()) % 100000
@@ -1086,12 +1089,12 @@ def main(argv=None):
         os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         slow = max(slow, 1.5)
-    print("soak: seed %d, %d rounds (rerun: %s --rounds %d --seed %d%s%s)"
+    print("soak: seed %d, %d rounds (rerun: %s --rounds %d --seed %d%s%s%s)"
           % (seed, a.rounds, sys.argv[0], a.rounds, seed, " --valgrind" if a.valgrind else "",
-             " --san" if a.san else ""))
+             " --san" if a.san else "", " --lease " + a.lease if a.lease != "2m" else ""))
     with Bed(echo_ports=(8080, 8081), ipv6=True) as bed:
         s = run_on_bed(bed, seed=seed, rounds=a.rounds, mode="long" if a.long else "short",
-                       minutes=a.minutes,
+                       minutes=a.minutes, lease=a.lease,
                        wrapper=wrapper, slow_factor=slow, max_failures=a.max_failures,
                        verbose=a.verbose)
         if s["failures"]:
