@@ -589,6 +589,8 @@ static void schedule(unsigned ask)
 		G.reset_same_ms = 0;
 		G.reset_quick_ms = now;
 		delay = 0;
+		log_debug("gateway: announced again right after an answer with the "
+			  "router's reset but its old address: asking at once");
 		if (ev_timer_armed(G.hint_timer))
 			ev_timer_arm(G.hint_timer, 0);
 	}

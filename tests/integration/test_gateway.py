@@ -199,6 +199,36 @@ def test_wan_ip_change_is_announced(bed):
     assert bed.reaches(18080, "tcp", ip=new_ip)
 
 
+TWO_NOTICES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                           "tools", "natpmp_two_notices.py")
+
+
+def test_natpmp_second_notice_of_an_address_change_asked_at_once(make_bed):
+    """miniupnpd announces an address change twice, its old address first; asked
+    between the two it answers with its reset epoch but the old address. The
+    second notice must then be asked about at once, not after the 1 s that
+    announcements otherwise wait between asks (a stand-in router that does
+    exactly that, the real one does it only sometimes)."""
+    b = make_bed(upnp=False, natpmp=False, bind=False, standin=False)
+    old, new = "203.0.113.50", "203.0.113.51"
+    p = b.popen("gw", [sys.executable, TWO_NOTICES, b.gw_lan_ip, old, new], label="two-notices")
+    assert wait_until(lambda: "PORT 5351" in open(p.log).read(), timeout=10)
+    d = b.start_daemon("[gateway]\nprotocol = natpmp\ncheck_interval = 1h\n",
+                       dropins={"web.conf": web(b)})
+    d.wait_for(lambda st: st["gateway"]["external_ip"] == old, timeout=10)
+    wait_svc(d, "web", "mapped")
+    time.sleep(1.2)                      # past the gap after the start's own asks
+    os.kill(p.pid, signal.SIGUSR1)
+    d.wait_for(lambda st: st["gateway"]["external_ip"] == new, timeout=10)
+    d.wait_log("asking at once")
+    log = open(p.log).read()
+    t2 = float(re.search(r"NOTICE n=2 ip=%s t=(\S+)" % re.escape(new), log).group(1))
+    asks = [float(t) for t in re.findall(r"REQ op=0 t=(\S+)", log) if float(t) > t2]
+    assert asks, log
+    print("asked %.0f ms after the second notice" % ((asks[0] - t2) * 1000))
+    assert d.stop() == 0
+
+
 def test_cgnat_wan_is_not_public(bed):
     d = bed.start_daemon(bed.gateway_conf("upnp", check_interval="1h"),
                          dropins={"web.conf": web(bed)})
