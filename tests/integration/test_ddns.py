@@ -13,11 +13,12 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
-from bed import children, wait_until
+from bed import build_dir, children, wait_until
 
 DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
              "next_try_in", "error"}
@@ -370,6 +371,50 @@ def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
     with open("/proc/%d/environ" % helper, "rb") as f:
         assert f.read().split(b"\0")[:-1] == [b"https_proxy=http://127.0.0.1:9"]
     assert dyn_requests(bed, 0) == []
+
+
+HTTP_HELPER = os.path.join(build_dir(), "homeport-http-helper")
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+
+
+def test_http_helper_is_confined(bed):
+    """The HTTP helper the daemon runs is under its seccomp filter (http_sandbox.h),
+    with NO_NEW_PRIVS, and has no file open: only its socket to the daemon, the
+    event loop's signalfd and libcurl's sockets."""
+    bed.standin.slow(30, count=1, api="dyndns2")         # keep the helper running
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    bed.standin.wait_log(1, since=0, api="dyndns2")
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    st = proc_status(helper)
+    assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2", st
+    assert os.path.realpath("/proc/%d/exe" % helper) == os.path.realpath(HTTP_HELPER)
+    fds = {int(x): os.readlink("/proc/%d/fd/%s" % (helper, x))
+           for x in os.listdir("/proc/%d/fd" % helper)}
+    assert all(fds[n] == "/dev/null" for n in (0, 1)), fds
+    assert fds[3].startswith("socket:"), fds
+    assert all(t.startswith(("socket:", "anon_inode:")) for n, t in fds.items() if n > 2), fds
+
+
+def test_http_helper_sandbox_refuses_what_it_never_needs():
+    """homeport-http-helper --check-sandbox: files read-only, name lookups and threads
+    work; writing a file, a process, a program, ptrace, a Unix socket are refused."""
+    for user in ([], ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]):
+        r = subprocess.run(user + [HTTP_HELPER, "--check-sandbox"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for line in ("open /etc/hosts read-only: allowed (ok)",
+                     "open /dev/null for writing: Operation not permitted (ok)",
+                     "resolve localhost: allowed (ok)",
+                     "32 resolver threads at once: allowed (ok)",
+                     "start a process: Operation not permitted (ok)",
+                     "execve /bin/true: Operation not permitted (ok)",
+                     "unix socket: Operation not permitted (ok)"):
+            assert line in r.stdout, r.stdout
+        assert "WRONG" not in r.stdout
 
 
 def test_once_publishes_and_exits(bed):
