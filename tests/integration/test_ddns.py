@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from bed import build_dir, children, wait_until
+from bed import Daemon, build_dir, children, wait_until
 
 DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
              "next_try_in", "error"}
@@ -356,7 +356,59 @@ def test_hanging_http_helper_is_stopped(bed):
     e = entry(wait_state(d, "dyn", "retrying", timeout=20), "dyn")
     assert "the HTTP helper ended" in e["error"], e
     assert "no answer from the HTTP helper about " in d.logtext()
-    assert helper not in http_helpers(d)
+    wait_until(lambda: helper not in http_helpers(d), what="the stopped helper to be reaped")
+
+
+def proc_state(pid):
+    try:
+        return proc_status(pid)["State"].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def with_fake_http_helper(bed, script, conf_text):
+    """A daemon from a copy of homeportd whose HTTP helper is the shell script given
+    (it is found next to the program), started."""
+    tree = bed.path("fake-helper")
+    os.makedirs(tree)
+    shutil.copy(os.path.join(build_dir(), "homeportd"), tree)
+    with open(os.path.join(tree, HTTP_HELPER_NAME), "w") as f:
+        f.write("#!/bin/sh\n" + script)
+    os.chmod(os.path.join(tree, HTTP_HELPER_NAME), 0o755)
+    d = Daemon(bed, conf_text)
+    bed._daemons.append(d)             # stopped and cleaned up with the bed
+    d.homeportd = os.path.join(tree, "homeportd")
+    return d.start()
+
+
+def test_helper_ignoring_sigterm_is_killed_while_the_daemon_answers(bed):
+    """Stopping a helper never blocks the loop: a helper that ignores SIGTERM (a
+    script that never answers) is still running after the daemon's SIGTERM while
+    `homeportctl status` answers; it is killed a second later and reaped (no zombie),
+    and the entry retries."""
+    mark = bed.path("got-sigterm")
+    d = with_fake_http_helper(
+        bed, "trap 'echo $$ >> %s' TERM\nwhile :; do /bin/sleep 0.1; done\n" % mark,
+        conf(bed, dyn(bed, timeout="1")))
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    wait_until(lambda: os.path.exists(mark), timeout=30, what="the daemon's SIGTERM")
+    rc, out, err = d.ctl("status")
+    assert rc == 0, out + err
+    assert proc_state(helper) not in (None, "Z"), "the helper ended before status answered"
+    wait_until(lambda: helper not in http_helpers(d), what="the helper to be killed and reaped")
+    assert proc_state(helper) is None
+    assert "http: helper %d did not end on SIGTERM: killed" % helper in d.logtext()
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+
+
+def test_helper_that_cannot_confine_itself_is_reported(bed):
+    """A helper that ends with a status of its own (3: it could not confine itself)
+    is named in the log with it, and the entry retries."""
+    d = with_fake_http_helper(bed, "exit 3\n", conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+    d.wait_log("exited with status 3 (it could not confine itself)")
 
 
 def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
@@ -373,7 +425,8 @@ def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
     assert dyn_requests(bed, 0) == []
 
 
-HTTP_HELPER = os.path.join(build_dir(), "homeport-http-helper")
+HTTP_HELPER_NAME = "homeport-http-helper"
+HTTP_HELPER = os.path.join(build_dir(), HTTP_HELPER_NAME)
 
 
 def proc_status(pid):
