@@ -53,7 +53,7 @@ HP_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude \
 	-DHP_HELPER_DIR='"$(LIBEXECDIR)/homeport"'
 HP_LIBS   := $(shell $(PKG_CONFIG) --libs $(LINK_PKGS)) -lnatpmp
 HELPER_LIBS := $(shell $(PKG_CONFIG) --libs $(HELPER_PKGS))
-HTTP_HELPER_LIBS := $(shell $(PKG_CONFIG) --libs libcurl jansson)
+HTTP_HELPER_LIBS := $(shell $(PKG_CONFIG) --libs libcurl jansson libseccomp)
 
 ifeq ($(SAN),1)
 BUILD := $(BUILD)/san
@@ -65,12 +65,15 @@ HP_LDFLAGS += -pie -Wl,-z,relro,-z,now
 endif
 
 CTL_SRCS    := src/homeportctl.c
+# The helpers' common seccomp sandbox (libseccomp): linked into both.
+SANDBOX_OBJS := $(patsubst src/sandbox/%.c,$(BUILD)/obj/sandbox/%.o,$(wildcard src/sandbox/*.c))
 HELPER_SRCS := $(wildcard src/upnp-helper/*.c)
-HELPER_OBJS := $(patsubst src/upnp-helper/%.c,$(BUILD)/obj/helper/%.o,$(HELPER_SRCS))
+HELPER_OBJS := $(patsubst src/upnp-helper/%.c,$(BUILD)/obj/helper/%.o,$(HELPER_SRCS)) \
+	$(SANDBOX_OBJS)
 # The HTTP helper: its own files and the few daemon modules it shares.
 HTTP_HELPER_OBJS := $(patsubst src/http-helper/%.c,$(BUILD)/obj/http-helper/%.o,\
 	$(wildcard src/http-helper/*.c)) \
-	$(addprefix $(BUILD)/obj/,ev.o log.o util.o http_wire.o)
+	$(addprefix $(BUILD)/obj/,ev.o log.o util.o http_wire.o) $(SANDBOX_OBJS)
 DAEMON_SRCS := $(filter-out $(CTL_SRCS),$(wildcard src/*.c))
 DAEMON_OBJS := $(patsubst src/%.c,$(BUILD)/obj/%.o,$(DAEMON_SRCS))
 LIB_OBJS    := $(filter-out $(BUILD)/obj/main.o,$(DAEMON_OBJS))
@@ -97,6 +100,9 @@ $(BUILD)/obj/helper/%.o: src/upnp-helper/%.c $(wildcard include/*.h) | $(BUILD)/
 $(BUILD)/obj/http-helper/%.o: src/http-helper/%.c $(wildcard include/*.h) | $(BUILD)/obj/http-helper
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -MP -c -o $@ $<
 
+$(BUILD)/obj/sandbox/%.o: src/sandbox/%.c $(wildcard include/*.h) | $(BUILD)/obj/sandbox
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) -MMD -MP -c -o $@ $<
+
 # homeportd looks for its UPnP helper next to itself, else in
 # $(LIBEXECDIR)/homeport as built: a new PREFIX or LIBEXECDIR rebuilds that.
 $(BUILD)/obj/helper_proc.o: $(BUILD)/libexecdir
@@ -109,8 +115,8 @@ FORCE:
 $(BUILD)/homeport-upnp-helper: $(HELPER_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HELPER_LIBS)
 
-# The process that speaks HTTP(S): libcurl, run while requests are pending
-# (homeportd execs it, see http.c).
+# The process that speaks HTTP(S): libcurl and libseccomp, run while
+# requests are pending (homeportd execs it, see http.c).
 $(BUILD)/homeport-http-helper: $(HTTP_HELPER_OBJS)
 	$(CC) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $^ $(HTTP_HELPER_LIBS)
 
@@ -130,7 +136,7 @@ $(BUILD)/tools/%: tests/tools/%.c $(LIB_OBJS) | $(BUILD)/tools
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(HP_CFLAGS) $(LDFLAGS) $(HP_LDFLAGS) -o $@ $< \
 		$(LIB_OBJS) $(HP_LIBS) $(HELPER_LIBS)
 
-$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/obj/http-helper $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
+$(BUILD)/obj $(BUILD)/obj/helper $(BUILD)/obj/http-helper $(BUILD)/obj/sandbox $(BUILD)/tests $(BUILD)/tools build/fuzz/obj:
 	mkdir -p $@
 
 # Unit tests run from the tree root so they find tests/ data files.
@@ -258,4 +264,5 @@ deb:
 clean:
 	rm -rf build
 
--include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d $(BUILD)/obj/http-helper/*.d)
+-include $(wildcard $(BUILD)/obj/*.d $(BUILD)/obj/helper/*.d $(BUILD)/obj/http-helper/*.d \
+	$(BUILD)/obj/sandbox/*.d)

@@ -15,9 +15,11 @@
 
 #include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 #define HELPER_PROC_FD 3             /* the helper's end of the socketpair */
+#define HELPER_PROC_GRACE_MS 1000    /* from SIGTERM to SIGKILL */
 
 struct helper_proc {
 	const char *name;            /* program file name */
@@ -39,7 +41,14 @@ void helper_proc_set_path(struct helper_proc *p, const char *path);
 /* Start one: 0 with *fd (ours, non-blocking, close-on-exec) and *pid;
  * -1 (logged) otherwise. */
 int  helper_proc_start(struct helper_proc *p, int *fd, pid_t *pid);
-/* Kill and reap it. */
-void helper_proc_stop(pid_t pid);
+/* End it without waiting: SIGTERM now, SIGKILL HELPER_PROC_GRACE_MS later
+ * if it is still there; it is reaped from the loop when it ends, and why
+ * it ended is logged when that is not our signal (an exit status of its
+ * own: 3, it could not confine itself). */
+void helper_proc_stop(const struct helper_proc *p, pid_t pid);
+/* At the end, before ev_fini(): kill and reap those still ending. */
+void helper_proc_reap_all(void);
+/* How many are ending (stopped, not reaped yet). */
+size_t helper_proc_ending(void);
 
 #endif

@@ -22,7 +22,7 @@ const char *upnp_proc_path(void);
 /* Start a helper: 0 with *fd (ours, non-blocking, close-on-exec) and
  * *pid; -1 (logged) otherwise. */
 int  upnp_proc_start(int *fd, pid_t *pid);
-/* Kill and reap it. */
+/* End it; reaped from the loop (helper_proc_stop()). */
 void upnp_proc_stop(pid_t pid);
 
 #endif

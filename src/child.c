@@ -4,7 +4,7 @@
  * memory, which matters under ASan) does the set-up in the child: a new
  * session (setsid), signals back to default and unblocked (the daemon
  * blocks its own for signalfd), fds 0-2 only, chdir "/". Its exit is seen
- * through a pidfd in the loop. Before the exited leader is reaped its
+ * from the loop (pidwatch.h). Before the exited leader is reaped its
  * process group is killed: a zombie keeps its pid, so the group id cannot
  * have been reused by then. */
 #include <errno.h>
@@ -13,26 +13,24 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/pidfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "child.h"
 #include "ev.h"
 #include "log.h"
+#include "pidwatch.h"
 #include "util.h"
-
-#define POLL_FALLBACK_MS 50       /* no pidfd (old kernel): look this often */
 
 struct child {
 	pid_t pid;
-	int pidfd;                     /* -1: polled with a timer */
+	struct pidwatch *watch;
 	int out_fd;                    /* read end of stdout+stderr, -1 at EOF */
 	char out[CHILD_OUTPUT_MAX + 1];
 	size_t out_len, out_lost;
 	bool timed_out;
 	int64_t started_ms;
-	struct ev_timer *deadline, *poll;
+	struct ev_timer *deadline;
 	child_done_cb done;
 	void *arg;
 };
@@ -72,12 +70,8 @@ static void on_output(int fd, short revents, void *arg)
 static void child_free(struct child *c)
 {
 	close_output(c);
-	if (c->pidfd >= 0) {
-		ev_fd_del(c->pidfd);
-		close(c->pidfd);
-	}
+	pidwatch_free(c->watch);
 	ev_timer_free(c->deadline);
-	ev_timer_free(c->poll);
 	free(c);
 }
 
@@ -90,14 +84,6 @@ static int reap(struct child *c)
 	while (waitpid(c->pid, &status, 0) < 0 && errno == EINTR)
 		;
 	return status;
-}
-
-static bool exited(const struct child *c)
-{
-	siginfo_t si = { 0 };
-
-	return waitid(P_PID, (id_t)c->pid, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	       si.si_pid == c->pid;
 }
 
 static void finish(struct child *c)
@@ -115,19 +101,9 @@ static void finish(struct child *c)
 	child_free(c);
 }
 
-static void on_pidfd(int fd, short revents, void *arg)
+static void on_exit_seen(void *arg)
 {
 	finish(arg);
-}
-
-static void on_poll(void *arg)
-{
-	struct child *c = arg;
-
-	if (exited(c))
-		finish(c);
-	else
-		ev_timer_arm(c->poll, POLL_FALLBACK_MS);
 }
 
 static void on_deadline(void *arg)
@@ -166,25 +142,13 @@ static int spawn(struct child *c, char *const argv[], char *const envp[], int ou
 	return rc;
 }
 
-static void watch(struct child *c)
-{
-	c->pidfd = pidfd_open(c->pid, 0);
-	if (c->pidfd >= 0 && ev_fd_add(c->pidfd, POLLIN, on_pidfd, c) == 0)
-		return;
-	if (c->pidfd >= 0)
-		close(c->pidfd);
-	c->pidfd = -1;
-	c->poll = ev_timer_new(on_poll, c);
-	ev_timer_arm(c->poll, POLL_FALLBACK_MS);
-}
-
 struct child *child_start(char *const argv[], char *const envp[], uint32_t timeout_s,
 			  child_done_cb done, void *arg)
 {
 	struct child *c = xcalloc(1, sizeof(*c));
 	int pipefd[2], rc;
 
-	c->pidfd = c->out_fd = -1;
+	c->out_fd = -1;
 	c->done = done;
 	c->arg = arg;
 	if (pipe2(pipefd, O_CLOEXEC) < 0) {
@@ -206,7 +170,7 @@ struct child *child_start(char *const argv[], char *const envp[], uint32_t timeo
 		close_output(c);
 	c->deadline = ev_timer_new(on_deadline, c);
 	ev_timer_arm(c->deadline, (int64_t)timeout_s * 1000);
-	watch(c);
+	c->watch = pidwatch_new(c->pid, on_exit_seen, c);
 	return c;
 }
 

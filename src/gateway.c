@@ -46,6 +46,7 @@
 #include "event.h"
 #include "gateway.h"
 #include "gw_backend.h"
+#include "hintgap.h"
 #include "homeport.h"
 #include "ipsource.h"
 #include "log.h"
@@ -107,7 +108,7 @@ struct gw_conf {                   /* own copy: the config is freed after apply 
 
 enum todo { TODO_LOST = 1, TODO_REMAP = 2 };
 
-/* What announcements (hints) make us do, rate-limited (hint_timer). */
+/* What announcements (hints) make us do, rate-limited (G.ask_gap). */
 enum ask { ASK_IP = 1, ASK_VERIFY = 2 };
 
 #define IGNORED_REMEMBERED 8
@@ -143,9 +144,9 @@ static struct {
 
 	/* announcements: what to do, and when it was last done */
 	unsigned ask;
-	int64_t asked_ms;
+	struct hintgap ask_gap;        /* the rate-limited action on announcements, a look again */
 	int64_t reset_same_ms;         /* an answer showed a reset, but the old IP */
-	int64_t reset_quick_ms;        /* the last ask that did not wait for the gap */
+	struct hintgap reset_quick;    /* the last ask that did not wait for the gap */
 	char hint_what[80];
 	unsigned hints;                /* announcements since the last action */
 	int64_t doubted_ms;            /* pinholes last added again on an announcement */
@@ -156,7 +157,6 @@ static struct {
 	char lost_why[200], remap_why[200];
 	struct ev_timer *timer;        /* up: next check; unreachable: retry; stopping: limit */
 	struct ev_timer *kick;         /* the deferred work */
-	struct ev_timer *hint_timer;   /* the rate-limited action on announcements, a look again */
 	void (*done)(void *arg);
 	void *done_arg;
 	int stopping_parts;            /* mappings and pinholes still being deleted */
@@ -336,8 +336,7 @@ static void cancel_ip(void)
 static void ask_later(unsigned ask, int64_t ms)
 {
 	G.ask |= ask;
-	if (!ev_timer_armed(G.hint_timer))
-		ev_timer_arm(G.hint_timer, ms > 0 ? ms : 0);
+	hintgap_arm(&G.ask_gap, ms);
 }
 
 /* Two protocols of the one gateway name different external IPs: one of
@@ -357,7 +356,7 @@ static void disagree(const struct slot *a, const struct slot *b)
 	G.last_check_ms = ev_now_ms();
 	if (G.hooks.ip_disputed)
 		G.hooks.ip_disputed();
-	if (!G.disagree_again && !ev_timer_armed(G.hint_timer)) {
+	if (!G.disagree_again && !hintgap_due(&G.ask_gap)) {
 		G.disagree_again = true;
 		ask_later(ASK_IP, ASK_GAP_MS);
 	}
@@ -565,7 +564,7 @@ static void on_hint_timer(void *arg)
 		doubt_pinholes();
 	}
 	G.hints = 0;
-	G.asked_ms = ev_now_ms();
+	hintgap_ran(&G.ask_gap);
 	check_ip();
 }
 
@@ -576,7 +575,7 @@ static void on_hint_timer(void *arg)
 static void schedule(unsigned ask)
 {
 	int64_t now = ev_now_ms();
-	int64_t delay = G.asked_ms ? G.asked_ms + ASK_GAP_MS - now : 0;
+	int64_t delay = hintgap_wait(&G.ask_gap);
 
 	/* A router whose address changes resets and announces twice, the old
 	 * address first, the new one right after; asked between the two, it
@@ -585,14 +584,12 @@ static void schedule(unsigned ask)
 	 * answer showed the reset, but a hostile router could show one in
 	 * every answer). */
 	if ((ask & ASK_IP) && G.reset_same_ms && now - G.reset_same_ms < ASK_GAP_MS &&
-	    (!G.reset_quick_ms || now - G.reset_quick_ms >= RESET_QUICK_GAP_MS)) {
+	    hintgap_take(&G.reset_quick)) {
 		G.reset_same_ms = 0;
-		G.reset_quick_ms = now;
 		delay = 0;
 		log_debug("gateway: announced again right after an answer with the "
 			  "router's reset but its old address: asking at once");
-		if (ev_timer_armed(G.hint_timer))
-			ev_timer_arm(G.hint_timer, 0);
+		hintgap_hurry(&G.ask_gap);
 	}
 
 	if ((ask & ASK_VERIFY) && delay < RESTART_SETTLE_MS)
@@ -861,7 +858,7 @@ static void discover(void)
 		return;
 	cancel_ip();
 	stop_all();
-	ev_timer_disarm(G.hint_timer);
+	hintgap_disarm(&G.ask_gap);
 	G.ask = G.ip_tries = 0;
 	G.disagree = G.disagree_again = false;
 	find_trusted();
@@ -921,7 +918,8 @@ int gateway_init(const struct hp_config *cfg, const struct gateway_hooks *hooks)
 		G.slots[G.n_slots++].be = *b;
 	G.timer = ev_timer_new(on_timer, NULL);
 	G.kick = ev_timer_new(on_kick, NULL);
-	G.hint_timer = ev_timer_new(on_hint_timer, NULL);
+	hintgap_init(&G.ask_gap, ASK_GAP_MS, on_hint_timer, NULL);
+	hintgap_init(&G.reset_quick, RESET_QUICK_GAP_MS, NULL, NULL);
 	mapping_set_hooks(&mhooks);
 	G.state = GS_IDLE;
 	if (G.conf.protocol == GW_PREF_NONE) {
@@ -941,7 +939,7 @@ static void go_off(void)
 	cancel_ip();
 	stop_all();
 	ev_timer_disarm(G.kick);
-	ev_timer_disarm(G.hint_timer);
+	hintgap_disarm(&G.ask_gap);
 	G.todo = 0;
 	G.ext_known = G.ext_public = false;
 	G.ext_ip[0] = '\0';
@@ -996,7 +994,7 @@ void gateway_shutdown(void (*done)(void *arg), void *arg)
 	G.done_arg = arg;
 	cancel_ip();
 	ev_timer_disarm(G.kick);
-	ev_timer_disarm(G.hint_timer);
+	hintgap_disarm(&G.ask_gap);
 	G.todo = 0;
 	for (size_t i = 0; i < G.n_slots; i++)
 		if (G.slots[i].state == SLOT_ASKING)
@@ -1015,7 +1013,7 @@ void gateway_fini(void)
 	stop_all();
 	ev_timer_free(G.timer);
 	ev_timer_free(G.kick);
-	ev_timer_free(G.hint_timer);
+	hintgap_fini(&G.ask_gap);
 	conf_free(&G.conf);
 	memset(&G, 0, sizeof(G));
 }

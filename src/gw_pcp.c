@@ -56,6 +56,7 @@
 #include "ev.h"
 #include "gw_pcp.h"
 #include "gw_queue.h"
+#include "hintgap.h"
 #include "log.h"
 #include "mcast.h"
 #include "pcp_store.h"
@@ -105,11 +106,11 @@ static struct {
 	int ann_fd;
 	gw_hint_cb hint_cb;
 	void *hint_arg;
-	int64_t last_hint_ms;
-	int64_t last_changed_ms;     /* the last GW_HINT_CHANGED passed on */
+	struct hintgap hint_gap;     /* ANNOUNCE requests of ours; the next one, when
+				      * announcements come fast */
+	struct hintgap changed_gap;  /* the GW_HINT_CHANGED passed on */
 	bool hint_queued;            /* an ANNOUNCE request of ours is waiting or on the wire */
 	bool hint_v6;                /* ... to be asked over IPv6 */
-	struct ev_timer *hint_timer; /* the next one, when announcements come fast */
 	/* IPv6: a socket from src6 to via6:5351 (reopened when they change) */
 	int fd6;
 	char src6[INET6_ADDRSTRLEN], via6[INET6_ADDRSTRLEN];
@@ -700,9 +701,8 @@ static void on_hint_answer(void *arg, const struct gw_result *r)
 	}
 	/* Same epoch: perhaps a new external address; worth a look, but a
 	 * stream of announcements must not turn into a stream of MAPs. */
-	if (st.last_changed_ms && ev_now_ms() - st.last_changed_ms < CHANGED_GAP_MS)
+	if (!hintgap_take(&st.changed_gap))
 		return;
-	st.last_changed_ms = ev_now_ms();
 	st.hint_cb(st.hint_arg, GW_HINT_CHANGED, "PCP announcement");
 }
 
@@ -712,7 +712,7 @@ static void ask_epoch(void *arg)
 
 	if (st.hint_queued || !st.inited)
 		return;
-	st.last_hint_ms = ev_now_ms();
+	hintgap_ran(&st.hint_gap);
 	st.hint_v6 = false;
 	st.hint_queued = (v6 ? push_announce6(on_hint_answer, NULL) :
 			  push_announce(false, on_hint_answer, NULL)) != 0;
@@ -723,13 +723,13 @@ static void ask_epoch(void *arg)
  * over the other one is checked with every answer anyway). */
 static void hinted(bool v6)
 {
-	int64_t since = ev_now_ms() - st.last_hint_ms;
+	int64_t wait = hintgap_wait(&st.hint_gap);
 
-	if (st.hint_queued || ev_timer_armed(st.hint_timer))
+	if (st.hint_queued || hintgap_due(&st.hint_gap))
 		return;
 	st.hint_v6 = v6;
-	if (st.last_hint_ms && since < HINT_GAP_MS)
-		ev_timer_arm(st.hint_timer, HINT_GAP_MS - since);
+	if (wait > 0)
+		hintgap_arm(&st.hint_gap, wait);
 	else
 		ask_epoch(NULL);
 }
@@ -852,8 +852,8 @@ static void op_stop(void)
 	}
 	st.fd = -1;
 	ev_timer_free(st.rtx);
-	ev_timer_free(st.hint_timer);
-	st.rtx = st.hint_timer = NULL;
+	hintgap_fini(&st.hint_gap);
+	st.rtx = NULL;
 	st.hint_queued = false;
 	st.hint_cb = NULL;
 }
@@ -864,7 +864,6 @@ static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 	memset(&st.epoch, 0, sizeof(st.epoch));
 	memset(&st.epoch6, 0, sizeof(st.epoch6));
 	st.ext_ip[0] = st.lan[0] = '\0';
-	st.last_hint_ms = st.last_changed_ms = 0;
 	st.v6_asked = st.v6_answers = st.hint_v6 = false;
 	snprintf(st.ifname, sizeof(st.ifname), "%s", s->ifname ? s->ifname : "");
 	snprintf(st.self6, sizeof(st.self6), "%s", s->addr6 && s->router6 ? s->addr6 : "");
@@ -894,7 +893,8 @@ static int op_start(const struct gw_setup *s, char *err, size_t errlen)
 		return -1;
 	}
 	st.rtx = ev_timer_new(on_rtx, NULL);
-	st.hint_timer = ev_timer_new(ask_epoch, NULL);
+	hintgap_init(&st.hint_gap, HINT_GAP_MS, ask_epoch, NULL);
+	hintgap_init(&st.changed_gap, CHANGED_GAP_MS, NULL, NULL);
 	st.inited = true;
 	log_debug("pcp: gateway %s, from %s, deadline %d ms", st.gw_str, st.lan,
 		  st.queue.deadline_ms);

@@ -1,5 +1,7 @@
 /* helper_proc.c - the helper processes (helper_proc.h). Between fork and
- * exec the child only makes async-signal-safe calls. */
+ * exec the child only makes async-signal-safe calls. A helper being
+ * stopped is reaped from the loop when it ends (pidwatch.h), never waited
+ * for: one that ignores SIGTERM gets SIGKILL after HELPER_PROC_GRACE_MS. */
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -12,11 +14,15 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <stdlib.h>
 #include <unistd.h>
 
+#include "ev.h"
 #include "helper_proc.h"
 #include "homeport.h"
 #include "log.h"
+#include "pidwatch.h"
+#include "util.h"
 
 #ifndef HP_HELPER_DIR
 #define HP_HELPER_DIR "/usr/local/libexec/homeport"
@@ -146,7 +152,7 @@ int helper_proc_start(struct helper_proc *P, int *fd, pid_t *pid)
 	if (fcntl(sv[0], F_SETFL, O_NONBLOCK) < 0) {
 		log_warn("%s: helper socket", P->log_name);
 		close(sv[0]);
-		helper_proc_stop(*pid);
+		helper_proc_stop(P, *pid);
 		return -1;
 	}
 	*fd = sv[0];
@@ -154,11 +160,109 @@ int helper_proc_start(struct helper_proc *P, int *fd, pid_t *pid)
 	return 0;
 }
 
-void helper_proc_stop(pid_t pid)
+/* ---- stopping ---- */
+
+/* A helper told to end, until it is reaped. */
+struct ending {
+	const char *log_name;
+	pid_t pid;
+	bool killed;                 /* by us, after the grace */
+	struct pidwatch *watch;
+	struct ev_timer *grace;
+	struct ending *next;
+};
+
+static struct ending *endings;
+
+static void ending_free(struct ending *e)
 {
+	for (struct ending **pp = &endings; *pp; pp = &(*pp)->next) {
+		if (*pp == e) {
+			*pp = e->next;
+			break;
+		}
+	}
+	pidwatch_free(e->watch);
+	ev_timer_free(e->grace);
+	free(e);
+}
+
+/* Why a helper ended, where it was not as told: its
+ * own exit codes (helpers' and exec_helper()'s) and signals not ours. */
+static void log_end(const struct ending *e, int status)
+{
+	int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+	const char *why = code == 3 ? " (it could not confine itself)" :
+			  code == 126 ? " (it could not be set up)" :
+			  code == 127 ? " (it could not be run)" : "";
+
+	if (code > 0)
+		log_warnx("%s: helper %d exited with status %d%s", e->log_name, (int)e->pid, code,
+			  why);
+	else if (WIFSIGNALED(status) && WTERMSIG(status) != SIGTERM &&
+		 !(e->killed && WTERMSIG(status) == SIGKILL))
+		log_warnx("%s: helper %d killed by signal %d", e->log_name, (int)e->pid,
+			  WTERMSIG(status));
+	/* else it ended as told: no line (a flood of announcements stops
+	 * helpers too, and the log must stay short) */
+}
+
+static void on_ended(void *arg)
+{
+	struct ending *e = arg;
+	int status = 0;
+	pid_t r;
+
+	while ((r = waitpid(e->pid, &status, WNOHANG)) < 0 && errno == EINTR)
+		;
+	if (r == e->pid)
+		log_end(e, status);
+	ending_free(e);
+}
+
+static void on_grace(void *arg)
+{
+	struct ending *e = arg;
+
+	log_notice("%s: helper %d did not end on SIGTERM: killed", e->log_name, (int)e->pid);
+	e->killed = true;
+	kill(e->pid, SIGKILL);
+}
+
+void helper_proc_stop(const struct helper_proc *P, pid_t pid)
+{
+	struct ending *e;
+
 	if (pid <= 0)
 		return;
-	kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	kill(pid, SIGTERM);
+	e = xcalloc(1, sizeof(*e));
+	e->log_name = P->log_name;
+	e->pid = pid;
+	e->grace = ev_timer_new(on_grace, e);
+	ev_timer_arm(e->grace, HELPER_PROC_GRACE_MS);
+	e->watch = pidwatch_new(pid, on_ended, e);
+	e->next = endings;
+	endings = e;
+}
+
+void helper_proc_reap_all(void)
+{
+	while (endings) {
+		struct ending *e = endings;
+
+		kill(e->pid, SIGKILL);
+		while (waitpid(e->pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		ending_free(e);
+	}
+}
+
+size_t helper_proc_ending(void)
+{
+	size_t n = 0;
+
+	for (const struct ending *e = endings; e; e = e->next)
+		n++;
+	return n;
 }

@@ -77,7 +77,7 @@ static void helper_stop(void)
 	ev_fd_del(H.fd);
 	close(H.fd);
 	H.fd = -1;
-	helper_proc_stop(H.pid);
+	helper_proc_stop(&proc, H.pid);
 	H.pid = 0;
 	ev_timer_disarm(H.idle);
 	free(H.buf);                 /* 72 kB: only while a helper runs */
@@ -197,7 +197,7 @@ static int helper_start(void)
 	if (ev_fd_add(H.fd, POLLIN, on_helper, NULL) < 0) {
 		log_warnx("http: cannot watch the helper's socket");
 		close(H.fd);
-		helper_proc_stop(H.pid);
+		helper_proc_stop(&proc, H.pid);
 		H.fd = -1;
 		return -1;
 	}

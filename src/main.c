@@ -20,6 +20,7 @@
 #include "ev.h"
 #include "event.h"
 #include "gateway.h"
+#include "helper_proc.h"
 #include "gw_backend.h"
 #include "hook.h"
 #include "http.h"
@@ -466,6 +467,7 @@ static void fini_modules(void)
 	hook_fini();           /* before http_fini: it cancels its requests */
 	event_store_fini();
 	http_fini();           /* curl's timers live in the loop: before ev_fini */
+	helper_proc_reap_all();   /* helpers stopped above, not reaped yet */
 }
 
 static int run_daemon(void)

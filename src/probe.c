@@ -10,6 +10,7 @@
 #include "addr6.h"
 #include "ev.h"
 #include "gw_backend.h"
+#include "helper_proc.h"
 #include "homeport.h"
 #include "http.h"
 #include "ipsource.h"
@@ -309,6 +310,7 @@ int probe_run(const struct hp_config *cfg, bool json)
 		if (P.p[i].started)
 			P.p[i].be->stop();
 	http_fini();
+	helper_proc_reap_all();
 	if (P.ipv6)
 		addr6_fini();
 	ev_fini();

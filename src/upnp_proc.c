@@ -29,5 +29,5 @@ int upnp_proc_start(int *fd, pid_t *pid)
 
 void upnp_proc_stop(pid_t pid)
 {
-	helper_proc_stop(pid);
+	helper_proc_stop(&P, pid);
 }

@@ -6,9 +6,9 @@
  * daemon (helper_proc.h): fd 3 is its socket, one http_wire message per
  * request, cancel or response. Requests run side by side on libcurl's
  * multi interface; it ends when the daemon closes the socket, and dies
- * with the daemon. */
+ * with the daemon. Before anything else it confines itself
+ * (http_sandbox.h), and refuses to run otherwise (exit 3). */
 #include <errno.h>
-#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -16,8 +16,10 @@
 
 #include "ev.h"
 #include "helper_proc.h"
+#include "http_sandbox.h"
 #include "http_transfer.h"
 #include "http_wire.h"
+#include "sandbox.h"
 #include "util.h"
 
 #define FD HELPER_PROC_FD
@@ -76,18 +78,22 @@ static void on_msg(int fd, short revents, void *arg)
 	http_wire_free(&m);
 }
 
-int main(void)
+static void setup(void)
 {
-	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2 };
-
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Before libcurl and OpenSSL are set up: they run confined too. */
+	if (http_sandbox_enter(FD) < 0)
+		_exit(3);
 	inbuf = xcalloc(1, HTTP_WIRE_MAX);
 	if (ev_init() < 0 || transfer_init(reply) < 0 || ev_fd_add(FD, POLLIN, on_msg, NULL) < 0)
-		return 1;
+		_exit(1);
+}
+
+int main(int argc, char **argv)
+{
+	sandbox_start(argc, argv, HTTP_HELPER_NAME, http_sandbox_check);
+	setup();
 	ev_run();
 	transfer_fini();
 	ev_fini();
-	return 0;
+	_exit(0);                    /* as in sandbox_start() */
 }

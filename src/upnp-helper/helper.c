@@ -15,7 +15,6 @@
  * are ignored and reported back, so the daemon can say so. */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +28,7 @@
 #include <miniupnpc/upnperrors.h>
 #include <miniupnpc/upnpreplyparse.h>
 
+#include "sandbox.h"
 #include "upnp_sandbox.h"
 #include "upnp_soap.h"
 #include "upnp_wire.h"
@@ -664,17 +664,9 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 
 static void setup(void)
 {
-	sigset_t none;
-	int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGCHLD, SIGUSR1, SIGUSR2 };
-
 	prctl(PR_SET_NAME, "homeport-upnp");
-	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
-		signal(sigs[i], SIG_DFL);
-	signal(SIGPIPE, SIG_IGN);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
 	/* Refuse to run unconfined. */
-	if (sandbox_enter(HELPER_FD) < 0)
+	if (upnp_sandbox_enter(HELPER_FD) < 0)
 		_exit(3);
 }
 
@@ -704,13 +696,7 @@ static void run(void)
 
 int main(int argc, char **argv)
 {
-	/* _exit: a sanitizer build's exit-time leak check cannot run confined. */
-	if (argc == 2 && strcmp(argv[1], "--check-sandbox") == 0)
-		_exit(sandbox_check());
-	if (argc != 1) {
-		fprintf(stderr, "homeport-upnp-helper: started by homeportd only\n");
-		return 64;
-	}
+	sandbox_start(argc, argv, "homeport-upnp-helper", upnp_sandbox_check);
 	setup();
 	run();
 	return 0;

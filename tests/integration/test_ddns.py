@@ -13,11 +13,12 @@ import json
 import os
 import shutil
 import signal
+import subprocess
 import time
 
 import pytest
 
-from bed import children, wait_until
+from bed import Daemon, build_dir, children, wait_until
 
 DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
              "next_try_in", "error"}
@@ -355,7 +356,59 @@ def test_hanging_http_helper_is_stopped(bed):
     e = entry(wait_state(d, "dyn", "retrying", timeout=20), "dyn")
     assert "the HTTP helper ended" in e["error"], e
     assert "no answer from the HTTP helper about " in d.logtext()
-    assert helper not in http_helpers(d)
+    wait_until(lambda: helper not in http_helpers(d), what="the stopped helper to be reaped")
+
+
+def proc_state(pid):
+    try:
+        return proc_status(pid)["State"].split()[0]
+    except FileNotFoundError:
+        return None
+
+
+def with_fake_http_helper(bed, script, conf_text):
+    """A daemon from a copy of homeportd whose HTTP helper is the shell script given
+    (it is found next to the program), started."""
+    tree = bed.path("fake-helper")
+    os.makedirs(tree)
+    shutil.copy(os.path.join(build_dir(), "homeportd"), tree)
+    with open(os.path.join(tree, HTTP_HELPER_NAME), "w") as f:
+        f.write("#!/bin/sh\n" + script)
+    os.chmod(os.path.join(tree, HTTP_HELPER_NAME), 0o755)
+    d = Daemon(bed, conf_text)
+    bed._daemons.append(d)             # stopped and cleaned up with the bed
+    d.homeportd = os.path.join(tree, "homeportd")
+    return d.start()
+
+
+def test_helper_ignoring_sigterm_is_killed_while_the_daemon_answers(bed):
+    """Stopping a helper never blocks the loop: a helper that ignores SIGTERM (a
+    script that never answers) is still running after the daemon's SIGTERM while
+    `homeportctl status` answers; it is killed a second later and reaped (no zombie),
+    and the entry retries."""
+    mark = bed.path("got-sigterm")
+    d = with_fake_http_helper(
+        bed, "trap 'echo $$ >> %s' TERM\nwhile :; do /bin/sleep 0.1; done\n" % mark,
+        conf(bed, dyn(bed, timeout="1")))
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    wait_until(lambda: os.path.exists(mark), timeout=30, what="the daemon's SIGTERM")
+    rc, out, err = d.ctl("status")
+    assert rc == 0, out + err
+    assert proc_state(helper) not in (None, "Z"), "the helper ended before status answered"
+    wait_until(lambda: helper not in http_helpers(d), what="the helper to be killed and reaped")
+    assert proc_state(helper) is None
+    assert "http: helper %d did not end on SIGTERM: killed" % helper in d.logtext()
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+
+
+def test_helper_that_cannot_confine_itself_is_reported(bed):
+    """A helper that ends with a status of its own (3: it could not confine itself)
+    is named in the log with it, and the entry retries."""
+    d = with_fake_http_helper(bed, "exit 3\n", conf(bed, dyn(bed)))
+    e = entry(wait_state(d, "dyn", "retrying"), "dyn")
+    assert "the HTTP helper ended" in e["error"], e
+    d.wait_log("exited with status 3 (it could not confine itself)")
 
 
 def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
@@ -370,6 +423,51 @@ def test_http_helper_gets_the_proxy_variables_only(bed, monkeypatch):
     with open("/proc/%d/environ" % helper, "rb") as f:
         assert f.read().split(b"\0")[:-1] == [b"https_proxy=http://127.0.0.1:9"]
     assert dyn_requests(bed, 0) == []
+
+
+HTTP_HELPER_NAME = "homeport-http-helper"
+HTTP_HELPER = os.path.join(build_dir(), HTTP_HELPER_NAME)
+
+
+def proc_status(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return dict(l.rstrip("\n").split(":\t", 1) for l in f if ":\t" in l)
+
+
+def test_http_helper_is_confined(bed):
+    """The HTTP helper the daemon runs is under its seccomp filter (http_sandbox.h),
+    with NO_NEW_PRIVS, and has no file open: only its socket to the daemon, the
+    event loop's signalfd and libcurl's sockets."""
+    bed.standin.slow(30, count=1, api="dyndns2")         # keep the helper running
+    d = bed.start_daemon(conf(bed, dyn(bed)))
+    bed.standin.wait_log(1, since=0, api="dyndns2")
+    helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
+    st = proc_status(helper)
+    assert st["NoNewPrivs"].strip() == "1" and st["Seccomp"].strip() == "2", st
+    assert os.path.realpath("/proc/%d/exe" % helper) == os.path.realpath(HTTP_HELPER)
+    fds = {int(x): os.readlink("/proc/%d/fd/%s" % (helper, x))
+           for x in os.listdir("/proc/%d/fd" % helper)}
+    assert all(fds[n] == "/dev/null" for n in (0, 1)), fds
+    assert fds[3].startswith("socket:"), fds
+    assert all(t.startswith(("socket:", "anon_inode:")) for n, t in fds.items() if n > 2), fds
+
+
+def test_http_helper_sandbox_refuses_what_it_never_needs():
+    """homeport-http-helper --check-sandbox: files read-only, name lookups and threads
+    work; writing a file, a process, a program, ptrace, a Unix socket are refused."""
+    for user in ([], ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]):
+        r = subprocess.run(user + [HTTP_HELPER, "--check-sandbox"], capture_output=True,
+                           text=True, timeout=10)
+        assert r.returncode == 0, r.stdout + r.stderr
+        for line in ("open /etc/hosts read-only: allowed (ok)",
+                     "open /dev/null for writing: Operation not permitted (ok)",
+                     "resolve localhost: allowed (ok)",
+                     "32 resolver threads at once: allowed (ok)",
+                     "start a process: Operation not permitted (ok)",
+                     "execve /bin/true: Operation not permitted (ok)",
+                     "unix socket: Operation not permitted (ok)"):
+            assert line in r.stdout, r.stdout
+        assert "WRONG" not in r.stdout
 
 
 def test_once_publishes_and_exits(bed):

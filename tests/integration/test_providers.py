@@ -177,6 +177,18 @@ def test_http_refused_unless_allowed(sbed):
     assert sbed.standin.log(m, api="dyndns2")[0]["scheme"] == "http"
 
 
+def test_names_resolve_through_dns_in_the_helper(make_bed):
+    """The HTTP helper runs under its seccomp filter (http_sandbox.h): a name that no
+    hosts file knows is looked up through DNS (glibc's resolver in libcurl's resolver
+    thread: UDP to the bed's BIND, where ns.<zone> is the stand-in's address)."""
+    b = make_bed(upnp=False, natpmp=False, echo=False)
+    m = b.standin.mark()
+    url = "http://ns.%s/nic/update" % b.zone
+    r = prov(b, "dyndns2", *dyn(b, "hostname=www.dyn.example", "allow_http=yes", server=url))
+    assert (r.rc, r.verdict) == (0, "ok"), r
+    assert b.standin.log(m, api="dyndns2")[0]["headers"]["Host"] == "ns." + b.zone
+
+
 def test_certificate_is_checked(sbed):
     r = prov(sbed, "dyndns2", *dyn(sbed, "hostname=www.dyn.example"), ca=False)
     assert r.rc == 1 and "certificate" in r.verdict.lower(), r

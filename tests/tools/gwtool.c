@@ -24,6 +24,7 @@
 #include "ev.h"
 #include "gw_natpmp.h"
 #include "gw_upnp.h"
+#include "helper_proc.h"
 #include "log.h"
 #include "route.h"
 
@@ -381,6 +382,7 @@ int main(int argc, char **argv)
 	else
 		natpmp_fini();
 	ev_timer_free(step_timer);
+	helper_proc_reap_all();
 	ev_fini();
 	return failed ? 1 : 0;
 }

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "helper_proc.h"
 #include "homeport.h"
 #include "http.h"
 #include "log.h"
@@ -256,6 +257,7 @@ int main(int argc, char **argv)
 		rc = report(&result);
 out:
 	http_fini();
+	helper_proc_reap_all();
 	ev_fini();
 	config_ddns_fini(&c);
 	return rc;

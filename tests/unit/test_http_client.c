@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include "ev.h"
+#include "helper_proc.h"
 #include "http.h"
 
 static int calls;
@@ -72,6 +73,7 @@ static void test_missing_helper_fails_from_the_loop(void **state)
 	run();
 	assert_int_equal(calls, 2);
 	http_fini();
+	helper_proc_reap_all();
 	ev_fini();
 }
 
@@ -94,6 +96,7 @@ static void test_cancelled_is_never_called_back(void **state)
 	ev_timer_free(t);
 	assert_int_equal(calls, 0);
 	http_fini();
+	helper_proc_reap_all();
 	ev_fini();
 }
 
@@ -102,6 +105,7 @@ static void test_unknown_method_refused(void **state)
 	assert_int_equal(ev_init(), 0);
 	assert_null(start("TRACE"));
 	http_fini();
+	helper_proc_reap_all();
 	ev_fini();
 }
 

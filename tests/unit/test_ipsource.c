@@ -14,6 +14,7 @@
 
 #include "config.h"
 #include "ev.h"
+#include "helper_proc.h"
 #include "http.h"
 #include "ipsource.h"
 
@@ -89,6 +90,7 @@ static int teardown(void **state)
 {
 	ipsource_fini();
 	http_fini();
+	helper_proc_reap_all();
 	ev_fini();
 	return 0;
 }

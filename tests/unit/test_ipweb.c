@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "ev.h"
+#include "helper_proc.h"
 #include "http.h"
 #include "ipweb.h"
 
@@ -175,6 +176,7 @@ static int teardown(void **state)
 {
 	ipweb_fini();
 	http_fini();
+	helper_proc_reap_all();
 	ev_fd_del(listen_fd);
 	close(listen_fd);
 	ev_fini();
