@@ -5,9 +5,14 @@
  * For each subject ("gateway", "ip", "mapping/web/tcp", "ddns/home") the
  * store keeps what was last announced, and only a report that differs
  * becomes an event. The announced values live in <state_dir>/events.json,
- * written atomically on every change, so that a daemon restarted with
- * nothing changed announces nothing, and one that finds the world changed
- * while it was down says so once (ip-change with the old address).
+ * written atomically, so that a daemon restarted with nothing changed
+ * announces nothing, and one that finds the world changed while it was
+ * down says so once (ip-change with the old address). A change is written
+ * at once, but the ones that follow it within SAVE_DELAY_MS (50 services
+ * mapped at start) are written together at its end, or at exit: each
+ * write is two fsyncs, which would stall the loop once per mapping. A
+ * crash within that second costs an announcement made again after the
+ * restart, never one lost.
  *
  * What is announced per subject:
  *   gateway   "found" + its address, or "lost" (reported on the way to
@@ -24,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "ev.h"
 #include "event.h"
 #include "homeport.h"
 #include "log.h"
@@ -34,6 +40,7 @@
 #define STORE_NAME "events"          /* <state_dir>/events.json */
 #define STORE_VERSION 1
 #define MAX_SUBJECTS 4096             /* a hostile state file stays bounded */
+#define SAVE_DELAY_MS 1000
 
 struct subject {
 	char key[96];
@@ -49,6 +56,9 @@ static struct {
 	char *dir;
 	struct subject *subs;
 	size_t n;
+	bool dirty;                    /* changed since the last write */
+	int64_t saved_ms;              /* the last write (monotonic), 0: none */
+	struct ev_timer *save_timer;
 } ST;
 
 bool event_ddns_temp_due(int64_t trouble_since, int64_t now)
@@ -62,6 +72,9 @@ static void save(void)
 {
 	json_t *root, *subs = json_object();
 
+	ST.dirty = false;
+	ST.saved_ms = ev_now_ms();
+	ev_timer_disarm(ST.save_timer);
 	if (!ST.dir)
 		return;
 	for (size_t i = 0; i < ST.n; i++) {
@@ -75,6 +88,27 @@ static void save(void)
 		log_warnx("events: cannot save %s/%s.json: a restart may announce again",
 			  ST.dir, STORE_NAME);
 	json_decref(root);
+}
+
+static void on_save_timer(void *arg)
+{
+	if (ST.dirty)
+		save();
+}
+
+/* At once, or at the end of the quiet time after the last write; the
+ * timer is never pushed back (a steady stream is written once a second). */
+static void save_soon(void)
+{
+	int64_t wait = ST.saved_ms ? ST.saved_ms + SAVE_DELAY_MS - ev_now_ms() : 0;
+
+	ST.dirty = true;
+	if (ev_timer_armed(ST.save_timer))
+		return;
+	if (wait <= 0)
+		save();
+	else
+		ev_timer_arm(ST.save_timer, wait);
 }
 
 static struct subject *find(const char *key, bool create)
@@ -131,6 +165,7 @@ int event_store_init(const char *state_dir)
 {
 	memset(&ST, 0, sizeof(ST));
 	ST.dir = state_dir && *state_dir ? xstrdup(state_dir) : NULL;
+	ST.save_timer = ev_timer_new(on_save_timer, NULL);
 	if (ST.dir)
 		load();
 	ST.inited = true;
@@ -139,6 +174,9 @@ int event_store_init(const char *state_dir)
 
 void event_store_fini(void)
 {
+	if (ST.dirty)
+		save();
+	ev_timer_free(ST.save_timer);
 	free(ST.dir);
 	free(ST.subs);
 	memset(&ST, 0, sizeof(ST));
@@ -157,7 +195,7 @@ static bool announce(const char *key, const char *value, const char *detail)
 	snprintf(s->value, sizeof(s->value), "%s", value);
 	snprintf(s->detail, sizeof(s->detail), "%s", detail);
 	s->changed = time(NULL);
-	save();
+	save_soon();
 	return true;
 }
 
@@ -242,7 +280,7 @@ static const char *ddns_verdict(struct subject *s, int outcome, int64_t now)
 
 	s->trouble_since = outcome == DDNS_TEMPFAIL ? (before ? before : now) : 0;
 	if (s->trouble_since != before)
-		save();
+		save_soon();
 	if (outcome == DDNS_OK)
 		return "ok";
 	if (outcome == DDNS_PERMFAIL)
