@@ -3,6 +3,7 @@
  * sets, the IPv4 mappings (mapping.c) and the IPv6 pinholes (pinhole.c):
  * each owner replaces its own set; the other is kept as the file had it. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -102,6 +103,19 @@ static bool record_is_ipv6(json_t *o)
 	return f && strcmp(f, "ipv6") == 0;
 }
 
+/* The file's content for these records, as compared with S.saved. */
+static char *compact_text(json_t *records)
+{
+	json_t *root = json_object();
+	char *text;
+
+	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	json_object_set(root, "mappings", records);
+	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(root);
+	return text;
+}
+
 void mapstore_open(const char *dir)
 {
 	json_t *root, *o;
@@ -111,8 +125,17 @@ void mapstore_open(const char *dir)
 	S.dir = dir && *dir ? xstrdup(dir) : NULL;
 	S.sets[0] = json_array();
 	S.sets[1] = json_array();
-	if (!S.dir || !(root = state_load_json(S.dir, STATE_NAME)))
+	if (!S.dir)
 		return;
+	root = state_load_json(S.dir, STATE_NAME);
+	if (!root) {
+		/* No file is as good as one holding nothing: a start with no
+		 * mapping to remember writes nothing (no fsync before the first
+		 * request). An unreadable file is written over at the first save. */
+		if (errno == ENOENT)
+			S.saved = compact_text(S.sets[0]);
+		return;
+	}
 	json_array_foreach(json_object_get(root, "mappings"), i, o)
 		if (json_is_object(o))
 			json_array_append(S.sets[record_is_ipv6(o)], o);
@@ -179,7 +202,7 @@ void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 	root = json_object();
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "mappings", arr);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	text = compact_text(arr);
 	if (text && S.saved && strcmp(text, S.saved) == 0) {
 		copy_set(&S.last[ipv6], recs, n);
 	} else if (text && state_save_json(S.dir, STATE_NAME, root) == 0) {

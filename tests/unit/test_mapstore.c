@@ -85,6 +85,17 @@ static void clobber(void)
 	fclose(f);
 }
 
+static bool clobbered(void)
+{
+	FILE *f = fopen(path, "r");
+	char buf[8] = "";
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	return strcmp(buf, "junk") == 0;
+}
+
 static void test_round_trip(void **state)
 {
 	struct map_record r[] = { rec("web", 18080, "web server"), rec("ssh", 2222, NULL) };
@@ -123,15 +134,7 @@ static void test_same_records_not_written_again(void **state)
 	mapstore_save(NULL, 0);
 	assert_int_equal(load(), 0);
 	assert_int_equal(access(path, F_OK), 0);
-	{
-		FILE *f = fopen(path, "r");
-		char buf[8] = "";
-
-		assert_non_null(f);
-		assert_non_null(fgets(buf, sizeof(buf), f));
-		fclose(f);
-		assert_string_not_equal(buf, "junk");
-	}
+	assert_false(clobbered());
 }
 
 /* The copy kept for the comparison is the store's own: the caller's
@@ -168,6 +171,26 @@ static void test_sets_keep_each_other(void **state)
 	assert_int_equal(load(), 1);
 }
 
+/* A start with nothing to remember and no file writes none (no fsync
+ * before the first request); a file that cannot be read is written over. */
+static void test_empty_start_writes_nothing(void **state)
+{
+	struct map_record r = rec("web", 18080, "web");
+
+	mapstore_save(NULL, 0);
+	assert_int_not_equal(access(path, F_OK), 0);
+	mapstore_save(&r, 1);
+	assert_int_equal(load(), 1);
+	mapstore_save(NULL, 0);
+	assert_int_equal(access(path, F_OK), 0);
+	assert_int_equal(load(), 0);
+	mapstore_close();
+	clobber();
+	mapstore_open(dir);
+	mapstore_save(NULL, 0);
+	assert_false(clobbered());
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -175,6 +198,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_same_records_not_written_again, fresh, close_store),
 		cmocka_unit_test_setup_teardown(test_caller_buffers_not_kept, fresh, close_store),
 		cmocka_unit_test_setup_teardown(test_sets_keep_each_other, fresh, close_store),
+		cmocka_unit_test_setup_teardown(test_empty_start_writes_nothing, fresh, close_store),
 	};
 	return cmocka_run_group_tests_name("mapstore", tests, setup, teardown);
 }
