@@ -7,12 +7,14 @@
  * becomes an event. The announced values live in <state_dir>/events.json,
  * written atomically, so that a daemon restarted with nothing changed
  * announces nothing, and one that finds the world changed while it was
- * down says so once (ip-change with the old address). A change is written
- * at once, but the ones that follow it within SAVE_DELAY_MS (50 services
- * mapped at start) are written together at its end, or at exit: each
- * write is two fsyncs, which would stall the loop once per mapping. A
- * crash within that second costs an announcement made again after the
- * restart, never one lost.
+ * down says so once (ip-change with the old address). Changes are
+ * written together, SAVE_DELAY_MS after the first of them (50 services
+ * mapped at start: one write, not 50, each two fsyncs that stall the
+ * loop, up to 10 ms each on a busy disk), before a hook is started
+ * (event_store_flush: what a hook hears is on disk first, so a crash
+ * never makes it hear a change twice), and at exit. A crash before the
+ * write costs an announcement made again after the restart (to a hook
+ * that never heard it), never one lost.
  *
  * What is announced per subject:
  *   gateway   "found" + its address, or "lost" (reported on the way to
@@ -57,7 +59,6 @@ static struct {
 	struct subject *subs;
 	size_t n;
 	bool dirty;                    /* changed since the last write */
-	int64_t saved_ms;              /* the last write (monotonic), 0: none */
 	struct ev_timer *save_timer;
 } ST;
 
@@ -73,7 +74,6 @@ static void save(void)
 	json_t *root, *subs = json_object();
 
 	ST.dirty = false;
-	ST.saved_ms = ev_now_ms();
 	ev_timer_disarm(ST.save_timer);
 	if (!ST.dir)
 		return;
@@ -92,23 +92,22 @@ static void save(void)
 
 static void on_save_timer(void *arg)
 {
-	if (ST.dirty)
-		save();
+	event_store_flush();
 }
 
-/* At once, or at the end of the quiet time after the last write; the
- * timer is never pushed back (a steady stream is written once a second). */
+/* The timer is never pushed back: a steady stream of changes is still
+ * written once a second. */
 static void save_soon(void)
 {
-	int64_t wait = ST.saved_ms ? ST.saved_ms + SAVE_DELAY_MS - ev_now_ms() : 0;
-
 	ST.dirty = true;
-	if (ev_timer_armed(ST.save_timer))
-		return;
-	if (wait <= 0)
+	if (!ev_timer_armed(ST.save_timer))
+		ev_timer_arm(ST.save_timer, SAVE_DELAY_MS);
+}
+
+void event_store_flush(void)
+{
+	if (ST.dirty)
 		save();
-	else
-		ev_timer_arm(ST.save_timer, wait);
 }
 
 static struct subject *find(const char *key, bool create)
@@ -174,8 +173,7 @@ int event_store_init(const char *state_dir)
 
 void event_store_fini(void)
 {
-	if (ST.dirty)
-		save();
+	event_store_flush();
 	ev_timer_free(ST.save_timer);
 	free(ST.dir);
 	free(ST.subs);
