@@ -90,7 +90,9 @@ void event_queue_clear(struct event_queue *q);                    /* frees it */
 
 /* ---- once per real change (event_store.c) ---- */
 int  event_store_init(const char *state_dir);   /* loads events.json; 0 / -1 */
-void event_store_fini(void);
+void event_store_fini(void);                     /* writes what is not written yet */
+/* Write events.json now if a change waits (hook.c, before a hook runs). */
+void event_store_flush(void);
 
 void event_gateway(bool found, const char *address, const char *why);
 void event_ip(const char *ip, bool is_public);

@@ -13,7 +13,7 @@
 
 #include "gw_upnp.h"
 
-#define UPNP_WIRE_MAGIC 0x68705532u   /* "hpU2": a helper of another build fails at once */
+#define UPNP_WIRE_MAGIC 0x68705533u   /* "hpU3": a helper of another build fails at once */
 #define UPNP_HELPER_NAME "homeport-upnp-helper"
 #define UPNP_HELPER_FD 3              /* the helper's end of the socketpair */
 #define UPNP_IGNORED_MAX 4            /* IGDs reported as ignored, per discovery */
@@ -70,6 +70,13 @@ struct upnp_wire_req {
 	uint32_t op;                 /* enum upnp_wire_op */
 	uint64_t id;
 	char root_url[256];          /* discover: "" = SSDP; others: the IGD to use */
+	/* What a discovery found at root_url, for a helper started to widen
+	 * the window: it takes these instead of fetching the description
+	 * again (a request the router would serve in the middle of our
+	 * mappings). "" = fetch it; pinhole requests always do. */
+	char control_url[256];
+	char service_type[128];
+	char lan_addr[INET_ADDRSTRLEN];
 	char ifname[IF_NAMESIZE];    /* discover over SSDP: "" = any */
 	char gateway[INET_ADDRSTRLEN];   /* discover over SSDP: the only IGD address trusted */
 	char proto[4];               /* "TCP" / "UDP" */

@@ -364,6 +364,19 @@ static struct helper *idle_helper(void)
 	return NULL;
 }
 
+/* A helper of the window (the window grew: the IGD answered well just
+ * now) takes the IGD the first one found rather than fetching its
+ * description again. The first helper, restarted after a failure,
+ * always reads the description anew. */
+static void hand_igd(struct upnp_wire_req *w)
+{
+	if (!st.have_igd || w->op == UPNP_OP_DISCOVER || strcmp(st.igd.root_url, w->root_url) != 0)
+		return;
+	snprintf(w->control_url, sizeof(w->control_url), "%s", st.igd.control_url);
+	snprintf(w->service_type, sizeof(w->service_type), "%s", st.igd.service_type);
+	snprintf(w->lan_addr, sizeof(w->lan_addr), "%s", st.igd.lan_addr);
+}
+
 static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 {
 	struct ureq *u = (struct ureq *)qr;
@@ -373,6 +386,8 @@ static int send_req(struct gwq *q, struct gwq_req *qr, struct gw_result *res)
 	w->id = qr->id;
 	if (w->op != UPNP_OP_DISCOVER)
 		snprintf(w->root_url, sizeof(w->root_url), "%s", st.root_url);
+	if (h && h != &st.helpers[0])
+		hand_igd(w);
 	if (h && send_wire(h, w) == 0) {
 		h->req = u;
 		return 0;

@@ -266,6 +266,9 @@ static void run_next(struct hook *h)
 {
 	if (running(h) || !h->cfg || !event_queue_pop(&h->q, &h->cur))
 		return;
+	/* What the hook hears is on disk first: a crash cannot make it hear
+	 * the same change again after the restart. */
+	event_store_flush();
 	if (h->dropped_unlogged) {
 		log_warnx("hook %s: its queue was full: %lu oldest event%s dropped", h->name,
 			  h->dropped_unlogged, h->dropped_unlogged == 1 ? "" : "s");

@@ -3,6 +3,7 @@
  * sets, the IPv4 mappings (mapping.c) and the IPv6 pinholes (pinhole.c):
  * each owner replaces its own set; the other is kept as the file had it. */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,17 +16,104 @@
 #define STATE_NAME "mappings"              /* <state_dir>/mappings.json */
 #define STATE_VERSION 1
 
+struct record_copy {
+	struct map_record *recs;     /* strings owned */
+	size_t n;
+	bool valid;
+};
+
 static struct {
 	char *dir;
 	char *saved;                 /* what the file holds (compact JSON) */
 	json_t *sets[2];             /* [ipv6]: the records of each set, as the file has them */
+	struct record_copy last[2];  /* [ipv6]: the records last saved, as given */
 } S;
+
+/* ---- the records last saved: a save of the same is a comparison ------- */
+
+static char *dup_or_null(const char *s)
+{
+	return s ? xstrdup(s) : NULL;
+}
+
+static void copy_free(struct record_copy *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		struct map_record *r = &c->recs[i];
+		free((char *)r->service);
+		free((char *)r->int_host);
+		free((char *)r->desc);
+		free((char *)r->via);
+		free((char *)r->gateway);
+		free((char *)r->locator);
+		free((char *)r->handle);
+	}
+	free(c->recs);
+	memset(c, 0, sizeof(*c));
+}
+
+static void copy_set(struct record_copy *c, const struct map_record *recs, size_t n)
+{
+	copy_free(c);
+	c->recs = xcalloc(n ? n : 1, sizeof(*c->recs));
+	for (size_t i = 0; i < n; i++) {
+		struct map_record *r = &c->recs[i];
+		*r = recs[i];
+		r->service = dup_or_null(recs[i].service);
+		r->int_host = dup_or_null(recs[i].int_host);
+		r->desc = dup_or_null(recs[i].desc);
+		r->via = dup_or_null(recs[i].via);
+		r->gateway = dup_or_null(recs[i].gateway);
+		r->locator = dup_or_null(recs[i].locator);
+		r->handle = dup_or_null(recs[i].handle);
+	}
+	c->n = n;
+	c->valid = true;
+}
+
+static bool str_same(const char *a, const char *b)
+{
+	return a == b || (a && b && strcmp(a, b) == 0);
+}
+
+static bool record_same(const struct map_record *a, const struct map_record *b)
+{
+	return a->proto == b->proto && a->ext_port == b->ext_port &&
+	       a->int_port == b->int_port && a->lease == b->lease && a->ipv6 == b->ipv6 &&
+	       str_same(a->service, b->service) && str_same(a->int_host, b->int_host) &&
+	       str_same(a->desc, b->desc) && str_same(a->via, b->via) &&
+	       str_same(a->gateway, b->gateway) && str_same(a->locator, b->locator) &&
+	       str_same(a->handle, b->handle);
+}
+
+static bool copy_same(const struct record_copy *c, const struct map_record *recs, size_t n)
+{
+	if (!c->valid || c->n != n)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if (!record_same(&c->recs[i], &recs[i]))
+			return false;
+	return true;
+}
 
 static bool record_is_ipv6(json_t *o)
 {
 	const char *f = json_string_value(json_object_get(o, "family"));
 
 	return f && strcmp(f, "ipv6") == 0;
+}
+
+/* The file's content for these records, as compared with S.saved. */
+static char *compact_text(json_t *records)
+{
+	json_t *root = json_object();
+	char *text;
+
+	json_object_set_new(root, "version", json_integer(STATE_VERSION));
+	json_object_set(root, "mappings", records);
+	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
+	json_decref(root);
+	return text;
 }
 
 void mapstore_open(const char *dir)
@@ -37,8 +125,17 @@ void mapstore_open(const char *dir)
 	S.dir = dir && *dir ? xstrdup(dir) : NULL;
 	S.sets[0] = json_array();
 	S.sets[1] = json_array();
-	if (!S.dir || !(root = state_load_json(S.dir, STATE_NAME)))
+	if (!S.dir)
 		return;
+	root = state_load_json(S.dir, STATE_NAME);
+	if (!root) {
+		/* No file is as good as one holding nothing: a start with no
+		 * mapping to remember writes nothing (no fsync before the first
+		 * request). An unreadable file is written over at the first save. */
+		if (errno == ENOENT)
+			S.saved = compact_text(S.sets[0]);
+		return;
+	}
 	json_array_foreach(json_object_get(root, "mappings"), i, o)
 		if (json_is_object(o))
 			json_array_append(S.sets[record_is_ipv6(o)], o);
@@ -47,6 +144,8 @@ void mapstore_open(const char *dir)
 
 void mapstore_close(void)
 {
+	copy_free(&S.last[0]);
+	copy_free(&S.last[1]);
 	free(S.dir);
 	free(S.saved);
 	json_decref(S.sets[0]);
@@ -82,12 +181,16 @@ static json_t *record_json(const struct map_record *r)
 	return o;
 }
 
+/* Called once per event-loop pass while mappings change (mapping.c's
+ * flush): the same records as last time are only compared, never turned
+ * into JSON again (50 services at start: 50 dumps of 50 records). */
 void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 {
 	json_t *root, *arr;
 	char *text;
+	size_t total;
 
-	if (!S.dir)
+	if (!S.dir || copy_same(&S.last[ipv6], recs, n))
 		return;
 	json_array_clear(S.sets[ipv6]);
 	for (size_t i = 0; i < n; i++)
@@ -95,17 +198,19 @@ void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 	arr = json_array();
 	json_array_extend(arr, S.sets[0]);
 	json_array_extend(arr, S.sets[1]);
-	n = json_array_size(arr);
+	total = json_array_size(arr);
 	root = json_object();
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "mappings", arr);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	if (text && (!S.saved || strcmp(text, S.saved) != 0) &&
-	    state_save_json(S.dir, STATE_NAME, root) == 0) {
-		log_debug("mappings: %s/%s.json: %zu remembered", S.dir, STATE_NAME, n);
+	text = compact_text(arr);
+	if (text && S.saved && strcmp(text, S.saved) == 0) {
+		copy_set(&S.last[ipv6], recs, n);
+	} else if (text && state_save_json(S.dir, STATE_NAME, root) == 0) {
+		log_debug("mappings: %s/%s.json: %zu remembered", S.dir, STATE_NAME, total);
 		free(S.saved);
 		S.saved = text;
 		text = NULL;
+		copy_set(&S.last[ipv6], recs, n);
 	}
 	free(text);
 	json_decref(root);

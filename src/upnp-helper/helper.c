@@ -8,7 +8,8 @@
  * that leaves it the network and its socket only (sandbox.c). It answers
  * one request at a time and keeps the IGD it found between requests; the
  * daemon runs a few of them when it has several requests for the router
- * (each then has its own connection to it).
+ * (each then has its own connection to it), and hands those the IGD the
+ * first one found.
  *
  * Trust: it is told the gateway (the host's default router) and uses an
  * IGD only there: SSDP answers whose description lives at another address
@@ -42,6 +43,7 @@
 
 static struct {
 	bool have_igd;
+	bool full;                   /* from the description (else handed over) */
 	struct UPNPUrls urls;
 	struct IGDdatas data;
 	char lanaddr[64];
@@ -185,7 +187,7 @@ static int load_from_url(const char *root)
 		memset(&igd, 0, sizeof(igd));
 		return -1;
 	}
-	igd.have_igd = true;
+	igd.have_igd = igd.full = true;
 	copy(igd.root, sizeof(igd.root), root);
 	/* A description without a WAN*Connection service is no IGD for us. */
 	if (!igd.data.first.servicetype[0] || !igd.urls.controlURL || !igd.urls.controlURL[0]) {
@@ -195,14 +197,44 @@ static int load_from_url(const char *root)
 	return 0;
 }
 
-/* The IGD of the request, loading it again if this helper is new. */
+/* The IGD the daemon handed over (another helper's discovery): the WAN
+ * connection service only, enough for every request but pinholes. */
+static int take_igd(const struct upnp_wire_req *q)
+{
+	drop_igd();
+	if (strncmp(q->control_url, "http://", 7) != 0 || !q->service_type[0] ||
+	    strlen(q->service_type) >= sizeof(igd.data.first.servicetype))
+		return -1;
+	igd.urls.controlURL = strdup(q->control_url);
+	igd.urls.rootdescURL = strdup(q->root_url);
+	if (!igd.urls.controlURL || !igd.urls.rootdescURL) {
+		FreeUPNPUrls(&igd.urls);
+		memset(&igd, 0, sizeof(igd));
+		return -1;
+	}
+	copy(igd.data.first.servicetype, sizeof(igd.data.first.servicetype), q->service_type);
+	copy_ipv4(igd.lanaddr, sizeof(igd.lanaddr), q->lan_addr);
+	copy(igd.root, sizeof(igd.root), q->root_url);
+	igd.have_igd = true;
+	return 0;
+}
+
+static bool pinhole_op(uint32_t op)
+{
+	return op == UPNP_OP_PIN_ADD || op == UPNP_OP_PIN_DEL;
+}
+
+/* The IGD of the request: a new helper takes the one handed over, or
+ * loads it again (pinholes need the whole description). */
 static int need_igd(const struct upnp_wire_req *q, struct upnp_result *r)
 {
 	if (!q->root_url[0]) {
 		fail(r, UPNP_ST_NO_IGD, "no IGD discovered yet");
 		return -1;
 	}
-	if (igd.have_igd && strcmp(igd.root, q->root_url) == 0)
+	if (igd.have_igd && strcmp(igd.root, q->root_url) == 0 && (igd.full || !pinhole_op(q->op)))
+		return 0;
+	if (q->control_url[0] && !pinhole_op(q->op) && take_igd(q) == 0)
 		return 0;
 	if (load_from_url(q->root_url) < 0) {
 		fail(r, UPNP_ST_NO_IGD, "no usable IGD description at %s", q->root_url);
@@ -299,7 +331,7 @@ static void do_ssdp(const struct upnp_wire_req *q, struct upnp_result *r)
 			     q->gateway);
 		return;
 	}
-	igd.have_igd = true;
+	igd.have_igd = igd.full = true;
 	copy(igd.root, sizeof(igd.root), igd.urls.rootdescURL);
 	fill_igd(&r->u.igd, connected);
 }
@@ -636,6 +668,9 @@ static void serve(struct upnp_wire_req *q, struct upnp_wire_rep *p)
 
 	/* Never trust a string to be terminated, not even from the daemon. */
 	q->root_url[sizeof(q->root_url) - 1] = '\0';
+	q->control_url[sizeof(q->control_url) - 1] = '\0';
+	q->service_type[sizeof(q->service_type) - 1] = '\0';
+	q->lan_addr[sizeof(q->lan_addr) - 1] = '\0';
 	q->ifname[sizeof(q->ifname) - 1] = '\0';
 	q->gateway[sizeof(q->gateway) - 1] = '\0';
 	q->proto[sizeof(q->proto) - 1] = '\0';

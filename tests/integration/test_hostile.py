@@ -103,6 +103,21 @@ def test_upnp_overlaps_a_few_requests(make_bed):
     assert d.stop() == 0
 
 
+def test_upnp_window_helpers_take_the_igd(make_bed):
+    """The helpers started to widen the window take the IGD the first one found:
+    the router serves its description once, not once more per helper in the
+    middle of the mappings."""
+    p, d = _upnp_window_run(make_bed, "ok", 50, 16)
+    d.wait_for(lambda st: all(s["state"] == "mapped" for s in st["services"]), timeout=20)
+    log = open(p.log, errors="replace").read()
+    assert max(_upnp_busy_counts(p)) >= 2, log[-2000:]
+    helpers = re.findall(r"upnp: helper (\d+) started", d.logtext())
+    assert len(set(helpers)) >= 2, d.logtext()[-3000:]
+    descs = re.findall(r"^REQ /rootDesc\.xml ", log, re.M)
+    assert len(descs) == 1, log[-2000:]
+    assert d.stop() == 0
+
+
 @pytest.mark.parametrize("mode,delay_ms", [("ok", 500), ("soap-fault", 0)],
                          ids=["slow", "errors"])
 def test_upnp_one_request_at_a_time_when_slow_or_failing(make_bed, mode, delay_ms):

@@ -30,7 +30,7 @@ listens over IPv6 there. other-address6 answers IPv4 like ok, IPv6 requests
 like other-address (from OTHER_ADDR6:5351 and ADDR6:5352).
 Every request is logged to stderr as "REQ op=<opcode> len=<n> lifetime=<s>
 family=<f> waiting=<w>" (f: the socket's address family; w: requests whose
-answer is not sent yet, this one included)."""
+answer is not on its way yet, this one included)."""
 import os
 import socket
 import struct
@@ -118,10 +118,13 @@ def announcer(addr):
 
 
 def send_answers(replies, socks, s, peer):
-    for data, via in replies:
-        socks.get(via, s).sendto(data, peer)
+    # Counted down before the answer leaves (as hostile_upnp.py does): counted
+    # after, a client's next request, sent on this answer, could be read and
+    # logged before the count went down, as if both had been waiting.
     with WAITING_LOCK:
         WAITING[0] -= 1
+    for data, via in replies:
+        socks.get(via, s).sendto(data, peer)
 
 
 def udp6(addr, port):

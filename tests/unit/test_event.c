@@ -13,6 +13,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "ev.h"
 #include "event.h"
 #include "log.h"
 #include "provider.h"
@@ -195,6 +196,78 @@ static void test_restart_announces_nothing(void **state)
 	assert_string_equal(seen[0].old_ip, "203.0.113.2");
 }
 
+/* Whether events.json holds subject key. */
+static bool stored(const char *key)
+{
+	char path[300];
+	json_t *root, *subs;
+	bool found;
+
+	snprintf(path, sizeof(path), "%s/events.json", dir);
+	root = json_load_file(path, 0, NULL);
+	subs = json_object_get(root, "subjects");
+	found = json_object_get(subs, key) != NULL;
+	json_decref(root);
+	return found;
+}
+
+static struct ev_timer *poll_timer;
+static int64_t poll_deadline;
+
+static void on_poll(void *arg)
+{
+	if (stored("mapping/e/tcp") || ev_now_ms() > poll_deadline)
+		ev_break();
+	else
+		ev_timer_arm(poll_timer, 20);
+}
+
+static void announce_some(const char (*names)[8], size_t n)
+{
+	event_gateway(true, "192.168.1.1", NULL);
+	event_ip("203.0.113.2", true);
+	for (size_t i = 0; i < n; i++)
+		event_mapping(names[i], "tcp", 18080 + (unsigned)i, "mapped", NULL);
+}
+
+/* Changes are written together a moment later by the loop (a start
+ * mapping many services: one write, not two fsyncs per change), or at
+ * once by event_store_flush (before a hook hears of them). */
+static void test_burst_written_once(void **state)
+{
+	static const char names[][8] = { "a", "b", "c", "d", "e" };
+	size_t n = sizeof(names) / sizeof(names[0]);
+
+	announce_some(names, n);
+	assert_int_equal(n_seen, n + 2);
+	assert_false(stored("gateway"));
+	assert_int_equal(ev_init(), 0);
+	poll_deadline = ev_now_ms() + 5000;
+	poll_timer = ev_timer_new(on_poll, NULL);
+	ev_timer_arm(poll_timer, 0);
+	assert_int_equal(ev_run(), 0);
+	ev_timer_free(poll_timer);       /* no ev_fini: it would free the store's timer */
+	assert_true(stored("gateway"));
+	assert_true(stored("ip"));
+	assert_true(stored("mapping/e/tcp"));
+	restart();
+	announce_some(names, n);
+	assert_int_equal(n_seen, 0);
+}
+
+static void test_flush_writes_at_once(void **state)
+{
+	event_ip("203.0.113.2", true);
+	assert_false(stored("ip"));
+	event_store_flush();
+	assert_true(stored("ip"));
+	event_ip("203.0.113.3", true);
+	event_store_flush();
+	restart();
+	event_ip("203.0.113.3", true);
+	assert_int_equal(n_seen, 0);
+}
+
 static struct cfg_ddns *ddns_cfg(void)
 {
 	static char h1[] = "www.example.org", h2[] = "cam.example.org", name[] = "home";
@@ -304,6 +377,8 @@ int main(void)
 		cmocka_unit_test(test_queue_drops_oldest),
 		cmocka_unit_test_setup_teardown(test_once_per_change, fresh_store, close_store),
 		cmocka_unit_test_setup_teardown(test_restart_announces_nothing, fresh_store, close_store),
+		cmocka_unit_test_setup_teardown(test_burst_written_once, fresh_store, close_store),
+		cmocka_unit_test_setup_teardown(test_flush_writes_at_once, fresh_store, close_store),
 		cmocka_unit_test_setup_teardown(test_ddns, fresh_store, close_store),
 		cmocka_unit_test(test_ddns_temp_threshold),
 		cmocka_unit_test_setup_teardown(test_ddns_long_temporary_failure, fresh_store, close_store),
