@@ -221,7 +221,7 @@ static int take_igd(const struct upnp_wire_req *q)
 
 static bool pinhole_op(uint32_t op)
 {
-	return op == UPNP_OP_PIN_ADD || op == UPNP_OP_PIN_DEL;
+	return op == UPNP_OP_PIN_ADD || op == UPNP_OP_PIN_DEL || op == UPNP_OP_PIN_CHECK;
 }
 
 /* The IGD of the request: a new helper takes the one handed over, or
