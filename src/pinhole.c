@@ -743,8 +743,13 @@ void pinhole_remap_all(const char *why)
 	if (!P.up)
 		return;
 	/* The router forgot them, and may hand out their UniqueIDs again:
-	 * forget them too rather than delete someone else's pinhole. */
+	 * forget them too rather than delete someone else's pinhole. A
+	 * delete already sent is let finish (its answer adds the pinhole
+	 * again): cancelled, it would still reach the router, and could
+	 * remove the new pinhole if that got the same UniqueID. */
 	for (struct pin *e = P.head; e; e = e->next) {
+		if (e->op == PIN_DEL)
+			continue;
 		cancel_req(e);
 		if (e->owned)
 			log_info("pinhole %s/%s: adding again (%s)", e->service, proto_str(e->proto),
