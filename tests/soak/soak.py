@@ -24,9 +24,9 @@ everything holds again, checked from outside the daemon:
   kill          SIGKILL the daemon and start it again on the same files
   renumber      the LAN moves to a new IPv6 prefix (old addresses deprecated, removed
                 at the next renumbering): pinholes and AAAA must follow
-  pinhole_lost  the router's IPv6 pinhole rules vanish behind the daemon's back (it
-                cannot ask for them: miniupnpd still answers that it holds them; they come
-                back at the next renewal, half the lease)
+  pinhole_lost  the router's IPv6 pinhole rules vanish behind the daemon's back: they
+                come back at a check (CheckPinholeWorking) once miniupnpd has read its
+                rules again, at the latest at the renewal, half the lease
 
 Checks after every round (deadlines are generous; speeds are reported, never
 asserted):
