@@ -202,7 +202,7 @@ void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 	root = json_object();
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
 	json_object_set_new(root, "mappings", arr);
-	text = compact_text(arr);
+	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);   /* as compact_text() */
 	if (text && S.saved && strcmp(text, S.saved) == 0) {
 		copy_set(&S.last[ipv6], recs, n);
 	} else if (text && state_save_json(S.dir, STATE_NAME, root) == 0) {
