@@ -273,11 +273,15 @@ def test_hanging_source_blocks_nothing(make_bed):
     bed = make_bed(**NO_ROUTER)
     bed.standin.checkip("a", delay=25)           # past the 10 s request deadline
     d = bed.start_daemon(web_gateway(bed, n=3) + home(bed))
-    bed.standin.wait_log(1, api="checkip", timeout=10)
-    # status answers while a request hangs (homeportctl waits for nothing)
+    # The hanging request is on the wire (the stand-in logs a request only once
+    # it has answered, so its log cannot tell; the daemon's debug line can).
+    d.wait_log("ipweb: asking https://checkip-a.example.test/", timeout=10)
+    # status answers while that request hangs (homeportctl waits for nothing)
     for _ in range(5):
         rc, out, err = d.ctl("status", "--json", timeout=2)
         assert rc == 0, err
+    assert "checkip-a.example.test: " not in d.logtext(), \
+        "the request ended before status was asked: nothing was tested\n" + d.logtext()
     st = d.wait_for(ddns_ok(bed.gw_wan_ip), timeout=40)
     srcs = {s["host"]: s for s in st["gateway"]["web_sources"]}
     if bed.standin.checkip_log(host="a"):
