@@ -194,7 +194,8 @@ int ev_wait_ms(void)
 
 /* Fire every timer due now that was armed before this pass began; a timer
  * re-armed from its callback waits for the next pass, so it cannot starve
- * the fds. */
+ * the fds. Timers due at the same time run in the order they were armed
+ * (a request queued before a state write leaves before it). */
 static void timers_run(void)
 {
 	uint64_t pass = next_armseq;
@@ -206,7 +207,8 @@ static void timers_run(void)
 		for (size_t i = 0; i < n_timers; i++) {
 			struct ev_timer *t = timers[i];
 			if (t->armed && t->due <= now && t->armseq < pass &&
-			    (!due || t->due < due->due))
+			    (!due || t->due < due->due ||
+			     (t->due == due->due && t->armseq < due->armseq)))
 				due = t;
 		}
 		if (!due)

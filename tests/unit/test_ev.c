@@ -43,6 +43,27 @@ static void test_timers_fire_in_due_order(void **state)
 	ev_fini();
 }
 
+/* Timers due at once run in the order they were armed, whatever the order
+ * they were made in: a request queued before a slow write (mappings.json)
+ * leaves before it. */
+static void test_timers_due_together_fire_in_arm_order(void **state)
+{
+	static const char a = 'a', b = 'b', c = 'c';
+	struct ev_timer *ta, *tb, *tc;
+
+	assert_int_equal(ev_init(), 0);
+	n_order = 0;
+	ta = ev_timer_new(record, (void *)&a);
+	tb = ev_timer_new(record, (void *)&b);
+	tc = ev_timer_new(record, (void *)&c);
+	ev_timer_arm(tc, 0);
+	ev_timer_arm(ta, 0);
+	ev_timer_arm(tb, 0);
+	assert_int_equal(ev_run(), 0);
+	assert_memory_equal(order, "cab", 3);
+	ev_fini();
+}
+
 static int rearm_count;
 static struct ev_timer *rearm_timer;
 
@@ -202,6 +223,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_timers_fire_in_due_order),
+		cmocka_unit_test(test_timers_due_together_fire_in_arm_order),
 		cmocka_unit_test(test_timer_rearm_from_callback),
 		cmocka_unit_test(test_timer_free_in_callback),
 		cmocka_unit_test(test_fd_readiness),
