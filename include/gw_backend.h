@@ -47,6 +47,9 @@ enum gw_outcome {
 #define GW_CAP_PINHOLE    0x20   /* opens IPv6 firewall pinholes (map/unmap with
 				  * GW_FAMILY_IPV6), where the gateway found has an IPv6
 				  * firewall to control (gw_found.pinholes) */
+#define GW_CAP_OWN_HANDLE 0x40   /* a handle names only our own mapping (PCP's nonce):
+				  * a delete by it cannot remove another's, even after
+				  * the router lost its state */
 
 enum gw_family { GW_FAMILY_IPV4, GW_FAMILY_IPV6 };
 

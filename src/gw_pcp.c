@@ -945,7 +945,7 @@ const struct gw_backend gw_backend_pcp = {
 	       "THIRD_PARTY for other hosts)",
 	.pref = GW_PREF_PCP,
 	.caps = GW_CAP_EPOCH | GW_CAP_ANNOUNCES | GW_CAP_OTHER_HOST | GW_CAP_THIRD_PARTY |
-		GW_CAP_PINHOLE,
+		GW_CAP_PINHOLE | GW_CAP_OWN_HANDLE,
 	.init = op_init,
 	.fini = op_fini,
 	.start = op_start,

@@ -738,6 +738,15 @@ void pinhole_gateway_down(const char *why)
 	}
 }
 
+/* Does a delete by e's handle remove only e's pinhole, whatever the
+ * router remembers (a PCP nonce; not a UPnP UniqueID)? */
+static bool own_handle(const struct pin *e)
+{
+	const struct gw_backend *be = e->op == PIN_ADD ? e->via : e->made_via;
+
+	return be && (be->caps & GW_CAP_OWN_HANDLE);
+}
+
 void pinhole_remap_all(const char *why)
 {
 	if (!P.up)
@@ -746,10 +755,26 @@ void pinhole_remap_all(const char *why)
 	 * forget them too rather than delete someone else's pinhole. A
 	 * delete already sent is let finish (its answer adds the pinhole
 	 * again): cancelled, it would still reach the router, and could
-	 * remove the new pinhole if that got the same UniqueID. */
+	 * remove the new pinhole if that got the same UniqueID.
+	 * A pinhole named by its own nonce (PCP) may be newer than the loss
+	 * (the router's IPv6 side told first, and it was made again): added
+	 * again, miniupnpd 2.3.1 would renew it in place and forget the
+	 * nonce. It is deleted and added, as in doubt; an add in flight is
+	 * answered by the router as it is now. */
 	for (struct pin *e = P.head; e; e = e->next) {
 		if (e->op == PIN_DEL)
 			continue;
+		if (own_handle(e)) {
+			if (e->op == PIN_ADD)
+				continue;
+			cancel_req(e);
+			if (e->owned) {
+				log_info("pinhole %s/%s: deleting and adding again (%s)", e->service,
+					 proto_str(e->proto), why ? why : "the gateway lost its state");
+				e->stale = true;
+			}
+			continue;
+		}
 		cancel_req(e);
 		if (e->owned)
 			log_info("pinhole %s/%s: adding again (%s)", e->service, proto_str(e->proto),
