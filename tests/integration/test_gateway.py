@@ -542,12 +542,17 @@ def test_sigkill_then_changed_service_replaces_old_mapping(bed):
     d.start()
     s = wait_svc(d, "web", "mapped")
     assert s["internal_port"] == 8081 and s["error"] is None
-    time.sleep(0.5)
+    # the old mapping's release has ended (whatever its outcome): no delete
+    # of it can come after this to hit the new one
+    d.wait_log(re.compile(r"mapping web/tcp: port 18080/TCP \(to %s port 8080\): "
+                          r"(?!made by an earlier run)(?!.*will try again)" % re.escape(bed.lan_ip)))
     m = mapping_at(bed, 18080)
     assert m and m["int_ip"] == bed.lan_ip and m["int_port"] == 8081, bed.mappings()
     assert len(bed.mappings()) == 1
-    rec = remembered(d)
-    assert set(rec) == {("tcp", 18080)} and rec[("tcp", 18080)]["internal_port"] == 8081
+    # mappings.json is written from the loop right after the release
+    rec = wait_until(lambda: set(remembered(d)) == {("tcp", 18080)} and remembered(d),
+                     timeout=5, what="mappings.json without the old mapping")
+    assert rec[("tcp", 18080)]["internal_port"] == 8081, rec
     d.wait_log("no longer configured: deleting")
     log = d.logtext(current=True)
     # straight to mapped: the new mapping was never deleted under it
