@@ -71,6 +71,15 @@ def wait_event(read, event, name=None, pred=None, timeout=20):
                       interval=0.05)
 
 
+def metric(d, prefix):
+    """The value of the one sample of `homeportctl metrics` that starts with prefix."""
+    rc, out, err = d.ctl("metrics")
+    assert rc == 0, err
+    vals = [float(l.rsplit(" ", 1)[1]) for l in out.splitlines() if l.startswith(prefix)]
+    assert len(vals) == 1, (prefix, out)
+    return vals[0]
+
+
 def conf(bed, *sections, protocol="upnp"):
     return bed.gateway_conf(protocol, check_interval="10s") + "".join(sections)
 
@@ -143,9 +152,15 @@ def test_every_event_reaches_an_exec_hook(bed):
         assert r["fds"][:3] == [0, 1, 2] and len(r["fds"]) <= 4, r["fds"]  # + listdir's own
         assert r["own_session"] and r["cwd"] == "/"
         assert r["env"]["HOMEPORT_TIME"].endswith("Z")
-    # each change once: one ddns-failed however often "bad" is retried or forced
+    # each change once: one ddns-failed however often "bad" is retried or forced.
+    # The daemon counts the failed update and the event it announces (if any)
+    # in the same step: once the forced update counted as failed, no event.
+    failures = 'homeport_ddns_update_failures_total{entry="bad"}'
+    failed_before = metric(d, failures)
+    events_before = metric(d, 'homeport_events_total{event="ddns-failed"}')
     assert d.ctl("update", "bad")[0] == 0
-    time.sleep(2)
+    wait_until(lambda: metric(d, failures) > failed_before, 15, "the forced update to fail")
+    assert metric(d, 'homeport_events_total{event="ddns-failed"}') == events_before
     assert len(events_of(read(), "ddns-failed", "bad")) == 1
     assert "dynpass" not in json.dumps(read())      # children never see a secret
     d.stop()
