@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
 from bed import Daemon, build_dir, children, wait_until
+from test_daemon import raw_request
 
 DDNS_KEYS = {"name", "provider", "hostnames", "state", "published_ip", "last_update_ago",
              "next_try_in", "error"}
@@ -382,25 +382,6 @@ def with_fake_http_helper(bed, script, conf_text):
     return d.start()
 
 
-def status_over_socket(d):
-    """status straight over the control socket: no homeportctl to start (under
-    ASan that alone can take a good part of a second)."""
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(5)
-    try:
-        s.connect(d.sock)
-        s.sendall(b"status\n")
-        data = b""
-        while not data.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    return json.loads(data)
-
-
 def test_helper_ignoring_sigterm_is_killed_while_the_daemon_answers(bed):
     """Stopping a helper never blocks the loop: a helper that ignores SIGTERM (a
     script that never answers) is still running after the daemon's SIGTERM while
@@ -414,7 +395,9 @@ def test_helper_ignoring_sigterm_is_killed_while_the_daemon_answers(bed):
         conf(bed, dyn(bed, timeout="1")))
     helper = wait_until(lambda: http_helpers(d), what="the HTTP helper")[0]
     wait_until(lambda: os.path.exists(mark), timeout=30, what="the daemon's SIGTERM")
-    st = status_over_socket(d)
+    # straight over the control socket: no homeportctl to start in the
+    # namespace (under ASan that alone can take a good part of a second)
+    st = json.loads(raw_request(d.sock, b"status\n"))
     assert st.get("ok", True) and st["pid"] == d.pid, st
     assert proc_state(helper) not in (None, "Z"), "the helper ended before status answered"
     wait_until(lambda: helper not in http_helpers(d), what="the helper to be killed and reaped")
