@@ -111,6 +111,9 @@ def test_status_has_every_spec_field(daemon_factory):
 
 def test_status_answers_fast_with_gateway_unreachable(daemon_factory):
     d = daemon_factory(GATEWAY + WEB).start()
+    # timed once the start's discovery and helper spawns are over: the gateway
+    # is then unreachable and not looked for again before the 5 s backoff
+    d.wait_for(lambda st: st["gateway"]["state"] == "unreachable", timeout=10)
     worst = 0.0
     for _ in range(20):
         t = time.monotonic()

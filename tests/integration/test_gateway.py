@@ -40,6 +40,16 @@ def router_has(bed, ext_port, proto="tcp"):
     return any(m["ext_port"] == ext_port and m["proto"] == proto for m in bed.mappings())
 
 
+def router_reports(b, ip):
+    """The router itself answers ip as its external address, over UPnP and (when
+    on) NAT-PMP: after a WAN change miniupnpd answers from its last STUN result
+    until it noticed the change and asked the STUN server again."""
+    r = b.upnpc("-s")
+    if not re.search(r"^ExternalIPAddress = %s$" % re.escape(ip), r.stdout, re.M):
+        return False
+    return not b.natpmp or (b.natpmp_public_ip() or (None,))[0] == ip
+
+
 def web(bed, **keys):
     return bed.service_section("web", 8080, 18080, **keys)
 
@@ -181,7 +191,9 @@ def test_natpmp_router_reboot_seen_by_epoch(make_bed):
     assert d.ctl("refresh")[0] == 0
     assert wait_until(lambda: router_has(b, 18080), timeout=5), d.logtext()[-3000:]
     d.wait_log("NAT-PMP epoch went back")
-    assert b.reaches(18080, "tcp")
+    # router_has() reads the DNAT rule, which miniupnpd adds before the forward
+    # rule: a SYN in between is dropped, and one probe's 1 s is TCP's retransmit
+    assert wait_until(lambda: b.reaches(18080, "tcp"), timeout=3)
 
 
 def test_wan_ip_change_is_announced(bed):
@@ -234,7 +246,9 @@ def test_cgnat_wan_is_not_public(bed):
                          dropins={"web.conf": web(bed)})
     d.wait_for(lambda st: st["gateway"]["external_ip_public"] is True, timeout=10)
     bed.set_wan_ip("100.64.0.2")
-    d.ctl("refresh")
+    # a UPnP-only client hears of no change: ask once the router knows it
+    wait_until(lambda: router_reports(bed, "100.64.0.2"), timeout=10, what="the router's new IP")
+    assert d.ctl("refresh")[0] == 0
     st = d.wait_for(lambda st: st["gateway"]["external_ip"] == "100.64.0.2", timeout=10)
     assert st["gateway"]["external_ip_public"] is False
 
@@ -346,7 +360,7 @@ def test_probe_text_and_json(bed):
 
 def test_probe_double_nat_and_no_gateway(bed):
     bed.set_wan_ip("100.64.0.2")
-    time.sleep(0.3)
+    wait_until(lambda: router_reports(bed, "100.64.0.2"), timeout=10, what="the router's new IP")
     r = probe(bed, "--json")
     j = json.loads(r.stdout)
     assert r.returncode == 0 and j["external_ip"] == "100.64.0.2", r.stdout
@@ -528,12 +542,17 @@ def test_sigkill_then_changed_service_replaces_old_mapping(bed):
     d.start()
     s = wait_svc(d, "web", "mapped")
     assert s["internal_port"] == 8081 and s["error"] is None
-    time.sleep(0.5)
+    # the old mapping's release has ended (whatever its outcome): no delete
+    # of it can come after this to hit the new one
+    d.wait_log(re.compile(r"mapping web/tcp: port 18080/TCP \(to %s port 8080\): "
+                          r"(?!made by an earlier run)(?!.*will try again)" % re.escape(bed.lan_ip)))
     m = mapping_at(bed, 18080)
     assert m and m["int_ip"] == bed.lan_ip and m["int_port"] == 8081, bed.mappings()
     assert len(bed.mappings()) == 1
-    rec = remembered(d)
-    assert set(rec) == {("tcp", 18080)} and rec[("tcp", 18080)]["internal_port"] == 8081
+    # mappings.json is written from the loop right after the release
+    rec = wait_until(lambda: set(remembered(d)) == {("tcp", 18080)} and remembered(d),
+                     timeout=5, what="mappings.json without the old mapping")
+    assert rec[("tcp", 18080)]["internal_port"] == 8081, rec
     d.wait_log("no longer configured: deleting")
     log = d.logtext(current=True)
     # straight to mapped: the new mapping was never deleted under it

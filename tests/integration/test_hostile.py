@@ -217,6 +217,9 @@ def test_hostile_pcp_router_never_maps(make_bed, mode):
     assert time.monotonic() - t < 5.5
 
 
+LOG_SLACK = 0.5             # a request's way from the daemon into the server's log
+
+
 @pytest.mark.parametrize("mode", ["ok", "flood", "short-life", "epoch-reset", "announce-flood"])
 def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
     """Answers that are right but odd: the mapping is made, and neither a 1 s
@@ -227,6 +230,7 @@ def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
     d = bed.start_daemon("[gateway]\nprotocol = pcp\ncheck_interval = 1h\n",
                          dropins={"web.conf": bed.service_section("web", 8080, 18080)})
     d.wait_for(lambda st: st["services"][0]["state"] == "mapped", timeout=10)
+    t0 = time.monotonic()
     maps, announces = _pcp_requests(p, 1), _pcp_requests(p, 0)
     if mode == "epoch-reset":
         time.sleep(3)              # past the 2 s slack: the next answer "resets"
@@ -235,13 +239,18 @@ def test_hostile_pcp_router_maps_without_flooding(make_bed, mode):
     assert slowest < 1.0, "status took %.3f s" % slowest
     assert st["gateway"]["external_ip"] == "198.51.100.7", st
     maps, announces = _pcp_requests(p, 1) - maps, _pcp_requests(p, 0) - announces
-    print("%s: %d MAP and %d ANNOUNCE requests in 8 s" % (mode, maps, announces))
+    window = time.monotonic() - t0
+    print("%s: %d MAP and %d ANNOUNCE requests in %.2f s" % (mode, maps, announces, window))
     # Renewals of a 1 s lifetime at most every 4 s (RFC 6887 11.2.1); a
     # "reset" epoch re-maps once per 2 s of slack at most; ANNOUNCE
-    # requests at most one a second however many announcements come.
+    # requests at most one a second however many announcements come
+    # (gw_pcp.c HINT_GAP_MS, on the daemon's millisecond clock), counted by
+    # the server's log over the window it was read in, which a request sent
+    # up to LOG_SLACK before the window opened may still have reached.
     assert maps <= {"short-life": 6, "epoch-reset": 8, "announce-flood": 4}.get(mode, 2), \
         (mode, maps)
-    assert announces <= {"announce-flood": 10}.get(mode, 0), (mode, announces)
+    per_second = int((window + LOG_SLACK) / 0.999) + 1
+    assert announces <= {"announce-flood": per_second}.get(mode, 0), (mode, announces, window)
     assert d.stop() == 0
 
 

@@ -20,6 +20,17 @@ def _init(bed, defaults, action):
                           capture_output=True, text=True, timeout=30, env=env)
 
 
+def written_pid(path):
+    """The pid in the file once its line is whole (the daemon truncates it,
+    then writes "PID\n" in one write), else None."""
+    try:
+        with open(path) as f:
+            text = f.read()
+    except FileNotFoundError:
+        return None
+    return int(text) if text.endswith("\n") else None
+
+
 def test_sysv_init_script(bed):
     if not os.path.exists("/lib/lsb/init-functions"):
         pytest.skip("/lib/lsb/init-functions missing")
@@ -44,8 +55,7 @@ def test_sysv_init_script(bed):
 
     r = _init(bed, defaults, "start")
     assert r.returncode == 0, r.stdout + r.stderr
-    wait_until(lambda: os.path.exists(pidfile), what="the pid file")
-    pid = int(open(pidfile).read())
+    pid = wait_until(lambda: written_pid(pidfile), what="the pid file")
     try:
         assert os.stat("/proc/%d" % pid).st_uid == NOBODY.pw_uid
         wait_until(lambda: bed.reaches(18080, "tcp"), what="the service mapped")

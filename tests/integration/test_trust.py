@@ -356,6 +356,10 @@ def test_same_host_and_port_with_another_description_is_left_alone(bed):
     d.start()
     wait_until(lambda: "mappings.json: 0 remembered" in d.logtext(current=True), 10,
                "the remembered mapping released")
-    time.sleep(0.5)
+    # its release ended (logged before it was forgotten): whatever it did to
+    # the router (a delete logs "deleted" once the router answered) is done
+    assert re.search(r"mapping web/tcp: port 18080/TCP \(to %s port 8080\): "
+                     r"(?!made by an earlier run)(?!.*will try again)" % re.escape(bed.lan_ip),
+                     d.logtext(current=True)), d.logtext(current=True)[-3000:]
     m = [m for m in bed.mappings() if m["ext_port"] == 18080]
     assert m and m[0]["int_ip"] == bed.lan_ip and m[0]["desc"] == "another program", m
