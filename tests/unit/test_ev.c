@@ -21,16 +21,23 @@ static void record(void *arg)
 		ev_break();
 }
 
-static void test_timers_fire_in_due_order(void **state)
+/* A loop with three timers that record 'a', 'b', 'c' when they fire. */
+static void three_timers(struct ev_timer **ta, struct ev_timer **tb, struct ev_timer **tc)
 {
 	static const char a = 'a', b = 'b', c = 'c';
-	struct ev_timer *ta, *tb, *tc;
 
 	assert_int_equal(ev_init(), 0);
 	n_order = 0;
-	ta = ev_timer_new(record, (void *)&a);
-	tb = ev_timer_new(record, (void *)&b);
-	tc = ev_timer_new(record, (void *)&c);
+	*ta = ev_timer_new(record, (void *)&a);
+	*tb = ev_timer_new(record, (void *)&b);
+	*tc = ev_timer_new(record, (void *)&c);
+}
+
+static void test_timers_fire_in_due_order(void **state)
+{
+	struct ev_timer *ta, *tb, *tc;
+
+	three_timers(&ta, &tb, &tc);
 	ev_timer_arm(ta, 30);
 	ev_timer_arm(tb, 10);
 	ev_timer_arm(tc, 20);
@@ -48,14 +55,9 @@ static void test_timers_fire_in_due_order(void **state)
  * leaves before it. */
 static void test_timers_due_together_fire_in_arm_order(void **state)
 {
-	static const char a = 'a', b = 'b', c = 'c';
 	struct ev_timer *ta, *tb, *tc;
 
-	assert_int_equal(ev_init(), 0);
-	n_order = 0;
-	ta = ev_timer_new(record, (void *)&a);
-	tb = ev_timer_new(record, (void *)&b);
-	tc = ev_timer_new(record, (void *)&c);
+	three_timers(&ta, &tb, &tc);
 	ev_timer_arm(tc, 0);
 	ev_timer_arm(ta, 0);
 	ev_timer_arm(tb, 0);
