@@ -288,19 +288,44 @@ static bool in(const struct pin *e, const struct pin *list)
 	return false;
 }
 
+/* Does a delete by e's handle remove only e's pinhole, whatever the
+ * router remembers (a PCP nonce; not a UPnP UniqueID)? */
+static bool own_handle(const struct pin *e)
+{
+	const struct gw_backend *be = e->op == PIN_ADD ? e->via : e->made_via;
+
+	return be && (be->caps & GW_CAP_OWN_HANDLE);
+}
+
+/* The router lost its state: make e's pinhole again (drive() does it).
+ * One named by its own nonce (PCP) may be newer than the loss (the
+ * router's IPv6 side told first, and it was made again): added over
+ * itself, miniupnpd 2.3.1 would renew it in place and forget the nonce,
+ * so it is deleted and added, as in doubt. Others are forgotten: the
+ * router may hand out their UniqueIDs again, a delete could hit someone
+ * else's pinhole. */
+static void make_again(struct pin *e, const char *why)
+{
+	bool delete_first = own_handle(e);
+
+	log_info("pinhole %s/%s: %sadding again (%s)", e->service, proto_str(e->proto),
+		 delete_first ? "deleting and " : "", why ? why : "the gateway lost its state");
+	if (delete_first)
+		e->stale = true;
+	else
+		forget(e);
+}
+
 /* An answer shows that the router lost its state (PCP's epoch went
- * back): the pinholes held are gone; add them again. Not the one this
- * answer made: re-adding it would renew it in place, which miniupnpd
- * 2.3.1 gets wrong (it forgets the nonce). */
+ * back): the pinholes held are gone; make them again. Not the one this
+ * answer made. */
 static void lost_others(const struct pin *e, const struct gw_result *r)
 {
 	if (!r->state_lost)
 		return;
 	for (struct pin *f = P.head; f; f = f->next)
 		if (f != e && f->owned && f->op == PIN_NONE) {
-			log_info("pinhole %s/%s: adding again (the gateway lost its state)",
-				 f->service, proto_str(f->proto));
-			forget(f);
+			make_again(f, NULL);
 			ev_timer_arm(f->timer, 0);
 		}
 }
@@ -738,48 +763,22 @@ void pinhole_gateway_down(const char *why)
 	}
 }
 
-/* Does a delete by e's handle remove only e's pinhole, whatever the
- * router remembers (a PCP nonce; not a UPnP UniqueID)? */
-static bool own_handle(const struct pin *e)
-{
-	const struct gw_backend *be = e->op == PIN_ADD ? e->via : e->made_via;
-
-	return be && (be->caps & GW_CAP_OWN_HANDLE);
-}
-
 void pinhole_remap_all(const char *why)
 {
 	if (!P.up)
 		return;
-	/* The router forgot them, and may hand out their UniqueIDs again:
-	 * forget them too rather than delete someone else's pinhole. A
-	 * delete already sent is let finish (its answer adds the pinhole
+	/* A delete already sent is let finish (its answer adds the pinhole
 	 * again): cancelled, it would still reach the router, and could
-	 * remove the new pinhole if that got the same UniqueID.
-	 * A pinhole named by its own nonce (PCP) may be newer than the loss
-	 * (the router's IPv6 side told first, and it was made again): added
-	 * again, miniupnpd 2.3.1 would renew it in place and forget the
-	 * nonce. It is deleted and added, as in doubt; an add in flight is
-	 * answered by the router as it is now. */
+	 * remove the new pinhole if that got the same UniqueID. A PCP add in
+	 * flight is answered by the router as it is now. */
 	for (struct pin *e = P.head; e; e = e->next) {
-		if (e->op == PIN_DEL)
+		if (e->op == PIN_DEL || (e->op == PIN_ADD && own_handle(e)))
 			continue;
-		if (own_handle(e)) {
-			if (e->op == PIN_ADD)
-				continue;
-			cancel_req(e);
-			if (e->owned) {
-				log_info("pinhole %s/%s: deleting and adding again (%s)", e->service,
-					 proto_str(e->proto), why ? why : "the gateway lost its state");
-				e->stale = true;
-			}
-			continue;
-		}
 		cancel_req(e);
 		if (e->owned)
-			log_info("pinhole %s/%s: adding again (%s)", e->service, proto_str(e->proto),
-				 why ? why : "the gateway lost its state");
-		forget(e);
+			make_again(e, why);
+		else
+			forget(e);
 	}
 	drive_all();
 }
