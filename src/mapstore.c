@@ -103,17 +103,20 @@ static bool record_is_ipv6(json_t *o)
 	return f && strcmp(f, "ipv6") == 0;
 }
 
-/* The file's content for these records, as compared with S.saved. */
-static char *compact_text(json_t *records)
+/* The file's root for these records (it takes their reference). */
+static json_t *file_root(json_t *records)
 {
 	json_t *root = json_object();
-	char *text;
 
 	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set(root, "mappings", records);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-	json_decref(root);
-	return text;
+	json_object_set_new(root, "mappings", records);
+	return root;
+}
+
+/* The file's content, in the one form compared with S.saved. */
+static char *compact_text(const json_t *root)
+{
+	return json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 void mapstore_open(const char *dir)
@@ -132,8 +135,11 @@ void mapstore_open(const char *dir)
 		/* No file is as good as one holding nothing: a start with no
 		 * mapping to remember writes nothing (no fsync before the first
 		 * request). An unreadable file is written over at the first save. */
-		if (errno == ENOENT)
-			S.saved = compact_text(S.sets[0]);
+		if (errno == ENOENT) {
+			root = file_root(json_array());
+			S.saved = compact_text(root);
+			json_decref(root);
+		}
 		return;
 	}
 	json_array_foreach(json_object_get(root, "mappings"), i, o)
@@ -199,10 +205,8 @@ void mapstore_save_set(bool ipv6, const struct map_record *recs, size_t n)
 	json_array_extend(arr, S.sets[0]);
 	json_array_extend(arr, S.sets[1]);
 	total = json_array_size(arr);
-	root = json_object();
-	json_object_set_new(root, "version", json_integer(STATE_VERSION));
-	json_object_set_new(root, "mappings", arr);
-	text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);   /* as compact_text() */
+	root = file_root(arr);
+	text = compact_text(root);
 	if (text && S.saved && strcmp(text, S.saved) == 0) {
 		copy_set(&S.last[ipv6], recs, n);
 	} else if (text && state_save_json(S.dir, STATE_NAME, root) == 0) {
