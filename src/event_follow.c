@@ -127,6 +127,7 @@ int event_follow_add(int fd)
 	}
 	followers[i] = f;
 	put(f, "{\"ok\":true,\"message\":\"following events\"}\n");
+	log_debug("events: a client follows");   /* from now on it hears every event */
 	return 0;
 }
 

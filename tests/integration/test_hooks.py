@@ -12,9 +12,7 @@ Run as root:  HOMEPORT_BUILD=$PWD/build /usr/bin/python3 -m pytest -v tests/inte
 import json
 import os
 import signal
-import socket
 import subprocess
-import threading
 import time
 
 import pytest
@@ -71,13 +69,15 @@ def wait_event(read, event, name=None, pred=None, timeout=20):
                       interval=0.05)
 
 
-def metric(d, prefix):
-    """The value of the one sample of `homeportctl metrics` that starts with prefix."""
-    rc, out, err = d.ctl("metrics")
+def metric(d, name, **labels):
+    """The value of the one sample of `homeportctl metrics` named name with these labels."""
+    from prometheus_client.parser import text_string_to_metric_families
+    rc, text, err = d.ctl("metrics")
     assert rc == 0, err
-    vals = [float(l.rsplit(" ", 1)[1]) for l in out.splitlines() if l.startswith(prefix)]
-    assert len(vals) == 1, (prefix, out)
-    return vals[0]
+    got = [x.value for f in text_string_to_metric_families(text) for x in f.samples
+           if x.name == name and all(x.labels.get(k) == v for k, v in labels.items())]
+    assert len(got) == 1, (name, labels, text)
+    return got[0]
 
 
 def conf(bed, *sections, protocol="upnp"):
@@ -155,12 +155,12 @@ def test_every_event_reaches_an_exec_hook(bed):
     # each change once: one ddns-failed however often "bad" is retried or forced.
     # The daemon counts the failed update and the event it announces (if any)
     # in the same step: once the forced update counted as failed, no event.
-    failures = 'homeport_ddns_update_failures_total{entry="bad"}'
-    failed_before = metric(d, failures)
-    events_before = metric(d, 'homeport_events_total{event="ddns-failed"}')
+    failed_before = metric(d, "homeport_ddns_update_failures_total", entry="bad")
+    events_before = metric(d, "homeport_events_total", event="ddns-failed")
     assert d.ctl("update", "bad")[0] == 0
-    wait_until(lambda: metric(d, failures) > failed_before, 15, "the forced update to fail")
-    assert metric(d, 'homeport_events_total{event="ddns-failed"}') == events_before
+    wait_until(lambda: metric(d, "homeport_ddns_update_failures_total", entry="bad") >
+               failed_before, 15, "the forced update to fail")
+    assert metric(d, "homeport_events_total", event="ddns-failed") == events_before
     assert len(events_of(read(), "ddns-failed", "bad")) == 1
     assert "dynpass" not in json.dumps(read())      # children never see a secret
     d.stop()
@@ -324,61 +324,6 @@ def test_reload_applies_hooks_and_rejects_bad_ones(bed):
     d.stop()
 
 
-class SocketRelay:
-    """One connection to the Unix socket `path` relayed byte for byte to the one
-    at `target` (both ways, each end's close passed on); `answered` is set once
-    the first line from `target` has gone through."""
-
-    def __init__(self, path, target):
-        self.path, self.target = path, target
-        self.answered = threading.Event()
-        self.srv = socket.socket(socket.AF_UNIX)
-        self.srv.bind(path)
-        self.srv.listen(1)
-        self.socks = [self.srv]
-        self.thread = threading.Thread(target=self._run, daemon=True)
-        self.thread.start()
-
-    def _run(self):
-        try:
-            client, _ = self.srv.accept()
-            self.socks.append(client)
-            up = socket.socket(socket.AF_UNIX)
-            self.socks.append(up)
-            up.connect(self.target)
-        except OSError:
-            return
-        t = threading.Thread(target=self._pipe, args=(client, up, False), daemon=True)
-        t.start()
-        self._pipe(up, client, True)
-        t.join()
-
-    def _pipe(self, src, dst, from_target):
-        seen = b""
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    break
-                dst.sendall(data)
-                if from_target and not self.answered.is_set():
-                    seen += data
-                    if b"\n" in seen:
-                        self.answered.set()
-            dst.shutdown(socket.SHUT_WR)
-        except OSError:
-            pass
-
-    def close(self):
-        for s in self.socks:
-            try:
-                s.shutdown(socket.SHUT_RDWR)      # wakes a thread blocked on it
-            except OSError:
-                pass
-            s.close()
-        self.thread.join(5)
-
-
 def test_homeportctl_events_follows(bed):
     d = bed.start_daemon(conf(bed, bed.service_section("web", 8080, 18080), protocol="natpmp"))
     d.wait_for(lambda s: s["services"][0]["state"] == "mapped", timeout=15)
@@ -386,14 +331,11 @@ def test_homeportctl_events_follows(bed):
     wait_until(lambda: 'homeport_events_total{event="ip-change"} 1' in d.ctl("metrics")[1], 10,
                "the first ip-change")
     out = open(bed.path("events.out"), "w+")
-    # homeportctl reaches the daemon through a relay that tells when the
-    # daemon's first line ("following events") has passed: from then on the
-    # follower is registered and no event can be missed
-    relay = SocketRelay(bed.path("events-relay.sock"), d.sock)
-    p = subprocess.Popen(["ip", "netns", "exec", bed.nsname("lan"), d.homeportctl, "-s",
-                          relay.path, "events"], stdout=out, stderr=subprocess.STDOUT)
+    p = subprocess.Popen(["ip", "netns", "exec", bed.nsname("lan"), d.homeportctl, "-s", d.sock,
+                          "events"], stdout=out, stderr=subprocess.STDOUT)
     try:
-        assert relay.answered.wait(15), "homeportctl events: no answer from the daemon"
+        # registered: from now on no event can be missed
+        d.wait_log("events: a client follows", timeout=15)
         bed.set_wan_ip("203.0.113.3")
 
         def got():
@@ -410,7 +352,6 @@ def test_homeportctl_events_follows(bed):
         if p.poll() is None:
             p.kill()
             p.wait()
-        relay.close()
     # a follower that goes away is forgotten; the daemon goes on
     assert d.ctl("status")[0] == 0
     d.stop()
