@@ -50,6 +50,15 @@ def router_reports(b, ip):
     return not b.natpmp or (b.natpmp_public_ip() or (None,))[0] == ip
 
 
+def release_ended(lan_ip, ext_port=18080, int_port=8080):
+    """The log line that ends the release of a remembered web/tcp mapping, whatever
+    its outcome (deleted, already gone, left alone, forgotten): logged once the
+    router answered, before the mapping is forgotten; not its start, not a retry."""
+    return re.compile(r"mapping web/tcp: port %d/TCP \(to %s port %d\): "
+                      r"(?!made by an earlier run)(?!.*will try again)"
+                      % (ext_port, re.escape(lan_ip), int_port))
+
+
 def web(bed, **keys):
     return bed.service_section("web", 8080, 18080, **keys)
 
@@ -544,8 +553,7 @@ def test_sigkill_then_changed_service_replaces_old_mapping(bed):
     assert s["internal_port"] == 8081 and s["error"] is None
     # the old mapping's release has ended (whatever its outcome): no delete
     # of it can come after this to hit the new one
-    d.wait_log(re.compile(r"mapping web/tcp: port 18080/TCP \(to %s port 8080\): "
-                          r"(?!made by an earlier run)(?!.*will try again)" % re.escape(bed.lan_ip)))
+    d.wait_log(release_ended(bed.lan_ip))
     m = mapping_at(bed, 18080)
     assert m and m["int_ip"] == bed.lan_ip and m["int_port"] == 8081, bed.mappings()
     assert len(bed.mappings()) == 1
